@@ -1,0 +1,124 @@
+// The validated, normalized cluster config. Every other module consumes these
+// types, never the raw YAML: defaults are filled in and strings like
+// "tcp/2222:22" or "10.10.1.53:5353" are already parsed.
+
+export type Proto = "tcp" | "udp";
+
+/** One public port on the hosting node forwarded to a port of the VM. */
+export interface Forward {
+  proto: Proto;
+  publicPort: number;
+  privatePort: number;
+}
+
+/** A TLS SNI or HTTP Host name routed to a port of the VM. */
+export interface Route {
+  name: string;
+  port: number;
+}
+
+/** How the VM's private IP is found: a fixed address, or discovered at run time. */
+export type IpSource =
+  | { kind: "static"; address: string }
+  | { kind: "agent" }
+  | { kind: "dnsmasq" }
+  | { kind: "mac" };
+
+export interface VmConfig {
+  vmid: number;
+  ip: IpSource;
+  /** Fully qualified names (no trailing dot, lower case) inside dns.zone. */
+  dns: string[];
+  forward: Forward[];
+  sni: Route[];
+  http: Route[];
+  /** Nodes the VM may run on (an HA group, say); default: every node. */
+  nodes: string[];
+}
+
+export interface NodeConfig {
+  name: string;
+  publicIPv4: string;
+  /** When set, the VM's names also get an AAAA record with this address. */
+  publicIPv6?: string;
+  /** Address on the private mesh: corosync, ssh between nodes, grace forwarding. */
+  privateIP: string;
+  publicInterface: string;
+  /** Where ssh reaches the node; default privateIP. */
+  sshHost: string;
+}
+
+export type TsigAlgorithm = "hmac-sha1" | "hmac-sha224" | "hmac-sha256" | "hmac-sha384" | "hmac-sha512";
+
+export interface DnsMaster {
+  host: string;
+  port: number;
+}
+
+export interface DnsConfig {
+  zone: string;
+  masters: DnsMaster[];
+  tsig: { name: string; algorithm: TsigAlgorithm; secretFile: string };
+  ttl: number;
+  /** Per attempt, per master. */
+  timeoutMs: number;
+  /** Bound on one whole update including backoff rounds. */
+  totalTimeoutMs: number;
+  ownerId: string;
+  /** Withdraw a VM's names on a real stop (default: keep them). */
+  deleteOnStop: boolean;
+}
+
+export interface ProxmoxConfig {
+  endpoints: string[];
+  tokenId: string;
+  tokenSecretFile: string;
+  caFile?: string;
+  /** SHA-256 fingerprint of the API certificate, "AA:BB:..."; alternative to caFile. */
+  fingerprint?: string;
+  connectTimeoutMs: number;
+  requestTimeoutMs: number;
+}
+
+export interface NatConfig {
+  backend: "nftables" | "none";
+  table: string;
+}
+
+export interface ProxyConfig {
+  backend: "haproxy" | "nginx" | "none";
+  socket: string;
+  mapDir: string;
+  httpsPort: number;
+  httpPort: number;
+  proxyProtocol: boolean;
+}
+
+export interface Config {
+  /** The file this came from, for messages. */
+  source: string;
+  proxmox: ProxmoxConfig;
+  nodes: Record<string, NodeConfig>;
+  /** The private VM network behind every node's NAT, e.g. 10.10.0.0/16. */
+  vmNetwork: string;
+  dns: DnsConfig;
+  nat: NatConfig;
+  proxy: ProxyConfig;
+  graceSeconds: number;
+  /** pre-start refuses a VM whose forwards would collide on the node. */
+  strict: boolean;
+  stateDir: string;
+  /** pmxcfs root (/etc/pve); a temp dir in tests. */
+  pveRoot: string;
+  /** dnsmasq leases file for `ip: dnsmasq`. */
+  dnsmasqLeases: string;
+  vms: Record<string, VmConfig>;
+}
+
+/** One validation problem: the dotted field path and what is wrong with it. */
+export interface Problem {
+  path: string;
+  message: string;
+}
+
+export const DEFAULT_CONFIG_PATH = "/etc/pve/pvemigrate-dns.yaml";

@@ -1,0 +1,37 @@
+// Exit codes are part of the CLI contract (README "Exit codes"); every error
+// that reaches the top level carries the code it maps to.
+
+export const ExitCode = {
+  ok: 0,
+  /** Invalid input or config: nothing was changed. */
+  invalid: 1,
+  /** A peer failed (DNS master, Proxmox API, node): nothing was changed, or it was journaled. */
+  peer: 2,
+  /** Partial success: some work was applied, the rest is journaled for the next run. */
+  partial: 3,
+} as const;
+export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
+
+/** Bad input or config; message is one line naming the field or argument. */
+export class InputError extends Error {
+  readonly exitCode = ExitCode.invalid;
+  override name = "InputError";
+}
+
+/** A peer (DNS master, Proxmox API, another node, nft, haproxy) failed. */
+export class PeerError extends Error {
+  readonly exitCode = ExitCode.peer;
+  override name = "PeerError";
+}
+
+export function exitCodeOf(err: unknown): ExitCode {
+  if (err && typeof err === "object" && "exitCode" in err) {
+    const code = (err as { exitCode: unknown }).exitCode;
+    if (code === 1 || code === 2 || code === 3) return code;
+  }
+  return ExitCode.peer;
+}
+
+export function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
