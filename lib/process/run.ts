@@ -66,3 +66,16 @@ export async function runChecked(argv: readonly string[], opts: RunOptions = {})
   if (result.code !== 0) throw new RunError(argv, result);
   return result;
 }
+
+/**
+ * How an adapter runs a program on "its" node. Production: the local node
+ * (runLocal). Tests: inside a network namespace they created (netnsExec), so the
+ * real nft/haproxy code runs unchanged against a namespace that stands for a node.
+ */
+export type Exec = (argv: readonly string[], opts?: RunOptions) => Promise<RunResult>;
+
+export const runLocal: Exec = (argv, opts) => run(argv, opts);
+
+export function netnsExec(namespace: string): Exec {
+  return (argv, opts) => run(["ip", "netns", "exec", namespace, ...argv], opts);
+}
