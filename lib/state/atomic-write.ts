@@ -1,0 +1,70 @@
+import { randomBytes } from "node:crypto";
+import { open, rename, unlink } from "node:fs/promises";
+import { basename, dirname, join } from "node:path";
+
+// Every state file is replaced by writing a temp file next to it and renaming
+// it over the old one: rename is atomic on a local filesystem and on pmxcfs,
+// so a reader (or a crash) sees the old content or the new one, never half.
+// Temp names start with "." so directory listings of items skip them.
+
+export const TEMP_PREFIX = ".tmp-";
+
+/** pmxcfs refuses files over 1 MiB; we stay far below so one runaway payload cannot wedge a directory. */
+export const MAX_STATE_FILE_BYTES = 256 * 1024;
+
+export interface AtomicWriteOptions {
+  /**
+   * Mode the temp file is CREATED with (no chmod afterwards: pmxcfs has none).
+   * Leave unset on pmxcfs, which imposes its own permissions.
+   */
+  mode?: number;
+}
+
+export function tempPathFor(path: string): string {
+  return join(
+    dirname(path),
+    `${TEMP_PREFIX}${basename(path)}.${process.pid}.${randomBytes(4).toString("hex")}`,
+  );
+}
+
+export async function writeFileAtomic(
+  path: string,
+  data: string,
+  opts: AtomicWriteOptions = {},
+): Promise<void> {
+  const bytes = Buffer.from(data, "utf8");
+  if (bytes.length > MAX_STATE_FILE_BYTES) {
+    throw new Error(
+      `${path}: ${bytes.length} bytes is over the ${MAX_STATE_FILE_BYTES}-byte state file limit`,
+    );
+  }
+  const temp = tempPathFor(path);
+  const handle = await open(temp, "wx", opts.mode);
+  try {
+    try {
+      await handle.writeFile(bytes);
+      // The data must be on disk before the rename makes it the file: otherwise a
+      // power cut can leave the new name pointing at an empty file.
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await rename(temp, path);
+  } catch (err) {
+    await unlink(temp).catch(() => {});
+    throw err;
+  }
+  await syncDir(dirname(path));
+}
+
+/** Makes a rename/unlink in `dir` durable; best effort (pmxcfs and some filesystems refuse a directory fsync). */
+export async function syncDir(dir: string): Promise<void> {
+  try {
+    const handle = await open(dir, "r");
+    try {
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+  } catch {}
+}

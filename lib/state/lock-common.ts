@@ -1,0 +1,74 @@
+import { setTimeout as sleep } from "node:timers/promises";
+import { InputError, PeerError } from "../errors.ts";
+import { describeHolder, type Holder } from "./holder.ts";
+
+// What the local (stateDir) and cluster (pmxcfs) locks share: the calling
+// convention, name rules, the wait between attempts and the timeout error.
+
+export interface LockOptions {
+  /** How long to wait for a busy lock before giving up with LockTimeoutError. Default 30 s. */
+  timeoutMs?: number;
+}
+
+/** Runs fn while holding the lock `name`; the lock is released however fn ends. */
+export type WithLock = <T>(name: string, fn: () => Promise<T>, opts?: LockOptions) => Promise<T>;
+
+export const DEFAULT_LOCK_TIMEOUT_MS = 30_000;
+
+/** Someone else held the lock for the whole timeout. */
+export class LockTimeoutError extends PeerError {
+  override name = "LockTimeoutError";
+  constructor(
+    readonly lock: string,
+    readonly holder: Holder | undefined,
+    timeoutMs: number,
+  ) {
+    super(`lock ${lock} is held by ${describeHolder(holder)}; gave up after ${timeoutMs} ms`);
+  }
+}
+
+// Names become file and directory names (and appear in pmxcfs's priv/lock,
+// shared with Proxmox's own locks), so keep them plain. "." is reserved for
+// the suffixes this module adds (.lock, .break, .takeover).
+const LOCK_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$/;
+
+export function checkLockName(name: string): void {
+  if (!LOCK_NAME.test(name)) {
+    throw new InputError(`lock name ${JSON.stringify(name)}: use 1-100 letters, digits, "-" or "_"`);
+  }
+}
+
+/** The per-VM lock name both the hook's detached worker and the reconcile take. */
+export function vmLockName(vmid: number): string {
+  if (!Number.isInteger(vmid) || vmid <= 0) throw new InputError(`vmid ${vmid}: not a positive integer`);
+  return `vm-${vmid}`;
+}
+
+/**
+ * Waits between attempts to take a busy lock: starts at a few ms (a lock
+ * guarding one read-modify-write is released that fast) and backs off to
+ * `maxMs` with jitter so contenders do not retry in lockstep.
+ */
+export class Backoff {
+  #next: number;
+  constructor(
+    private readonly minMs = 2,
+    private readonly maxMs = 100,
+  ) {
+    this.#next = minMs;
+  }
+  async wait(deadline: number): Promise<void> {
+    const ms = Math.max(0, Math.min(this.#next * (0.5 + Math.random()), deadline - Date.now()));
+    this.#next = Math.min(this.maxMs, this.#next * 2);
+    await sleep(ms);
+  }
+  reset(): void {
+    this.#next = this.minMs;
+  }
+}
+
+export function errnoCode(err: unknown): string | undefined {
+  return err && typeof err === "object" && "code" in err
+    ? String((err as { code: unknown }).code)
+    : undefined;
+}
