@@ -24,7 +24,8 @@ export class RunError extends Error {
     readonly argv: readonly string[],
     readonly result: RunResult,
   ) {
-    const detail = result.stderr.trim().split("\n").slice(-3).join(" | ") || `exit ${result.code ?? result.signal}`;
+    const detail =
+      result.stderr.trim().split("\n").slice(-3).join(" | ") || `exit ${result.code ?? result.signal}`;
     super(`${argv[0]} failed: ${detail}`);
   }
 }

@@ -29,7 +29,9 @@ export function missing(opts: { root?: boolean; bins?: string[] }): string | und
   }
   if (!announced.has(reason)) {
     announced.add(reason);
-    process.stderr.write(`\n*** SKIPPING tests that ${reason} (install the Debian packages .ci/run installs, run as root) ***\n\n`);
+    process.stderr.write(
+      `\n*** SKIPPING tests that ${reason} (install the Debian packages .ci/run installs, run as root) ***\n\n`,
+    );
   }
   return reason;
 }

@@ -1,0 +1,43 @@
+import type { Command } from "commander";
+import { stringify } from "yaml";
+import { ConfigError, type LoadedConfig } from "../../lib/config/load.ts";
+import { formatProblem } from "../../lib/config/normalize.ts";
+import { printableConfig } from "../../lib/config/printable.ts";
+import { ExitCode } from "../../lib/errors.ts";
+import { type GlobalOptions, printJson } from "./common.ts";
+
+/** `config check`: print the normalized config (secrets redacted) or every problem. */
+export function registerConfigCommands(
+  program: Command,
+  load: (path?: string) => Promise<LoadedConfig>,
+): void {
+  const config = program.command("config").description("inspect the cluster config");
+  config
+    .command("check")
+    .description("validate the config and print it normalized (never connects to anything)")
+    .option(
+      "--config <file>",
+      "config file (default: $PVEMIGRATE_DNS_CONFIG or /etc/pve/pvemigrate-dns.yaml)",
+    )
+    .option("--json", "machine-readable output")
+    .action(async (_opts, cmd: Command) => {
+      const opts = cmd.optsWithGlobals<GlobalOptions>();
+      try {
+        const loaded = await load(opts.config);
+        const printable = printableConfig(loaded);
+        if (opts.json) printJson({ ok: true, config: printable });
+        else {
+          process.stdout.write(stringify(JSON.parse(JSON.stringify(printable))));
+          const { nodes, vms } = loaded.config;
+          process.stderr.write(
+            `config ok: ${Object.keys(nodes).length} nodes, ${Object.keys(vms).length} VMs (${loaded.config.source})\n`,
+          );
+        }
+      } catch (err) {
+        if (!(err instanceof ConfigError)) throw err;
+        if (opts.json) printJson({ ok: false, source: err.source, problems: err.problems });
+        else process.stderr.write(`${err.problems.map(formatProblem).join("\n")}\n`);
+        process.exitCode = ExitCode.invalid;
+      }
+    });
+}

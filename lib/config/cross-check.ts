@@ -1,0 +1,131 @@
+import type { Config, Problem, VmConfig } from "./types.ts";
+import { inZone, ipv4InCidr } from "./values.ts";
+
+// Checks that need more than one field: things each field alone cannot know
+// is wrong. Pure: takes the normalized config, returns every problem found.
+
+function shareNode(a: VmConfig, b: VmConfig): boolean {
+  return a.nodes.some((n) => b.nodes.includes(n));
+}
+
+function checkNodes(config: Config, problems: Problem[]): void {
+  const known = Object.keys(config.nodes);
+  const byPublicIp = new Map<string, string>();
+  for (const node of Object.values(config.nodes)) {
+    const other = byPublicIp.get(node.publicIPv4);
+    if (other) {
+      problems.push({
+        path: `nodes.${node.name}.publicIPv4`,
+        message: `${node.publicIPv4} is also the public IP of node ${other}`,
+      });
+    }
+    byPublicIp.set(node.publicIPv4, node.name);
+  }
+  for (const vm of Object.values(config.vms)) {
+    vm.nodes.forEach((n, i) => {
+      if (!known.includes(n)) {
+        problems.push({
+          path: `vms.${vm.vmid}.nodes[${i}]`,
+          message: `unknown node "${n}" (known: ${known.join(", ") || "none"})`,
+        });
+      }
+    });
+  }
+}
+
+function checkAddresses(config: Config, problems: Problem[]): void {
+  const byIp = new Map<string, number>();
+  for (const vm of Object.values(config.vms)) {
+    if (vm.ip.kind !== "static") continue;
+    if (!ipv4InCidr(vm.ip.address, config.vmNetwork)) {
+      problems.push({
+        path: `vms.${vm.vmid}.ip`,
+        message: `${vm.ip.address} is outside vmNetwork ${config.vmNetwork}`,
+      });
+    }
+    const other = byIp.get(vm.ip.address);
+    if (other !== undefined) {
+      problems.push({ path: `vms.${vm.vmid}.ip`, message: `${vm.ip.address} is also the IP of VM ${other}` });
+    }
+    byIp.set(vm.ip.address, vm.vmid);
+  }
+}
+
+/**
+ * A public port is per node, and a VM may run on any of its nodes: two VMs
+ * that may share a node must not claim the same proto/port, or the second to
+ * arrive would collide. The proxy's own ports are taken too.
+ */
+function checkPorts(config: Config, problems: Problem[]): void {
+  const vms = Object.values(config.vms);
+  const proxyPorts = config.proxy.backend === "none" ? [] : [config.proxy.httpsPort, config.proxy.httpPort];
+  vms.forEach((vm, vi) => {
+    vm.forward.forEach((f, fi) => {
+      const label = `${f.proto}/${f.publicPort}`;
+      if (f.proto === "tcp" && proxyPorts.includes(f.publicPort)) {
+        problems.push({
+          path: `vms.${vm.vmid}.forward[${fi}]`,
+          message: `${label} is the ${config.proxy.backend} port of every node: use sni/http routes for it`,
+        });
+      }
+      // Earlier entries of the same VM, then earlier VMs: each clash reported once, at its later side.
+      const dupe = vm.forward.findIndex(
+        (g, gi) => gi < fi && g.proto === f.proto && g.publicPort === f.publicPort,
+      );
+      if (dupe !== -1) {
+        problems.push({
+          path: `vms.${vm.vmid}.forward[${fi}]`,
+          message: `${label} is listed twice (also [${dupe}])`,
+        });
+      }
+      for (const other of vms.slice(0, vi)) {
+        if (!shareNode(vm, other)) continue;
+        const oi = other.forward.findIndex((g) => g.proto === f.proto && g.publicPort === f.publicPort);
+        if (oi === -1) continue;
+        problems.push({
+          path: `vms.${vm.vmid}.forward[${fi}]`,
+          message: `${label} is also claimed by VM ${other.vmid} (vms.${other.vmid}.forward[${oi}]); VMs ${other.vmid} and ${vm.vmid} would collide on a shared node`,
+        });
+      }
+    });
+  });
+}
+
+type NameKind = "dns" | "sni" | "http";
+
+/** A name leads to one VM: the same name in two VMs (in any list) is ambiguous. */
+function checkNames(config: Config, problems: Problem[]): void {
+  const owner = new Map<string, { vmid: number; path: string }>();
+  for (const vm of Object.values(config.vms)) {
+    const seenHere = new Set<string>();
+    const entries: Array<[NameKind, string, number]> = [
+      ...vm.dns.map((n, i): [NameKind, string, number] => ["dns", n, i]),
+      ...vm.sni.map((r, i): [NameKind, string, number] => ["sni", r.name, i]),
+      ...vm.http.map((r, i): [NameKind, string, number] => ["http", r.name, i]),
+    ];
+    for (const [kind, name, i] of entries) {
+      const path = `vms.${vm.vmid}.${kind}[${i}]`;
+      if (kind === "dns" && !inZone(name, config.dns.zone)) {
+        problems.push({ path, message: `${name} is outside dns.zone ${config.dns.zone}` });
+      }
+      const key = `${kind}:${name}`;
+      if (seenHere.has(key)) problems.push({ path, message: `${name} is listed twice` });
+      seenHere.add(key);
+      const prev = owner.get(name);
+      if (prev && prev.vmid !== vm.vmid) {
+        problems.push({ path, message: `${name} is also claimed by VM ${prev.vmid} (${prev.path})` });
+      } else if (!prev) {
+        owner.set(name, { vmid: vm.vmid, path });
+      }
+    }
+  }
+}
+
+export function crossCheck(config: Config): Problem[] {
+  const problems: Problem[] = [];
+  checkNodes(config, problems);
+  checkAddresses(config, problems);
+  checkPorts(config, problems);
+  checkNames(config, problems);
+  return problems;
+}

@@ -1,0 +1,124 @@
+import { readFile } from "node:fs/promises";
+import { dirname, resolve } from "node:path";
+import { parse as parseYaml } from "yaml";
+import type { z } from "zod";
+import { InputError } from "../errors.ts";
+import { crossCheck } from "./cross-check.ts";
+import { formatPath, formatProblem, normalize } from "./normalize.ts";
+import { configSchema, parseVmLeniently, type RawVm, vmSchema } from "./schema.ts";
+import { loadSecrets, type Secrets } from "./secrets.ts";
+import { type Config, DEFAULT_CONFIG_PATH, type Problem } from "./types.ts";
+
+export interface LoadedConfig {
+  config: Config;
+  secrets: Secrets;
+}
+
+/** Every problem of a config, each one line naming its field. Exit code 1. */
+export class ConfigError extends InputError {
+  override name = "ConfigError";
+  constructor(
+    readonly source: string,
+    readonly problems: Problem[],
+  ) {
+    super(`${source}: ${problems.length} problem(s)\n${problems.map(formatProblem).join("\n")}`);
+  }
+}
+
+/** --config wins, then PVEMIGRATE_DNS_CONFIG, then the pmxcfs default. */
+export function configPath(flag?: string, env: NodeJS.ProcessEnv = process.env): string {
+  return flag || env.PVEMIGRATE_DNS_CONFIG || DEFAULT_CONFIG_PATH;
+}
+
+/** YAML is a superset of JSON, but JSON files get JSON's stricter parser and error positions. */
+function parseText(text: string, file: string): unknown {
+  return file.endsWith(".json") ? JSON.parse(text) : parseYaml(text);
+}
+
+/**
+ * Pure part: raw document -> Config plus every problem found (schema +
+ * cross-field). `config` is present whenever the schema passed, so secret
+ * files can still be checked; it is only usable when `problems` is empty.
+ */
+export function validateConfig(raw: unknown, source: string): { config?: Config; problems: Problem[] } {
+  const problems: Problem[] = [];
+  const issues = (prefix: PropertyKey[], list: z.core.$ZodIssue[]) =>
+    problems.push(...list.map((i) => ({ path: formatPath([...prefix, ...i.path]), message: i.message })));
+  const parsed = configSchema.safeParse(raw ?? {});
+  if (!parsed.success) issues([], parsed.error.issues);
+  const vms: Record<string, RawVm> = {};
+  // VM blocks are checked even when the rest of the document is broken.
+  const rawVms = parsed.success ? parsed.data.vms : (raw as { vms?: unknown } | null)?.vms;
+  const blocks = rawVms && typeof rawVms === "object" && !Array.isArray(rawVms) ? rawVms : {};
+  for (const [vmid, block] of Object.entries(blocks)) {
+    const vm = vmSchema.safeParse(block);
+    if (vm.success) vms[vmid] = vm.data;
+    else {
+      issues(["vms", vmid], vm.error.issues);
+      vms[vmid] = parseVmLeniently(block);
+    }
+  }
+  if (!parsed.success) return { problems };
+  const config = normalize({ ...parsed.data, vms }, source);
+  problems.push(...crossCheck(config));
+  return { config, problems };
+}
+
+/** Reads, validates and loads secrets; throws ConfigError listing every problem. */
+export async function loadConfig(flagPath?: string): Promise<LoadedConfig> {
+  const file = configPath(flagPath);
+  let text: string;
+  try {
+    text = await readFile(file, "utf8");
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new ConfigError(file, [
+      {
+        path: "--config",
+        message: `${file} ${code === "ENOENT" ? "does not exist" : `cannot be read (${code})`}`,
+      },
+    ]);
+  }
+  let raw: unknown;
+  try {
+    raw = parseText(text, file);
+  } catch (err) {
+    throw new ConfigError(file, [
+      { path: "(file)", message: `not valid YAML/JSON: ${(err as Error).message.split("\n")[0]}` },
+    ]);
+  }
+  const { config, problems } = validateConfig(raw, file);
+  // Secret files are checked even when other fields are wrong: all problems at once.
+  const secretProblems: Problem[] = [];
+  let secrets: Secrets | undefined;
+  if (config) {
+    const loaded = await loadSecrets(config);
+    secretProblems.push(...loaded.problems);
+    secrets = loaded.secrets;
+  } else {
+    secretProblems.push(...(await secretProblemsOf(raw, file)));
+  }
+  const all = [...problems, ...secretProblems];
+  if (all.length || !config || !secrets) throw new ConfigError(file, all);
+  return { config, secrets };
+}
+
+/** Best effort on an invalid document: still report unreadable secret files. */
+async function secretProblemsOf(raw: unknown, source: string): Promise<Problem[]> {
+  const doc = (raw ?? {}) as {
+    proxmox?: { tokenSecretFile?: unknown };
+    dns?: { tsig?: { secretFile?: unknown } };
+    pveRoot?: unknown;
+  };
+  const tokenFile = doc.proxmox?.tokenSecretFile;
+  const tsigFile = doc.dns?.tsig?.secretFile;
+  if (typeof tokenFile !== "string" || typeof tsigFile !== "string") return [];
+  const pveRoot = typeof doc.pveRoot === "string" ? doc.pveRoot : "/etc/pve";
+  const rel = (f: string) => resolve(dirname(source), f);
+  const fake = {
+    proxmox: { tokenSecretFile: rel(tokenFile) },
+    dns: { tsig: { secretFile: rel(tsigFile) } },
+    pveRoot,
+  } as Config;
+  return (await loadSecrets(fake)).problems;
+}

@@ -1,0 +1,77 @@
+import { dirname, resolve } from "node:path";
+import type { RawConfig, RawVm } from "./schema.ts";
+import type { Config, Problem, VmConfig } from "./types.ts";
+
+// Turns the schema's output into the Config the rest of the code uses: node
+// names and VM ids folded into the records, defaults that depend on other
+// fields filled in.
+
+export function normalizeVm(vmid: string, raw: RawVm, allNodes: string[]): VmConfig {
+  return {
+    vmid: Number(vmid),
+    ip: raw.ip,
+    dns: raw.dns,
+    forward: raw.forward,
+    sni: raw.sni,
+    http: raw.http,
+    nodes: raw.nodes ?? allNodes,
+  };
+}
+
+export function normalize(raw: RawConfig, source: string): Config {
+  const nodeNames = Object.keys(raw.nodes).sort();
+  const nodes: Config["nodes"] = {};
+  for (const name of nodeNames) {
+    const n = raw.nodes[name]!;
+    nodes[name] = {
+      name,
+      publicIPv4: n.publicIPv4,
+      ...(n.publicIPv6 ? { publicIPv6: n.publicIPv6 } : {}),
+      privateIP: n.privateIP,
+      publicInterface: n.publicInterface,
+      sshHost: n.sshHost ?? n.privateIP,
+    };
+  }
+  const vms: Config["vms"] = {};
+  for (const vmid of Object.keys(raw.vms).sort((a, b) => Number(a) - Number(b))) {
+    vms[vmid] = normalizeVm(vmid, raw.vms[vmid]!, nodeNames);
+  }
+  // File references are relative to the config file, so a config and its
+  // secrets can travel together (the demo, tests); absolute paths are kept.
+  const rel = (file: string) => resolve(dirname(source), file);
+  const caFile =
+    raw.proxmox.caFile ?? (raw.proxmox.fingerprint ? undefined : `${raw.pveRoot}/pve-root-ca.pem`);
+  return {
+    source,
+    proxmox: {
+      ...raw.proxmox,
+      tokenSecretFile: rel(raw.proxmox.tokenSecretFile),
+      ...(caFile ? { caFile: rel(caFile) } : {}),
+    },
+    nodes,
+    vmNetwork: raw.vmNetwork,
+    dns: { ...raw.dns, tsig: { ...raw.dns.tsig, secretFile: rel(raw.dns.tsig.secretFile) } },
+    nat: raw.nat,
+    proxy: raw.proxy,
+    graceSeconds: raw.graceSeconds,
+    strict: raw.strict,
+    stateDir: raw.stateDir,
+    pveRoot: raw.pveRoot,
+    dnsmasqLeases: raw.dnsmasqLeases,
+    vms,
+  };
+}
+
+/** Formats a schema path: ["vms", "101", "forward", 1] -> "vms.101.forward[1]". */
+export function formatPath(path: readonly PropertyKey[]): string {
+  let out = "";
+  for (const seg of path) {
+    if (typeof seg === "number") out += `[${seg}]`;
+    else out += out ? `.${String(seg)}` : String(seg);
+  }
+  return out || "(top level)";
+}
+
+export function formatProblem(p: Problem): string {
+  return `${p.path}: ${p.message}`;
+}

@@ -1,0 +1,197 @@
+import { z } from "zod";
+import type { IpSource } from "./types.ts";
+import {
+  type Parsed,
+  parseCidr4,
+  parseDurationMs,
+  parseForward,
+  parseHostname,
+  parseIPv4,
+  parseIPv6,
+  parseMaster,
+  parseRoute,
+} from "./values.ts";
+
+// The shape of the config file, with defaults. Field names follow the
+// documented contract in DESIGN.md; fields are added, never renamed. Objects
+// are strict so a typo ("publicIpv4") is reported instead of silently ignored.
+
+function via<T>(parse: (text: string) => Parsed<T>) {
+  return z.string().transform((text, ctx) => {
+    const r = parse(text);
+    if (r.ok) return r.value;
+    ctx.addIssue({ code: "custom", message: r.message });
+    return z.NEVER;
+  });
+}
+
+function duration(numberUnitMs: number, outUnitMs: number) {
+  return z.union([z.number(), z.string()]).transform((value, ctx) => {
+    const r = parseDurationMs(value, numberUnitMs);
+    if (r.ok) return Math.round(r.value / outUnitMs);
+    ctx.addIssue({ code: "custom", message: r.message });
+    return z.NEVER;
+  });
+}
+
+const hostname = via(parseHostname);
+const ipv4 = via(parseIPv4);
+const port = z.number().int("must be a whole number").min(1, "must be 1-65535").max(65535, "must be 1-65535");
+const path = z.string().min(1, "must not be empty");
+
+// Linux IFNAMSIZ is 16 with the NUL; nft and ip reject anything else.
+const ifname = z
+  .string()
+  .regex(/^[A-Za-z0-9_.-]{1,15}$/, "must be an interface name of 1-15 letters, digits, '_', '.', '-'");
+
+const ipSource = z.string().transform((text, ctx): IpSource => {
+  if (text === "agent" || text === "dnsmasq" || text === "mac") return { kind: text };
+  const r = parseIPv4(text);
+  if (r.ok) return { kind: "static", address: r.value };
+  ctx.addIssue({ code: "custom", message: `"${text}" is not an IPv4 address, "agent", "dnsmasq" or "mac"` });
+  return z.NEVER;
+});
+
+const tokenId = z
+  .string()
+  .regex(/^[^\s@!]+@[^\s@!]+![A-Za-z][A-Za-z0-9._-]*$/, 'must look like "user@realm!tokenname"');
+
+const fingerprint = z
+  .string()
+  .regex(/^([0-9A-Fa-f]{2}:){31}[0-9A-Fa-f]{2}$/, "must be a SHA-256 fingerprint like AA:BB:...(32 bytes)");
+
+const url = z.string().refine((text) => {
+  try {
+    const u = new URL(text);
+    return u.protocol === "https:" || u.protocol === "http:";
+  } catch {
+    return false;
+  }
+}, "must be a URL like https://127.0.0.1:8006");
+
+const proxmox = z.strictObject({
+  endpoints: z.array(url).min(1, "needs at least one endpoint").default(["https://127.0.0.1:8006"]),
+  tokenId,
+  tokenSecretFile: path,
+  caFile: path.optional(),
+  fingerprint: fingerprint.optional(),
+  connectTimeoutMs: duration(1, 1).default(1500),
+  requestTimeoutMs: duration(1, 1).default(10_000),
+});
+
+const node = z.strictObject({
+  publicIPv4: ipv4,
+  publicIPv6: via(parseIPv6).optional(),
+  privateIP: ipv4,
+  publicInterface: ifname,
+  sshHost: z.string().min(1).optional(),
+});
+
+const dns = z.strictObject({
+  zone: hostname,
+  masters: z.array(via(parseMaster)).min(1, "needs at least one master candidate"),
+  tsig: z.strictObject({
+    name: hostname,
+    algorithm: z
+      .enum(["hmac-sha1", "hmac-sha224", "hmac-sha256", "hmac-sha384", "hmac-sha512"], {
+        error: (issue) =>
+          `${JSON.stringify(issue.input)} is not one of hmac-sha1, hmac-sha224, hmac-sha256, hmac-sha384, hmac-sha512`,
+      })
+      .default("hmac-sha256"),
+    secretFile: path,
+  }),
+  ttl: z.number().int().min(1, "must be at least 1").max(86_400, "must be at most 86400").default(60),
+  timeoutMs: duration(1, 1).default(700),
+  totalTimeoutMs: duration(1, 1).default(10_000),
+  ownerId: z
+    .string()
+    .regex(/^[A-Za-z0-9._-]{1,63}$/, "must be 1-63 letters, digits, '.', '_', '-'")
+    .default("pvemigrate-dns"),
+  deleteOnStop: z.boolean().default(false),
+});
+
+const nat = z.strictObject({
+  backend: z.enum(["nftables", "none"]).default("nftables"),
+  table: z
+    .string()
+    .regex(/^[A-Za-z][A-Za-z0-9_-]{0,31}$/, "must be a table name of letters, digits, '_', '-'")
+    .default("pvemigrate"),
+});
+
+const proxy = z.strictObject({
+  backend: z.enum(["haproxy", "nginx", "none"]).default("haproxy"),
+  socket: path.default("/run/haproxy/admin.sock"),
+  mapDir: path.default("/etc/haproxy/pvemigrate"),
+  httpsPort: port.default(443),
+  httpPort: port.default(80),
+  proxyProtocol: z.boolean().default(false),
+});
+
+const vmItems = {
+  dns: hostname,
+  forward: via(parseForward),
+  sni: via((t) => parseRoute(t, 443)),
+  http: via((t) => parseRoute(t, 80)),
+  nodes: z.string(),
+};
+
+const vm = z.strictObject({
+  ip: ipSource,
+  dns: z.array(vmItems.dns).default([]),
+  forward: z.array(vmItems.forward).default([]),
+  sni: z.array(vmItems.sni).default([]),
+  http: z.array(vmItems.http).default([]),
+  nodes: z.array(vmItems.nodes).optional(),
+});
+
+/** One VM's block, as it may also appear in the VM's Proxmox Notes. */
+export const vmSchema = vm;
+
+/**
+ * Parses a VM block keeping every valid list entry even when others are
+ * broken, so a typo in one forward does not hide that another entry of the
+ * same VM collides with a second VM. Only for reporting: a config with any
+ * problem is never used.
+ */
+export function parseVmLeniently(block: unknown): RawVm {
+  const obj = (block && typeof block === "object" ? block : {}) as Record<string, unknown>;
+  const ip = ipSource.safeParse(obj.ip);
+  const list = <T>(item: z.ZodType<T>, value: unknown): T[] =>
+    (Array.isArray(value) ? value : []).flatMap((v) => {
+      const r = item.safeParse(v);
+      return r.success ? [r.data] : [];
+    });
+  return {
+    ip: ip.success ? ip.data : { kind: "agent" },
+    dns: list(vmItems.dns, obj.dns),
+    forward: list(vmItems.forward, obj.forward),
+    sni: list(vmItems.sni, obj.sni),
+    http: list(vmItems.http, obj.http),
+    ...(Array.isArray(obj.nodes) ? { nodes: list(vmItems.nodes, obj.nodes) } : {}),
+  };
+}
+
+export const configSchema = z.strictObject({
+  proxmox,
+  nodes: z.record(
+    z.string().regex(/^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/, "is not a valid node name"),
+    node,
+  ),
+  vmNetwork: via(parseCidr4).default("10.10.0.0/16"),
+  dns,
+  nat: nat.prefault({}),
+  proxy: proxy.prefault({}),
+  graceSeconds: duration(1000, 1000).default(120),
+  strict: z.boolean().default(false),
+  stateDir: path.default("/var/lib/pvemigrate-dns"),
+  pveRoot: path.default("/etc/pve"),
+  dnsmasqLeases: path.default("/var/lib/misc/dnsmasq.leases"),
+  // Each VM is parsed on its own (vmSchema), so one broken VM does not hide
+  // the cross-field problems of the others.
+  vms: z
+    .record(z.string().regex(/^[1-9]\d{2,8}$/, "is not a VM id (100-999999999)"), z.unknown())
+    .default({}),
+});
+
+export type RawVm = z.output<typeof vmSchema>;
+export type RawConfig = Omit<z.output<typeof configSchema>, "vms"> & { vms: Record<string, RawVm> };

@@ -1,0 +1,336 @@
+import { chmodSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { ConfigError, configPath, loadConfig } from "../../lib/config/load.ts";
+import { formatProblem } from "../../lib/config/normalize.ts";
+import { baseDoc, type Doc, type Fixture, makeFixture } from "./fixture.ts";
+
+let fx: Fixture;
+beforeEach(() => {
+  fx = makeFixture();
+});
+afterEach(() => fx.cleanup());
+
+/** Loads a document and returns its problems as "path: message" lines (none when valid). */
+async function problemsOf(mutate: (doc: Doc) => void): Promise<string[]> {
+  const doc = baseDoc();
+  mutate(doc);
+  try {
+    await loadConfig(fx.write(doc));
+    return [];
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    return err.problems.map(formatProblem);
+  }
+}
+
+describe("config loading", () => {
+  it("accepts the base config and normalizes it", async () => {
+    const { config, secrets } = await loadConfig(fx.write(baseDoc()));
+    expect(config.dns.masters).toEqual([
+      { host: "10.10.3.53", port: 53 },
+      { host: "10.10.1.53", port: 5353 },
+    ]);
+    expect(config.vms["101"]?.forward).toEqual([
+      { proto: "tcp", publicPort: 25, privatePort: 25 },
+      { proto: "tcp", publicPort: 2222, privatePort: 22 },
+    ]);
+    expect(config.vms["101"]?.sni).toEqual([{ name: "webmail.example.org", port: 443 }]);
+    expect(config.vms["101"]?.nodes).toEqual(["pve1", "pve2"]);
+    expect(config.dns.ttl).toBe(60);
+    expect(config.dns.timeoutMs).toBe(700);
+    expect(config.graceSeconds).toBe(120);
+    expect(config.nat.table).toBe("pvemigrate");
+    expect(config.nodes.pve1?.sshHost).toBe("10.10.0.1");
+    expect(config.proxmox.tokenSecretFile).toBe(join(fx.dir, "token"));
+    expect(secrets.tsig.reveal()).toMatch(/^c2Vj/);
+  });
+
+  it("reads JSON as well as YAML", async () => {
+    const { config } = await loadConfig(fx.write(baseDoc(), "cluster.json"));
+    expect(Object.keys(config.nodes)).toEqual(["pve1", "pve2"]);
+  });
+
+  it("takes durations with units", async () => {
+    const doc = baseDoc();
+    doc.graceSeconds = "2m";
+    doc.dns.timeoutMs = "1.5s";
+    const { config } = await loadConfig(fx.write(doc));
+    expect(config.graceSeconds).toBe(120);
+    expect(config.dns.timeoutMs).toBe(1500);
+  });
+
+  it("--config wins over PVEMIGRATE_DNS_CONFIG, which wins over the pmxcfs default", () => {
+    expect(configPath("/a.yaml", { PVEMIGRATE_DNS_CONFIG: "/b.yaml" })).toBe("/a.yaml");
+    expect(configPath(undefined, { PVEMIGRATE_DNS_CONFIG: "/b.yaml" })).toBe("/b.yaml");
+    expect(configPath(undefined, {})).toBe("/etc/pve/pvemigrate-dns.yaml");
+  });
+
+  it("names a missing config file", async () => {
+    await expect(loadConfig(join(fx.dir, "nope.yaml"))).rejects.toThrow(/nope\.yaml does not exist/);
+  });
+});
+
+describe("field validation names the exact field", () => {
+  const cases: Array<[string, (d: Doc) => void, string]> = [
+    [
+      "port out of range",
+      (d) => (d.vms[101].forward[1] = "tcp/70000"),
+      "vms.101.forward[1]: port 70000 is out of range 1-65535",
+    ],
+    [
+      "private port out of range",
+      (d) => (d.vms[101].forward[1] = "tcp/2222:0"),
+      "vms.101.forward[1]: port 0 is out of range 1-65535",
+    ],
+    [
+      "bad forward syntax",
+      (d) => (d.vms[102].forward[0] = "sctp/9"),
+      'vms.102.forward[0]: "sctp/9" is not proto/public[:private]',
+    ],
+    [
+      "bad node IP",
+      (d) => (d.nodes.pve2.publicIPv4 = "198.51.100.300"),
+      'nodes.pve2.publicIPv4: "198.51.100.300" is not an IPv4 address',
+    ],
+    [
+      "bad private IP",
+      (d) => (d.nodes.pve1.privateIP = "10.10.0"),
+      'nodes.pve1.privateIP: "10.10.0" is not an IPv4 address',
+    ],
+    [
+      "bad IPv6",
+      (d) => (d.nodes.pve1.publicIPv6 = "2001:db8::zz"),
+      'nodes.pve1.publicIPv6: "2001:db8::zz" is not an IPv6 address',
+    ],
+    ["bad CIDR", (d) => (d.vmNetwork = "10.10.0.0/33"), 'vmNetwork: "10.10.0.0/33" is not an IPv4 CIDR'],
+    [
+      "bad VM ip",
+      (d) => (d.vms[102].ip = "dhcp"),
+      'vms.102.ip: "dhcp" is not an IPv4 address, "agent", "dnsmasq" or "mac"',
+    ],
+    [
+      "bad interface",
+      (d) => (d.nodes.pve1.publicInterface = "eth0; reboot"),
+      "nodes.pve1.publicInterface: must be an interface name",
+    ],
+    [
+      "bad hostname label",
+      (d) => (d.vms[101].dns[0] = "-mail.example.org"),
+      'vms.101.dns[0]: "-mail.example.org" has a label that starts or ends with a hyphen',
+    ],
+    [
+      "hostname with underscore",
+      (d) => (d.vms[101].sni[0] = "web_mail.example.org"),
+      'vms.101.sni[0]: "web_mail.example.org" is not a valid host name',
+    ],
+    [
+      "hostname with space",
+      (d) => (d.vms[101].http[0] = "a.example; reload"),
+      'vms.101.http[0]: "a.example; reload" is not a valid host name',
+    ],
+    ["label too long", (d) => (d.vms[101].dns[0] = `${"a".repeat(64)}.example.org`), "vms.101.dns[0]:"],
+    [
+      "empty label",
+      (d) => (d.vms[102].dns[0] = "shop..example.org"),
+      'vms.102.dns[0]: "shop..example.org" has an empty label',
+    ],
+    [
+      "master bad port",
+      (d) => (d.dns.masters[1] = "10.10.1.53:99999"),
+      "dns.masters[1]: port 99999 is out of range 1-65535",
+    ],
+    [
+      "master bare IPv6 with port",
+      (d) => (d.dns.masters[0] = "fd00::53:5353x"),
+      'dns.masters[0]: "fd00::53:5353x"',
+    ],
+    [
+      "master junk",
+      (d) => (d.dns.masters[0] = "10.10.3"),
+      'dns.masters[0]: "10.10.3" is not host or host:port',
+    ],
+    [
+      "TSIG algorithm",
+      (d) => (d.dns.tsig.algorithm = "hmac-md5"),
+      'dns.tsig.algorithm: "hmac-md5" is not one of hmac-sha1, hmac-sha224, hmac-sha256, hmac-sha384, hmac-sha512',
+    ],
+    ["duration", (d) => (d.graceSeconds = "two minutes"), 'graceSeconds: "two minutes" is not a duration'],
+    ["timeout duration", (d) => (d.dns.timeoutMs = -5), "dns.timeoutMs: -5 is not a non-negative duration"],
+    ["ttl", (d) => (d.dns.ttl = 0), "dns.ttl: must be at least 1"],
+    [
+      "token id",
+      (d) => (d.proxmox.tokenId = "root@pam"),
+      'proxmox.tokenId: must look like "user@realm!tokenname"',
+    ],
+    ["endpoint", (d) => (d.proxmox.endpoints = ["ftp://x"]), "proxmox.endpoints[0]: must be a URL"],
+    ["vm id", (d) => (d.vms.abc = { ip: "10.10.9.9" }), "vms.abc"],
+    ["unknown field", (d) => (d.nodes.pve1.publicIpv4 = "1.2.3.4"), "nodes.pve1:"],
+    ["missing field", (d) => delete d.nodes.pve2.publicInterface, "nodes.pve2.publicInterface:"],
+  ];
+  for (const [what, mutate, expected] of cases) {
+    it(what, async () => {
+      const problems = await problemsOf(mutate);
+      expect(problems.some((p) => p.startsWith(expected))).toBe(true);
+      expect(problems.length).toBeGreaterThan(0);
+    });
+  }
+
+  it("masters accept host, host:port and bracketed IPv6", async () => {
+    const doc = baseDoc();
+    doc.dns.masters = ["10.10.3.53", "10.10.1.53:5353", "[fd00::53]:5353", "fd00::54", "ns1.example.org:53"];
+    const { config } = await loadConfig(fx.write(doc));
+    expect(config.dns.masters).toEqual([
+      { host: "10.10.3.53", port: 53 },
+      { host: "10.10.1.53", port: 5353 },
+      { host: "fd00::53", port: 5353 },
+      { host: "fd00::54", port: 53 },
+      { host: "ns1.example.org", port: 53 },
+    ]);
+  });
+});
+
+describe("cross-field checks", () => {
+  it("reports a public port claimed by two VMs, naming both", async () => {
+    const problems = await problemsOf((d) => d.vms[102].forward.push("tcp/2222:22"));
+    expect(problems).toContain(
+      "vms.102.forward[1]: tcp/2222 is also claimed by VM 101 (vms.101.forward[1]); VMs 101 and 102 would collide on a shared node",
+    );
+  });
+
+  it("allows the same port on VMs that can never share a node", async () => {
+    const problems = await problemsOf((d) => {
+      d.vms[101].nodes = ["pve1"];
+      d.vms[102].nodes = ["pve2"];
+      d.vms[102].forward.push("tcp/25");
+    });
+    expect(problems).toEqual([]);
+  });
+
+  it("the same port on tcp and udp is no clash", async () => {
+    expect(await problemsOf((d) => d.vms[102].forward.push("udp/25"))).toEqual([]);
+  });
+
+  it("reports a forward on the proxy's port", async () => {
+    const problems = await problemsOf((d) => d.vms[102].forward.push("tcp/443"));
+    expect(problems).toContain(
+      "vms.102.forward[1]: tcp/443 is the haproxy port of every node: use sni/http routes for it",
+    );
+  });
+
+  it("reports a DNS name claimed by two VMs", async () => {
+    const problems = await problemsOf((d) => d.vms[102].dns.push("mail.example.org"));
+    expect(problems).toContain("vms.102.dns[1]: mail.example.org is also claimed by VM 101 (vms.101.dns[0])");
+  });
+
+  it("reports an SNI name claimed by two VMs", async () => {
+    const problems = await problemsOf((d) => (d.vms[102].sni = ["webmail.example.org"]));
+    expect(problems).toContain(
+      "vms.102.sni[0]: webmail.example.org is also claimed by VM 101 (vms.101.dns[0])".replace(
+        "dns[0]",
+        "sni[0]",
+      ),
+    );
+  });
+
+  it("reports an HTTP name claimed by two VMs (case-insensitively)", async () => {
+    const problems = await problemsOf((d) => (d.vms[102].http = ["WebMail.Example.org"]));
+    expect(problems).toContain(
+      "vms.102.http[0]: webmail.example.org is also claimed by VM 101 (vms.101.sni[0])",
+    );
+  });
+
+  it("reports a DNS name outside the zone", async () => {
+    const problems = await problemsOf((d) => d.vms[101].dns.push("mail.example.net"));
+    expect(problems).toContain("vms.101.dns[1]: mail.example.net is outside dns.zone example.org");
+  });
+
+  it("a name that merely ends like the zone is outside it", async () => {
+    const problems = await problemsOf((d) => d.vms[101].dns.push("badexample.org"));
+    expect(problems).toContain("vms.101.dns[1]: badexample.org is outside dns.zone example.org");
+  });
+
+  it("reports unknown node names", async () => {
+    const problems = await problemsOf((d) => (d.vms[101].nodes = ["pve1", "pve9"]));
+    expect(problems).toContain('vms.101.nodes[1]: unknown node "pve9" (known: pve1, pve2)');
+  });
+
+  it("reports two nodes with one public IP", async () => {
+    const problems = await problemsOf((d) => (d.nodes.pve2.publicIPv4 = "203.0.113.10"));
+    expect(problems).toContain("nodes.pve2.publicIPv4: 203.0.113.10 is also the public IP of node pve1");
+  });
+
+  it("reports a static VM IP outside the VM network and a shared VM IP", async () => {
+    const problems = await problemsOf((d) => {
+      d.vms[101].ip = "192.168.1.5";
+      d.vms[102].ip = "192.168.1.5";
+    });
+    expect(problems).toContain("vms.101.ip: 192.168.1.5 is outside vmNetwork 10.10.0.0/16");
+    expect(problems).toContain("vms.102.ip: 192.168.1.5 is also the IP of VM 101");
+  });
+});
+
+describe("secret files", () => {
+  it("reports a missing secret file by path", async () => {
+    const problems = await problemsOf((d) => (d.dns.tsig.secretFile = "missing.tsig"));
+    expect(problems).toContain(`dns.tsig.secretFile: ${join(fx.dir, "missing.tsig")} does not exist`);
+  });
+
+  it("reports an empty secret file", async () => {
+    writeFileSync(join(fx.dir, "empty"), "\n", { mode: 0o600 });
+    const problems = await problemsOf((d) => (d.proxmox.tokenSecretFile = "empty"));
+    expect(problems).toContain(`proxmox.tokenSecretFile: ${join(fx.dir, "empty")} is empty`);
+  });
+
+  it("reports a secret file readable by group or others", async () => {
+    chmodSync(join(fx.dir, "tsig"), 0o640);
+    const problems = await problemsOf(() => {});
+    expect(problems).toContain(
+      `dns.tsig.secretFile: ${join(fx.dir, "tsig")} is readable by group/others (mode 640): chmod 600 it`,
+    );
+  });
+
+  it("accepts a tsig-keygen key clause", async () => {
+    writeFileSync(
+      join(fx.dir, "tsig"),
+      'key "pvemigrate-key" {\n\talgorithm hmac-sha256;\n\tsecret "QUJDREVGR0g=";\n};\n',
+      { mode: 0o600 },
+    );
+    const { secrets } = await loadConfig(fx.write(baseDoc()));
+    expect(secrets.tsig.reveal()).toBe("QUJDREVGR0g=");
+  });
+
+  it("reports a TSIG file that is not base64, without printing it", async () => {
+    writeFileSync(join(fx.dir, "tsig"), "not base64 at all!\n", { mode: 0o600 });
+    const problems = await problemsOf(() => {});
+    expect(problems.join("\n")).toContain("does not hold a base64 TSIG secret");
+    expect(problems.join("\n")).not.toContain("not base64 at all");
+  });
+});
+
+describe("all problems at once", () => {
+  it("lists schema problems and secret-file problems together", async () => {
+    const problems = await problemsOf((d) => {
+      d.vms[101].forward[1] = "tcp/70000";
+      d.nodes.pve1.privateIP = "nope";
+      d.dns.tsig.algorithm = "md5";
+      d.dns.tsig.secretFile = "gone";
+    });
+    expect(problems).toHaveLength(4);
+    expect(problems.map((p) => p.split(":")[0])).toEqual([
+      "nodes.pve1.privateIP",
+      "dns.tsig.algorithm",
+      "vms.101.forward[1]",
+      "dns.tsig.secretFile",
+    ]);
+  });
+
+  it("lists several cross-field problems together", async () => {
+    const problems = await problemsOf((d) => {
+      d.vms[102].forward.push("tcp/25");
+      d.vms[102].dns.push("mail.example.org");
+      d.vms[101].dns.push("x.example.com");
+    });
+    expect(problems).toHaveLength(3);
+  });
+});
