@@ -1,0 +1,38 @@
+// Bundles the CLI and the hookscript into single ESM files (dist/) so a
+// Proxmox node needs no node_modules, and the hook cold-starts fast: it delays
+// VM start and live migration.
+import { chmodSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { build } from "esbuild";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+const outdir = process.argv[2] ?? join(root, "dist");
+const entries = {
+  "pvemigrate-dns": join(root, "bin", "pvemigrate-dns.ts"),
+  hookscript: join(root, "hooks", "hookscript.ts"),
+};
+
+await build({
+  entryPoints: entries,
+  outdir,
+  outExtension: { ".js": ".mjs" },
+  bundle: true,
+  platform: "node",
+  target: "node20.12",
+  format: "esm",
+  minify: false,
+  sourcemap: false,
+  legalComments: "none",
+  // Some dependencies are CommonJS and call require() for node built-ins.
+  banner: {
+    js: "import { createRequire as __pvmCreateRequire } from 'node:module'; const require = __pvmCreateRequire(import.meta.url);",
+  },
+  logLevel: "warning",
+});
+for (const name of Object.keys(entries)) chmodSync(join(outdir, `${name}.mjs`), 0o755);
+console.error(
+  `built ${Object.keys(entries)
+    .map((n) => `${outdir}/${n}.mjs`)
+    .join(", ")}`,
+);

@@ -1,0 +1,40 @@
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
+// The bundles are what a Proxmox node runs: they must work without node_modules.
+
+const root = join(import.meta.dirname, "..");
+let out: string;
+beforeAll(() => {
+  out = mkdtempSync(join(tmpdir(), "pvemigrate-build-"));
+  const r = spawnSync(process.execPath, [join(root, "scripts", "build.mjs"), out], { encoding: "utf8" });
+  expect(r.status, r.stderr).toBe(0);
+}, 60_000);
+afterAll(() => rmSync(out, { recursive: true, force: true }));
+
+describe("single-file bundles", () => {
+  it("the CLI bundle is executable and runs from a directory without node_modules", () => {
+    const file = join(out, "pvemigrate-dns.mjs");
+    expect(statSync(file).mode & 0o111).not.toBe(0);
+    expect(readFileSync(file, "utf8").startsWith("#!/usr/bin/env node")).toBe(true);
+    const r = spawnSync(
+      file,
+      ["config", "check", "--config", join(root, "examples", "cluster.yaml"), "--json"],
+      {
+        cwd: out,
+        encoding: "utf8",
+      },
+    );
+    expect(r.status, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout).ok).toBe(true);
+  });
+
+  it("the hookscript bundle is executable", () => {
+    const file = join(out, "hookscript.mjs");
+    expect(statSync(file).mode & 0o111).not.toBe(0);
+    expect(readFileSync(file, "utf8").startsWith("#!/usr/bin/env node")).toBe(true);
+  });
+});
