@@ -80,7 +80,10 @@ function noNat(table: string): NatBackend {
   return {
     render: (desired, now) => ({ ...natSpec(desired, table, now), forwards: [] }),
     current: async () => ({ table, exists: false, layout: [], forwards: [] }),
-    plan: () => ({ backend: "none", table, changes: [], script: null }),
+    plan: (desired, _current, now) => {
+      natSpec(desired, table, now); // bad input fails the same way whatever the backend
+      return { backend: "none", table, changes: [], script: null };
+    },
     apply: async () => {},
   };
 }

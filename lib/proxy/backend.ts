@@ -1,0 +1,36 @@
+import type { ProxyConfig } from "../config/types.ts";
+import type { Exec } from "../process/run.ts";
+import { createHaproxyBackend, type ProxyBackend } from "./haproxy.ts";
+import { createNginxBackend } from "./nginx.ts";
+import { routeSpec } from "./routes.ts";
+
+// The proxy backend chosen by `proxy.backend`. All three have one shape, so
+// the orchestrator converges them without knowing which one runs.
+
+export type { ProxyBackend } from "./haproxy.ts";
+export type { ProxyCurrent, ProxyPlan } from "./plan.ts";
+
+export function createProxyBackend(opts: { proxy: ProxyConfig; exec: Exec }): ProxyBackend {
+  switch (opts.proxy.backend) {
+    case "haproxy":
+      return createHaproxyBackend(opts);
+    case "nginx":
+      return createNginxBackend(opts);
+    case "none":
+      return noProxy(opts.proxy);
+  }
+}
+
+/** proxy.backend "none": routes are validated (bad input still fails) but nothing is touched. */
+function noProxy(proxy: ProxyConfig): ProxyBackend {
+  const empty = { path: proxy.mapDir, fileText: null, runtime: null };
+  return {
+    render: (desired, now) => routeSpec(desired, now),
+    current: async () => ({ backend: "none", maps: { sni: empty, http: empty } }),
+    plan: (desired, _current, now) => {
+      routeSpec(desired, now);
+      return { backend: "none", changes: [], files: [], swaps: [], reload: false };
+    },
+    apply: async () => {},
+  };
+}

@@ -1,0 +1,97 @@
+import type { ProxyConfig } from "../config/types.ts";
+import type { NodeDesired } from "../desired/types.ts";
+import { PeerError } from "../errors.ts";
+import type { NodeBackend } from "../nat/types.ts";
+import { checkHostName, checkIPv4, checkPath, checkPort } from "../nat/validate.ts";
+import { haproxyCommand, parseShowMap, swapMap } from "./admin-socket.ts";
+import { readFileOrNull, writeFileAtomic } from "./files.ts";
+import { haproxyMapPath } from "./haproxy-config.ts";
+import {
+  type MapFormat,
+  type MapState,
+  type ProxyCurrent,
+  type ProxyPlan,
+  planProxy,
+  type RouteTable,
+} from "./plan.ts";
+import { ROUTE_KINDS, type RouteKind, type RouteSpec, routeSpec } from "./routes.ts";
+
+// HAProxy backend: the map files persist routes across restarts, the admin
+// socket changes the running process without a reload (so open connections
+// and the pid survive a VM move).
+
+export type ProxyBackend = NodeBackend<RouteSpec, ProxyCurrent, ProxyPlan>;
+
+const HEADER = "# managed by pvemigrate-dns: name ip:port (runtime changes go through the admin socket)\n";
+
+export const haproxyMapFormat: MapFormat = {
+  render: (_kind, entries) => HEADER + entries.map((e) => `${e.name} ${e.target}\n`).join(""),
+  parse(text) {
+    const out: RouteTable = {};
+    for (const line of text.split("\n")) {
+      const t = line.trim();
+      if (t === "" || t.startsWith("#")) continue;
+      const [name, target] = t.split(/\s+/);
+      if (name !== undefined && target !== undefined) out[name] = target;
+    }
+    return out;
+  },
+};
+
+export function createHaproxyBackend(opts: { proxy: ProxyConfig }): ProxyBackend {
+  const socket = checkPath("proxy.socket", opts.proxy.socket);
+  const mapDir = checkPath("proxy.mapDir", opts.proxy.mapDir);
+  const pathOf = (kind: RouteKind) => haproxyMapPath(mapDir, kind);
+
+  async function readMap(kind: RouteKind): Promise<MapState> {
+    const path = pathOf(kind);
+    const fileText = await readFileOrNull(path);
+    const shown = await haproxyCommand(socket, `show map ${path}`);
+    if (/Unknown map identifier/.test(shown)) {
+      throw new PeerError(
+        `haproxy has no map ${path}: is the pvemigrate-dns frontend (renderHaproxyConfig) loaded?`,
+      );
+    }
+    return {
+      path,
+      fileText,
+      runtime: parseShowMap(shown).size === 0 ? {} : Object.fromEntries(parseShowMap(shown)),
+    };
+  }
+
+  return {
+    render: (desired: NodeDesired, now: number) => routeSpec(desired, now),
+    async current() {
+      const [sni, http] = await Promise.all([readMap("sni"), readMap("http")]);
+      return { backend: "haproxy", maps: { sni, http } };
+    },
+    plan: (desired, current, now) =>
+      planProxy("haproxy", routeSpec(desired, now), current, haproxyMapFormat, now),
+    async apply(plan) {
+      const known = new Set(ROUTE_KINDS.map(pathOf));
+      for (const f of plan.files) {
+        if (!known.has(f.path))
+          throw new PeerError(`plan writes ${f.path}, not one of this backend's map files`);
+        // File first: if the swap fails, a restart still loads the right routes.
+        await writeFileAtomic(f.path, f.content);
+      }
+      for (const s of plan.swaps) {
+        if (!known.has(s.path)) throw new PeerError(`plan swaps ${s.path}, not one of this backend's maps`);
+        // Plans are plain data (they may have been printed and read back): check
+        // again that every key and value is harmless on the socket's command line.
+        for (const [name, target] of Object.entries(s.entries))
+          checkTarget(`${s.kind} ${name}`, name, target);
+        await swapMap(socket, s.path, new Map(Object.entries(s.entries)));
+      }
+    },
+  };
+}
+
+function checkTarget(field: string, name: string, target: string): void {
+  checkHostName(field, name);
+  const [ip, port, extra] = target.split(":");
+  if (extra !== undefined || !/^[0-9]{1,5}$/.test(port ?? ""))
+    throw new PeerError(`${field}: target must be ip:port`);
+  checkIPv4(field, ip);
+  checkPort(field, Number(port));
+}

@@ -1,0 +1,82 @@
+import type { BackendPlan } from "../nat/types.ts";
+import { describeRoute, ROUTE_KINDS, type RouteEntry, type RouteKind, type RouteSpec } from "./routes.ts";
+
+// PURE: desired routes vs. what the proxy holds -> printable changes, the map
+// files to (re)write and, for HAProxy, the maps to swap at run time.
+
+/** name -> "ip:port" */
+export type RouteTable = Record<string, string>;
+
+export interface MapState {
+  path: string;
+  /** The map file's text on disk; null when it does not exist. */
+  fileText: string | null;
+  /** What the running proxy serves (HAProxy `show map`); null for proxies without a runtime API. */
+  runtime: RouteTable | null;
+}
+
+export interface ProxyCurrent {
+  backend: "haproxy" | "nginx" | "none";
+  maps: Record<RouteKind, MapState>;
+}
+
+export interface ProxyPlan extends BackendPlan {
+  backend: "haproxy" | "nginx" | "none";
+  /** Files to write atomically (temp + rename). */
+  files: { path: string; content: string }[];
+  /** HAProxy maps to replace at run time (prepare/add/commit). */
+  swaps: { kind: RouteKind; path: string; entries: RouteTable }[];
+  /** nginx: reload after writing files. */
+  reload: boolean;
+}
+
+/** How one proxy spells a map file. */
+export interface MapFormat {
+  render(kind: RouteKind, entries: readonly RouteEntry[]): string;
+  parse(text: string): RouteTable;
+}
+
+export function toTable(entries: readonly RouteEntry[]): RouteTable {
+  return Object.fromEntries(entries.map((e) => [e.name, e.target]));
+}
+
+function diffLines(kind: RouteKind, want: readonly RouteEntry[], have: RouteTable, now: number): string[] {
+  const lines: string[] = [];
+  const left = new Map(Object.entries(have));
+  for (const e of want) {
+    const old = left.get(e.name);
+    left.delete(e.name);
+    if (old === undefined) lines.push(`+ ${describeRoute(kind, e, now)}`);
+    else if (old !== e.target) lines.push(`~ ${describeRoute(kind, e, now)} (was ${old})`);
+  }
+  for (const [name, target] of left) lines.push(`- ${kind} ${name} -> ${target}`);
+  return lines;
+}
+
+export function planProxy(
+  backend: "haproxy" | "nginx",
+  spec: RouteSpec,
+  current: ProxyCurrent,
+  format: MapFormat,
+  now: number,
+): ProxyPlan {
+  const plan: ProxyPlan = { backend, changes: [], files: [], swaps: [], reload: false };
+  for (const kind of ROUTE_KINDS) {
+    const state = current.maps[kind];
+    const content = format.render(kind, spec[kind]);
+    const fileStale = state.fileText !== content;
+    // What traffic sees: the runtime map when there is one, else the file the proxy loaded.
+    const serving = state.runtime ?? (state.fileText === null ? {} : format.parse(state.fileText));
+    const lines = diffLines(kind, spec[kind], serving, now);
+    plan.changes.push(...lines);
+    if (fileStale) {
+      plan.files.push({ path: state.path, content });
+      if (lines.length === 0) plan.changes.push(`~ write ${state.path} (${kind} map file out of date)`);
+    }
+    if (lines.length > 0 && state.runtime !== null) {
+      plan.swaps.push({ kind, path: state.path, entries: toTable(spec[kind]) });
+    }
+    if (lines.length > 0 && state.runtime === null) plan.reload = true;
+  }
+  return plan;
+}

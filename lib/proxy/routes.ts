@@ -1,0 +1,65 @@
+import type { NodeDesired } from "../desired/types.ts";
+import { InputError } from "../errors.ts";
+import { checkHostName, checkIPv4, checkPort } from "../nat/validate.ts";
+
+// PURE: NodeDesired -> the validated name -> "ip:port" tables of the node's
+// proxy at a given moment. Grace routes that ended are dropped (HAProxy maps
+// have no timeouts: the reconcile enforces the end of grace). A proxy's own
+// connection returns to it, so grace routes need nothing else.
+
+export type RouteKind = "sni" | "http";
+export const ROUTE_KINDS: readonly RouteKind[] = ["sni", "http"];
+
+export interface RouteEntry {
+  name: string;
+  /** "10.10.1.101:443" */
+  target: string;
+  vmid?: number;
+  graceUntil?: number;
+}
+
+export type RouteSpec = Record<RouteKind, RouteEntry[]>;
+
+export function routeSpec(desired: NodeDesired, now: number): RouteSpec {
+  const chosen: Record<RouteKind, Map<string, RouteEntry>> = { sni: new Map(), http: new Map() };
+  desired.routes.forEach((r, i) => {
+    const field = `routes[${i}]`;
+    if (r.kind !== "sni" && r.kind !== "http") {
+      throw new InputError(`${field}.kind: must be sni or http (got ${JSON.stringify(r.kind)})`);
+    }
+    const entry: RouteEntry = {
+      name: checkHostName(`${field}.name`, r.name),
+      target: `${checkIPv4(`${field}.target`, r.target)}:${checkPort(`${field}.targetPort`, r.targetPort)}`,
+      vmid: r.vmid,
+    };
+    if (r.graceUntil !== undefined) {
+      if (!Number.isFinite(r.graceUntil))
+        throw new InputError(`${field}.graceUntil: must be epoch milliseconds`);
+      if (r.graceUntil <= now) return;
+      entry.graceUntil = r.graceUntil;
+    }
+    const table = chosen[r.kind];
+    const other = table.get(entry.name);
+    if (other === undefined) {
+      table.set(entry.name, entry);
+    } else if ((other.graceUntil === undefined) === (entry.graceUntil === undefined)) {
+      throw new InputError(
+        `${field}: ${r.kind} name ${entry.name} is routed twice (vm ${other.vmid} and vm ${entry.vmid})`,
+      );
+    } else if (entry.graceUntil === undefined) {
+      // The VM that lives here now wins over the grace route of one that left.
+      table.set(entry.name, entry);
+    }
+  });
+  const sorted = (m: Map<string, RouteEntry>) => [...m.values()].sort((a, b) => (a.name < b.name ? -1 : 1));
+  return { sni: sorted(chosen.sni), http: sorted(chosen.http) };
+}
+
+export function describeRoute(kind: RouteKind, e: RouteEntry, now: number): string {
+  const vm = e.vmid === undefined ? "" : ` (vm ${e.vmid})`;
+  const grace =
+    e.graceUntil === undefined
+      ? ""
+      : ` [grace, ${Math.max(0, Math.round((e.graceUntil - now) / 1000))}s left]`;
+  return `${kind} ${e.name} -> ${e.target}${vm}${grace}`;
+}
