@@ -1,0 +1,100 @@
+import { readFile } from "node:fs/promises";
+import type { VmConfig } from "../config/types.ts";
+import { PeerError } from "../errors.ts";
+import { type Exec, runLocal } from "../process/run.ts";
+import type { ProxmoxClient } from "./client.ts";
+import {
+  type AddressPick,
+  type AgentInterface,
+  guestMacs,
+  type Neighbour,
+  parseLeases,
+  pickAgentAddress,
+  pickLease,
+  pickNeighbour,
+} from "./ip.ts";
+import { getVmConfig } from "./snapshot.ts";
+import type { SnapshotVm } from "./types.ts";
+
+// Finds a VM's private IP the way its config says: static, guest agent,
+// dnsmasq lease (by the MAC of its netN), or the node's neighbour table (by MAC).
+// The choosing is pure (ip.ts); this module only fetches.
+
+export interface DiscoverOptions {
+  /** The VM network CIDR (config vmNetwork). */
+  vmNetwork: string;
+  /** dnsmasq leases file (config dnsmasqLeases). */
+  leasesFile: string;
+  /** Runs `ip -j neigh` for `ip: mac`; default: locally. */
+  exec?: Exec;
+  /** The guest's Proxmox config when the caller already has it (saves a request). */
+  guestConfig?: Record<string, string>;
+}
+
+export class IpDiscoveryError extends PeerError {
+  override name = "IpDiscoveryError";
+}
+
+async function agentInterfaces(client: ProxmoxClient, vm: SnapshotVm): Promise<AgentInterface[]> {
+  const base = `/nodes/${encodeURIComponent(vm.node)}/${vm.type}/${vm.vmid}`;
+  if (vm.type === "lxc") {
+    // Containers have no agent: the host sees their interfaces directly.
+    const data = (await client.request("GET", `${base}/interfaces`)) as Array<{
+      name: string;
+      hwaddr?: string;
+      inet?: string;
+      inet6?: string;
+    }> | null;
+    return (data ?? []).map((i) => ({
+      name: i.name,
+      "ip-addresses": [i.inet, i.inet6]
+        .filter((a): a is string => !!a)
+        .map((a) => ({ "ip-address": a.split("/")[0]! })),
+    }));
+  }
+  const data = (await client.request("GET", `${base}/agent/network-get-interfaces`)) as {
+    result?: unknown;
+  } | null;
+  const result = data?.result;
+  if (!Array.isArray(result))
+    throw new IpDiscoveryError(`VM ${vm.vmid}: the guest agent answer has no result list`);
+  return result as AgentInterface[];
+}
+
+export async function discoverIp(
+  client: ProxmoxClient,
+  vm: SnapshotVm,
+  vmConfig: Pick<VmConfig, "ip">,
+  opts: DiscoverOptions,
+): Promise<string> {
+  const source = vmConfig.ip;
+  let pick: AddressPick;
+  switch (source.kind) {
+    case "static":
+      return source.address;
+    case "agent":
+      pick = pickAgentAddress(await agentInterfaces(client, vm), opts.vmNetwork);
+      break;
+    case "dnsmasq": {
+      const macs = guestMacs(opts.guestConfig ?? (await getVmConfig(client, vm)));
+      let text: string;
+      try {
+        text = await readFile(opts.leasesFile, "utf8");
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code ?? "unreadable";
+        throw new IpDiscoveryError(`VM ${vm.vmid}: cannot read dnsmasq leases ${opts.leasesFile} (${code})`);
+      }
+      pick = pickLease(parseLeases(text), macs, opts.vmNetwork);
+      break;
+    }
+    case "mac": {
+      const macs = guestMacs(opts.guestConfig ?? (await getVmConfig(client, vm)));
+      const r = await (opts.exec ?? runLocal)(["ip", "-j", "neigh", "show"], { timeoutMs: 5000 });
+      if (r.code !== 0) throw new IpDiscoveryError(`VM ${vm.vmid}: ip neigh failed: ${r.stderr.trim()}`);
+      pick = pickNeighbour(JSON.parse(r.stdout || "[]") as Neighbour[], macs, opts.vmNetwork);
+      break;
+    }
+  }
+  if (!pick.ok) throw new IpDiscoveryError(`VM ${vm.vmid} (ip: ${source.kind}): ${pick.reason}`);
+  return pick.address;
+}

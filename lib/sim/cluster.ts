@@ -1,0 +1,260 @@
+import http from "node:http";
+import https from "node:https";
+import type { AddressInfo, Socket } from "node:net";
+import { route } from "./routes.ts";
+import { SimError, type SimInterface, type SimRequest, SimState, type SimVm } from "./state.ts";
+
+// A simulated Proxmox VE cluster: one real HTTP(S) listener per node on
+// 127.0.0.1 (port 0), all sharing one state, speaking the API's response shapes
+// ({data}, application/json;charset=UTF-8, reason phrase in the status line).
+// The e2e tests and the `demo` command run the real client against it.
+
+export interface SimVmInput {
+  vmid: number;
+  node: string;
+  type?: "qemu" | "lxc";
+  status?: "running" | "stopped";
+  name?: string;
+  tags?: string[];
+  hastate?: string;
+  lock?: string;
+  config?: Record<string, string | number>;
+  agent?: SimInterface[];
+}
+
+export interface SimClusterOptions {
+  /** Node names, or a count (pve1..pveN). Default 3. */
+  nodes?: string[] | number;
+  /** Guests, or a count spread round-robin over the nodes (vmid 100..). */
+  vms?: SimVmInput[] | number;
+  tokenId?: string;
+  tokenSecret?: string;
+  /** Serve HTTPS with this key and certificate (PEM). */
+  tls?: { key: string; cert: string };
+  migrationDelayMs?: number;
+  haDelayMs?: number;
+}
+
+export interface SimFault {
+  method: string;
+  path: RegExp;
+  status: number;
+  reason: string;
+  /** How many requests it applies to; default 1. */
+  times?: number;
+}
+
+export interface SimCluster {
+  /** The first node's endpoint. */
+  url: string;
+  /** Every node's endpoint, by node name. */
+  urls: Record<string, string>;
+  tokenId: string;
+  tokenSecret: string;
+  state: SimState;
+  requests: SimRequest[];
+  setMigrationDelay(ms: number): void;
+  setHaDelay(ms: number): void;
+  failNextMigration(message: string): void;
+  /** An offline node refuses connections on its endpoint and is reported offline. */
+  setNodeOnline(node: string, online: boolean): void;
+  /** Moves a guest without a task: offline move, HA recovery after fencing. */
+  moveVm(vmid: number, node: string): void;
+  startVm(vmid: number): void;
+  stopVm(vmid: number): void;
+  setAgentInterfaces(vmid: number, interfaces: SimInterface[] | undefined): void;
+  setQuorate(quorate: boolean | undefined): void;
+  addVm(vm: SimVmInput): void;
+  /** Answer the next matching request(s) with an error status, e.g. 403 Permission check failed. */
+  injectFault(fault: SimFault): void;
+  stop(): Promise<void>;
+}
+
+export const SIM_TOKEN_ID = "root@pam!pvemigrate";
+export const SIM_TOKEN_SECRET = "5f8a3c1e-2b7d-4e6f-9a01-23456789abcd";
+
+function toVm(v: SimVmInput): SimVm {
+  const type = v.type ?? "qemu";
+  const mac = `BC:24:11:${[(v.vmid >> 16) & 255, (v.vmid >> 8) & 255, v.vmid & 255]
+    .map((x) => x.toString(16).toUpperCase().padStart(2, "0"))
+    .join(":")}`;
+  const defaultNet =
+    type === "qemu" ? `virtio=${mac},bridge=vmbr1` : `name=eth0,bridge=vmbr1,hwaddr=${mac},ip=dhcp,type=veth`;
+  return {
+    vmid: v.vmid,
+    type,
+    node: v.node,
+    status: v.status ?? "running",
+    tags: v.tags ?? [],
+    config: v.config ?? { net0: defaultNet, name: v.name ?? `vm${v.vmid}` },
+    ...(v.name !== undefined ? { name: v.name } : { name: `vm${v.vmid}` }),
+    ...(v.hastate !== undefined ? { hastate: v.hastate } : {}),
+    ...(v.lock !== undefined ? { lock: v.lock } : {}),
+    ...(v.agent !== undefined ? { agent: v.agent } : {}),
+  };
+}
+
+function parseBody(raw: string, contentType: string | undefined): Record<string, string> {
+  if (!raw) return {};
+  if (contentType?.startsWith("application/json")) {
+    const parsed = JSON.parse(raw) as Record<string, unknown>;
+    return Object.fromEntries(Object.entries(parsed).map(([k, v]) => [k, String(v)]));
+  }
+  return Object.fromEntries(new URLSearchParams(raw));
+}
+
+export async function startSimCluster(opts: SimClusterOptions = {}): Promise<SimCluster> {
+  const nodeNames =
+    typeof opts.nodes === "number"
+      ? Array.from({ length: opts.nodes }, (_, i) => `pve${i + 1}`)
+      : (opts.nodes ?? ["pve1", "pve2", "pve3"]);
+  const vmInputs =
+    typeof opts.vms === "number"
+      ? Array.from({ length: opts.vms }, (_, i) => ({
+          vmid: 100 + i,
+          node: nodeNames[i % nodeNames.length]!,
+        }))
+      : (opts.vms ?? []);
+  const state = new SimState({
+    nodes: nodeNames,
+    vms: vmInputs.map(toVm),
+    migrationDelayMs: opts.migrationDelayMs ?? 300,
+    haDelayMs: opts.haDelayMs ?? 200,
+  });
+  const tokenId = opts.tokenId ?? SIM_TOKEN_ID;
+  const tokenSecret = opts.tokenSecret ?? SIM_TOKEN_SECRET;
+  const expectedAuth = `PVEAPIToken=${tokenId}=${tokenSecret}`;
+  const faults: SimFault[] = [];
+
+  function reply(res: http.ServerResponse, status: number, reason: string, payload: unknown) {
+    const body = JSON.stringify(payload);
+    res.writeHead(status, reason.replace(/[^\t\x20-\x7e]/g, "?"), {
+      "content-type": "application/json;charset=UTF-8",
+      "content-length": Buffer.byteLength(body),
+    });
+    res.end(body);
+  }
+
+  function handler(via: string) {
+    return (req: http.IncomingMessage, res: http.ServerResponse) => {
+      const chunks: Buffer[] = [];
+      req.on("data", (c: Buffer) => chunks.push(c));
+      req.on("end", () => {
+        const url = new URL(req.url ?? "/", "http://sim");
+        const method = req.method ?? "GET";
+        const record: SimRequest = { method, path: url.pathname, via, status: 200 };
+        state.requests.push(record);
+        const send = (status: number, reason: string, payload: unknown) => {
+          record.status = status;
+          reply(res, status, reason, payload);
+        };
+        try {
+          const body = parseBody(Buffer.concat(chunks).toString("utf8"), req.headers["content-type"]);
+          if (method !== "GET") record.body = body;
+          if (req.headers.authorization !== expectedAuth) {
+            send(401, "authentication failure", { data: null });
+            return;
+          }
+          const fault = faults.find((f) => f.method === method && f.path.test(url.pathname));
+          if (fault) {
+            fault.times = (fault.times ?? 1) - 1;
+            if (fault.times <= 0) faults.splice(faults.indexOf(fault), 1);
+            send(fault.status, fault.reason, { data: null });
+            return;
+          }
+          if (!url.pathname.startsWith("/api2/json/")) {
+            send(404, "Not Found", { data: null });
+            return;
+          }
+          const segments = url.pathname
+            .slice("/api2/json/".length)
+            .split("/")
+            .filter(Boolean)
+            .map(decodeURIComponent);
+          const data = route(state, { method, segments, query: url.searchParams, body, via, user: tokenId });
+          send(200, "OK", { data });
+        } catch (err) {
+          if (err instanceof SimError) {
+            send(err.status, err.message, { data: null, ...(err.errors ? { errors: err.errors } : {}) });
+          } else {
+            send(500, err instanceof Error ? err.message : String(err), { data: null });
+          }
+        }
+      });
+    };
+  }
+
+  const servers: http.Server[] = [];
+  const sockets = new Set<Socket>();
+  const urls: Record<string, string> = {};
+  for (const name of nodeNames) {
+    const server = opts.tls
+      ? https.createServer({ key: opts.tls.key, cert: opts.tls.cert })
+      : http.createServer();
+    server.on("request", handler(name));
+    server.on("connection", (s: Socket) => {
+      // A node that is down has no pveproxy: the connection is reset at once.
+      if (!state.nodes.get(name)?.online) {
+        s.destroy();
+        return;
+      }
+      sockets.add(s);
+      s.on("close", () => sockets.delete(s));
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(0, "127.0.0.1", () => resolve());
+    });
+    const { port } = server.address() as AddressInfo;
+    urls[name] = `${opts.tls ? "https" : "http"}://127.0.0.1:${port}`;
+    servers.push(server);
+  }
+
+  return {
+    url: urls[nodeNames[0]!]!,
+    urls,
+    tokenId,
+    tokenSecret,
+    state,
+    requests: state.requests,
+    setMigrationDelay: (ms) => {
+      state.migrationDelayMs = ms;
+    },
+    setHaDelay: (ms) => {
+      state.haDelayMs = ms;
+    },
+    failNextMigration: (message) => state.failNextMigration(message),
+    setNodeOnline: (node, online) => {
+      state.node(node).online = online;
+    },
+    moveVm: (vmid, node) => {
+      state.node(node);
+      state.vm(vmid).node = node;
+    },
+    startVm: (vmid) => {
+      state.vm(vmid).status = "running";
+    },
+    stopVm: (vmid) => {
+      state.vm(vmid).status = "stopped";
+    },
+    setAgentInterfaces: (vmid, interfaces) => {
+      const vm = state.vm(vmid);
+      if (interfaces) vm.agent = interfaces;
+      else delete vm.agent;
+    },
+    setQuorate: (q) => {
+      state.quorateOverride = q;
+    },
+    addVm: (vm) => {
+      state.vms.set(vm.vmid, toVm(vm));
+    },
+    injectFault: (fault) => {
+      faults.push({ ...fault });
+    },
+    stop: async () => {
+      state.stop();
+      for (const s of sockets) s.destroy();
+      await Promise.all(servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+    },
+  };
+}
