@@ -1,0 +1,414 @@
+import { randomInt } from "node:crypto";
+import type { Secret } from "../config/secret.ts";
+import type { DnsConfig, DnsMaster } from "../config/types.ts";
+import {
+  type Addresses,
+  batchWrites,
+  deleteSectionsFor,
+  formForExpectation,
+  type NameState,
+  type NameWrite,
+  normalizeAddresses,
+  normalizeName,
+  ownershipTxt,
+  planAfterPrereqFailure,
+  planFromState,
+  sectionsFor,
+} from "./changes.ts";
+import { classifyReply, type FinalReply } from "./classify.ts";
+import { DnsAllMastersFailed, DnsRejected, masterLabel } from "./errors.ts";
+import { type AttemptResult, tryMasters } from "./failover.ts";
+import { tsigKeyFrom } from "./key.ts";
+import { exchange } from "./transport.ts";
+import { OPCODE_QUERY, OPCODE_UPDATE, RCODE, rcodeName, TYPE } from "./wire/constants.ts";
+import { type ParsedMessage, readAddress, readSoa, readTxt } from "./wire/response.ts";
+import type { RecordTypeName } from "./wire/rr.ts";
+import { signMessage, type TsigKey } from "./wire/tsig.ts";
+import { encodeQuery, encodeUpdate, type Prerequisite, type UpdateOp } from "./wire/update.ts";
+
+// The DNS engine the orchestrator and the CLI call: safe (owned,
+// compare-and-swap) batched updates sent to the first master candidate that
+// answers, and direct reads at a master.
+
+export interface AddressChange {
+  /** FQDN inside dns.zone. */
+  name: string;
+  a: string[];
+  aaaa: string[];
+  /** What the name holds now, as the caller believes. Omitted: read it first and swap against that. */
+  expect?: Addresses;
+}
+
+export type NameOutcome =
+  | { name: string; status: "updated"; master: string; a: string[]; aaaa: string[] }
+  /** Already held exactly the desired addresses (e.g. an earlier attempt whose reply was lost). */
+  | { name: string; status: "unchanged"; master: string; a: string[]; aaaa: string[] }
+  /** The compare-and-swap failed: the name holds `actual`, not what was expected. Nothing changed. */
+  | { name: string; status: "stale"; master: string; expected: Addresses; actual: Addresses }
+  /** The name exists without our ownership TXT: never touched. */
+  | { name: string; status: "not-owned"; master: string; actual: Addresses & { txt: string[] } };
+
+export interface SetResult {
+  outcomes: NameOutcome[];
+  /** Every master that accepted a message of this call (normally one). */
+  acceptedBy: string[];
+}
+
+export type DeleteResult =
+  | { name: string; status: "deleted" | "absent"; master: string }
+  | { name: string; status: "not-owned"; master: string; actual: Addresses & { txt: string[] } };
+
+export interface NameRecords extends NameState {
+  name: string;
+  master: string;
+}
+
+export interface SoaRecord {
+  zone: string;
+  master: string;
+  serial: number;
+  mname: string;
+  rname: string;
+}
+
+export interface DnsClient {
+  setAddresses(changes: AddressChange[], opts?: { ttl?: number }): Promise<SetResult>;
+  deleteName(name: string): Promise<DeleteResult>;
+  /** Reads A/AAAA/TXT at `master`, or at the first candidate that answers. */
+  query(name: string, master?: DnsMaster): Promise<NameRecords>;
+  querySoa(master?: DnsMaster): Promise<SoaRecord>;
+}
+
+export interface DnsClientOptions {
+  dns: DnsConfig;
+  tsigSecret: Secret;
+  /** Appended to the all-masters-failed error, e.g. "recorded in the journal, retried by reconcile". */
+  journalHint?: string;
+  /** Wall clock in ms for TSIG times; tests skew it to provoke BADTIME. */
+  clock?: () => number;
+  /** Largest UPDATE message when batching names (bigger than 512 goes over TCP). */
+  maxMessageBytes?: number;
+}
+
+const PREREQ_FAILURES = new Set<number>([RCODE.NXRRSET, RCODE.YXRRSET, RCODE.YXDOMAIN, RCODE.NXDOMAIN]);
+
+interface Sent {
+  master: DnsMaster;
+  message: ParsedMessage;
+}
+
+export function createDnsClient(opts: DnsClientOptions): DnsClient {
+  const { dns } = opts;
+  const key: TsigKey = tsigKeyFrom(dns.tsig, opts.tsigSecret);
+  const clock = opts.clock ?? Date.now;
+  const zone = dns.zone.toLowerCase().replace(/\.$/, "");
+  const ownerTxt = ownershipTxt(dns.ownerId);
+  const maxMessageBytes = opts.maxMessageBytes ?? 4096;
+
+  /** One signed exchange with one master, classified; ends by `deadline`. */
+  async function attemptOnce(
+    master: DnsMaster,
+    deadline: number,
+    build: (id: number) => Buffer,
+    opcode: number,
+  ): Promise<AttemptResult<FinalReply>> {
+    const id = randomInt(0, 0x10000);
+    const signed = signMessage(build(id), key, clock() / 1000);
+    const result = await exchange(master, signed.message, { deadline });
+    if (!result.ok) return { kind: "next", reason: result.detail };
+    return classifyReply(result.reply, {
+      id,
+      opcode,
+      key,
+      requestMac: signed.mac,
+      nowSeconds: clock() / 1000,
+    });
+  }
+
+  function finalOrThrow(what: string, master: DnsMaster, reply: FinalReply): ParsedMessage {
+    if (reply.kind === "rejected")
+      throw new DnsRejected(what, masterLabel(master), reply.rcode, reply.detail);
+    return reply.message;
+  }
+
+  /** Sends with failover across the candidates; throws DnsRejected or DnsAllMastersFailed. */
+  async function send(what: string, build: (id: number) => Buffer, opcode: number): Promise<Sent> {
+    const won = await tryMasters(dns.masters, (m, deadline) => attemptOnce(m, deadline, build, opcode), {
+      what,
+      timeoutMs: dns.timeoutMs,
+      totalTimeoutMs: dns.totalTimeoutMs,
+      ...(opts.journalHint ? { journalHint: opts.journalHint } : {}),
+    });
+    return { master: won.master, message: finalOrThrow(what, won.master, won.value) };
+  }
+
+  function answersOf(msg: ParsedMessage, name: string, type: number): ParsedMessage["answers"] {
+    return msg.answers.filter((r) => r.type === type && r.name.toLowerCase() === name);
+  }
+
+  /** A/AAAA/TXT of one name at one master (three signed queries in parallel). */
+  async function readAt(
+    master: DnsMaster,
+    name: string,
+    deadline: number,
+  ): Promise<AttemptResult<NameRecords>> {
+    const types: RecordTypeName[] = ["A", "AAAA", "TXT"];
+    const replies = await Promise.all(
+      types.map((type) => attemptOnce(master, deadline, (id) => encodeQuery(id, name, type), OPCODE_QUERY)),
+    );
+    const messages: ParsedMessage[] = [];
+    for (const r of replies) {
+      if (r.kind === "next") return r;
+      const msg = finalOrThrow(`query ${name}`, master, r.value);
+      if (msg.rcode !== RCODE.NOERROR && msg.rcode !== RCODE.NXDOMAIN) {
+        throw new DnsRejected(
+          `query ${name}`,
+          masterLabel(master),
+          rcodeName(msg.rcode),
+          "unexpected answer to a query",
+        );
+      }
+      messages.push(msg);
+    }
+    const [aMsg, aaaaMsg, txtMsg] = messages as [ParsedMessage, ParsedMessage, ParsedMessage];
+    const values = (
+      msg: ParsedMessage,
+      type: number,
+      read: (r: ParsedMessage["answers"][number]) => string | undefined,
+    ) =>
+      answersOf(msg, name, type)
+        .map(read)
+        .filter((v): v is string => v !== undefined)
+        .sort();
+    const txt = values(txtMsg, TYPE.TXT, readTxt);
+    return {
+      kind: "final",
+      value: {
+        name,
+        master: masterLabel(master),
+        exists: messages.some((m) => m.rcode === RCODE.NOERROR),
+        a: values(aMsg, TYPE.A, readAddress),
+        aaaa: values(aaaaMsg, TYPE.AAAA, readAddress),
+        txt,
+        owned: txt.includes(ownerTxt),
+      },
+    };
+  }
+
+  async function readName(name: string, master?: DnsMaster): Promise<NameRecords> {
+    const what = `read ${name}`;
+    if (master) {
+      const r = await readAt(master, name, Date.now() + dns.timeoutMs);
+      if (r.kind === "next")
+        throw new DnsAllMastersFailed(what, [{ master: masterLabel(master), reason: r.reason }]);
+      return r.value;
+    }
+    const won = await tryMasters(dns.masters, (m, deadline) => readAt(m, name, deadline), {
+      what,
+      timeoutMs: dns.timeoutMs,
+      totalTimeoutMs: dns.totalTimeoutMs,
+    });
+    return won.value;
+  }
+
+  function encodeBatch(id: number, writes: NameWrite[], ttl: number): Buffer {
+    const prerequisites: Prerequisite[] = [];
+    const updates: UpdateOp[] = [];
+    for (const w of writes) {
+      const s = sectionsFor(w, ttl, ownerTxt);
+      prerequisites.push(...s.prerequisites);
+      updates.push(...s.updates);
+    }
+    return encodeUpdate({ id, zone, prerequisites, updates });
+  }
+
+  // Room for the TSIG record: names, times, the largest MAC (sha512).
+  const tsigOverhead = 2 * 255 + 100;
+
+  async function writeBatch(
+    writes: NameWrite[],
+    ttl: number,
+    outcomes: NameOutcome[],
+    accepted: Set<string>,
+  ) {
+    const what = `update ${writes.map((w) => w.name).join(", ")}`;
+    const sent = await send(what, (id) => encodeBatch(id, writes, ttl), OPCODE_UPDATE);
+    const master = masterLabel(sent.master);
+    if (sent.message.rcode === RCODE.NOERROR) {
+      accepted.add(master);
+      for (const w of writes) outcomes.push({ name: w.name, status: "updated", master, ...w.desired });
+      return;
+    }
+    if (!PREREQ_FAILURES.has(sent.message.rcode)) {
+      throw new DnsRejected(what, master, rcodeName(sent.message.rcode), "unexpected answer to an update");
+    }
+    // Prerequisites hold or fail for the whole message: find out per name.
+    if (writes.length > 1) {
+      for (const w of writes) await writeBatch([w], ttl, outcomes, accepted);
+      return;
+    }
+    await resolveFailure(writes[0] as NameWrite, ttl, sent.master, outcomes, accepted, false);
+  }
+
+  async function resolveFailure(
+    write: NameWrite,
+    ttl: number,
+    master: DnsMaster,
+    outcomes: NameOutcome[],
+    accepted: Set<string>,
+    retried: boolean,
+  ) {
+    // Read back where the prerequisite was evaluated (or the next candidate if it just went away).
+    const state = await readName(write.name, master).catch(() => readName(write.name));
+    const plan = planAfterPrereqFailure(write, state, retried);
+    const label = state.master;
+    switch (plan.kind) {
+      case "unchanged":
+        outcomes.push({ name: write.name, status: "unchanged", master: label, ...write.desired });
+        return;
+      case "not-owned":
+        outcomes.push({ name: write.name, status: "not-owned", master: label, actual: pick(state) });
+        return;
+      case "stale": {
+        const expected = write.form.kind === "replace" ? write.form.expect : { a: [], aaaa: [] };
+        outcomes.push({
+          name: write.name,
+          status: "stale",
+          master: label,
+          expected: addr(expected),
+          actual: addr(state),
+        });
+        return;
+      }
+      case "retry": {
+        const what = `update ${write.name}`;
+        const sent = await send(what, (id) => encodeBatch(id, [plan.write], ttl), OPCODE_UPDATE);
+        if (sent.message.rcode === RCODE.NOERROR) {
+          accepted.add(masterLabel(sent.master));
+          outcomes.push({
+            name: write.name,
+            status: "updated",
+            master: masterLabel(sent.master),
+            ...write.desired,
+          });
+          return;
+        }
+        if (!PREREQ_FAILURES.has(sent.message.rcode)) {
+          throw new DnsRejected(
+            what,
+            masterLabel(sent.master),
+            rcodeName(sent.message.rcode),
+            "unexpected answer",
+          );
+        }
+        await resolveFailure(plan.write, ttl, sent.master, outcomes, accepted, true);
+      }
+    }
+  }
+
+  async function setAddresses(changes: AddressChange[], setOpts: { ttl?: number } = {}): Promise<SetResult> {
+    const ttl = setOpts.ttl ?? dns.ttl;
+    // Validate everything before anything is sent: bad input changes nothing.
+    const normalized = changes.map((c, i) => ({
+      name: normalizeName(c.name, zone, `changes[${i}].name`),
+      desired: joinAddresses(normalizeAddresses([...c.a, ...c.aaaa], `changes[${i}].addresses`)),
+      expect: c.expect
+        ? normalizeAddresses([...c.expect.a, ...c.expect.aaaa], `changes[${i}].expect`)
+        : undefined,
+    }));
+    const outcomes: NameOutcome[] = [];
+    const accepted = new Set<string>();
+    const writes: NameWrite[] = [];
+    for (const c of normalized) {
+      if (c.expect) {
+        writes.push({ name: c.name, desired: c.desired, form: formForExpectation(c.expect, ownerTxt) });
+        continue;
+      }
+      const state = await readName(c.name);
+      const plan = planFromState(c.name, c.desired, state);
+      if (plan.kind === "write") writes.push(plan.write);
+      else if (plan.kind === "unchanged")
+        outcomes.push({ name: c.name, status: "unchanged", master: state.master, ...c.desired });
+      else outcomes.push({ name: c.name, status: "not-owned", master: state.master, actual: pick(state) });
+    }
+    const size = (batch: NameWrite[]) => encodeBatch(0, batch, ttl).length + tsigOverhead;
+    for (const batch of batchWrites(writes, size, maxMessageBytes))
+      await writeBatch(batch, ttl, outcomes, accepted);
+    const order = new Map(normalized.map((c, i) => [c.name, i]));
+    outcomes.sort((x, y) => (order.get(x.name) ?? 0) - (order.get(y.name) ?? 0));
+    return { outcomes, acceptedBy: [...accepted] };
+  }
+
+  async function deleteName(rawName: string): Promise<DeleteResult> {
+    const name = normalizeName(rawName, zone, "name");
+    const state = await readName(name);
+    if (!state.owned) {
+      if (state.a.length + state.aaaa.length + state.txt.length === 0) {
+        return { name, status: "absent", master: state.master };
+      }
+      return { name, status: "not-owned", master: state.master, actual: pick(state) };
+    }
+    const what = `delete ${name}`;
+    const sections = deleteSectionsFor(name, state.txt);
+    const sent = await send(what, (id) => encodeUpdate({ id, zone, ...sections }), OPCODE_UPDATE);
+    const master = masterLabel(sent.master);
+    if (sent.message.rcode === RCODE.NOERROR) return { name, status: "deleted", master };
+    if (!PREREQ_FAILURES.has(sent.message.rcode)) {
+      throw new DnsRejected(what, master, rcodeName(sent.message.rcode), "unexpected answer to an update");
+    }
+    const after = await readName(name, sent.master);
+    if (after.owned)
+      throw new DnsRejected(what, master, rcodeName(sent.message.rcode), "ownership TXT changed meanwhile");
+    if (after.a.length + after.aaaa.length + after.txt.length === 0)
+      return { name, status: "absent", master };
+    return { name, status: "not-owned", master, actual: pick(after) };
+  }
+
+  async function querySoa(master?: DnsMaster): Promise<SoaRecord> {
+    const what = `read SOA of ${zone}`;
+    const attempt = async (m: DnsMaster, deadline: number): Promise<AttemptResult<SoaRecord>> => {
+      const r = await attemptOnce(m, deadline, (id) => encodeQuery(id, zone, "SOA"), OPCODE_QUERY);
+      if (r.kind === "next") return r;
+      const msg = finalOrThrow(what, m, r.value);
+      const record = answersOf(msg, zone, TYPE.SOA)[0];
+      const soa = record ? readSoa(msg, record) : undefined;
+      if (!soa) throw new DnsRejected(what, masterLabel(m), rcodeName(msg.rcode), "no SOA in the answer");
+      return {
+        kind: "final",
+        value: { zone, master: masterLabel(m), serial: soa.serial, mname: soa.mname, rname: soa.rname },
+      };
+    };
+    if (master) {
+      const r = await attempt(master, Date.now() + dns.timeoutMs);
+      if (r.kind === "next")
+        throw new DnsAllMastersFailed(what, [{ master: masterLabel(master), reason: r.reason }]);
+      return r.value;
+    }
+    return (
+      await tryMasters(dns.masters, attempt, {
+        what,
+        timeoutMs: dns.timeoutMs,
+        totalTimeoutMs: dns.totalTimeoutMs,
+      })
+    ).value;
+  }
+
+  return {
+    setAddresses,
+    deleteName,
+    query: (name, master) => readName(normalizeName(name, zone, "name"), master),
+    querySoa,
+  };
+}
+
+function joinAddresses(x: Addresses): Addresses {
+  return { a: x.a, aaaa: x.aaaa };
+}
+
+function addr(x: Addresses): Addresses {
+  return { a: [...x.a], aaaa: [...x.aaaa] };
+}
+
+function pick(s: NameState): Addresses & { txt: string[] } {
+  return { a: s.a, aaaa: s.aaaa, txt: s.txt };
+}

@@ -1,0 +1,46 @@
+import type { DnsMaster } from "../config/types.ts";
+import { PeerError } from "../errors.ts";
+
+// Errors of the DNS engine. Both are peer problems (exit 2): the input was
+// fine but no master would take it. Neither ever includes key material: the
+// key is named, its secret never is.
+
+export function masterLabel(m: DnsMaster): string {
+  return m.host.includes(":") ? `[${m.host}]:${m.port}` : `${m.host}:${m.port}`;
+}
+
+export interface MasterFailure {
+  master: string;
+  reason: string;
+}
+
+/** No master gave a final answer within the time budget; one line per master says why. */
+export class DnsAllMastersFailed extends PeerError {
+  override name = "DnsAllMastersFailed";
+  constructor(
+    readonly what: string,
+    readonly failures: MasterFailure[],
+    journalHint?: string,
+  ) {
+    super(
+      [
+        `${what}: all ${failures.length} DNS master candidate(s) failed, nothing was changed by this attempt`,
+        ...failures.map((f) => `  ${f.master}: ${f.reason}`),
+        ...(journalHint ? [journalHint] : []),
+      ].join("\n"),
+    );
+  }
+}
+
+/** A master gave a final refusal (REFUSED, NOTAUTH, a TSIG error, ...): not retried elsewhere. */
+export class DnsRejected extends PeerError {
+  override name = "DnsRejected";
+  constructor(
+    readonly what: string,
+    readonly master: string,
+    readonly rcode: string,
+    readonly detail: string,
+  ) {
+    super(`${what}: ${master} answered ${rcode}: ${detail}`);
+  }
+}

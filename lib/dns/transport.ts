@@ -1,0 +1,117 @@
+import { createSocket } from "node:dgram";
+import { connect, isIPv6 } from "node:net";
+import type { DnsMaster } from "../config/types.ts";
+import { UDP_MAX } from "./wire/constants.ts";
+import { peekHeader } from "./wire/response.ts";
+
+// One request/response exchange with one server: UDP first, TCP when the
+// message does not fit in a UDP datagram or the reply comes back truncated.
+// Failures are values, not exceptions, so the failover loop can classify
+// them (timeout and refused move on to the next master).
+
+export type ExchangeResult =
+  | { ok: true; reply: Buffer; via: "udp" | "tcp" }
+  | { ok: false; kind: "timeout" | "refused" | "network"; detail: string };
+
+export interface ExchangeOptions {
+  /** The whole exchange, UDP plus any TCP retry, ends by this deadline (Date.now() ms). */
+  deadline: number;
+  forceTcp?: boolean;
+}
+
+function errorResult(err: unknown, proto: string): ExchangeResult {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  if (code === "ECONNREFUSED") return { ok: false, kind: "refused", detail: `connection refused (${proto})` };
+  const message = err instanceof Error ? err.message : String(err);
+  return { ok: false, kind: "network", detail: `${proto} error: ${message}` };
+}
+
+function timeout(ms: number, proto: string): ExchangeResult {
+  return { ok: false, kind: "timeout", detail: `no answer within ${ms} ms (${proto})` };
+}
+
+function udpExchange(master: DnsMaster, query: Buffer, deadline: number): Promise<ExchangeResult> {
+  const id = query.readUInt16BE(0);
+  const budget = Math.max(0, deadline - Date.now());
+  return new Promise((resolve) => {
+    const sock = createSocket(isIPv6(master.host) ? "udp6" : "udp4");
+    let done = false;
+    const finish = (r: ExchangeResult) => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      try {
+        sock.close();
+      } catch {}
+      resolve(r);
+    };
+    const timer = setTimeout(() => finish(timeout(budget, "udp")), budget);
+    sock.on("error", (err) => finish(errorResult(err, "udp")));
+    sock.on("message", (msg, rinfo) => {
+      // A connected socket only receives from the server, but check anyway:
+      // an off-path answer must match source address, port and id.
+      const header = peekHeader(msg);
+      if (rinfo.port !== master.port || !header || header.id !== id || !header.qr) return;
+      finish({ ok: true, reply: msg, via: "udp" });
+    });
+    // An OS-chosen (random) source port per exchange, connected so that ICMP
+    // "port unreachable" surfaces as ECONNREFUSED: a fast fallback.
+    sock.connect(master.port, master.host, () => {
+      sock.send(query, (err) => {
+        if (err) finish(errorResult(err, "udp"));
+      });
+    });
+  });
+}
+
+function tcpExchange(master: DnsMaster, query: Buffer, deadline: number): Promise<ExchangeResult> {
+  const id = query.readUInt16BE(0);
+  const budget = Math.max(0, deadline - Date.now());
+  return new Promise((resolve) => {
+    const sock = connect({ host: master.host, port: master.port });
+    let done = false;
+    let received = Buffer.alloc(0);
+    const finish = (r: ExchangeResult) => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      sock.destroy();
+      resolve(r);
+    };
+    const timer = setTimeout(() => finish(timeout(budget, "tcp")), budget);
+    sock.on("error", (err) => finish(errorResult(err, "tcp")));
+    sock.on("connect", () => {
+      const length = Buffer.alloc(2);
+      length.writeUInt16BE(query.length, 0);
+      sock.write(Buffer.concat([length, query]));
+    });
+    sock.on("data", (chunk: Buffer) => {
+      received = Buffer.concat([received, chunk]);
+      // Skip whole messages that are not ours (should not happen on a fresh connection).
+      while (received.length >= 2) {
+        const len = received.readUInt16BE(0);
+        if (received.length < 2 + len) return;
+        const msg = received.subarray(2, 2 + len);
+        received = received.subarray(2 + len);
+        const header = peekHeader(msg);
+        if (header && header.id === id && header.qr)
+          return finish({ ok: true, reply: Buffer.from(msg), via: "tcp" });
+      }
+    });
+    sock.on("end", () =>
+      finish({ ok: false, kind: "network", detail: "tcp connection closed without an answer" }),
+    );
+  });
+}
+
+/** Sends `query` (already signed) to one master and returns its reply bytes, or why there is none. */
+export async function exchange(
+  master: DnsMaster,
+  query: Buffer,
+  opts: ExchangeOptions,
+): Promise<ExchangeResult> {
+  if (opts.forceTcp || query.length > UDP_MAX) return tcpExchange(master, query, opts.deadline);
+  const udp = await udpExchange(master, query, opts.deadline);
+  if (udp.ok && peekHeader(udp.reply)?.truncated) return tcpExchange(master, query, opts.deadline);
+  return udp;
+}
