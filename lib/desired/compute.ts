@@ -1,0 +1,200 @@
+import type { Config, VmConfig } from "../config/types.ts";
+import type { DnsDesired, NodeDesired, NodeForward, NodeRoute } from "./types.ts";
+
+// PURE: (config, where each VM runs, recent departures, now) -> what every
+// node should forward and route, and what every name should resolve to.
+// No I/O, no clock: identical input gives an identical result.
+
+/** Where a configured VM is, as the cluster snapshot says, with its private IP resolved. */
+export interface VmPlacement {
+  vmid: number;
+  node: string;
+  /** Proxmox status: only "running" VMs get forwards, routes and DNS. */
+  status: string;
+  /** Resolved private IPv4; undefined when discovery failed (the VM is then left as it is). */
+  ip?: string;
+}
+
+/** A VM that left `node` at `leftAt`: that node grace-forwards to it until leftAt + graceSeconds. */
+export interface Departure {
+  vmid: number;
+  node: string;
+  ip: string;
+  leftAt: number;
+}
+
+export interface DesiredState {
+  nodes: Record<string, NodeDesired>;
+  dns: DnsDesired[];
+  /** Names to withdraw (dns.deleteOnStop and the VM stopped). */
+  dnsWithdraw: Array<{ vmid: number; name: string }>;
+  /** VMs whose entries could not be computed, and why. */
+  unresolved: Array<{ vmid: number; reason: string }>;
+  /** Two VMs wanting one public port or name on one node: the first keeps it. */
+  conflicts: Array<{ node: string; key: string; kept: number; dropped: number }>;
+}
+
+function emptyNode(config: Config, name: string): NodeDesired {
+  const n = config.nodes[name]!;
+  return {
+    node: name,
+    publicInterface: n.publicInterface,
+    publicIPv4: n.publicIPv4,
+    privateIP: n.privateIP,
+    vmNetwork: config.vmNetwork,
+    forwards: [],
+    routes: [],
+  };
+}
+
+function entriesFor(vm: VmConfig, ip: string, graceUntil?: number) {
+  const grace = graceUntil === undefined ? {} : { graceUntil };
+  const forwards: NodeForward[] = vm.forward.map((f) => ({
+    vmid: vm.vmid,
+    proto: f.proto,
+    publicPort: f.publicPort,
+    target: ip,
+    targetPort: f.privatePort,
+    ...grace,
+  }));
+  const routes: NodeRoute[] = [
+    ...vm.sni.map((r) => ({
+      vmid: vm.vmid,
+      kind: "sni" as const,
+      name: r.name,
+      target: ip,
+      targetPort: r.port,
+      ...grace,
+    })),
+    ...vm.http.map((r) => ({
+      vmid: vm.vmid,
+      kind: "http" as const,
+      name: r.name,
+      target: ip,
+      targetPort: r.port,
+      ...grace,
+    })),
+  ];
+  return { forwards, routes };
+}
+
+const forwardKey = (f: NodeForward) => `${f.proto}/${f.publicPort}`;
+const routeKey = (r: NodeRoute) => `${r.kind}:${r.name}`;
+
+/**
+ * Adds entries to a node, first come first served per key; hosted VMs are
+ * added before grace entries, so a VM that lives on the node always beats a
+ * departed VM's grace forward.
+ */
+function addEntries(
+  state: DesiredState,
+  node: NodeDesired,
+  entries: { forwards: NodeForward[]; routes: NodeRoute[] },
+): void {
+  const taken = new Map<string, number>();
+  for (const f of node.forwards) taken.set(forwardKey(f), f.vmid);
+  for (const r of node.routes) taken.set(routeKey(r), r.vmid);
+  const admit = (key: string, vmid: number) => {
+    const owner = taken.get(key);
+    if (owner === undefined || owner === vmid) return true;
+    state.conflicts.push({ node: node.node, key, kept: owner, dropped: vmid });
+    return false;
+  };
+  node.forwards.push(...entries.forwards.filter((f) => admit(forwardKey(f), f.vmid)));
+  node.routes.push(...entries.routes.filter((r) => admit(routeKey(r), r.vmid)));
+}
+
+export function computeDesired(
+  config: Config,
+  placements: VmPlacement[],
+  departures: Departure[],
+  now: number,
+): DesiredState {
+  const state: DesiredState = { nodes: {}, dns: [], dnsWithdraw: [], unresolved: [], conflicts: [] };
+  for (const name of Object.keys(config.nodes).sort()) state.nodes[name] = emptyNode(config, name);
+  const byVmid = [...placements].sort((a, b) => a.vmid - b.vmid);
+
+  for (const p of byVmid) {
+    const vm = config.vms[String(p.vmid)];
+    if (!vm) continue;
+    const node = state.nodes[p.node];
+    if (!node) {
+      state.unresolved.push({
+        vmid: p.vmid,
+        reason: `runs on ${p.node}, which is not in the config's nodes`,
+      });
+      continue;
+    }
+    if (p.status !== "running") {
+      if (p.status === "stopped" && config.dns.deleteOnStop) {
+        for (const name of vm.dns) state.dnsWithdraw.push({ vmid: vm.vmid, name });
+      }
+      continue;
+    }
+    const n = config.nodes[p.node]!;
+    for (const name of vm.dns) {
+      state.dns.push({ vmid: vm.vmid, name, a: [n.publicIPv4], aaaa: n.publicIPv6 ? [n.publicIPv6] : [] });
+    }
+    if (!p.ip) {
+      state.unresolved.push({
+        vmid: p.vmid,
+        reason: "its private IP is unknown (guest agent or leases gave none)",
+      });
+      continue;
+    }
+    addEntries(state, node, entriesFor(vm, p.ip));
+  }
+
+  const hostedOn = new Map(byVmid.filter((p) => p.status === "running").map((p) => [p.vmid, p.node]));
+  const graceMs = config.graceSeconds * 1000;
+  for (const d of [...departures].sort((a, b) => a.vmid - b.vmid || a.node.localeCompare(b.node))) {
+    const vm = config.vms[String(d.vmid)];
+    const node = state.nodes[d.node];
+    const until = d.leftAt + graceMs;
+    // Expired, unknown, or back home: nothing to forward.
+    if (!vm || !node || until <= now || hostedOn.get(d.vmid) === d.node) continue;
+    addEntries(state, node, entriesFor(vm, d.ip, until));
+  }
+
+  for (const node of Object.values(state.nodes)) {
+    node.forwards.sort((a, b) => a.proto.localeCompare(b.proto) || a.publicPort - b.publicPort);
+    node.routes.sort((a, b) => a.kind.localeCompare(b.kind) || a.name.localeCompare(b.name));
+  }
+  state.dns.sort((a, b) => a.name.localeCompare(b.name));
+  return state;
+}
+
+/**
+ * The forwards and routes `vmid` would collide with on `node`, given what
+ * runs there now: the migrate preflight and strict pre-start ask this.
+ */
+export function collisionsOnNode(
+  config: Config,
+  vmid: number,
+  node: string,
+  placements: VmPlacement[],
+): string[] {
+  const vm = config.vms[String(vmid)];
+  if (!vm) return [];
+  const out: string[] = [];
+  for (const p of placements) {
+    if (p.vmid === vmid || p.node !== node || p.status !== "running") continue;
+    const other = config.vms[String(p.vmid)];
+    if (!other) continue;
+    for (const f of vm.forward) {
+      if (other.forward.some((g) => g.proto === f.proto && g.publicPort === f.publicPort)) {
+        out.push(`${f.proto}/${f.publicPort} is held by VM ${p.vmid} on ${node}`);
+      }
+    }
+    for (const [kind, mine, theirs] of [
+      ["sni", vm.sni, other.sni],
+      ["http", vm.http, other.http],
+    ] as const) {
+      for (const r of mine) {
+        if (theirs.some((t) => t.name === r.name))
+          out.push(`${kind} ${r.name} is routed to VM ${p.vmid} on ${node}`);
+      }
+    }
+  }
+  return out;
+}
