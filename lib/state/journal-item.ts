@@ -19,11 +19,13 @@ export interface JournalItem<P = unknown> {
   rev: string;
   /** When this id was first recorded (kept across replacements: how long it has been pending). */
   createdAt: string;
-  /** When the current intent was recorded or last failed. */
+  /** When the current intent was recorded: of two copies of one id, the later one is the newer intent. */
   updatedAt: string;
   /** Failed attempts at the current intent. */
   attempts: number;
   lastError?: string;
+  /** When the last failed attempt was recorded. */
+  lastAttemptAt?: string;
   payload: P;
 }
 
@@ -98,8 +100,7 @@ export function fileNameFor(id: string): string {
 }
 
 export function encodeItem(item: JournalItem): string {
-  const { lastError, ...rest } = item;
-  return `${JSON.stringify({ v: FORMAT_VERSION, ...rest, ...(lastError === undefined ? {} : { lastError }) }, null, 1)}\n`;
+  return `${JSON.stringify({ v: FORMAT_VERSION, ...item }, null, 1)}\n`;
 }
 
 /** Parses a stored item; throws an Error saying what is wrong with it. */
@@ -132,6 +133,7 @@ export function decodeItem(text: string, fileName: string): JournalItem {
     payload: r.payload,
   };
   if (typeof r.lastError === "string") item.lastError = r.lastError;
+  if (typeof r.lastAttemptAt === "string") item.lastAttemptAt = r.lastAttemptAt;
   if (fileNameFor(item.id) !== fileName)
     throw new Error(`id ${JSON.stringify(item.id)} does not belong in this file`);
   return item;

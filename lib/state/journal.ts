@@ -152,7 +152,7 @@ export class Journal {
       const updated: JournalItem = {
         ...current,
         attempts: current.attempts + 1,
-        updatedAt: new Date(this.#now()).toISOString(),
+        lastAttemptAt: new Date(this.#now()).toISOString(),
         lastError: messageOf(error).slice(0, MAX_ERROR_LENGTH),
       };
       await this.#write(updated);

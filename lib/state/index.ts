@@ -1,0 +1,108 @@
+import { join } from "node:path";
+import type { Config } from "../config/types.ts";
+import { messageOf } from "../errors.ts";
+import { clusterLocks } from "./cluster-lock.ts";
+import { Journal } from "./journal.ts";
+import type { JournalItem, JournalKind } from "./journal-item.ts";
+import { type DrainResult, drain } from "./journal-run.ts";
+import { LastAppliedStore } from "./last-applied.ts";
+import { localLocks } from "./local-lock.ts";
+import { type LockOptions, vmLockName, type WithLock } from "./lock-common.ts";
+
+// The orchestrator's one entry point to durable state: the two journals, the
+// last-applied records and the locks, laid out under stateDir and pveRoot.
+//
+//   stateDir/journal/*.json                     pending work of this node
+//   stateDir/last-applied/<vmid>.json
+//   stateDir/locks/<name>.lock                  per-VM and other local locks
+//   <pveRoot>/pvemigrate-dns/journal/*.json     cluster-wide pending work
+//   <pveRoot>/pvemigrate-dns/last-applied/<vmid>.json
+//   <pveRoot>/priv/lock/pvemigrate-dns-<name>/  cluster locks (pmxcfs semantics)
+
+export { Journal } from "./journal.ts";
+export type { ItemRef, JournalEntry, JournalItem, JournalKind } from "./journal-item.ts";
+export { defineKind } from "./journal-item.ts";
+export type { DrainResult } from "./journal-run.ts";
+export { drain, journaled } from "./journal-run.ts";
+export type { LastApplied, LastAppliedInput } from "./last-applied.ts";
+export { LastAppliedStore } from "./last-applied.ts";
+export type { LockOptions, WithLock } from "./lock-common.ts";
+export { LockTimeoutError, vmLockName } from "./lock-common.ts";
+
+export interface StateOptions {
+  now?: () => number;
+  warn?: (message: string) => void;
+  /** Whether pveRoot is a real pmxcfs; detected when unset. */
+  pmxcfs?: boolean;
+  /** Emulated cluster-lock expiry on a plain directory (tests). */
+  clusterLockStaleMs?: number;
+}
+
+export interface State {
+  /** This node's journal (always writable). */
+  local: Journal;
+  /** The cluster-wide journal in pmxcfs (read-only without quorum). */
+  cluster: Journal;
+  lastApplied: LastAppliedStore;
+  /** A lock between processes on this node. */
+  withLock: WithLock;
+  /** The per-VM lock: the hook's detached worker and the reconcile both take it around a VM's switch. */
+  withVmLock<T>(vmid: number, fn: () => Promise<T>, opts?: LockOptions): Promise<T>;
+  /** A lock across the cluster (mkdir in pmxcfs priv/lock; expires after 120 s unless renewed, which it is). */
+  withClusterLock: WithLock;
+  /**
+   * Records cluster-wide work in pmxcfs so any node (or this one, later) can
+   * finish it; when pmxcfs refuses (no quorum) it goes to the local journal
+   * instead, so nothing is lost either way.
+   */
+  recordPending<P>(kind: JournalKind<P>, payload: P): Promise<{ item: JournalItem<P>; journal: Journal }>;
+  /** Replays pending items of `kind` from both journals (see drain()). */
+  drainPending<P>(
+    kind: JournalKind<P>,
+    handler: (item: JournalItem<P>) => Promise<void>,
+  ): Promise<DrainResult>;
+}
+
+export function openState(config: Pick<Config, "stateDir" | "pveRoot">, opts: StateOptions = {}): State {
+  const warn = opts.warn ?? ((m: string) => process.stderr.write(`pvemigrate-dns: ${m}\n`));
+  const common = { warn, ...(opts.now ? { now: opts.now } : {}) };
+  const withLock = localLocks(join(config.stateDir, "locks"), { warn });
+  const withClusterLock = clusterLocks(config.pveRoot, {
+    warn,
+    ...(opts.pmxcfs === undefined ? {} : { pmxcfs: opts.pmxcfs }),
+    ...(opts.clusterLockStaleMs === undefined ? {} : { staleMs: opts.clusterLockStaleMs }),
+  });
+  const clusterRoot = join(config.pveRoot, "pvemigrate-dns");
+  const local = new Journal({
+    dir: join(config.stateDir, "journal"),
+    lock: withLock,
+    fileMode: 0o600,
+    ...common,
+  });
+  const cluster = new Journal({ dir: join(clusterRoot, "journal"), lock: withClusterLock, ...common });
+  const lastApplied = new LastAppliedStore({
+    localDir: join(config.stateDir, "last-applied"),
+    clusterDir: join(clusterRoot, "last-applied"),
+    fileMode: 0o600,
+    ...common,
+  });
+  return {
+    local,
+    cluster,
+    lastApplied,
+    withLock,
+    withClusterLock,
+    withVmLock: (vmid, fn, lockOpts) => withLock(vmLockName(vmid), fn, lockOpts),
+    async recordPending(kind, payload) {
+      try {
+        return { item: await cluster.record(kind, payload), journal: cluster };
+      } catch (err) {
+        warn(
+          `cluster journal not writable (${messageOf(err)}); recording ${kind.idOf(payload)} on this node`,
+        );
+        return { item: await local.record(kind, payload), journal: local };
+      }
+    },
+    drainPending: (kind, handler) => drain([cluster, local], kind, handler),
+  };
+}

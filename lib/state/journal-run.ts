@@ -1,0 +1,95 @@
+import { messageOf } from "../errors.ts";
+import type { Journal } from "./journal.ts";
+import type { JournalItem, JournalKind } from "./journal-item.ts";
+
+// The two ways the orchestrator uses a journal: run one step journaled
+// (recorded before, removed after), and drain what earlier runs left.
+
+/**
+ * Records the step's intent, runs it, and marks it done, or failed (then
+ * rethrows: the item stays pending for the next run).
+ */
+export async function journaled<P, T>(
+  journal: Journal,
+  kind: JournalKind<P>,
+  payload: P,
+  step: (item: JournalItem<P>) => Promise<T>,
+): Promise<T> {
+  const item = await journal.record(kind, payload);
+  let result: T;
+  try {
+    result = await step(item);
+  } catch (err) {
+    // The step's error is the news; failing to count the attempt must not hide it.
+    await journal.markFailed(item, err).catch(() => {});
+    throw err;
+  }
+  await journal.markDone(item);
+  return result;
+}
+
+export interface DrainResult {
+  /** Ids finished and removed. */
+  done: string[];
+  /** Ids whose replay failed again; still pending. */
+  failed: { id: string; attempts: number; error: string }[];
+  /** Ids replaced by a newer intent while being replayed; the newer one is still pending. */
+  superseded: string[];
+}
+
+export function emptyDrainResult(): DrainResult {
+  return { done: [], failed: [], superseded: [] };
+}
+
+/** Where a pending item lives, so it can be marked in the right journal. */
+export interface Located<P> {
+  journal: Journal;
+  item: JournalItem<P>;
+}
+
+/**
+ * Replays pending items one at a time, oldest first. When the same id is
+ * pending in several journals (recorded locally while pmxcfs was read-only,
+ * then again cluster-wide), only the newest intent runs, and success clears
+ * every copy. A failing item never stops the others.
+ */
+export async function drain<P>(
+  journals: Journal | Journal[],
+  kind: JournalKind<P>,
+  handler: (item: JournalItem<P>) => Promise<void>,
+): Promise<DrainResult> {
+  const result = emptyDrainResult();
+  for (const copies of await pendingById(Array.isArray(journals) ? journals : [journals], kind)) {
+    const newest = copies[0]!;
+    try {
+      await handler(newest.item);
+    } catch (err) {
+      const failed = await newest.journal.markFailed(newest.item, err);
+      if (failed)
+        result.failed.push({ id: newest.item.id, attempts: failed.attempts, error: messageOf(err) });
+      else result.superseded.push(newest.item.id);
+      continue;
+    }
+    if (await newest.journal.markDone(newest.item)) result.done.push(newest.item.id);
+    else result.superseded.push(newest.item.id);
+    for (const older of copies.slice(1)) await older.journal.markDone(older.item);
+  }
+  return result;
+}
+
+/** Pending items of `kind` across journals, grouped by id (newest intent first), groups oldest first. */
+export async function pendingById<P>(journals: Journal[], kind: JournalKind<P>): Promise<Located<P>[][]> {
+  const byId = new Map<string, Located<P>[]>();
+  for (const journal of journals) {
+    for (const item of await journal.list(kind)) {
+      const copies = byId.get(item.id) ?? [];
+      copies.push({ journal, item });
+      byId.set(item.id, copies);
+    }
+  }
+  const groups = [...byId.values()];
+  for (const copies of groups) copies.sort((a, b) => (a.item.updatedAt > b.item.updatedAt ? -1 : 1));
+  const firstSeen = (copies: Located<P>[]) =>
+    copies.reduce((m, c) => (c.item.createdAt < m ? c.item.createdAt : m), "~");
+  return groups.sort((a, b) => (firstSeen(a) < firstSeen(b) ? -1 : 1));
+}
