@@ -75,24 +75,53 @@ export function signMessage(
   nowSeconds: number,
   fudge = DEFAULT_FUDGE,
 ): { message: Buffer; mac: Buffer } {
-  const vars: TsigVariables = {
-    keyName: key.name,
-    algorithm: key.algorithm,
+  return sign(
+    message,
+    key,
+    { timeSigned: Math.floor(nowSeconds), fudge, error: 0, other: Buffer.alloc(0) },
+    [],
+  );
+}
+
+/**
+ * Signs a reply the way a server does (RFC 8945 5.3: the request MAC is
+ * prefixed). The client never needs this; test doubles of servers do, and
+ * keeping it next to signMessage keeps one encoding of the TSIG record.
+ */
+export function signReply(
+  reply: Buffer,
+  key: TsigKey,
+  requestMac: Buffer,
+  nowSeconds: number,
+  opts: { fudge?: number; error?: number; other?: Buffer } = {},
+): Buffer {
+  const fields = {
     timeSigned: Math.floor(nowSeconds),
-    fudge,
-    error: 0,
-    other: Buffer.alloc(0),
+    fudge: opts.fudge ?? DEFAULT_FUDGE,
+    error: opts.error ?? 0,
+    other: opts.other ?? Buffer.alloc(0),
   };
-  const mac = hmac(key, [message, variables(vars)]);
+  return sign(reply, key, fields, [u16(requestMac.length), requestMac]).message;
+}
+
+function sign(
+  message: Buffer,
+  key: TsigKey,
+  fields: { timeSigned: number; fudge: number; error: number; other: Buffer },
+  prefix: Buffer[],
+): { message: Buffer; mac: Buffer } {
+  const vars: TsigVariables = { keyName: key.name, algorithm: key.algorithm, ...fields };
+  const mac = hmac(key, [...prefix, message, variables(vars)]);
   const rdata = Buffer.concat([
     encodeName(vars.algorithm),
     uint48(vars.timeSigned),
-    u16(fudge),
+    u16(vars.fudge),
     u16(mac.length),
     mac,
     message.subarray(0, 2), // original ID
-    u16(0),
-    u16(0),
+    u16(vars.error),
+    u16(vars.other.length),
+    vars.other,
   ]);
   const record = encodeRecord(key.name, TYPE.TSIG, CLASS_ANY, 0, Buffer.concat([u16(rdata.length), rdata]));
   const signed = Buffer.concat([message, record]);
@@ -169,7 +198,7 @@ export function verifyResponse(
     u16(requestMac.length),
     requestMac,
     unsignedBytes(message, tsig),
-    variables({ ...tsig, algorithm: tsig.algorithm }),
+    variables(tsig),
   ]);
   if (tsig.mac.length !== expected.length || !timingSafeEqual(tsig.mac, expected)) {
     return {
