@@ -213,6 +213,10 @@ export function createProxmoxClient(opts: CreateClientOptions): ProxmoxClient {
     return err instanceof Error ? err.message : String(err);
   }
 
+  // Defence in depth: no message we build may carry the secret, whatever a
+  // lower layer (a library, a mock) put into the text it handed us.
+  const redact = (text: string) => text.split(tokenSecret.reveal().trim()).join("<redacted>");
+
   async function request(method: Method, path: string, params?: Params): Promise<unknown> {
     const fullPath = path.startsWith(API_PREFIX) ? path : `${API_PREFIX}${path}`;
     const shown = fullPath.slice(API_PREFIX.length);
@@ -226,7 +230,7 @@ export function createProxmoxClient(opts: CreateClientOptions): ProxmoxClient {
         preferred = index;
         return r.data;
       }
-      const why = describe(r.seen, r.err);
+      const why = redact(describe(r.seen, r.err));
       failures.push(`${ep.url}: ${why}`);
       last = { endpoint: ep, ...(r.seen.status !== undefined ? { status: r.seen.status } : {}) };
       if (!mayFailOver(method, r.seen)) {
