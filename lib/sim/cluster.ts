@@ -56,8 +56,8 @@ export interface SimCluster {
   setMigrationDelay(ms: number): void;
   setHaDelay(ms: number): void;
   failNextMigration(message: string): void;
-  /** An offline node refuses connections on its endpoint and is reported offline. */
-  setNodeOnline(node: string, online: boolean): void;
+  /** An offline node's endpoint stops listening (connections are refused) and it is reported offline. */
+  setNodeOnline(node: string, online: boolean): Promise<void>;
   /** Moves a guest without a task: offline move, HA recovery after fencing. */
   moveVm(vmid: number, node: string): void;
   startVm(vmid: number): void;
@@ -92,6 +92,16 @@ function toVm(v: SimVmInput): SimVm {
     ...(v.lock !== undefined ? { lock: v.lock } : {}),
     ...(v.agent !== undefined ? { agent: v.agent } : {}),
   };
+}
+
+function listen(server: http.Server, port: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, "127.0.0.1", () => {
+      server.off("error", reject);
+      resolve((server.address() as AddressInfo).port);
+    });
+  });
 }
 
 function parseBody(raw: string, contentType: string | undefined): Record<string, string> {
@@ -184,30 +194,35 @@ export async function startSimCluster(opts: SimClusterOptions = {}): Promise<Sim
     };
   }
 
-  const servers: http.Server[] = [];
-  const sockets = new Set<Socket>();
+  const servers = new Map<string, { server: http.Server; port: number; sockets: Set<Socket> }>();
   const urls: Record<string, string> = {};
   for (const name of nodeNames) {
     const server = opts.tls
       ? https.createServer({ key: opts.tls.key, cert: opts.tls.cert })
       : http.createServer();
     server.on("request", handler(name));
+    const sockets = new Set<Socket>();
     server.on("connection", (s: Socket) => {
-      // A node that is down has no pveproxy: the connection is reset at once.
-      if (!state.nodes.get(name)?.online) {
-        s.destroy();
-        return;
-      }
       sockets.add(s);
       s.on("close", () => sockets.delete(s));
     });
-    await new Promise<void>((resolve, reject) => {
-      server.once("error", reject);
-      server.listen(0, "127.0.0.1", () => resolve());
-    });
-    const { port } = server.address() as AddressInfo;
+    const port = await listen(server, 0);
     urls[name] = `${opts.tls ? "https" : "http"}://127.0.0.1:${port}`;
-    servers.push(server);
+    servers.set(name, { server, port, sockets });
+  }
+
+  async function setNodeOnline(node: string, online: boolean): Promise<void> {
+    const n = state.node(node);
+    const entry = servers.get(node)!;
+    if (n.online === online) return;
+    n.online = online;
+    if (online) {
+      await listen(entry.server, entry.port);
+    } else {
+      // A node that is down has no pveproxy: its port refuses connections.
+      for (const s of entry.sockets) s.destroy();
+      await new Promise<void>((resolve) => entry.server.close(() => resolve()));
+    }
   }
 
   return {
@@ -224,9 +239,7 @@ export async function startSimCluster(opts: SimClusterOptions = {}): Promise<Sim
       state.haDelayMs = ms;
     },
     failNextMigration: (message) => state.failNextMigration(message),
-    setNodeOnline: (node, online) => {
-      state.node(node).online = online;
-    },
+    setNodeOnline,
     moveVm: (vmid, node) => {
       state.node(node);
       state.vm(vmid).node = node;
@@ -253,8 +266,14 @@ export async function startSimCluster(opts: SimClusterOptions = {}): Promise<Sim
     },
     stop: async () => {
       state.stop();
-      for (const s of sockets) s.destroy();
-      await Promise.all(servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+      await Promise.all(
+        [...servers.values()].map(({ server, sockets }) => {
+          for (const s of sockets) s.destroy();
+          return new Promise<void>((resolve) =>
+            server.listening ? server.close(() => resolve()) : resolve(),
+          );
+        }),
+      );
     },
   };
 }
