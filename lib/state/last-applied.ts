@@ -59,8 +59,8 @@ export class LastAppliedStore {
   async get(vmid: number): Promise<LastApplied | undefined> {
     checkVmid(vmid);
     const [local, cluster] = await Promise.all([
-      this.#read(this.#opts.localDir, vmid),
-      this.#read(this.#opts.clusterDir, vmid),
+      this.#read(this.#opts.localDir, vmid, false),
+      this.#read(this.#opts.clusterDir, vmid, true),
     ]);
     return newer(local, cluster);
   }
@@ -112,14 +112,17 @@ export class LastAppliedStore {
     }
   }
 
-  async #read(dir: string, vmid: number): Promise<LastApplied | undefined> {
+  /** One copy; with `tolerant`, an unreadable copy (pmxcfs trouble) is reported and skipped, not fatal. */
+  async #read(dir: string, vmid: number, tolerant: boolean): Promise<LastApplied | undefined> {
     const path = join(dir, `${vmid}.json`);
     let text: string;
     try {
       text = await readFile(path, "utf8");
     } catch (err) {
       if (errnoCode(err) === "ENOENT") return undefined;
-      throw err;
+      if (!tolerant) throw err;
+      this.#warn(`last-applied ${path}: unreadable (${messageOf(err)}), using the local copy`);
+      return undefined;
     }
     const record = parseLastApplied(text);
     // A damaged copy is ignored (the other copy or the next switch replaces it), not fatal.

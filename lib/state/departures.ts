@@ -1,0 +1,77 @@
+import { mkdir, readdir, readFile, unlink } from "node:fs/promises";
+import { join } from "node:path";
+import type { Departure } from "../desired/compute.ts";
+import { messageOf } from "../errors.ts";
+import { writeFileAtomic } from "./atomic-write.ts";
+import { errnoCode } from "./lock-common.ts";
+
+// Which VM left which node when: the old node grace-forwards to it until
+// leftAt + graceSeconds. Kept in pmxcfs (one small file per VM) so the old
+// node's own `apply --local` and reconcile see it, even when they run later
+// (the node was down during the move).
+
+export class DepartureStore {
+  constructor(
+    private readonly dir: string,
+    private readonly warn: (m: string) => void = (m) => process.stderr.write(`pvemigrate-dns: ${m}\n`),
+  ) {}
+
+  async list(): Promise<Departure[]> {
+    let names: string[];
+    try {
+      names = await readdir(this.dir);
+    } catch (err) {
+      if (errnoCode(err) === "ENOENT") return [];
+      throw err;
+    }
+    const out: Departure[] = [];
+    for (const name of names.filter((n) => /^\d+\.json$/.test(n))) {
+      try {
+        const list = JSON.parse(await readFile(join(this.dir, name), "utf8")) as unknown;
+        if (Array.isArray(list)) out.push(...list.filter(isDeparture));
+      } catch (err) {
+        if (errnoCode(err) !== "ENOENT") this.warn(`departures ${name}: ${messageOf(err)}; ignored`);
+      }
+    }
+    return out;
+  }
+
+  /** Records that `vmid` left `node`; replaces an older record of the same pair. */
+  async add(d: Departure): Promise<void> {
+    const mine = (await this.list()).filter((x) => x.vmid === d.vmid && x.node !== d.node);
+    await this.#write(d.vmid, [...mine, d]);
+  }
+
+  /** Drops departures that ended before `cutoff` (epoch ms). */
+  async prune(cutoff: number): Promise<void> {
+    const all = await this.list();
+    const vmids = new Set(all.map((d) => d.vmid));
+    for (const vmid of vmids) {
+      const mine = all.filter((d) => d.vmid === vmid);
+      const keep = mine.filter((d) => d.leftAt >= cutoff);
+      if (keep.length !== mine.length) await this.#write(vmid, keep);
+    }
+  }
+
+  async #write(vmid: number, list: Departure[]): Promise<void> {
+    const file = join(this.dir, `${vmid}.json`);
+    if (list.length === 0) {
+      await unlink(file).catch(() => {});
+      return;
+    }
+    await mkdir(this.dir, { recursive: true });
+    await writeFileAtomic(file, `${JSON.stringify(list)}\n`);
+  }
+}
+
+function isDeparture(v: unknown): v is Departure {
+  const d = v as Departure;
+  return (
+    typeof d === "object" &&
+    d !== null &&
+    Number.isInteger(d.vmid) &&
+    typeof d.node === "string" &&
+    typeof d.ip === "string" &&
+    typeof d.leftAt === "number"
+  );
+}
