@@ -68,7 +68,8 @@ export async function findMigrationSource(
   const best = lists
     .flat()
     .filter((t) => t.type === typefilter && String(t.id) === String(vmid) && t.endtime && isSuccess(t.status))
-    .sort((a, b) => (b.endtime ?? 0) - (a.endtime ?? 0))[0];
+    // Task times have one-second resolution; on a tie the later start wins.
+    .sort((a, b) => (b.endtime ?? 0) - (a.endtime ?? 0) || (b.starttime ?? 0) - (a.starttime ?? 0))[0];
   if (best?.node) return { from: best.node, via: "task", ...(best.upid ? { upid: best.upid } : {}) };
 
   if (opts.lastApplied) return { from: opts.lastApplied, via: "record" };

@@ -64,6 +64,8 @@ export interface SimCluster {
   stopVm(vmid: number): void;
   setAgentInterfaces(vmid: number, interfaces: SimInterface[] | undefined): void;
   setQuorate(quorate: boolean | undefined): void;
+  /** Moves the sim's task clock forward (tasks have one-second resolution, like Proxmox's). */
+  advanceClock(seconds: number): void;
   addVm(vm: SimVmInput): void;
   /** Answer the next matching request(s) with an error status, e.g. 403 Permission check failed. */
   injectFault(fault: SimFault): void;
@@ -254,6 +256,9 @@ export async function startSimCluster(opts: SimClusterOptions = {}): Promise<Sim
       const vm = state.vm(vmid);
       if (interfaces) vm.agent = interfaces;
       else delete vm.agent;
+    },
+    advanceClock: (seconds) => {
+      state.clockOffsetSec += seconds;
     },
     setQuorate: (q) => {
       state.quorateOverride = q;

@@ -83,6 +83,8 @@ export class SimState {
   migrationDelayMs: number;
   haDelayMs: number;
   quorateOverride: boolean | undefined;
+  /** Added to the wall clock for task times, so tests can put seconds between tasks without waiting. */
+  clockOffsetSec = 0;
   #failNext: string[] = [];
   #timers = new Set<NodeJS.Timeout>();
   #pid = 4000;
@@ -100,6 +102,11 @@ export class SimState {
     if (this.quorateOverride !== undefined) return this.quorateOverride;
     const online = [...this.nodes.values()].filter((n) => n.online).length;
     return online * 2 > this.nodes.size;
+  }
+
+  /** Epoch seconds as the sim's task log sees them. */
+  now(): number {
+    return Math.floor(Date.now() / 1000) + this.clockOffsetSec;
   }
 
   failNextMigration(message: string): void {
@@ -143,7 +150,7 @@ export class SimState {
       user,
       pid: ++this.#pid,
       pstart: 1_000_000 + this.#pid,
-      starttime: Math.floor(Date.now() / 1000),
+      starttime: this.now(),
       log: [],
       upid: "",
     };
@@ -153,7 +160,7 @@ export class SimState {
   }
 
   endTask(task: SimTask, exitstatus: string): void {
-    task.endtime = Math.floor(Date.now() / 1000);
+    task.endtime = this.now();
     task.exitstatus = exitstatus;
     task.log.push(`TASK ${exitstatus === "OK" ? "OK" : `ERROR: ${exitstatus}`}`);
   }
