@@ -1,8 +1,8 @@
-import type { AgentInterface } from "../../lib/cluster/ip.ts";
+import type { SimInterface } from "../../lib/sim/state.ts";
 
 // A realistic agent answer: loopback, docker0, the VM network NIC with a
 // link-local IPv6 and a global IPv6, and a WireGuard tunnel.
-export const AGENT_ANSWER: AgentInterface[] = [
+export const AGENT_ANSWER: SimInterface[] = [
   {
     name: "lo",
     "hardware-address": "00:00:00:00:00:00",
