@@ -1,4 +1,4 @@
-import { checkPath, checkPort } from "../nat/validate.ts";
+import { checkIPv4, checkPath, checkPort } from "../nat/validate.ts";
 import type { RouteKind } from "./routes.ts";
 
 // PURE: the HAProxy configuration an admin includes (or runs as is): one TCP
@@ -31,7 +31,7 @@ export function renderHaproxyConfig(opts: HaproxyConfigOptions): string {
   const https = checkPort("proxy.httpsPort", opts.httpsPort);
   const http = checkPort("proxy.httpPort", opts.httpPort);
   const bind = opts.bindAddress ?? "";
-  if (bind !== "" && !/^[0-9.]+$/.test(bind)) throw new Error(`bindAddress: must be an IPv4 address`);
+  if (bind !== "") checkIPv4("bindAddress", bind);
   const server = `server dyn 0.0.0.0:0${opts.proxyProtocol ? " send-proxy-v2" : ""}`;
   const sniMap = haproxyMapPath(mapDir, "sni");
   const httpMap = haproxyMapPath(mapDir, "http");

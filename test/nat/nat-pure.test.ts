@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { NodeDesired, NodeForward } from "../../lib/desired/types.ts";
 import { InputError } from "../../lib/errors.ts";
+import { createNatBackend } from "../../lib/nat/backend.ts";
 import { type NatCurrent, parseNftElements, parseNftLayout } from "../../lib/nat/parse.ts";
 import { planNat } from "../../lib/nat/plan.ts";
 import { layoutLines, renderNftScript, tableLayout } from "../../lib/nat/render.ts";
@@ -240,5 +241,23 @@ describe("nat plan", () => {
     const cur = { ...current(NOW), forwards: current(NOW).forwards.filter((f) => f.proto === "tcp") };
     const ending = node([smtp, ssh, { ...wg, graceUntil: NOW + 1500 }]);
     expect(planNat(natSpec(ending, "pvemigrate", NOW), cur, NOW).changes).toEqual([]);
+  });
+});
+
+describe("nat.backend none", () => {
+  it("runs nothing and plans nothing, but still refuses bad input", async () => {
+    const backend = createNatBackend({
+      nat: { backend: "none", table: "pvemigrate" },
+      exec: async () => {
+        throw new Error("must not run anything");
+      },
+    });
+    const current = await backend.current();
+    const plan = backend.plan(node([ssh]), current, NOW);
+    expect(plan.changes).toEqual([]);
+    await backend.apply(plan);
+    expect(() => backend.plan({ ...node([ssh]), publicInterface: "eno1 x" }, current, NOW)).toThrow(
+      InputError,
+    );
   });
 });
