@@ -81,6 +81,20 @@ describe("Proxmox adapter against the simulated cluster", () => {
     expect(JSON.parse(JSON.stringify(snap))).toEqual(snap);
   });
 
+  it("the number of snapshot requests does not grow with the cluster (32 nodes, 2,000 guests)", async () => {
+    sim = await startSimCluster({ nodes: 32, vms: 2000 });
+    const client = simClient([sim.url]);
+    const snap = await getSnapshot(client);
+    expect(snap.nodes).toHaveLength(32);
+    expect(snap.vms).toHaveLength(2000);
+    expect(new Set(snap.vms.map((v) => v.node)).size).toBe(32);
+    expect(client.stats.requests).toBe(2);
+    expect(sim.requests.map((r) => r.path).sort()).toEqual([
+      "/api2/json/cluster/resources",
+      "/api2/json/cluster/status",
+    ]);
+  });
+
   it("sees offline nodes and lost quorum", async () => {
     const client = await start();
     await sim.setNodeOnline("pve2", false);
