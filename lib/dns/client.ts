@@ -17,7 +17,7 @@ import {
 } from "./changes.ts";
 import { classifyReply, type FinalReply } from "./classify.ts";
 import { DnsAllMastersFailed, DnsRejected, masterLabel } from "./errors.ts";
-import { type AttemptResult, tryMasters } from "./failover.ts";
+import { type Attempt, type AttemptResult, tryMasters } from "./failover.ts";
 import { tsigKeyFrom } from "./key.ts";
 import { exchange } from "./transport.ts";
 import { OPCODE_QUERY, OPCODE_UPDATE, RCODE, rcodeName, TYPE } from "./wire/constants.ts";
@@ -105,6 +105,30 @@ export function createDnsClient(opts: DnsClientOptions): DnsClient {
   const ownerTxt = ownershipTxt(dns.ownerId);
   const maxMessageBytes = opts.maxMessageBytes ?? 4096;
 
+  // A master that just failed (timeout, refused, SERVFAIL) is tried last for
+  // the rest of this client's life (a CLI call, one hook run): a read and the
+  // update after it should not each wait out the same silent candidate.
+  const demoted = new Set<string>();
+  const candidates = (): DnsMaster[] => [
+    ...dns.masters.filter((m) => !demoted.has(masterLabel(m))),
+    ...dns.masters.filter((m) => demoted.has(masterLabel(m))),
+  ];
+  function withDemotion<T>(attempt: Attempt<T>): Attempt<T> {
+    return async (m, deadline) => {
+      const r = await attempt(m, deadline);
+      if (r.kind === "next") demoted.add(masterLabel(m));
+      else demoted.delete(masterLabel(m));
+      return r;
+    };
+  }
+  const failover = <T>(what: string, attempt: Attempt<T>) =>
+    tryMasters(candidates(), withDemotion(attempt), {
+      what,
+      timeoutMs: dns.timeoutMs,
+      totalTimeoutMs: dns.totalTimeoutMs,
+      ...(opts.journalHint ? { journalHint: opts.journalHint } : {}),
+    });
+
   /** One signed exchange with one master, classified; ends by `deadline`. */
   async function attemptOnce(
     master: DnsMaster,
@@ -133,12 +157,7 @@ export function createDnsClient(opts: DnsClientOptions): DnsClient {
 
   /** Sends with failover across the candidates; throws DnsRejected or DnsAllMastersFailed. */
   async function send(what: string, build: (id: number) => Buffer, opcode: number): Promise<Sent> {
-    const won = await tryMasters(dns.masters, (m, deadline) => attemptOnce(m, deadline, build, opcode), {
-      what,
-      timeoutMs: dns.timeoutMs,
-      totalTimeoutMs: dns.totalTimeoutMs,
-      ...(opts.journalHint ? { journalHint: opts.journalHint } : {}),
-    });
+    const won = await failover(what, (m, deadline) => attemptOnce(m, deadline, build, opcode));
     return { master: won.master, message: finalOrThrow(what, won.master, won.value) };
   }
 
@@ -203,12 +222,7 @@ export function createDnsClient(opts: DnsClientOptions): DnsClient {
         throw new DnsAllMastersFailed(what, [{ master: masterLabel(master), reason: r.reason }]);
       return r.value;
     }
-    const won = await tryMasters(dns.masters, (m, deadline) => readAt(m, name, deadline), {
-      what,
-      timeoutMs: dns.timeoutMs,
-      totalTimeoutMs: dns.totalTimeoutMs,
-    });
-    return won.value;
+    return (await failover(what, (m, deadline) => readAt(m, name, deadline))).value;
   }
 
   function encodeBatch(id: number, writes: NameWrite[], ttl: number): Buffer {
@@ -222,8 +236,9 @@ export function createDnsClient(opts: DnsClientOptions): DnsClient {
     return encodeUpdate({ id, zone, prerequisites, updates });
   }
 
-  // Room for the TSIG record: names, times, the largest MAC (sha512).
-  const tsigOverhead = 2 * 255 + 100;
+  // The TSIG record signMessage will append: owner name, fixed fields, algorithm name, MAC.
+  const tsigOverhead =
+    signMessage(encodeQuery(0, zone, "SOA"), key, 0).message.length - encodeQuery(0, zone, "SOA").length;
 
   async function writeBatch(
     writes: NameWrite[],
@@ -311,7 +326,7 @@ export function createDnsClient(opts: DnsClientOptions): DnsClient {
     // Validate everything before anything is sent: bad input changes nothing.
     const normalized = changes.map((c, i) => ({
       name: normalizeName(c.name, zone, `changes[${i}].name`),
-      desired: joinAddresses(normalizeAddresses([...c.a, ...c.aaaa], `changes[${i}].addresses`)),
+      desired: normalizeAddresses([...c.a, ...c.aaaa], `changes[${i}].addresses`),
       expect: c.expect
         ? normalizeAddresses([...c.expect.a, ...c.expect.aaaa], `changes[${i}].expect`)
         : undefined,
@@ -384,13 +399,7 @@ export function createDnsClient(opts: DnsClientOptions): DnsClient {
         throw new DnsAllMastersFailed(what, [{ master: masterLabel(master), reason: r.reason }]);
       return r.value;
     }
-    return (
-      await tryMasters(dns.masters, attempt, {
-        what,
-        timeoutMs: dns.timeoutMs,
-        totalTimeoutMs: dns.totalTimeoutMs,
-      })
-    ).value;
+    return (await failover(what, attempt)).value;
   }
 
   return {
@@ -399,10 +408,6 @@ export function createDnsClient(opts: DnsClientOptions): DnsClient {
     query: (name, master) => readName(normalizeName(name, zone, "name"), master),
     querySoa,
   };
-}
-
-function joinAddresses(x: Addresses): Addresses {
-  return { a: x.a, aaaa: x.aaaa };
 }
 
 function addr(x: Addresses): Addresses {
