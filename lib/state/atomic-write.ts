@@ -44,8 +44,11 @@ export async function writeFileAtomic(
     try {
       await handle.writeFile(bytes);
       // The data must be on disk before the rename makes it the file: otherwise a
-      // power cut can leave the new name pointing at an empty file.
-      await handle.sync();
+      // power cut can leave the new name pointing at an empty file. A filesystem
+      // without fsync (some FUSE ones) has nothing better to offer: go on.
+      await handle.sync().catch((err: unknown) => {
+        if (!["ENOSYS", "EINVAL", "ENOTSUP"].includes((err as NodeJS.ErrnoException).code ?? "")) throw err;
+      });
     } finally {
       await handle.close();
     }

@@ -31,7 +31,7 @@ import {
 //
 // On a plain directory (tests, or a dev box) nothing expires locks, so the
 // same rules are emulated: a lock directory whose mtime is older than 120 s
-// is stale and may be taken over; the holder renews by touching it. A
+// is stale and may be taken over; the holder renews by touching it. There, a
 // holder.json inside names the node/pid/time for whoever finds it stuck.
 
 export const PMXCFS_LOCK_EXPIRY_MS = 120_000;
@@ -66,10 +66,10 @@ export function clusterLocks(pveRoot: string, options: ClusterLockOptions = {}):
     const timeoutMs = opts.timeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS;
     const real = await isPmxcfs();
     const holder = await acquire(lockDir, real, staleMs, timeoutMs);
-    // Renew so a long step is not expired under us (pmxcfs would drop it after 120 s).
+    // Renew so a long step is not expired under us: the "cfs lock update request"
+    // Proxmox's HA manager sends, utime(atime 0, mtime now).
     const timer = setInterval(() => {
-      const now = new Date();
-      utimes(lockDir, now, now).catch(() => {});
+      utimes(lockDir, 0, new Date()).catch(() => {});
     }, renewEveryMs);
     timer.unref();
     try {
@@ -100,8 +100,9 @@ async function acquire(
   for (;;) {
     const holder = currentHolder();
     if (await makeLockDir(lockDir, pmxcfs)) {
-      // Best effort: whether pmxcfs accepts files inside lock directories is not something to depend on.
-      await writeFile(join(lockDir, HOLDER_FILE), JSON.stringify(holder)).catch(() => {});
+      // Not on pmxcfs: a file inside could keep pmxcfs from expiring the lock directory
+      // of a dead holder, and Proxmox never puts one there either.
+      if (!pmxcfs) await writeFile(join(lockDir, HOLDER_FILE), JSON.stringify(holder));
       return holder;
     }
     if (pmxcfs) {
@@ -133,7 +134,7 @@ async function makeLockDir(lockDir: string, pmxcfs: boolean): Promise<boolean> {
         continue;
       }
       throw new PeerError(
-        `cluster lock ${lockDir}: mkdir failed (${code ?? String(err)}); pmxcfs is read-only without quorum`,
+        `cluster lock ${lockDir}: mkdir failed (${code ?? String(err)}); is pmxcfs read-only (no quorum)?`,
       );
     }
   }

@@ -126,6 +126,19 @@ describe("cluster lock (mkdir in <pveRoot>/priv/lock)", () => {
     expect(waiterGot).toBeGreaterThanOrEqual(holderDone);
   });
 
+  it("on pmxcfs, leaves expiry to pmxcfs: sends the utime(0, 0) unlock request, deletes nothing, writes no file", async () => {
+    // A plain directory standing in for /etc/pve: only what we do to it is observed here.
+    const withLock = clusterLocks(root, { pmxcfs: true });
+    const dir = join(lockDir, "pvemigrate-dns-cfs");
+    await mkdir(dir, { recursive: true });
+    await ageDir(dir, 3_600_000); // would be stale under emulation
+    await expect(withLock("cfs", async () => 1, { timeoutMs: 200 })).rejects.toBeInstanceOf(LockTimeoutError);
+    expect((await stat(dir)).mtimeMs).toBe(0);
+    await rm(dir, { recursive: true });
+    expect(await withLock("cfs", async () => readdir(dir))).toEqual([]);
+    expect(await readdir(lockDir)).toEqual([]);
+  });
+
   it("fails at once with a PeerError when the lock directory cannot be created (pmxcfs read-only)", async () => {
     await mkdir(join(root, "priv"), { recursive: true });
     await writeFile(lockDir, "not a directory");

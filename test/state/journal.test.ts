@@ -189,6 +189,25 @@ describe("journal", () => {
     expect(await readdir(join(dir, "journal"))).toEqual([]); // no temp, no corrupt files
     expect(warnings).toEqual([]);
   });
+
+  it("never loses the newest intent while reconcilers finish older ones (hook vs 2 timers, 150 records)", async () => {
+    const stop = join(dir, "stop");
+    const workers = await startTogether(3, (i) =>
+      i === 0 ? ["journal-hook", dir, "150"] : ["journal-reconcile", dir, stop],
+    );
+    const [hook, ...reconcilers] = workers as [(typeof workers)[0], ...typeof workers];
+    expect(await hook.next()).toEqual({ wentBack: 0 });
+    await writeFile(stop, "");
+    const done = ((await Promise.all(reconcilers.map((w) => w.next()))) as { done: number[] }[]).flatMap(
+      (r) => r.done,
+    );
+    await Promise.all(workers.map((w) => w.exited));
+    const left = await journalAt(dir).list();
+    // Either the last intent is still pending, or a reconciler finished exactly it: never an older one instead.
+    if (left.length > 0) expect(left.map((i) => i.payload)).toEqual([{ seq: 150 }]);
+    else expect(done).toContain(150);
+    expect(new Set(done).size).toBe(done.length); // no intent finished twice
+  });
 });
 
 describe("journaled() and drain()", () => {
