@@ -97,7 +97,10 @@ function oneShotFetch(
     used = true;
     stats.requests++;
     try {
-      const res = await base(url, init);
+      // Our fetch enforces connect and request timeouts itself; the library's
+      // abort signal is dropped (see queryTimeout below).
+      const { signal: _ignored, ...rest } = init ?? {};
+      const res = await base(url, rest);
       seen.status = res.status;
       seen.statusText = res.statusText;
       seen.contentType = res.headers.get("content-type");
@@ -182,8 +185,11 @@ export function createProxmoxClient(opts: CreateClientOptions): ProxmoxClient {
       schema: ep.schema,
       tokenID: proxmox.tokenId,
       tokenSecret: tokenSecret.reveal().trim(),
-      // Ours fires first and names the cause; the library's abort is only a backstop.
-      queryTimeout: proxmox.requestTimeoutMs + 1000,
+      // proxmox-api arms an abort timer of queryTimeout per request and clears it
+      // only on success: after a failure it would keep the process (a CLI run, the
+      // hook's worker) alive for the whole period. Our fetch owns the timeouts and
+      // ignores that signal, so the timer is made to fire (harmlessly) at once.
+      queryTimeout: 1,
       fetch: shot.fetch as never,
     });
     try {

@@ -110,4 +110,14 @@ describe("endpoint failover (real sockets, simulated cluster)", () => {
       await sim.setNodeOnline("pve3", true);
     }
   });
+
+  it("a failed request leaves no timer behind (a CLI run or the hook's worker can exit at once)", async () => {
+    const timers = () => process.getActiveResourcesInfo().filter((r) => r === "Timeout").length;
+    const before = timers();
+    const client = simClient([hungUrlPlain.replace(/:\d+$/, ":1")], { requestTimeoutMs: 20_000 });
+    await expect(client.request("GET", "/version")).rejects.toThrow(/ECONNREFUSED/);
+    // proxmox-api's own abort timer is armed with 1 ms: let it fire.
+    await new Promise((r) => setTimeout(r, 20));
+    expect(timers()).toBeLessThanOrEqual(before);
+  });
 });
