@@ -106,9 +106,13 @@ export function parseHolder(text: string): Holder | undefined {
  * waiter time out, a lock wrongly thought dead lets two writers in.
  */
 export function holderAlive(holder: Holder): boolean {
-  if (holder.node !== nodeName()) return true; // cannot judge another node's pids
   const boot = bootId();
-  if (holder.bootId && boot && holder.bootId !== boot) return false; // written before a reboot
+  if (holder.bootId && boot) {
+    // stateDir is local: a lock from another boot was left by a process of a previous life.
+    if (holder.bootId !== boot) return false;
+  } else if (holder.node !== nodeName()) {
+    return true; // cannot judge another node's pids
+  }
   try {
     process.kill(holder.pid, 0);
   } catch (err) {

@@ -19,13 +19,16 @@ import { type LockOptions, vmLockName, type WithLock } from "./lock-common.ts";
 //   <pveRoot>/pvemigrate-dns/last-applied/<vmid>.json
 //   <pveRoot>/priv/lock/pvemigrate-dns-<name>/  cluster locks (pmxcfs semantics)
 
+export type { ClusterLockOptions } from "./cluster-lock.ts";
+export { clusterLocks } from "./cluster-lock.ts";
 export { Journal } from "./journal.ts";
 export type { ItemRef, JournalEntry, JournalItem, JournalKind } from "./journal-item.ts";
 export { defineKind } from "./journal-item.ts";
 export type { DrainResult } from "./journal-run.ts";
 export { drain, journaled } from "./journal-run.ts";
-export type { LastApplied, LastAppliedInput } from "./last-applied.ts";
+export type { LastApplied, LastAppliedInput, SetResult } from "./last-applied.ts";
 export { LastAppliedStore } from "./last-applied.ts";
+export { localLocks } from "./local-lock.ts";
 export type { LockOptions, WithLock } from "./lock-common.ts";
 export { LockTimeoutError, vmLockName } from "./lock-common.ts";
 

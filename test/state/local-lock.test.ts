@@ -1,3 +1,4 @@
+import { spawnSync } from "node:child_process";
 import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -89,6 +90,16 @@ describe("local lock (stateDir/locks)", () => {
     const withLock = localLocks(dir);
     await writeFile(join(dir, "old.lock"), JSON.stringify({ ...currentHolder(), bootId: "another-boot" }));
     await expect(withLock("old", async () => "taken", { timeoutMs: 1_000 })).resolves.toBe("taken");
+  });
+
+  it("judges a same-boot holder by its pid even if the hostname changed since", async () => {
+    const withLock = localLocks(dir);
+    const deadPid = spawnSync("true").pid!;
+    await writeFile(
+      join(dir, "renamed.lock"),
+      JSON.stringify({ ...currentHolder(), node: "old-name", pid: deadPid }),
+    );
+    await expect(withLock("renamed", async () => "taken", { timeoutMs: 1_000 })).resolves.toBe("taken");
   });
 
   it("treats a live pid with another start time as a reused pid: stale", async () => {
