@@ -8,6 +8,11 @@ import { PeerError } from "../errors.ts";
 
 const DEFAULT_TIMEOUT_MS = 5000;
 
+/** Nothing listens on the socket (ENOENT, ECONNREFUSED): HAProxy is not running. */
+export class SocketUnreachable extends PeerError {
+  override name = "SocketUnreachable";
+}
+
 /** Sends one command (optionally with a `<<` payload) and returns HAProxy's answer. */
 export function haproxyCommand(
   socket: string,
@@ -32,9 +37,10 @@ export function haproxyCommand(
     }, opts.timeoutMs ?? DEFAULT_TIMEOUT_MS);
     conn.on("connect", () => conn.end(text));
     conn.on("data", (b: Buffer) => chunks.push(b));
-    conn.on("error", (err) => {
+    conn.on("error", (err: NodeJS.ErrnoException) => {
       clearTimeout(timer);
-      reject(new PeerError(`haproxy admin socket ${socket}: ${err.message}`));
+      const down = err.code === "ENOENT" || err.code === "ECONNREFUSED";
+      reject(new (down ? SocketUnreachable : PeerError)(`haproxy admin socket ${socket}: ${err.message}`));
     });
     conn.on("close", () => {
       clearTimeout(timer);

@@ -3,7 +3,7 @@ import type { NodeDesired } from "../desired/types.ts";
 import { PeerError } from "../errors.ts";
 import type { NodeBackend } from "../nat/types.ts";
 import { checkHostName, checkIPv4, checkPath, checkPort } from "../nat/validate.ts";
-import { haproxyCommand, parseShowMap, swapMap } from "./admin-socket.ts";
+import { haproxyCommand, parseShowMap, SocketUnreachable, swapMap } from "./admin-socket.ts";
 import { readFileOrNull, writeFileAtomic } from "./files.ts";
 import { haproxyMapPath } from "./haproxy-config.ts";
 import {
@@ -46,7 +46,15 @@ export function createHaproxyBackend(opts: { proxy: ProxyConfig }): ProxyBackend
   async function readMap(kind: RouteKind): Promise<MapState> {
     const path = pathOf(kind);
     const fileText = await readFileOrNull(path);
-    const shown = await haproxyCommand(socket, `show map ${path}`);
+    let shown: string;
+    try {
+      shown = await haproxyCommand(socket, `show map ${path}`);
+    } catch (err) {
+      // HAProxy is not running: the files are what it loads when it starts,
+      // so converge them (and let NAT converge) instead of failing the node.
+      if (err instanceof SocketUnreachable) return { path, fileText, runtime: null };
+      throw err;
+    }
     if (/Unknown map identifier/.test(shown)) {
       throw new PeerError(
         `haproxy has no map ${path}: is the pvemigrate-dns frontend (renderHaproxyConfig) loaded?`,
@@ -65,8 +73,17 @@ export function createHaproxyBackend(opts: { proxy: ProxyConfig }): ProxyBackend
       const [sni, http] = await Promise.all([readMap("sni"), readMap("http")]);
       return { backend: "haproxy", maps: { sni, http } };
     },
-    plan: (desired, current, now) =>
-      planProxy("haproxy", routeSpec(desired, now), current, haproxyMapFormat, now),
+    plan(desired, current, now) {
+      const plan = planProxy("haproxy", routeSpec(desired, now), current, haproxyMapFormat, now);
+      const down = ROUTE_KINDS.some((k) => current.maps[k].runtime === null);
+      if (down && plan.files.length > 0) {
+        plan.changes.push(
+          `! haproxy admin socket ${socket} not reachable: map files only (loaded when HAProxy starts)`,
+        );
+      }
+      // HAProxy takes route changes through its socket (or its files at start), never a reload.
+      return { ...plan, reload: false };
+    },
     async apply(plan) {
       const known = new Set(ROUTE_KINDS.map(pathOf));
       for (const f of plan.files) {

@@ -172,6 +172,37 @@ describe("proxy plan", () => {
   });
 });
 
+describe("HAProxy backend while HAProxy is not running", () => {
+  it("converges the map files it will load at start, and says the socket is unreachable", async () => {
+    const dir = tempDir();
+    const proxy = {
+      backend: "haproxy" as const,
+      socket: join(dir, "admin.sock"),
+      mapDir: dir,
+      httpsPort: 443,
+      httpPort: 80,
+      proxyProtocol: false,
+    };
+    const backend = createProxyBackend({
+      proxy,
+      exec: async () => ({ code: 1, signal: null, stdout: "", stderr: "unused" }),
+    });
+    const desired = node([web]);
+    const current = await backend.current();
+    expect(current.maps.sni.runtime).toBeNull();
+    const plan = backend.plan(desired, current, NOW);
+    expect(plan.changes).toEqual([
+      "+ sni webmail.example.org -> 10.10.1.101:443 (vm 101)",
+      `~ write ${join(dir, "http.map")} (http map file out of date)`,
+      `! haproxy admin socket ${join(dir, "admin.sock")} not reachable: map files only (loaded when HAProxy starts)`,
+    ]);
+    expect(plan.swaps).toEqual([]);
+    await backend.apply(plan);
+    expect(readFileSync(join(dir, "sni.map"), "utf8")).toContain("webmail.example.org 10.10.1.101:443\n");
+    expect(backend.plan(desired, await backend.current(), NOW).changes).toEqual([]);
+  });
+});
+
 describe("HAProxy configuration", () => {
   const opts = {
     socket: "/run/haproxy/admin.sock",
