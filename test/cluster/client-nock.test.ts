@@ -107,6 +107,20 @@ describe("Proxmox client error paths (nock)", () => {
     ]);
   });
 
+  it("a GET that times out on the first endpoint is asked of the second (GETs are idempotent)", async () => {
+    nock(A)
+      .get("/api2/json/cluster/status")
+      .delay(2000)
+      .reply(200, { data: ["late"] }, JSON_CT);
+    const b = nock(B)
+      .get("/api2/json/cluster/status")
+      .reply(200, { data: ["from B"] }, JSON_CT);
+    const client = simClient([A, B], { requestTimeoutMs: 300 });
+    await expect(client.request("GET", "/cluster/status")).resolves.toEqual(["from B"]);
+    expect(b.isDone()).toBe(true);
+    expect(client.stats.requests).toBe(2);
+  });
+
   it("a refused first endpoint also lets a POST go to the second (it was never sent)", async () => {
     nock(A).post("/api2/json/nodes/pve1/qemu/101/migrate").replyWithError(refused());
     const b = nock(B).post("/api2/json/nodes/pve1/qemu/101/migrate").reply(200, { data: "UPID:ok" }, JSON_CT);
