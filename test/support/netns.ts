@@ -69,7 +69,41 @@ export interface World {
 
 let worlds = 0;
 
+/**
+ * Namespaces a killed test run left behind (its pid is gone): deleted so they
+ * cannot pile up on a CI machine. Only names this fixture makes are touched.
+ */
+async function removeStaleWorlds(): Promise<void> {
+  const list = await run(["ip", "netns", "list"]);
+  for (const line of list.stdout.split("\n")) {
+    const m = /^(pvm(\d+)w\d+-\S+)/.exec(line);
+    if (!m || alive(Number(m[2]))) continue;
+    await killInside(m[1]!);
+    await run(["ip", "netns", "del", m[1]!]);
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/** Kills what still runs inside one of our namespaces (a daemonized process would keep it alive). */
+async function killInside(ns: string): Promise<void> {
+  const pids = await run(["ip", "netns", "pids", ns]);
+  for (const pid of pids.stdout.split(/\s+/).filter(Boolean)) {
+    try {
+      process.kill(Number(pid), "SIGKILL");
+    } catch {}
+  }
+}
+
 export async function createWorld(opts: WorldOptions = {}): Promise<World> {
+  await removeStaleWorlds();
   const prefix = `pvm${process.pid}w${++worlds}`;
   const nodeNames = opts.nodes ?? ["a", "b"];
   const namespaces: string[] = [];
@@ -138,14 +172,8 @@ export async function createWorld(opts: WorldOptions = {}): Promise<World> {
     async destroy() {
       await Promise.all([...children].map(killChild));
       for (const ns of namespaces) {
-        // Anything still running inside (a daemonized process) would keep the namespace alive.
-        const pids = await run(["ip", "netns", "pids", ns]);
-        for (const pid of pids.stdout.split(/\s+/).filter(Boolean)) {
-          try {
-            process.kill(Number(pid), "SIGKILL");
-          } catch {}
-        }
-        await run(["ip", "netns", "del", ns]);
+        await killInside(ns).catch(() => {});
+        await run(["ip", "netns", "del", ns]).catch(() => {});
       }
       namespaces.length = 0;
       rmSync(dir, { recursive: true, force: true });
