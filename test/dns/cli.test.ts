@@ -1,0 +1,311 @@
+import { chmod, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Command } from "commander";
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+import { stringify } from "yaml";
+import { dnsDelete, dnsSet, dnsShow, formatShow, registerDnsCommands } from "../../bin/commands/dns.ts";
+import { loadConfig } from "../../lib/config/load.ts";
+import { ExitCode } from "../../lib/errors.ts";
+import { run } from "../../lib/process/run.ts";
+import {
+  type DnsDaemon,
+  dig,
+  freePort,
+  generateTsigKey,
+  startNamedPrimary,
+  startNamedSecondary,
+  type TsigKeyFixture,
+} from "../support/named.ts";
+import { missing } from "../support/requirements.ts";
+import { closedPort, type FakeServer, silentUdp } from "./fake-servers.ts";
+
+// `dns set|show|delete` with the real config loader (YAML + a tsig-keygen
+// key file) against real named: the command functions, and the commander
+// wiring with its printing and exit codes.
+
+describe.skipIf(missing({ bins: ["named", "tsig-keygen", "dig"] }))("dns CLI commands", () => {
+  let dir: string;
+  let primary: DnsDaemon;
+  let secondary: DnsDaemon;
+  let key: TsigKeyFixture;
+  let silent: FakeServer;
+
+  /** Writes a config whose masters are the given ports; returns its path. */
+  async function configWith(
+    ports: number[],
+    name: string,
+    extra: Record<string, unknown> = {},
+  ): Promise<string> {
+    const file = join(dir, name);
+    const doc = {
+      proxmox: {
+        endpoints: ["https://127.0.0.1:8006"],
+        tokenId: "root@pam!pvemigrate",
+        tokenSecretFile: "token",
+      },
+      nodes: { pve1: { publicIPv4: "203.0.113.10", privateIP: "10.10.0.1", publicInterface: "eno1" } },
+      dns: {
+        zone: "example.org",
+        masters: ports.map((p) => `127.0.0.1:${p}`),
+        tsig: { name: key.name, algorithm: key.algorithm, secretFile: "pvemigrate.tsig" },
+        ttl: 120,
+        ownerId: "cli-test",
+        ...extra,
+      },
+      vms: {},
+    };
+    await writeFile(file, stringify(doc));
+    return file;
+  }
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), `pvemigrate-dns-cli-${process.pid}-`));
+    key = await generateTsigKey("cli-key");
+    // The key file exactly as tsig-keygen writes it: the loader must extract the secret.
+    const keyFile = (await run(["tsig-keygen", "-a", "hmac-sha256", "cli-key"])).stdout.replace(
+      /secret "[^"]+"/,
+      `secret "${key.secret}"`,
+    );
+    await writeFile(join(dir, "pvemigrate.tsig"), keyFile);
+    await writeFile(join(dir, "token"), "token-value\n");
+    await chmod(join(dir, "pvemigrate.tsig"), 0o600);
+    await chmod(join(dir, "token"), 0o600);
+    const secondaryPort = await freePort();
+    primary = await startNamedPrimary({
+      zone: "example.org",
+      keys: [key],
+      records: ["legacy IN A 192.0.2.7"],
+      notifyPorts: [secondaryPort],
+    });
+    secondary = await startNamedSecondary({
+      zone: "example.org",
+      primaryPort: primary.port,
+      keys: [key],
+      port: secondaryPort,
+    });
+    silent = await silentUdp();
+  });
+
+  afterAll(async () => {
+    await Promise.allSettled([silent?.close(), secondary?.stop(), primary?.stop()]);
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  afterEach(() => {
+    process.exitCode = undefined;
+    vi.restoreAllMocks();
+  });
+
+  /** Runs the registered commands like the bin does; captures stdout/stderr text and the exit code. */
+  async function cli(argv: string[]): Promise<{ out: string; err: string; code: number }> {
+    let out = "";
+    let err = "";
+    vi.spyOn(process.stdout, "write").mockImplementation((chunk: string | Uint8Array) => {
+      out += String(chunk);
+      return true;
+    });
+    const program = new Command("pvemigrate-dns").option("--config <file>").exitOverride();
+    registerDnsCommands(program, loadConfig, undefined, {
+      out: (t) => (out += `${t}\n`),
+      err: (t) => (err += `${t}\n`),
+    });
+    process.exitCode = undefined;
+    await program.parseAsync(["node", "pvemigrate-dns", ...argv]);
+    vi.restoreAllMocks();
+    return { out, err, code: Number(process.exitCode ?? 0) };
+  }
+
+  it("dns set creates the name, with the TTL from config, and says which master accepted", async () => {
+    const cfg = await configWith([primary.port], "one.yaml");
+    const r = await dnsSet(await loadConfig(cfg), {
+      fqdn: "Web.Example.org.",
+      addresses: ["192.0.2.10", "2001:db8::10"],
+    });
+    expect(r).toMatchObject({
+      ok: true,
+      exitCode: 0,
+      outcome: { name: "web.example.org", status: "updated" },
+    });
+    expect(await dig(primary.port, "web.example.org", "AAAA")).toEqual(["2001:db8::10"]);
+    const { stdout } = await run([
+      "dig",
+      "+norec",
+      "+noall",
+      "+answer",
+      "-p",
+      String(primary.port),
+      "@127.0.0.1",
+      "web.example.org",
+      "A",
+    ]);
+    expect(stdout).toMatch(/\s120\s+IN\s+A\s+192\.0\.2\.10/);
+  });
+
+  it("dns set --json: result as JSON, never the secret; --ttl and --expect honoured", async () => {
+    const cfg = await configWith([primary.port], "json.yaml");
+    const created = await cli([
+      "--config",
+      cfg,
+      "dns",
+      "set",
+      "api.example.org",
+      "192.0.2.20",
+      "--expect",
+      "none",
+      "--json",
+    ]);
+    expect(created.code).toBe(0);
+    const json = JSON.parse(created.out);
+    expect(json).toMatchObject({
+      ok: true,
+      outcome: { status: "updated", master: `127.0.0.1:${primary.port}` },
+      acceptedBy: [`127.0.0.1:${primary.port}`],
+    });
+    expect(created.out).not.toContain(key.secret);
+    const moved = await cli([
+      "dns",
+      "set",
+      "api.example.org",
+      "192.0.2.21",
+      "--expect",
+      "192.0.2.20",
+      "--ttl",
+      "30",
+      "--config",
+      cfg,
+    ]);
+    expect(moved).toMatchObject({ code: 0, err: "" });
+    expect(moved.out).toMatch(/api\.example\.org: set to 192\.0\.2\.21, accepted by 127\.0\.0\.1:\d+/);
+    const { stdout } = await run([
+      "dig",
+      "+norec",
+      "+noall",
+      "+answer",
+      "-p",
+      String(primary.port),
+      "@127.0.0.1",
+      "api.example.org",
+      "A",
+    ]);
+    expect(stdout).toMatch(/\s30\s+IN\s+A\s+192\.0\.2\.21/);
+  });
+
+  it("a stale --expect changes nothing and exits 1 naming what the name holds", async () => {
+    const cfg = await configWith([primary.port], "stale.yaml");
+    await cli(["--config", cfg, "dns", "set", "cas.example.org", "192.0.2.30"]);
+    const r = await cli([
+      "--config",
+      cfg,
+      "dns",
+      "set",
+      "cas.example.org",
+      "192.0.2.31",
+      "--expect",
+      "192.0.2.99",
+    ]);
+    expect(r.code).toBe(ExitCode.invalid);
+    expect(r.err).toMatch(
+      /cas\.example\.org: not changed: it holds 192\.0\.2\.30, not the expected 192\.0\.2\.99 \(NXRRSET/,
+    );
+    expect(await dig(primary.port, "cas.example.org", "A")).toEqual(["192.0.2.30"]);
+  });
+
+  it("a name created by someone else is refused, exit 1, untouched", async () => {
+    const cfg = await configWith([primary.port], "legacy.yaml");
+    const r = await cli(["--config", cfg, "dns", "set", "legacy.example.org", "192.0.2.1"]);
+    expect(r.code).toBe(ExitCode.invalid);
+    expect(r.err).toMatch(/without our ownership TXT/);
+    expect(await dig(primary.port, "legacy.example.org", "A")).toEqual(["192.0.2.7"]);
+  });
+
+  it("bad arguments: one line naming the argument, exit 1, no packet sent", async () => {
+    const cfg = await configWith([silent.port], "bad.yaml");
+    const cases: Array<[string[], RegExp]> = [
+      [["x.example.org", "192.0.2.256"], /^ADDRESS: "192\.0\.2\.256" is not an IPv4 or IPv6 address\n$/],
+      [["x.example.com", "192.0.2.1"], /^FQDN: "x\.example\.com" is not inside the zone example\.org\n$/],
+      [["x.example.org", "192.0.2.1", "--ttl", "-5"], /^--ttl: "-5" is not a TTL/],
+      [
+        ["x.example.org", "192.0.2.1", "--expect", "nope"],
+        /^--expect: "nope" is not an IPv4 or IPv6 address/,
+      ],
+      [["bad name.example.org", "192.0.2.1"], /^FQDN: .* is not a valid DNS name/],
+    ];
+    for (const [args, message] of cases) {
+      const r = await cli(["--config", cfg, "dns", "set", ...args]);
+      expect(r.code, args.join(" ")).toBe(ExitCode.invalid);
+      expect(r.err).toMatch(message);
+    }
+    expect(silent.received()).toBe(0);
+  });
+
+  it("all masters down: exit 2, one line per master, nothing written (text and JSON)", async () => {
+    const closed = await closedPort();
+    const cfg = await configWith([silent.port, closed], "down.yaml", { totalTimeoutMs: 1200 });
+    const r = await cli(["--config", cfg, "dns", "set", "down.example.org", "192.0.2.1", "--expect", "none"]);
+    expect(r.code).toBe(ExitCode.peer);
+    const lines = r.err.trimEnd().split("\n");
+    expect(lines).toHaveLength(3);
+    expect(lines[1]).toMatch(
+      new RegExp(`^  127\\.0\\.0\\.1:${silent.port}: no answer within \\d+ ms \\(udp\\)$`),
+    );
+    expect(lines[2]).toBe(`  127.0.0.1:${closed}: connection refused (udp)`);
+    const j = await cli([
+      "--config",
+      cfg,
+      "dns",
+      "set",
+      "down.example.org",
+      "192.0.2.1",
+      "--expect",
+      "none",
+      "--json",
+    ]);
+    expect(j.code).toBe(ExitCode.peer);
+    expect(JSON.parse(j.out)).toMatchObject({
+      ok: false,
+      exitCode: 2,
+      failures: [
+        { master: `127.0.0.1:${silent.port}` },
+        { master: `127.0.0.1:${closed}`, reason: "connection refused (udp)" },
+      ],
+    });
+    expect(await dig(primary.port, "down.example.org", "A")).toEqual([]);
+  });
+
+  it("dns show: every candidate side by side, a dead one as an error row (exit 2)", async () => {
+    const closed = await closedPort();
+    const cfg = await configWith([primary.port, secondary.port, closed], "show.yaml");
+    await dnsSet(await loadConfig(cfg), { fqdn: "shown.example.org", addresses: ["192.0.2.44"] });
+    // The secondary follows by NOTIFY + IXFR; wait until it has the name (bounded).
+    for (let i = 0; i < 50 && (await dig(secondary.port, "shown.example.org", "A")).length === 0; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const r = await dnsShow(await loadConfig(cfg), "shown.example.org");
+    expect(r.exitCode).toBe(ExitCode.peer);
+    expect(r.masters).toMatchObject([
+      { master: `127.0.0.1:${primary.port}`, ok: true, a: ["192.0.2.44"], owned: true },
+      { master: `127.0.0.1:${secondary.port}`, ok: true, a: ["192.0.2.44"], owned: true },
+      { master: `127.0.0.1:${closed}`, ok: false, error: "connection refused (udp)" },
+    ]);
+    expect(r.masters[0]?.serial).toBe(r.masters[1]?.serial);
+    const text = formatShow(r);
+    expect(text).toMatch(/MASTER\s+SERIAL\s+A\s+AAAA\s+OWNED\s+TXT/);
+    expect(text).toMatch(/ERROR: connection refused/);
+    const j = await cli(["--config", cfg, "dns", "show", "shown.example.org", "--json"]);
+    expect(JSON.parse(j.out).masters).toHaveLength(3);
+  });
+
+  it("dns delete removes an owned name and refuses someone else's", async () => {
+    const cfg = await configWith([primary.port], "delete.yaml");
+    await dnsSet(await loadConfig(cfg), { fqdn: "del.example.org", addresses: ["192.0.2.50"] });
+    expect(await dnsDelete(await loadConfig(cfg), "del.example.org")).toMatchObject({
+      ok: true,
+      result: { status: "deleted" },
+    });
+    expect(await dig(primary.port, "del.example.org", "A")).toEqual([]);
+    const r = await cli(["--config", cfg, "dns", "delete", "legacy.example.org"]);
+    expect(r.code).toBe(ExitCode.invalid);
+    expect(await dig(primary.port, "legacy.example.org", "A")).toEqual(["192.0.2.7"]);
+  });
+});
