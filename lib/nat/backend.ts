@@ -87,3 +87,8 @@ function noNat(table: string): NatBackend {
     apply: async () => {},
   };
 }
+
+export type { NatCurrent } from "./parse.ts";
+export type { NatPlan } from "./plan.ts";
+export type { NatSpec } from "./spec.ts";
+export { type BackendPlan, describePlan } from "./types.ts";

@@ -34,3 +34,8 @@ function noProxy(proxy: ProxyConfig): ProxyBackend {
     apply: async () => {},
   };
 }
+
+// What an admin includes in HAProxy's or nginx's configuration (the `config`
+// CLI can print these).
+export { type HaproxyConfigOptions, renderHaproxyConfig } from "./haproxy-config.ts";
+export { type NginxConfigOptions, renderNginxConfig } from "./nginx.ts";
