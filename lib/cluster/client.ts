@@ -180,7 +180,8 @@ export function createProxmoxClient(opts: CreateClientOptions): ProxmoxClient {
   async function once(ep: Endpoint, method: Method, fullPath: string, params?: Params) {
     const shot = oneShotFetch(base, stats);
     const engine = new ProxmoxEngine({
-      host: ep.host.includes(":") ? `[${ep.host}]` : ep.host,
+      // URL.hostname keeps an IPv6 literal's brackets, which is what the library's URL building needs.
+      host: ep.host,
       port: ep.port,
       schema: ep.schema,
       tokenID: proxmox.tokenId,
@@ -190,6 +191,7 @@ export function createProxmoxClient(opts: CreateClientOptions): ProxmoxClient {
       // hook's worker) alive for the whole period. Our fetch owns the timeouts and
       // ignores that signal, so the timer is made to fire (harmlessly) at once.
       queryTimeout: 1,
+      // The library types its fetch with undici's Request/Response types; ours returns the global Response.
       fetch: shot.fetch as never,
     });
     try {

@@ -6,3 +6,4 @@ export { getSnapshot, getVmConfig, getVmDescriptions } from "./snapshot.ts";
 export { findMigrationSource } from "./source.ts";
 export type * from "./types.ts";
 export { formatUpid, parseUpid } from "./upid.ts";
+export { waitForGuestOn } from "./wait.ts";

@@ -156,7 +156,7 @@ function nodeCall(state: SimState, call: SimCall, node: string, rest: string[]):
       if (!vm.agent) throw new SimError(500, "QEMU guest agent is not running");
       return { result: vm.agent };
     }
-    if (a === "qemu" && c === "status" && d === "current" && method === "GET") {
+    if (c === "status" && d === "current" && method === "GET") {
       return { vmid: vm.vmid, status: vm.status, name: vm.name, ...(vm.lock ? { lock: vm.lock } : {}) };
     }
   }

@@ -8,6 +8,7 @@ import { migrate } from "../../lib/cluster/migrate.ts";
 import { getSnapshot, getVmDescriptions } from "../../lib/cluster/snapshot.ts";
 import { findMigrationSource } from "../../lib/cluster/source.ts";
 import type { MigrateProgress, SnapshotVm } from "../../lib/cluster/types.ts";
+import { waitForGuestOn } from "../../lib/cluster/wait.ts";
 import { type SimCluster, startSimCluster } from "../../lib/sim/cluster.ts";
 import { AGENT_ANSWER } from "./fixtures.ts";
 import { simClient } from "./helpers.ts";
@@ -184,6 +185,23 @@ describe("Proxmox adapter against the simulated cluster", () => {
     });
     expect(sim.state.vm(102).node).toBe("pve1");
     expect(sim.state.countRequests("POST", /migrate$/)).toBe(1);
+  });
+
+  it("waits until a migrating VM has really arrived on the target (what a target's hook needs)", async () => {
+    const client = await start();
+    sim.setMigrationDelay(300);
+    const running = migrate(client, { vmid: 101, from: "pve1", to: "pve2", online: true }, () => {}, POLL);
+    await expect(
+      waitForGuestOn(client, { vmid: 101, node: "pve2" }, { timeoutMs: 100, pollMs: 20 }),
+    ).rejects.toThrow(/101 did not arrive on pve2 within 100 ms/);
+    const arrived = await waitForGuestOn(
+      client,
+      { vmid: 101, node: "pve2" },
+      { timeoutMs: 5000, pollMs: 20 },
+    );
+    expect(arrived).toEqual({ status: "running" });
+    expect(sim.state.vm(101).node).toBe("pve2");
+    expect((await running).ok).toBe(true);
   });
 
   it("reports a failed migration with the task's error text; the VM stays", async () => {
