@@ -4,6 +4,7 @@ import { loadConfig } from "../lib/config/load.ts";
 import { ExitCode, exitCodeOf, messageOf } from "../lib/errors.ts";
 import pkg from "../package.json" with { type: "json" };
 import { registerConfigCommands } from "./commands/config.ts";
+import { registerOrchestrateCommands } from "./commands/orchestrate.ts";
 
 // The CLI: every subcommand is a thin call into lib/. Exit codes (README):
 // 0 ok, 1 invalid input or config, 2 a peer failed, 3 partial success with work journaled.
@@ -19,6 +20,7 @@ export function buildProgram(): Command {
     .showHelpAfterError()
     .exitOverride();
   registerConfigCommands(program, loadConfig);
+  registerOrchestrateCommands(program, loadConfig);
   return program;
 }
 

@@ -1,4 +1,7 @@
 #!/usr/bin/env node
-// Placeholder until the orchestrator lands: Proxmox calls `<script> <vmid> <phase>`.
-const [vmid, phase] = process.argv.slice(2);
-process.stderr.write(`pvemigrate-dns hook: vm ${vmid ?? "?"} ${phase ?? "?"}\n`);
+// Proxmox VE guest hookscript: `<script> <vmid> <phase>`.
+// Install: copy dist/hookscript.mjs to a storage with snippets content and
+//   qm set <vmid> --hookscript local:snippets/pvemigrate-dns.mjs
+import { runHook } from "../lib/orchestrate/hook.ts";
+
+process.exitCode = await runHook(process.argv.slice(2), { env: process.env });

@@ -2,7 +2,7 @@
 // git cannot store file modes other than 644/755, and the config loader
 // rightly refuses group/other-readable secrets, so they are made here, by
 // `npm ci` (prepare), instead of being committed. Demo values only.
-import { randomBytes } from "node:crypto";
+import { randomBytes, randomUUID } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -10,7 +10,7 @@ import { fileURLToPath } from "node:url";
 const dir = join(dirname(fileURLToPath(import.meta.url)), "..", "examples", "secrets");
 mkdirSync(dir, { recursive: true, mode: 0o700 });
 const files = {
-  "pvemigrate-dns.token": () => "00000000-demo-0000-0000-000000000000",
+  "pvemigrate-dns.token": () => randomUUID(),
   "pvemigrate.tsig": () => randomBytes(32).toString("base64"),
 };
 for (const [name, make] of Object.entries(files)) {

@@ -21,6 +21,9 @@ function checkNodes(config: Config, problems: Problem[]): void {
     }
     byPublicIp.set(node.publicIPv4, node.name);
   }
+  for (const n of Object.keys(config.remote.netns)) {
+    if (!known.includes(n)) problems.push({ path: `remote.netns.${n}`, message: `unknown node "${n}"` });
+  }
   for (const vm of Object.values(config.vms)) {
     vm.nodes.forEach((n, i) => {
       if (!known.includes(n)) {

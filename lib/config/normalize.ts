@@ -54,6 +54,8 @@ export function normalize(raw: RawConfig, source: string): Config {
     nat: raw.nat,
     proxy: raw.proxy,
     graceSeconds: raw.graceSeconds,
+    remote: raw.remote,
+    migrationWatchSeconds: raw.migrationWatchSeconds,
     strict: raw.strict,
     stateDir: raw.stateDir,
     pveRoot: raw.pveRoot,

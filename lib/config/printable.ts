@@ -28,6 +28,8 @@ export function printableConfig({ config, secrets }: LoadedConfig): Record<strin
     nat: config.nat,
     proxy: config.proxy,
     graceSeconds: config.graceSeconds,
+    remote: config.remote,
+    migrationWatchSeconds: config.migrationWatchSeconds,
     strict: config.strict,
     stateDir: config.stateDir,
     pveRoot: config.pveRoot,

@@ -127,6 +127,19 @@ const proxy = z.strictObject({
   proxyProtocol: z.boolean().default(false),
 });
 
+const remote = z.strictObject({
+  transport: z.enum(["ssh", "netns"]).default("ssh"),
+  sshUser: z
+    .string()
+    .regex(/^[a-z_][a-z0-9_-]{0,31}$/, "must be a user name")
+    .default("root"),
+  connectTimeoutSeconds: z.number().int().min(1).max(300).default(5),
+  command: z.array(z.string().min(1)).min(1).default(["pvemigrate-dns"]),
+  netns: z
+    .record(z.string(), z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, "must be a namespace name"))
+    .default({}),
+});
+
 const vmItems = {
   dns: hostname,
   forward: via(parseForward),
@@ -182,6 +195,8 @@ export const configSchema = z.strictObject({
   nat: nat.prefault({}),
   proxy: proxy.prefault({}),
   graceSeconds: duration(1000, 1000).default(120),
+  remote: remote.prefault({}),
+  migrationWatchSeconds: duration(1000, 1000).default(3600),
   strict: z.boolean().default(false),
   stateDir: path.default("/var/lib/pvemigrate-dns"),
   pveRoot: path.default("/etc/pve"),

@@ -94,6 +94,21 @@ export interface ProxyConfig {
   proxyProtocol: boolean;
 }
 
+/**
+ * How this node reaches another node to run `pvemigrate-dns apply --local`
+ * there. `ssh` in production; `netns` for tests and the demo: the command
+ * runs on this machine with `--node X`, and node X's programs (nft, haproxy
+ * reload) run inside network namespace netns[X].
+ */
+export interface RemoteConfig {
+  transport: "ssh" | "netns";
+  sshUser: string;
+  connectTimeoutSeconds: number;
+  /** argv of the CLI on the other node. */
+  command: string[];
+  netns: Record<string, string>;
+}
+
 export interface Config {
   /** The file this came from, for messages. */
   source: string;
@@ -105,8 +120,12 @@ export interface Config {
   nat: NatConfig;
   proxy: ProxyConfig;
   graceSeconds: number;
+  remote: RemoteConfig;
+  /** How long a migration watcher waits for a live migration to finish. */
+  migrationWatchSeconds: number;
   /** pre-start refuses a VM whose forwards would collide on the node. */
   strict: boolean;
+  /** Node-local state; "{node}" is replaced by the node's name (several simulated nodes on one machine). */
   stateDir: string;
   /** pmxcfs root (/etc/pve); a temp dir in tests. */
   pveRoot: string;

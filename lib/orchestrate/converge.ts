@@ -1,0 +1,71 @@
+import { computeDesired } from "../desired/compute.ts";
+import { createNatBackend } from "../nat/backend.ts";
+import { createProxyBackend } from "../proxy/backend.ts";
+import { execOn } from "../remote/apply.ts";
+import { type ObserveOptions, observe, type World } from "./observe.ts";
+import type { Runtime } from "./runtime.ts";
+
+// Converging one node: observe -> desired -> (nft, proxy) plan -> apply, all
+// under the node's local lock, so a hook's worker and the timer's reconcile
+// never interleave their reads and writes. Works on this node, or (netns
+// transport) on a simulated node of this machine.
+
+export interface NodeConvergence {
+  node: string;
+  /** Plan lines, "+ tcp/2222 -> ..." style; empty when the node already matched. */
+  changes: string[];
+  applied: boolean;
+  /** Problems the desired state carries: unresolved IPs, port conflicts between VMs. */
+  warnings: string[];
+}
+
+export interface ConvergeOptions extends ObserveOptions {
+  dryRun?: boolean;
+}
+
+export async function convergeNode(
+  rt: Runtime,
+  node: string,
+  opts: ConvergeOptions = {},
+): Promise<NodeConvergence> {
+  return rt.state.withLock(`node-${node}`, async () => {
+    const world = await observe(rt, { ...opts, resolveOn: [node] });
+    return convergeObserved(rt, world, node, opts.dryRun ?? false);
+  });
+}
+
+export async function convergeObserved(
+  rt: Runtime,
+  world: World,
+  node: string,
+  dryRun: boolean,
+): Promise<NodeConvergence> {
+  const now = rt.now();
+  const desired = computeDesired(world.config, world.placements, world.departures, now);
+  const nodeDesired = desired.nodes[node];
+  if (!nodeDesired) throw new Error(`node ${node} is not in the config`);
+  const exec = execOn(world.config, node);
+  const nat = createNatBackend({ nat: world.config.nat, exec, clock: rt.now });
+  const proxy = createProxyBackend({ proxy: world.config.proxy, exec });
+  const natPlan = nat.plan(nodeDesired, await nat.current(), now);
+  const proxyPlan = proxy.plan(nodeDesired, await proxy.current(), now);
+  const changes = [
+    ...natPlan.changes.map((c) => `nat: ${c}`),
+    ...proxyPlan.changes.map((c) => `proxy: ${c}`),
+  ];
+  if (!dryRun) {
+    await nat.apply(natPlan);
+    await proxy.apply(proxyPlan);
+  }
+  const warnings = [
+    ...desired.unresolved
+      .filter((u) => world.placements.some((p) => p.vmid === u.vmid && p.node === node))
+      .map((u) => `VM ${u.vmid}: ${u.reason}`),
+    ...desired.conflicts
+      .filter((c) => c.node === node)
+      .map((c) => `${c.key} on ${c.node}: kept for VM ${c.kept}, VM ${c.dropped} left out`),
+  ];
+  for (const w of warnings) rt.log(w);
+  if (changes.length && !dryRun) for (const line of changes) rt.log(`${node} ${line}`);
+  return { node, changes, applied: !dryRun && changes.length > 0, warnings };
+}

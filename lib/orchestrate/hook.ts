@@ -1,0 +1,113 @@
+import { spawn } from "node:child_process";
+import { mkdirSync, openSync } from "node:fs";
+import { join } from "node:path";
+import { getSnapshot } from "../cluster/index.ts";
+import { loadConfig } from "../config/load.ts";
+import { collisionsOnNode } from "../desired/compute.ts";
+import { messageOf } from "../errors.ts";
+import { type HookWork, hookWork } from "./pending.ts";
+import { createRuntime, type Runtime } from "./runtime.ts";
+import { runHookWorker } from "./worker.ts";
+
+// The hookscript: Proxmox runs `<script> <vmid> <phase>` and waits for it,
+// with no timeout, while a VM start or a live migration stands still. So
+// every phase returns in milliseconds: it records what has to happen in the
+// journal (so a crash loses nothing), starts a detached worker for the slow
+// part, and exits. Only the target's stderr reaches a live migration's task
+// log, so everything is written to stderr.
+
+export const PHASES = ["pre-start", "post-start", "pre-stop", "post-stop"] as const;
+export type Phase = (typeof PHASES)[number];
+export const WORKER_PHASE = "__worker";
+
+export interface HookEnv {
+  env: NodeJS.ProcessEnv;
+  /** How to start the detached worker; tests may run it inline. */
+  spawnWorker?: (rt: Runtime, vmid: number) => void;
+}
+
+const say = (line: string) => process.stderr.write(`pvemigrate-dns: ${line}\n`);
+
+/** Starts this same script again as `<script> <vmid> __worker`, detached, logging to stateDir. */
+export function spawnDetachedWorker(rt: Runtime, vmid: number): void {
+  mkdirSync(rt.config.stateDir, { recursive: true, mode: 0o700 });
+  const log = openSync(join(rt.config.stateDir, "worker.log"), "a", 0o600);
+  const child = spawn(process.execPath, [...process.execArgv, process.argv[1]!, String(vmid), WORKER_PHASE], {
+    detached: true,
+    stdio: ["ignore", log, log],
+    env: { ...process.env, PVEMIGRATE_DNS_NODE: rt.self },
+  });
+  child.unref();
+}
+
+/** Returns the exit code: non-zero only for bad arguments and for a strict pre-start refusal. */
+export async function runHook(args: string[], opts: HookEnv): Promise<number> {
+  const [vmidText, phase] = args;
+  if (!vmidText || !/^[1-9]\d{2,8}$/.test(vmidText)) {
+    say(`hook: vmid ${JSON.stringify(vmidText ?? "")} is not a VM id (usage: <script> <vmid> <phase>)`);
+    return 1;
+  }
+  const vmid = Number(vmidText);
+  if (phase !== WORKER_PHASE && !PHASES.includes(phase as Phase)) {
+    say(`hook: phase ${JSON.stringify(phase ?? "")} is not one of ${PHASES.join(", ")}`);
+    return 1;
+  }
+  let rt: Runtime;
+  try {
+    rt = createRuntime(await loadConfig());
+  } catch (err) {
+    // A broken config must not keep VMs from starting; reconcile reports it too.
+    say(`hook ${phase} VM ${vmid}: ${messageOf(err).split("\n").join("; ")}; doing nothing`);
+    return 0;
+  }
+  if (!rt.config.vms[String(vmid)]) return 0;
+  const migratedFrom = opts.env.PVE_MIGRATED_FROM || undefined;
+
+  switch (phase as Phase | typeof WORKER_PHASE) {
+    case "pre-start":
+      return preStart(rt, vmid, migratedFrom);
+    case "post-start":
+    case "post-stop": {
+      const work: HookWork = { vmid, phase: phase as HookWork["phase"] };
+      const earlier = (await rt.state.local.list(hookWork)).find((i) => i.payload.vmid === vmid)?.payload;
+      const from = migratedFrom ?? (phase === "post-start" ? earlier?.migratedFrom : undefined);
+      if (from) work.migratedFrom = from;
+      await rt.state.local.record(hookWork, work);
+      (opts.spawnWorker ?? spawnDetachedWorker)(rt, vmid);
+      say(
+        `VM ${vmid} ${phase}${from ? ` (migrating from ${from})` : ""}: switch recorded, finishing in the background`,
+      );
+      return 0;
+    }
+    case "pre-stop":
+      return 0;
+    case WORKER_PHASE:
+      try {
+        await runHookWorker(rt, vmid);
+        return 0;
+      } catch (err) {
+        rt.log(`worker VM ${vmid}: ${messageOf(err)}`);
+        return 2;
+      }
+  }
+}
+
+async function preStart(rt: Runtime, vmid: number, migratedFrom: string | undefined): Promise<number> {
+  if (migratedFrom) {
+    // Remember the source now: post-start may run without the variable on some versions.
+    await rt.state.local.record(hookWork, { vmid, phase: "post-start", migratedFrom });
+  }
+  if (!rt.config.strict) return 0;
+  try {
+    const snapshot = await getSnapshot(rt.proxmox);
+    const placements = snapshot.vms.map((v) => ({ vmid: v.vmid, node: v.node, status: v.status }));
+    const collisions = collisionsOnNode(rt.config, vmid, rt.self, placements);
+    if (collisions.length) {
+      say(`refusing to start VM ${vmid} on ${rt.self} (strict): ${collisions.join("; ")}`);
+      return 1;
+    }
+  } catch (err) {
+    say(`pre-start VM ${vmid}: cannot check collisions (${messageOf(err)}); starting anyway`);
+  }
+  return 0;
+}

@@ -1,0 +1,154 @@
+import { getSnapshot, type MigrateProgress, migrate } from "../cluster/index.ts";
+import { collisionsOnNode, computeDesired } from "../desired/compute.ts";
+import { InputError, messageOf, PeerError } from "../errors.ts";
+import { runOnNode } from "../remote/apply.ts";
+import type { Runtime } from "./runtime.ts";
+import { type SwitchReport, switchVm } from "./switch.ts";
+
+// `pvemigrate-dns migrate VMID TARGET`: check first, migrate once through the
+// API, follow the task, switch the VM's public face on the target and the
+// old node, verify, and say what changed and how long the VM was unreachable.
+
+export interface MigratePlan {
+  vmid: number;
+  from: string;
+  to: string;
+  online: boolean;
+  /** What the target will forward and route for the VM, and where its names will point. */
+  forwards: string[];
+  routes: string[];
+  dns: string[];
+}
+
+export interface MigrateSummary extends MigratePlan {
+  upid?: string;
+  taskSeconds?: number;
+  /** Downtime QEMU reported for the switch-over, when the task log says. */
+  qemuDowntimeMs?: number;
+  /** From the end of the migration task to routes and DNS switched. */
+  switchSeconds?: number;
+  switch?: SwitchReport;
+  verified?: { dns: string[]; forwardsInPlace: boolean };
+  pending: string[];
+}
+
+export async function preflight(
+  rt: Runtime,
+  vmid: number,
+  to: string,
+  online?: boolean,
+): Promise<MigratePlan> {
+  const config = rt.config;
+  if (!config.nodes[to]) {
+    throw new InputError(`TARGET: unknown node "${to}" (known: ${Object.keys(config.nodes).join(", ")})`);
+  }
+  if (!config.vms[String(vmid)]) throw new InputError(`VMID: VM ${vmid} is not in the config`);
+  const snapshot = await getSnapshot(rt.proxmox);
+  const vm = snapshot.vms.find((v) => v.vmid === vmid);
+  if (!vm) throw new InputError(`VMID: VM ${vmid} does not exist in the cluster`);
+  if (vm.node === to) throw new InputError(`TARGET: VM ${vmid} already runs on ${to}`);
+  if (!snapshot.quorate) throw new PeerError("the cluster is not quorate: no migration now");
+  const target = snapshot.nodes.find((n) => n.name === to);
+  if (!target?.online) throw new PeerError(`TARGET: node ${to} is offline`);
+  if (vm.lock) throw new PeerError(`VM ${vmid} is locked (${vm.lock})`);
+  const placements = snapshot.vms.map((v) => ({ vmid: v.vmid, node: v.node, status: v.status }));
+  const collisions = collisionsOnNode(config, vmid, to, placements);
+  if (collisions.length)
+    throw new InputError(`TARGET: VM ${vmid} would collide on ${to}: ${collisions.join("; ")}`);
+  // Masters reachable: a migration whose DNS cannot follow is refused up front.
+  await rt.dns.querySoa().catch((err: unknown) => {
+    throw new PeerError(`no DNS master answers (${messageOf(err)}); not migrating`);
+  });
+  const moved = placements.map((p) =>
+    p.vmid === vmid ? { ...p, node: to, status: "running", ip: "<vm-ip>" } : p,
+  );
+  const desired = computeDesired(config, moved, [], rt.now());
+  const onTarget = desired.nodes[to]!;
+  return {
+    vmid,
+    from: vm.node,
+    to,
+    online: online ?? vm.status === "running",
+    forwards: onTarget.forwards
+      .filter((f) => f.vmid === vmid)
+      .map((f) => `${f.proto}/${f.publicPort} -> ${f.targetPort}`),
+    routes: onTarget.routes
+      .filter((r) => r.vmid === vmid)
+      .map((r) => `${r.kind} ${r.name} -> ${r.targetPort}`),
+    dns: desired.dns
+      .filter((d) => d.vmid === vmid)
+      .map((d) => `${d.name} -> ${[...d.a, ...d.aaaa].join(",")}`),
+  };
+}
+
+function describe(p: MigrateProgress): string {
+  switch (p.kind) {
+    case "submitted":
+      return `submitted ${p.taskType} task`;
+    case "ha-queued":
+      return "queued with the HA stack";
+    case "task-started":
+      return `migration task started on ${p.node}`;
+    case "log":
+      return p.line;
+    case "finished":
+      return `task finished: ${p.exitstatus}`;
+  }
+}
+
+export async function runMigration(
+  rt: Runtime,
+  plan: MigratePlan,
+  onProgress: (line: string) => void,
+): Promise<MigrateSummary> {
+  const summary: MigrateSummary = { ...plan, pending: [] };
+  const started = rt.now();
+  const result = await migrate(
+    rt.proxmox,
+    { vmid: plan.vmid, from: plan.from, to: plan.to, online: plan.online },
+    (p) => {
+      if (p.kind === "log") {
+        const m = /downtime\D{0,20}(\d+)\s*ms/i.exec(p.line);
+        if (m) summary.qemuDowntimeMs = Number(m[1]);
+      }
+      onProgress(describe(p));
+    },
+  );
+  summary.upid = result.realUpid ?? result.upid;
+  const finished = rt.now();
+  summary.taskSeconds = (finished - started) / 1000;
+  if (!result.ok)
+    throw new PeerError(
+      `migration of VM ${plan.vmid} failed: ${result.error ?? result.exitstatus}; nothing changed`,
+    );
+
+  // The switch runs on the target: it owns the target's nft and haproxy.
+  const args = ["switch", String(plan.vmid), "--from", plan.from];
+  summary.switch =
+    plan.to === rt.self
+      ? await switchVm(rt, plan.vmid, { from: plan.from })
+      : ((await runOnNode(rt.config, plan.to, args)) as SwitchReport);
+  summary.switchSeconds = (rt.now() - finished) / 1000;
+  summary.pending = summary.switch.pending ?? [];
+
+  const dns: string[] = [];
+  for (const line of plan.dns) {
+    const name = line.split(" ")[0]!;
+    for (const master of rt.config.dns.masters) {
+      const label = master.host.includes(":")
+        ? `[${master.host}]:${master.port}`
+        : `${master.host}:${master.port}`;
+      try {
+        const r = await rt.dns.query(name, master);
+        dns.push(`${name} at ${label}: ${[...r.a, ...r.aaaa].join(",") || "(none)"}`);
+      } catch (err) {
+        dns.push(`${name} at ${label}: ${messageOf(err)}`);
+      }
+    }
+  }
+  const check = (await runOnNode(rt.config, plan.to, ["apply", "--local", "--dry-run"]).catch(
+    () => undefined,
+  )) as { changes?: unknown[] } | undefined;
+  summary.verified = { dns, forwardsInPlace: Array.isArray(check?.changes) && check.changes.length === 0 };
+  return summary;
+}

@@ -1,0 +1,72 @@
+import { type ClusterSnapshot, discoverIp, getSnapshot, getVmDescriptions } from "../cluster/index.ts";
+import { formatProblem } from "../config/normalize.ts";
+import { mergeNotes } from "../config/notes.ts";
+import type { Config } from "../config/types.ts";
+import type { Departure, VmPlacement } from "../desired/compute.ts";
+import { messageOf } from "../errors.ts";
+import { execOn } from "../remote/apply.ts";
+import type { Runtime } from "./runtime.ts";
+
+// The imperative half of "what is": one cluster snapshot, the VMs' Notes
+// blocks merged into the config, private IPs of the VMs we are about to
+// route to, and recent departures. Everything after this is pure.
+
+/** Guests tagged so carry a config block in their Notes (saves one API call per untagged VM). */
+export const NOTES_TAG = "pvemigrate-dns";
+
+export interface World {
+  snapshot: ClusterSnapshot;
+  config: Config;
+  placements: VmPlacement[];
+  departures: Departure[];
+}
+
+export interface ObserveOptions {
+  /** Resolve private IPs of the running VMs on these nodes (the nodes being converged). */
+  resolveOn?: string[];
+  /** Pretend this VM is stopped (post-stop: the API may still say running for a moment). */
+  stopped?: number;
+}
+
+async function withNotes(rt: Runtime, snapshot: ClusterSnapshot): Promise<Config> {
+  const tagged = snapshot.vms.filter((vm) => vm.tags.includes(NOTES_TAG)).map((vm) => vm.vmid);
+  if (tagged.length === 0) return rt.config;
+  const descriptions = await getVmDescriptions(rt.proxmox, snapshot, tagged);
+  const merged = mergeNotes(
+    rt.config,
+    Object.fromEntries([...descriptions].map(([id, d]) => [String(id), d])),
+  );
+  for (const p of [...merged.problems, ...merged.conflicts]) rt.log(`notes: ${formatProblem(p)}`);
+  return merged.config;
+}
+
+export async function observe(rt: Runtime, opts: ObserveOptions = {}): Promise<World> {
+  const snapshot = await getSnapshot(rt.proxmox);
+  const config = await withNotes(rt, snapshot);
+  const resolveOn = new Set(opts.resolveOn ?? []);
+  const placements: VmPlacement[] = [];
+  for (const vm of snapshot.vms) {
+    const vmConfig = config.vms[String(vm.vmid)];
+    if (!vmConfig) continue;
+    const status = vm.vmid === opts.stopped && vm.node === rt.self ? "stopped" : vm.status;
+    const placement: VmPlacement = { vmid: vm.vmid, node: vm.node, status };
+    if (vmConfig.ip.kind === "static") placement.ip = vmConfig.ip.address;
+    else if (status === "running" && resolveOn.has(vm.node)) {
+      try {
+        placement.ip = await discoverIp(rt.proxmox, vm, vmConfig, {
+          vmNetwork: config.vmNetwork,
+          leasesFile: config.dnsmasqLeases,
+          exec: execOn(config, vm.node),
+        });
+      } catch (err) {
+        // The agent may be slow right after a start: the address we last routed to is the best guess.
+        const last = await rt.state.lastApplied.get(vm.vmid);
+        const fallback = last?.privateIPs[0];
+        rt.log(`VM ${vm.vmid}: ${messageOf(err)}${fallback ? `; using last known ${fallback}` : ""}`);
+        if (fallback) placement.ip = fallback;
+      }
+    }
+    placements.push(placement);
+  }
+  return { snapshot, config, placements, departures: await rt.departures.list() };
+}

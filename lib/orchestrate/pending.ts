@@ -1,0 +1,61 @@
+import { defineKind } from "../state/index.ts";
+
+// The kinds of pending work the orchestrator journals. Each id names the
+// intent, not the attempt: recording it again replaces the older intent, and
+// replaying any of them recomputes from the cluster's state at that time, so
+// a replay is idempotent and never resurrects an old placement.
+
+function object(raw: unknown, what: string): Record<string, unknown> {
+  if (typeof raw !== "object" || raw === null) throw new Error(`${what}: payload is not an object`);
+  return raw as Record<string, unknown>;
+}
+
+function vmidOf(o: Record<string, unknown>, what: string): number {
+  const vmid = o.vmid;
+  if (typeof vmid !== "number" || !Number.isInteger(vmid) || vmid <= 0) throw new Error(`${what}: bad vmid`);
+  return vmid;
+}
+
+/** A hook event to finish on this node (local journal): the detached worker's to-do. */
+export interface HookWork {
+  vmid: number;
+  phase: "post-start" | "post-stop";
+  migratedFrom?: string;
+}
+export const hookWork = defineKind<HookWork>(
+  "hook",
+  (p) => `hook:vm:${p.vmid}`,
+  (raw) => {
+    const o = object(raw, "hook");
+    if (o.phase !== "post-start" && o.phase !== "post-stop") throw new Error("hook: bad phase");
+    return {
+      vmid: vmidOf(o, "hook"),
+      phase: o.phase,
+      ...(typeof o.migratedFrom === "string" ? { migratedFrom: o.migratedFrom } : {}),
+    };
+  },
+);
+
+/** Converge a node (an old node that was unreachable, say). */
+export interface NodeWork {
+  node: string;
+}
+export const nodeWork = defineKind<NodeWork>(
+  "node",
+  (p) => `node:${p.node}`,
+  (raw) => {
+    const o = object(raw, "node");
+    if (typeof o.node !== "string" || !/^[A-Za-z0-9-]+$/.test(o.node)) throw new Error("node: bad node name");
+    return { node: o.node };
+  },
+);
+
+/** Point a VM's names at its current node (all masters were down, say). */
+export interface DnsWork {
+  vmid: number;
+}
+export const dnsWork = defineKind<DnsWork>(
+  "dns",
+  (p) => `dns:vm:${p.vmid}`,
+  (raw) => ({ vmid: vmidOf(object(raw, "dns"), "dns") }),
+);

@@ -1,0 +1,77 @@
+import { hostname } from "node:os";
+import { join } from "node:path";
+import { createProxmoxClient, type ProxmoxClient } from "../cluster/index.ts";
+import { forNode } from "../config/for-node.ts";
+import type { LoadedConfig } from "../config/load.ts";
+import type { Secrets } from "../config/secrets.ts";
+import type { Config } from "../config/types.ts";
+import { createDnsClient, type DnsClient } from "../dns/client.ts";
+import { InputError } from "../errors.ts";
+import { DepartureStore } from "../state/departures.ts";
+import { openState, type State } from "../state/index.ts";
+
+// Everything one run of the orchestrator talks to, built once from the
+// config: the node we are, the Proxmox client, the DNS client, durable state.
+// Tests build it the same way, with a config pointing at the simulated
+// cluster, loopback masters, temp dirs and network namespaces.
+
+export interface Runtime {
+  config: Config;
+  secrets: Secrets;
+  /** The node this process acts as. */
+  self: string;
+  now(): number;
+  log(line: string): void;
+  proxmox: ProxmoxClient;
+  dns: DnsClient;
+  state: State;
+  departures: DepartureStore;
+}
+
+export interface RuntimeOptions {
+  /** Act as this node (tests, `apply --local --node X` over netns); default $PVEMIGRATE_DNS_NODE or the hostname. */
+  node?: string;
+  now?: () => number;
+  log?: (line: string) => void;
+}
+
+/** Proxmox node names are the short hostname. */
+export function localNodeName(env: NodeJS.ProcessEnv = process.env): string {
+  return env.PVEMIGRATE_DNS_NODE || hostname().split(".")[0]!;
+}
+
+export function createRuntime(loaded: LoadedConfig, opts: RuntimeOptions = {}): Runtime {
+  const self = opts.node ?? localNodeName();
+  if (!loaded.config.nodes[self]) {
+    throw new InputError(
+      `--node: "${self}" is not in the config's nodes (${Object.keys(loaded.config.nodes).join(", ")}); set PVEMIGRATE_DNS_NODE or --node`,
+    );
+  }
+  const config = forNode(loaded.config, self);
+  const now = opts.now ?? Date.now;
+  const log = opts.log ?? ((line: string) => process.stderr.write(`pvemigrate-dns[${self}]: ${line}\n`));
+  let proxmox: ProxmoxClient | undefined;
+  let dns: DnsClient | undefined;
+  return {
+    config,
+    secrets: loaded.secrets,
+    self,
+    now,
+    log,
+    // Built on first use: the hook's fast paths never pay for clients they do not need.
+    get proxmox() {
+      proxmox ??= createProxmoxClient({ proxmox: config.proxmox, tokenSecret: loaded.secrets.token });
+      return proxmox;
+    },
+    get dns() {
+      dns ??= createDnsClient({
+        dns: config.dns,
+        tsigSecret: loaded.secrets.tsig,
+        journalHint: "recorded in the journal; the next reconcile retries it",
+      });
+      return dns;
+    },
+    state: openState(config, { now, warn: log }),
+    departures: new DepartureStore(join(config.pveRoot, "pvemigrate-dns", "departures"), log),
+  };
+}

@@ -1,0 +1,79 @@
+import type { Config } from "../config/types.ts";
+import { PeerError } from "../errors.ts";
+import { type Exec, netnsExec, run, runLocal } from "../process/run.ts";
+
+// Reaching another node: run `pvemigrate-dns apply --local` there, which
+// converges that node to the cluster's current state (a departed VM's
+// entries turn into grace forwards, then go). Production uses ssh, the
+// standard root access between Proxmox nodes; tests and the demo use
+// network namespaces on one machine (DESIGN: "every way out of the process is
+// one small interface chosen by config").
+
+/** Runs programs "on" node X: locally, or inside X's network namespace. */
+export function execOn(config: Config, node: string): Exec {
+  const ns = config.remote.transport === "netns" ? config.remote.netns[node] : undefined;
+  return ns ? netnsExec(ns) : runLocal;
+}
+
+/** The argv that runs `pvemigrate-dns <args>` on `node`; an array, never a shell string. */
+export function remoteArgv(config: Config, node: string, args: readonly string[]): string[] {
+  const r = config.remote;
+  const cli = [...r.command, "--config", config.source, ...args];
+  if (r.transport === "netns") return [...cli, "--node", node];
+  const target = config.nodes[node];
+  if (!target) throw new PeerError(`unknown node ${node}`);
+  // ssh hands the remote words to the remote shell joined by spaces: they are
+  // fixed words, the admin's command, validated names and numbers, and a
+  // config path (the same pmxcfs path on every node) checked to be plain.
+  for (const word of [config.source, ...args]) {
+    if (!/^[\w./:-]+$/.test(word)) throw new PeerError(`${JSON.stringify(word)} cannot be passed over ssh`);
+  }
+  return [
+    "ssh",
+    "-o",
+    "BatchMode=yes",
+    "-o",
+    `ConnectTimeout=${r.connectTimeoutSeconds}`,
+    "-o",
+    `HostKeyAlias=${node}`,
+    `${r.sshUser}@${target.sshHost}`,
+    "--",
+    ...cli,
+  ];
+}
+
+/** Runs `pvemigrate-dns <args> --json` on `node` and returns its parsed JSON output. */
+export async function runOnNode(
+  config: Config,
+  node: string,
+  args: readonly string[],
+  timeoutMs = 120_000,
+): Promise<unknown> {
+  const argv = remoteArgv(config, node, [...args, "--json"]);
+  const r = await run(argv, { timeoutMs }).catch((err: Error) => {
+    throw new PeerError(`node ${node}: cannot run ${argv[0]}: ${err.message}`);
+  });
+  let out: unknown;
+  try {
+    out = JSON.parse(r.stdout);
+  } catch {
+    out = undefined;
+  }
+  if (r.code !== 0 && r.code !== 3) {
+    const why = r.stderr.trim().split("\n").slice(-2).join(" | ") || `exit ${r.code ?? r.signal}`;
+    throw new PeerError(`node ${node}: ${args.join(" ")} failed: ${why}`);
+  }
+  if (out === undefined) throw new PeerError(`node ${node}: ${args.join(" ")} printed no JSON result`);
+  return out;
+}
+
+export interface RemoteApplyResult {
+  node: string;
+  changes: string[];
+}
+
+/** Converges `node` by running `apply --local` there; a PeerError names the node when it cannot. */
+export async function applyOnNode(config: Config, node: string): Promise<RemoteApplyResult> {
+  const out = (await runOnNode(config, node, ["apply", "--local"])) as { changes?: unknown };
+  return { node, changes: Array.isArray(out.changes) ? out.changes.map(String) : [] };
+}
