@@ -1,0 +1,146 @@
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { stringify } from "yaml";
+import { type LoadedConfig, loadConfig } from "../../lib/config/load.ts";
+import { createRuntime, type Runtime } from "../../lib/orchestrate/runtime.ts";
+import { type SimCluster, type SimClusterOptions, startSimCluster } from "../../lib/sim/cluster.ts";
+import {
+  type DnsDaemon,
+  generateTsigKey,
+  startNamedPrimary,
+  startNamedSecondary,
+  type TsigKeyFixture,
+} from "../support/named.ts";
+
+// An end-to-end cluster on one machine: the simulated Proxmox API, a real
+// BIND primary and a secondary that forwards updates (the two master
+// candidates), a config file with secrets, temp dirs standing for pmxcfs and
+// each node's state dir. Node backends are off unless a test brings network
+// namespaces (`nodes` override), so the orchestration logic runs without root.
+
+const root = join(import.meta.dirname, "..", "..");
+
+export interface HarnessOptions {
+  sim?: SimClusterOptions;
+  /** Extra config, merged over the default document. */
+  config?: (doc: Record<string, unknown>) => void;
+  /** Start the secondary as the second master candidate (default true). */
+  secondary?: boolean;
+  /** Zone records to start with (the names are ours only with our TXT). */
+  records?: string[];
+}
+
+export interface Harness {
+  dir: string;
+  sim: SimCluster;
+  primary: DnsDaemon;
+  secondary?: DnsDaemon;
+  key: TsigKeyFixture;
+  configFile: string;
+  loaded: LoadedConfig;
+  runtime(node: string, now?: () => number): Runtime;
+  /** Runs the built CLI bundle as a whole process acting as `node`. */
+  cli(node: string, args: string[]): { code: number | null; stdout: string; stderr: string };
+  stop(): Promise<void>;
+}
+
+/** The bundle is what nodes run (`remote.command`); build it once per test file. */
+export function buildBundle(outDir: string): string {
+  const r = spawnSync(process.execPath, [join(root, "scripts", "build.mjs"), outDir], { encoding: "utf8" });
+  if (r.status !== 0) throw new Error(`build failed: ${r.stderr}`);
+  return join(outDir, "pvemigrate-dns.mjs");
+}
+
+export const ZONE = "example.org";
+
+export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> {
+  const dir = mkdtempSync(join(tmpdir(), `pvemigrate-e2e-${process.pid}-`));
+  const cleanups: Array<() => Promise<void> | void> = [() => rmSync(dir, { recursive: true, force: true })];
+  try {
+    const key = await generateTsigKey("pvemigrate-key");
+    const primary = await startNamedPrimary({ zone: ZONE, keys: [key], records: opts.records ?? [] });
+    cleanups.push(() => primary.stop());
+    let secondary: DnsDaemon | undefined;
+    if (opts.secondary ?? true) {
+      secondary = await startNamedSecondary({ zone: ZONE, primaryPort: primary.port, keys: [key] });
+      cleanups.push(() => secondary!.stop());
+    }
+    const sim = await startSimCluster({
+      nodes: ["pve1", "pve2", "pve3"],
+      vms: [
+        { vmid: 101, node: "pve1" },
+        { vmid: 102, node: "pve2" },
+      ],
+      migrationDelayMs: 400,
+      ...opts.sim,
+    });
+    cleanups.push(() => sim.stop());
+    const bundle = buildBundle(join(dir, "dist"));
+    writeFileSync(join(dir, "token"), `${sim.tokenSecret}\n`, { mode: 0o600 });
+    writeFileSync(join(dir, "tsig"), `${key.secret}\n`, { mode: 0o600 });
+    const doc: Record<string, unknown> = {
+      proxmox: { endpoints: [sim.url], tokenId: sim.tokenId, tokenSecretFile: "token" },
+      nodes: {
+        pve1: { publicIPv4: "203.0.113.10", privateIP: "10.99.0.1", publicInterface: "pub0" },
+        pve2: { publicIPv4: "203.0.113.20", privateIP: "10.99.0.2", publicInterface: "pub0" },
+        pve3: {
+          publicIPv4: "203.0.113.30",
+          privateIP: "10.99.0.3",
+          publicInterface: "pub0",
+          publicIPv6: "2001:db8::30",
+        },
+      },
+      dns: {
+        zone: ZONE,
+        masters: [`127.0.0.1:${primary.port}`, ...(secondary ? [`127.0.0.1:${secondary.port}`] : [])],
+        tsig: { name: key.name, algorithm: key.algorithm, secretFile: "tsig" },
+        ttl: 60,
+        timeoutMs: 500,
+        totalTimeoutMs: 2000,
+      },
+      nat: { backend: "none" },
+      proxy: {
+        backend: "none",
+        socket: join(dir, "{node}", "admin.sock"),
+        mapDir: join(dir, "{node}", "maps"),
+      },
+      graceSeconds: 30,
+      stateDir: join(dir, "state", "{node}"),
+      pveRoot: join(dir, "pve"),
+      remote: { transport: "netns", command: [process.execPath, bundle] },
+      vms: {
+        101: { ip: "10.10.1.101", dns: ["mail.example.org"], forward: ["tcp/2222:22", "udp/51820"] },
+        102: { ip: "10.10.2.102", dns: ["shop.example.org", "www.example.org"], sni: ["shop.example.org"] },
+      },
+    };
+    opts.config?.(doc);
+    const configFile = join(dir, "cluster.yaml");
+    writeFileSync(configFile, stringify(doc));
+    const loaded = await loadConfig(configFile);
+    return {
+      dir,
+      sim,
+      primary,
+      ...(secondary ? { secondary } : {}),
+      key,
+      configFile,
+      loaded,
+      runtime: (node, now) => createRuntime(loaded, { node, log: () => {}, ...(now ? { now } : {}) }),
+      cli(node, args) {
+        const r = spawnSync(process.execPath, [bundle, "--config", configFile, ...args, "--node", node], {
+          encoding: "utf8",
+          timeout: 60_000,
+        });
+        return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+      },
+      async stop() {
+        for (const c of cleanups.reverse()) await c();
+      },
+    };
+  } catch (err) {
+    for (const c of cleanups.reverse()) await c();
+    throw err;
+  }
+}
