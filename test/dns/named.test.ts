@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { TsigAlgorithm } from "../../lib/config/types.ts";
 import { createDnsClient, type DnsClient } from "../../lib/dns/client.ts";
-import { DnsAllMastersFailed } from "../../lib/dns/errors.ts";
+import { DnsAllMastersFailed, DnsRejected } from "../../lib/dns/errors.ts";
 import { exchange } from "../../lib/dns/transport.ts";
 import { encodeUpdate } from "../../lib/dns/wire/update.ts";
 import { ExitCode, exitCodeOf } from "../../lib/errors.ts";
@@ -28,6 +28,7 @@ describe.skipIf(missing({ bins: ["named", "tsig-keygen", "dig"] }))("DNS engine 
   let primary: DnsDaemon;
   let secondary: DnsDaemon;
   let key: TsigKeyFixture;
+  let readOnly: TsigKeyFixture;
   const algKeys: TsigKeyFixture[] = [];
   const fakes: FakeServer[] = [];
   const extra: DnsDaemon[] = [];
@@ -37,11 +38,13 @@ describe.skipIf(missing({ bins: ["named", "tsig-keygen", "dig"] }))("DNS engine 
 
   beforeAll(async () => {
     key = await generateTsigKey("pvemigrate-key");
+    readOnly = await generateTsigKey("readonly-key");
     for (const alg of ALGORITHMS) algKeys.push(await generateTsigKey(`key-${alg}`, alg));
     const secondaryPort = await freePort();
     primary = await startNamedPrimary({
       zone: ZONE,
       keys: [key, ...algKeys],
+      readOnlyKeys: [readOnly],
       records: ["legacy IN A 192.0.2.7"],
       notifyPorts: [secondaryPort],
     });
@@ -69,6 +72,18 @@ describe.skipIf(missing({ bins: ["named", "tsig-keygen", "dig"] }))("DNS engine 
     ]);
     expect(r.outcomes[0]?.status).toBe("updated");
     expect(await dig(primary.port, `alg-${alg}.example.org`, "A")).toEqual(["192.0.2.5"]);
+  });
+
+  it("a key the update-policy does not grant gets REFUSED: final, not retried at the next candidate", async () => {
+    const err = await client([master(primary.port), master(secondary.port)], {}, readOnly)
+      .setAddresses([{ name: "ro.example.org", a: ["192.0.2.6"], aaaa: [], expect: { a: [], aaaa: [] } }])
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(DnsRejected);
+    expect((err as Error).message).toBe(
+      `update ro.example.org: 127.0.0.1:${primary.port} answered REFUSED: the server refuses this request (update-policy / ACL does not allow it)`,
+    );
+    expect(exitCodeOf(err)).toBe(ExitCode.peer);
+    expect(await dig(primary.port, "ro.example.org", "A")).toEqual([]);
   });
 
   it("an update sent to the secondary is forwarded to the primary", async () => {

@@ -197,8 +197,10 @@ async function startNamed(
 
 export interface NamedPrimaryOptions {
   zone: string;
-  /** Keys the primary knows; the first may update the whole zone. */
+  /** Keys that may update the whole zone. */
   keys: TsigKeyFixture[];
+  /** Keys the primary knows but whose updates the policy refuses (REFUSED). */
+  readOnlyKeys?: TsigKeyFixture[];
   /** Extra zone file lines, e.g. `legacy IN A 192.0.2.7`. */
   records?: string[];
   /** Where to NOTIFY (the secondary's port), so it follows updates at once. */
@@ -212,7 +214,7 @@ export async function startNamedPrimary(opts: NamedPrimaryOptions): Promise<DnsD
   await writeFile(join(dir, "zone.db"), zoneFile(opts.zone, opts.records));
   const notify = (opts.notifyPorts ?? []).map((p) => `127.0.0.1 port ${p};`).join(" ");
   const conf = `${bindOptions(dir, port)}
-${opts.keys.map(bindKey).join("\n")}
+${[...opts.keys, ...(opts.readOnlyKeys ?? [])].map(bindKey).join("\n")}
 zone "${opts.zone}" {
   type primary;
   file "${join(dir, "zone.db")}";
