@@ -39,7 +39,11 @@ export interface Harness {
   secondary?: DnsDaemon;
   key: TsigKeyFixture;
   configFile: string;
+  /** The built hookscript bundle (dist/hookscript.mjs next to the CLI bundle). */
+  hookscript: string;
   loaded: LoadedConfig;
+  /** Writes a variant of the config (e.g. strict: true) next to the main one; returns its path. */
+  writeConfigVariant(name: string, mutate: (doc: Record<string, unknown>) => void): string;
   runtime(node: string, now?: () => number): Runtime;
   /** Runs the built CLI bundle as a whole process acting as `node`. */
   cli(node: string, args: string[]): { code: number | null; stdout: string; stderr: string };
@@ -126,7 +130,16 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
       ...(secondary ? { secondary } : {}),
       key,
       configFile,
+      hookscript: join(dir, "dist", "hookscript.mjs"),
       loaded,
+      writeConfigVariant(name, mutate) {
+        // A deep copy: variants never leak into the main document or each other.
+        const variant = structuredClone(doc);
+        mutate(variant);
+        const file = join(dir, `cluster-${name}.yaml`);
+        writeFileSync(file, stringify(variant));
+        return file;
+      },
       runtime: (node, now) => createRuntime(loaded, { node, log: () => {}, ...(now ? { now } : {}) }),
       cli(node, args) {
         const r = spawnSync(process.execPath, [bundle, "--config", configFile, ...args, "--node", node], {
