@@ -347,8 +347,14 @@ export function createDnsClient(opts: DnsClientOptions): DnsClient {
       else outcomes.push({ name: c.name, status: "not-owned", master: state.master, actual: pick(state) });
     }
     const size = (batch: NameWrite[]) => encodeBatch(0, batch, ttl).length + tsigOverhead;
-    for (const batch of batchWrites(writes, size, maxMessageBytes))
-      await writeBatch(batch, ttl, outcomes, accepted);
+    try {
+      for (const batch of batchWrites(writes, size, maxMessageBytes))
+        await writeBatch(batch, ttl, outcomes, accepted);
+    } catch (err) {
+      // Earlier messages may have landed: say which names are settled, so only the rest is journaled.
+      if (err instanceof DnsAllMastersFailed || err instanceof DnsRejected) err.completed = [...outcomes];
+      throw err;
+    }
     const order = new Map(normalized.map((c, i) => [c.name, i]));
     outcomes.sort((x, y) => (order.get(x.name) ?? 0) - (order.get(y.name) ?? 0));
     return { outcomes, acceptedBy: [...accepted] };

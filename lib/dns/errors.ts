@@ -1,5 +1,6 @@
 import type { DnsMaster } from "../config/types.ts";
 import { PeerError } from "../errors.ts";
+import type { NameOutcome } from "./client.ts";
 
 // Errors of the DNS engine. Both are peer problems (exit 2): the input was
 // fine but no master would take it. Neither ever includes key material: the
@@ -17,6 +18,8 @@ export interface MasterFailure {
 /** No master gave a final answer within the time budget; one line per master says why. */
 export class DnsAllMastersFailed extends PeerError {
   override name = "DnsAllMastersFailed";
+  /** Names of the same setAddresses call settled by earlier messages (journal only the rest). */
+  completed: NameOutcome[] = [];
   constructor(
     readonly what: string,
     readonly failures: MasterFailure[],
@@ -35,6 +38,8 @@ export class DnsAllMastersFailed extends PeerError {
 /** A master gave a final refusal (REFUSED, NOTAUTH, a TSIG error, ...): not retried elsewhere. */
 export class DnsRejected extends PeerError {
   override name = "DnsRejected";
+  /** Names of the same setAddresses call settled by earlier messages (journal only the rest). */
+  completed: NameOutcome[] = [];
   constructor(
     readonly what: string,
     readonly master: string,
