@@ -1,0 +1,147 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { missing } from "../support/requirements.ts";
+import { type NetnsCluster, type NodeName, startNetnsCluster, VMID, waitFor } from "./netns-world.ts";
+
+// Live, failed and offline migrations of VM 101 between pve1 and pve2, with
+// the real hookscript bundle, real nft and HAProxy in each node's namespace,
+// real BIND as the master, and the client probing from its own namespace.
+
+const GRACE_SECONDS = 4;
+
+describe.skipIf(
+  missing({ root: true, bins: ["named", "dig", "tsig-keygen", "nft", "haproxy", "ip", "openssl"] }),
+)("migrations end to end in network namespaces", () => {
+  let c: NetnsCluster;
+  const vm = () => c.h.sim.state.vm(VMID);
+  const workerLog = (node: NodeName) => {
+    try {
+      return readFileSync(join(c.runtime(node).config.stateDir, "worker.log"), "utf8");
+    } catch {
+      return "";
+    }
+  };
+  const hookItems = async (node: NodeName) => (await c.runtime(node).state.local.list()).map((i) => i.id);
+  const json = (stdout: string) => JSON.parse(stdout) as Record<string, unknown>;
+
+  beforeAll(async () => {
+    c = await startNetnsCluster({ graceSeconds: GRACE_SECONDS, migrationDelayMs: 4000 });
+  }, 90_000);
+  afterAll(async () => c?.stop(), 60_000);
+
+  it("reconcile on pve1 publishes VM 101: name, forwards and routes on pve1 only", async () => {
+    const r = await c.cli("pve1", ["reconcile", "--json"]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(await c.dnsA()).toEqual([c.publicIp("pve1")]);
+    expect(await c.tcp("pve1")).toEqual({ ok: true, data: `vm101 hi ${c.world.client.ip}` });
+    expect(await c.udp("pve1")).toEqual({ ok: true, data: `vm101 ping ${c.world.client.ip}` });
+    expect(await c.tls("pve1")).toMatchObject({ ok: true, cn: "mail.example.org" });
+    expect(await c.http("pve1")).toMatchObject({ ok: true, status: 200 });
+    expect(await c.tcp("pve2")).toMatchObject({ ok: false });
+    expect(await c.tls("pve2")).toMatchObject({ ok: false });
+  });
+
+  it("live migration pve1 -> pve2: nothing moves in flight, then everything follows; pve1 grace-forwards, then drops", async () => {
+    c.h.sim.state.migrate(vm(), "pve2", true, false, "root@pam");
+    const env = { PVE_MIGRATED_FROM: "pve1" };
+    // Proxmox runs the target's start hooks when the incoming QEMU launches.
+    const pre = await c.hook("pve2", "pre-start", env);
+    const post = await c.hook("pve2", "post-start", env);
+    expect(pre.code, pre.stderr).toBe(0);
+    expect(post.code, post.stderr).toBe(0);
+    expect(post.stderr).toContain("migrating from pve1");
+    // The hook blocks the migration: it must hand off, not do the work (generous bound).
+    expect(post.ms).toBeLessThan(5000);
+
+    // In flight: still pve1's everywhere, nothing on pve2 (the worker waits).
+    expect(await c.dnsA()).toEqual([c.publicIp("pve1")]);
+    expect(await c.nftTable("pve2")).not.toContain("2222");
+    expect(await c.sniMap("pve2")).toBe("");
+    expect(await c.tcp("pve1")).toMatchObject({ ok: true });
+    expect(vm().lock, "the checks above ran while the migration was in flight").toBe("migrate");
+
+    await waitFor("the sim to finish the migration", async () => vm().node === "pve2" && !vm().lock);
+    await c.world.moveVm("vm101", "pve2");
+
+    await waitFor("the name to point at pve2", async () => (await c.dnsA())[0] === c.publicIp("pve2"));
+    expect(await c.dnsA()).toEqual([c.publicIp("pve2")]);
+    await waitFor("the worker to finish", async () => (await hookItems("pve2")).length === 0);
+    expect(workerLog("pve2")).not.toMatch(/kept in the journal/);
+
+    expect(await c.tcp("pve2")).toEqual({ ok: true, data: `vm101 hi ${c.world.client.ip}` });
+    expect(await c.udp("pve2")).toEqual({ ok: true, data: `vm101 ping ${c.world.client.ip}` });
+    expect(await c.tls("pve2")).toMatchObject({ ok: true, cn: "mail.example.org" });
+    expect(await c.http("pve2")).toMatchObject({ ok: true, status: 200 });
+
+    // Clients with the old address still arrive at pve1: forwarded over the mesh (masqueraded).
+    const graceTcp = await c.tcp("pve1");
+    expect(graceTcp).toMatchObject({ ok: true });
+    expect(graceTcp.data).toMatch(/^vm101 hi /);
+    expect(await c.tls("pve1")).toMatchObject({ ok: true, cn: "mail.example.org" });
+    expect(await c.nftTable("pve1")).toMatch(/timeout|expires/);
+
+    // nft drops the grace forwards by itself; pve1's timer reconcile drops its HAProxy routes.
+    await waitFor(
+      "pve1's grace forward to expire",
+      async () => !(await c.tcp("pve1")).ok,
+      GRACE_SECONDS * 1000 + 8000,
+    );
+    expect(await c.udp("pve1")).toMatchObject({ ok: false });
+    const r = await c.cli("pve1", ["reconcile", "--json"]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(await c.sniMap("pve1")).toBe("");
+    expect(await c.tls("pve1")).toMatchObject({ ok: false });
+    expect(await c.http("pve1")).toMatchObject({ ok: false });
+    // pve2 unaffected.
+    expect(await c.tcp("pve2")).toMatchObject({ ok: true });
+    expect(json(r.stdout).pending).toEqual([]);
+  });
+
+  it("failed migration pve2 -> pve1 changes nothing", async () => {
+    const before = { pve1: await c.nftTable("pve1"), dns: await c.dnsA() };
+    c.h.sim.failNextMigration("storage migration failed: out of space");
+    c.h.sim.state.migrate(vm(), "pve1", true, false, "root@pam");
+    const env = { PVE_MIGRATED_FROM: "pve2" };
+    expect((await c.hook("pve1", "pre-start", env)).code).toBe(0);
+    expect((await c.hook("pve1", "post-start", env)).code).toBe(0);
+    await waitFor("the migration to fail", async () => !vm().lock);
+    expect(vm().node).toBe("pve2");
+    await waitFor("pve1's worker to give up", async () => (await hookItems("pve1")).length === 0);
+    expect(workerLog("pve1")).toContain("did not complete; nothing changed");
+
+    expect(await c.dnsA()).toEqual(before.dns);
+    expect(await c.nftTable("pve1")).toBe(before.pve1);
+    expect(await c.sniMap("pve1")).toBe("");
+    expect(await c.tcp("pve1")).toMatchObject({ ok: false });
+    expect(await c.tcp("pve2")).toEqual({ ok: true, data: `vm101 hi ${c.world.client.ip}` });
+    expect(await c.tls("pve2")).toMatchObject({ ok: true, cn: "mail.example.org" });
+    const departures = await c.runtime("pve2").departures.list();
+    expect(departures.filter((d) => d.node === "pve2")).toEqual([]);
+    expect((await c.runtime("pve1").state.lastApplied.get(VMID))?.node).toBe("pve2");
+  });
+
+  it("offline migration pve2 -> pve1 (no hooks): pve1's reconcile converges everything", async () => {
+    await c.moveVm("pve1");
+    const r = await c.cli("pve1", ["reconcile", "--json"]);
+    expect(r.code, r.stderr).toBe(0);
+    const report = json(r.stdout);
+    expect(report.switched).toMatchObject([{ vmid: VMID, from: "pve2", to: "pve1", pending: [] }]);
+    expect(report.pending).toEqual([]);
+    expect(await c.dnsA()).toEqual([c.publicIp("pve1")]);
+    expect(await c.tcp("pve1")).toEqual({ ok: true, data: `vm101 hi ${c.world.client.ip}` });
+    expect(await c.tls("pve1")).toMatchObject({ ok: true, cn: "mail.example.org" });
+    // pve2 was converged over the "remote" transport: grace forwards now, gone after the grace.
+    expect(await c.tcp("pve2")).toMatchObject({ ok: true });
+    await waitFor(
+      "pve2's grace forward to expire",
+      async () => !(await c.tcp("pve2")).ok,
+      GRACE_SECONDS * 1000 + 8000,
+    );
+    // A second reconcile on pve1 is a no-op.
+    const again = await c.cli("pve1", ["reconcile", "--json"]);
+    expect(again.code, again.stderr).toBe(0);
+    expect(json(again.stdout).switched).toEqual([]);
+    expect((json(again.stdout).local as { changes: string[] }).changes).toEqual([]);
+  });
+});

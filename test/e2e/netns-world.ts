@@ -1,0 +1,293 @@
+import type { ChildProcessWithoutNullStreams } from "node:child_process";
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { stringify } from "yaml";
+import type { Runtime } from "../../lib/orchestrate/runtime.ts";
+import { type RunResult, run } from "../../lib/process/run.ts";
+import { haproxyCommand } from "../../lib/proxy/admin-socket.ts";
+import { writeFileAtomic } from "../../lib/proxy/files.ts";
+import { haproxyMapFormat } from "../../lib/proxy/haproxy.ts";
+import { renderHaproxyConfig } from "../../lib/proxy/haproxy-config.ts";
+import { dig } from "../support/named.ts";
+import { createWorld, makeCert, type ProbeResult, probe, startServer, type World } from "../support/netns.ts";
+import { type Harness, type HarnessOptions, startHarness } from "./harness.ts";
+
+// The whole cluster on one machine, for the orchestrator's end-to-end tests:
+// the simulated Proxmox API and real BIND (the harness), plus one network
+// namespace per node (pve1, pve2) with real nft and a real HAProxy in it, a
+// client namespace on the "internet", and VM 101 in its own namespace with a
+// TCP, UDP, TLS and HTTP server. The orchestrator's processes (CLI, hook,
+// worker) run in the host namespace, where the sim and named listen on
+// 127.0.0.1; only nft and HAProxy run inside the node namespaces.
+
+export const VMID = 101;
+export const VM_NAME = "mail.example.org";
+export const NODES = ["pve1", "pve2"] as const;
+export type NodeName = (typeof NODES)[number];
+
+export interface NetnsClusterOptions {
+  graceSeconds?: number;
+  migrationDelayMs?: number;
+  /** Extra config changes after the defaults of this fixture. */
+  config?: HarnessOptions["config"];
+}
+
+export interface NetnsCluster {
+  h: Harness;
+  world: World;
+  /** VM 101's private IP. */
+  vmIp: string;
+  publicIp(node: NodeName): string;
+  /** Node `node`'s namespace (what remote.netns names). */
+  ns(node: NodeName): string;
+  runtime(node: NodeName): Runtime;
+  /** The built CLI bundle as a process acting as `node`, without blocking the sim in this process. */
+  cli(node: NodeName, args: string[], opts?: { configFile?: string }): Promise<RunResult>;
+  /** The built hookscript bundle, as Proxmox runs it on `node`: `<script> 101 <phase>`. */
+  hook(node: NodeName, phase: string, env?: Record<string, string>): Promise<RunResult & { ms: number }>;
+  /** A copy of the config with `change` applied; returns its path. */
+  writeConfig(name: string, change: (doc: Record<string, unknown>) => void): string;
+  /** A at the primary for the VM's name. */
+  dnsA(): Promise<string[]>;
+  /** `nft list table ip pvemigrate` inside the node, "" when the table does not exist. */
+  nftTable(node: NodeName): Promise<string>;
+  /** HAProxy's runtime SNI map on the node, as "name target" lines. */
+  sniMap(node: NodeName): Promise<string>;
+  /** TCP forward tcp/2222 on the node's public IP, from the client. */
+  tcp(node: NodeName): Promise<ProbeResult>;
+  /** UDP forward udp/51820 on the node's public IP, from the client. */
+  udp(node: NodeName): Promise<ProbeResult>;
+  /** TLS on the node's :443 with the VM's name as SNI, from the client. */
+  tls(node: NodeName): Promise<ProbeResult>;
+  /** HTTP on the node's :80 with the VM's name as Host, from the client. */
+  http(node: NodeName): Promise<ProbeResult>;
+  /** Moves the VM in the sim (no task: offline move, HA recovery) and plugs its namespace into `node`. */
+  moveVm(node: NodeName): Promise<void>;
+  /** Kills processes (detached hook workers, CLI runs) still running from this cluster's bundle. */
+  killStrays(): void;
+  stop(): Promise<void>;
+}
+
+/** Polls `check` until it returns a value other than undefined/false, or fails naming `what`. */
+export async function waitFor<T>(
+  what: string,
+  check: () => Promise<T | undefined | false>,
+  timeoutMs = 20_000,
+  pollMs = 100,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await check();
+      if (v !== undefined && v !== false) return v;
+      last = v;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline)
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what} (${last})`);
+    await new Promise((r) => setTimeout(r, pollMs));
+  }
+}
+
+/** Pids of processes whose command line mentions `needle` (our temp dir): never a broad name. */
+function pidsMentioning(needle: string): number[] {
+  const out: number[] = [];
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
+    try {
+      if (readFileSync(`/proc/${entry}/cmdline`, "utf8").includes(needle)) out.push(Number(entry));
+    } catch {}
+  }
+  return out;
+}
+
+async function startHaproxy(world: World, rt: Runtime, ns: string): Promise<ChildProcessWithoutNullStreams> {
+  const proxy = rt.config.proxy;
+  mkdirSync(join(proxy.socket, ".."), { recursive: true });
+  // HAProxy refuses to start without its map files.
+  for (const kind of ["sni", "http"] as const) {
+    await writeFileAtomic(join(proxy.mapDir, `${kind}.map`), haproxyMapFormat.render(kind, []));
+  }
+  const cfg = join(proxy.mapDir, "..", "haproxy.cfg");
+  writeFileSync(cfg, renderHaproxyConfig(proxy));
+  const child = world.spawn(ns, ["haproxy", "-db", "-f", cfg]);
+  await waitFor(
+    `haproxy in ${ns}`,
+    async () => {
+      if (child.exitCode !== null) throw new Error(`haproxy exited ${child.exitCode}`);
+      return (await haproxyCommand(proxy.socket, "show info").catch(() => "")).includes("Pid:");
+    },
+    10_000,
+    50,
+  );
+  return child;
+}
+
+export async function startNetnsCluster(opts: NetnsClusterOptions = {}): Promise<NetnsCluster> {
+  const vmIp = "10.10.1.101";
+  const world = await createWorld({
+    nodes: [...NODES],
+    vms: [{ name: "vm101", node: "pve1", ip: vmIp }],
+  });
+  let h: Harness | undefined;
+  try {
+    const vmNs = world.vms.vm101!.ns;
+    await startServer(world, vmNs, { kind: "tcp", port: 22, label: "vm101" });
+    await startServer(world, vmNs, { kind: "udp", port: 5353, label: "vm101" });
+    await startServer(world, vmNs, { kind: "tls", port: 443, label: "vm101", ...makeCert(world, VM_NAME) });
+    await startServer(world, vmNs, { kind: "http", port: 80, label: "vm101" });
+
+    let doc: Record<string, unknown> = {};
+    h = await startHarness({
+      secondary: true,
+      sim: {
+        nodes: [...NODES],
+        vms: [{ vmid: VMID, node: "pve1" }],
+        migrationDelayMs: opts.migrationDelayMs ?? 1500,
+      },
+      config: (d) => {
+        d.nodes = Object.fromEntries(
+          NODES.map((n) => {
+            const w = world.nodes[n]!;
+            return [n, { publicIPv4: w.publicIp, privateIP: w.meshIp, publicInterface: w.publicIf }];
+          }),
+        );
+        d.vmNetwork = world.vmNetwork;
+        d.nat = { backend: "nftables", table: "pvemigrate" };
+        (d.proxy as Record<string, unknown>).backend = "haproxy";
+        d.graceSeconds = opts.graceSeconds ?? 4;
+        // A worker whose migration never finishes must not outlive the test run by an hour.
+        d.migrationWatchSeconds = 60;
+        (d.remote as Record<string, unknown>).netns = Object.fromEntries(
+          NODES.map((n) => [n, world.nodes[n]!.ns]),
+        );
+        d.vms = {
+          [VMID]: {
+            ip: vmIp,
+            dns: [VM_NAME],
+            forward: ["tcp/2222:22", "udp/51820:5353"],
+            sni: [VM_NAME],
+            http: [VM_NAME],
+          },
+        };
+        opts.config?.(d);
+        doc = d;
+      },
+    });
+    const harness = h;
+    const bundleDir = join(harness.dir, "dist");
+    for (const n of NODES) await startHaproxy(world, harness.runtime(n), world.nodes[n]!.ns);
+
+    const cluster: NetnsCluster = {
+      h: harness,
+      world,
+      vmIp,
+      publicIp: (n) => world.nodes[n]!.publicIp,
+      ns: (n) => world.nodes[n]!.ns,
+      runtime: (n) => harness.runtime(n),
+      cli: (node, args, o = {}) =>
+        run(
+          [
+            process.execPath,
+            join(bundleDir, "pvemigrate-dns.mjs"),
+            "--config",
+            o.configFile ?? harness.configFile,
+            ...args,
+            "--node",
+            node,
+          ],
+          { timeoutMs: 90_000 },
+        ),
+      async hook(node, phase, env = {}) {
+        const t0 = Date.now();
+        const r = await run([process.execPath, join(bundleDir, "hookscript.mjs"), String(VMID), phase], {
+          timeoutMs: 30_000,
+          env: {
+            ...process.env,
+            PVEMIGRATE_DNS_CONFIG: harness.configFile,
+            PVEMIGRATE_DNS_NODE: node,
+            ...env,
+          },
+        });
+        return { ...r, ms: Date.now() - t0 };
+      },
+      writeConfig(name, change) {
+        const copy = structuredClone(doc);
+        change(copy);
+        const file = join(harness.dir, name);
+        writeFileSync(file, stringify(copy));
+        return file;
+      },
+      dnsA: () => dig(harness.primary.port, VM_NAME, "A"),
+      async nftTable(node) {
+        const r = await world.exec(world.nodes[node]!.ns, ["nft", "list", "table", "ip", "pvemigrate"]);
+        return r.code === 0 ? r.stdout : "";
+      },
+      async sniMap(node) {
+        const sock = harness.runtime(node).config.proxy;
+        const out = await haproxyCommand(sock.socket, `show map ${join(sock.mapDir, "sni.map")}`);
+        // "0x55d0... mail.example.org 10.10.1.101:443" -> "mail.example.org 10.10.1.101:443"
+        return out
+          .split("\n")
+          .map((l) => l.trim().split(/\s+/).slice(1).join(" "))
+          .filter((l) => l !== "")
+          .join("\n");
+      },
+      tcp: (node) =>
+        probe(world, world.client.ns, {
+          kind: "tcp",
+          host: world.nodes[node]!.publicIp,
+          port: 2222,
+          payload: "hi",
+          timeoutMs: 2000,
+        }),
+      udp: (node) =>
+        probe(world, world.client.ns, {
+          kind: "udp",
+          host: world.nodes[node]!.publicIp,
+          port: 51820,
+          payload: "ping",
+          timeoutMs: 2000,
+        }),
+      tls: (node) =>
+        probe(world, world.client.ns, {
+          kind: "tls",
+          host: world.nodes[node]!.publicIp,
+          port: 443,
+          servername: VM_NAME,
+          timeoutMs: 2000,
+        }),
+      http: (node) =>
+        probe(world, world.client.ns, {
+          kind: "http",
+          host: world.nodes[node]!.publicIp,
+          port: 80,
+          hostHeader: VM_NAME,
+          timeoutMs: 2000,
+        }),
+      async moveVm(node) {
+        harness.sim.moveVm(VMID, node);
+        if (world.vms.vm101!.node !== node) await world.moveVm("vm101", node);
+      },
+      killStrays() {
+        for (const pid of pidsMentioning(harness.dir)) {
+          try {
+            process.kill(pid, "SIGKILL");
+          } catch {}
+        }
+      },
+      async stop() {
+        cluster.killStrays();
+        await world.destroy();
+        await harness.stop();
+      },
+    };
+    return cluster;
+  } catch (err) {
+    await world.destroy();
+    await h?.stop();
+    throw err;
+  }
+}
