@@ -4,6 +4,7 @@ import { loadConfig } from "../lib/config/load.ts";
 import { ExitCode, exitCodeOf, messageOf } from "../lib/errors.ts";
 import pkg from "../package.json" with { type: "json" };
 import { registerConfigCommands } from "./commands/config.ts";
+import { registerDemoCommand } from "./commands/demo.ts";
 import { registerOrchestrateCommands } from "./commands/orchestrate.ts";
 
 // The CLI: every subcommand is a thin call into lib/. Exit codes (README):
@@ -21,6 +22,7 @@ export function buildProgram(): Command {
     .exitOverride();
   registerConfigCommands(program, loadConfig);
   registerOrchestrateCommands(program, loadConfig);
+  registerDemoCommand(program);
   return program;
 }
 

@@ -64,11 +64,7 @@ export function createRuntime(loaded: LoadedConfig, opts: RuntimeOptions = {}): 
       return proxmox;
     },
     get dns() {
-      dns ??= createDnsClient({
-        dns: config.dns,
-        tsigSecret: loaded.secrets.tsig,
-        journalHint: "recorded in the journal; the next reconcile retries it",
-      });
+      dns ??= createDnsClient({ dns: config.dns, tsigSecret: loaded.secrets.tsig });
       return dns;
     },
     state: openState(config, { now, warn: log }),

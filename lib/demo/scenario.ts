@@ -1,0 +1,263 @@
+import { randomBytes } from "node:crypto";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { stringify } from "yaml";
+import { loadConfig } from "../config/load.ts";
+import { computeDesired } from "../desired/compute.ts";
+import type { NodeDesired } from "../desired/types.ts";
+import { messageOf } from "../errors.ts";
+import { preflight, runMigration } from "../orchestrate/migrate.ts";
+import { observe } from "../orchestrate/observe.ts";
+import { reconcile } from "../orchestrate/reconcile.ts";
+import { createRuntime, type Runtime } from "../orchestrate/runtime.ts";
+import { run } from "../process/run.ts";
+import { type SimVmInput, startSimCluster } from "../sim/cluster.ts";
+import { type DemoMaster, findNamed, startDemoNamed } from "./named.ts";
+
+// `pvemigrate-dns demo`: the whole product on one machine, no root needed.
+// A simulated 3-node cluster with the example VMs, a real BIND master on
+// loopback, the real orchestrator. It runs a live migration and an HA
+// recovery and shows, after each step, where the names point and what every
+// node forwards and routes. As root, each node's nft table is really applied
+// inside a network namespace of its own; otherwise the rendered plan is shown.
+
+const ZONE = "example.org";
+const NODES = {
+  pve1: { publicIPv4: "203.0.113.10", privateIP: "10.10.0.1", publicInterface: "eno1" },
+  pve2: { publicIPv4: "198.51.100.20", privateIP: "10.10.0.2", publicInterface: "enp3s0" },
+  pve3: {
+    publicIPv4: "192.0.2.30",
+    privateIP: "10.10.0.3",
+    publicInterface: "eno1",
+    publicIPv6: "2001:db8:30::1",
+  },
+};
+const VMS = {
+  101: {
+    ip: "10.10.1.101",
+    dns: ["mail.example.org"],
+    forward: ["tcp/25", "tcp/587", "tcp/993", "tcp/2222:22"],
+    sni: ["webmail.example.org"],
+    http: ["webmail.example.org"],
+  },
+  102: {
+    ip: "10.10.1.102",
+    dns: ["shop.example.org"],
+    sni: ["shop.example.org"],
+    http: ["shop.example.org"],
+  },
+  103: { ip: "agent", dns: ["blog.example.org"], sni: ["blog.example.org:8443"], http: ["blog.example.org"] },
+  104: { ip: "10.10.2.104", dns: ["play.example.org"], forward: ["udp/27015", "tcp/27015", "tcp/2224:22"] },
+  105: { ip: "10.10.3.53", dns: ["ns1.example.org"], forward: ["udp/53", "tcp/53"] },
+};
+const SIM_VMS: SimVmInput[] = [
+  { vmid: 101, node: "pve1", name: "mail" },
+  { vmid: 102, node: "pve1", name: "shop" },
+  {
+    vmid: 103,
+    node: "pve2",
+    name: "blog",
+    agent: [
+      { name: "lo", "ip-addresses": [{ "ip-address": "127.0.0.1", "ip-address-type": "ipv4", prefix: 8 }] },
+      {
+        name: "docker0",
+        "ip-addresses": [{ "ip-address": "172.17.0.1", "ip-address-type": "ipv4", prefix: 16 }],
+      },
+      {
+        name: "eth0",
+        "ip-addresses": [
+          { "ip-address": "fe80::be24:11ff:fe00:67", "ip-address-type": "ipv6", prefix: 64 },
+          { "ip-address": "10.10.2.103", "ip-address-type": "ipv4", prefix: 16 },
+        ],
+      },
+    ],
+  },
+  { vmid: 104, node: "pve2", name: "game", hastate: "started" },
+  { vmid: 105, node: "pve3", name: "ns1" },
+];
+
+export interface DemoOptions {
+  out: (line: string) => void;
+  /** Apply nft inside network namespaces (needs root and nft); default: when possible. */
+  netns?: boolean;
+  /** How to run this CLI on "another node" (the demo's nodes are local processes). */
+  cliCommand: string[];
+}
+
+async function canUseNetns(): Promise<boolean> {
+  if (process.getuid?.() !== 0) return false;
+  const r = await run(["nft", "--version"]).catch(() => undefined);
+  return r?.code === 0;
+}
+
+function describeNode(n: NodeDesired, now: number): string[] {
+  const grace = (until?: number) => (until ? ` (grace, ${Math.ceil((until - now) / 1000)}s left)` : "");
+  return [
+    ...n.forwards.map(
+      (f) => `${f.proto}/${f.publicPort} -> ${f.target}:${f.targetPort} (VM ${f.vmid})${grace(f.graceUntil)}`,
+    ),
+    ...n.routes.map(
+      (r) => `${r.kind} ${r.name} -> ${r.target}:${r.targetPort} (VM ${r.vmid})${grace(r.graceUntil)}`,
+    ),
+  ];
+}
+
+export async function runDemo(opts: DemoOptions): Promise<number> {
+  const out = opts.out;
+  const dir = await mkdtemp(join(tmpdir(), "pvemigrate-demo-"));
+  const cleanups: Array<() => Promise<unknown>> = [() => rm(dir, { recursive: true, force: true })];
+  const useNetns = opts.netns ?? (await canUseNetns());
+  const namespaces: Record<string, string> = {};
+  try {
+    const tsigSecret = randomBytes(32).toString("base64");
+    const sim = await startSimCluster({ nodes: Object.keys(NODES), vms: SIM_VMS, migrationDelayMs: 1500 });
+    cleanups.push(() => sim.stop());
+    const named = await findNamed();
+    if (!named) throw new Error("the demo needs BIND's named (Debian package bind9) for its DNS master");
+    const master: DemoMaster = await startDemoNamed(named, dir, {
+      zone: ZONE,
+      keyName: "pvemigrate-key",
+      algorithm: "hmac-sha256",
+      secret: tsigSecret,
+    });
+    cleanups.push(() => master.stop());
+    if (useNetns) {
+      for (const node of Object.keys(NODES)) {
+        const ns = `pvmdemo${process.pid}-${node}`;
+        await run(["ip", "netns", "add", ns]);
+        namespaces[node] = ns;
+        cleanups.push(() => run(["ip", "netns", "del", ns]));
+      }
+    }
+    await writeFile(join(dir, "token"), `${sim.tokenSecret}\n`, { mode: 0o600 });
+    await writeFile(join(dir, "tsig"), `${tsigSecret}\n`, { mode: 0o600 });
+    const doc = {
+      proxmox: { endpoints: [sim.url], tokenId: sim.tokenId, tokenSecretFile: "token" },
+      nodes: NODES,
+      vmNetwork: "10.10.0.0/16",
+      dns: {
+        zone: ZONE,
+        masters: [`127.0.0.1:${master.port}`],
+        tsig: { name: "pvemigrate-key", algorithm: "hmac-sha256", secretFile: "tsig" },
+        ttl: 60,
+      },
+      nat: { backend: useNetns ? "nftables" : "none", table: "pvemigrate" },
+      proxy: {
+        backend: "haproxy",
+        socket: join(dir, "{node}", "haproxy.sock"),
+        mapDir: join(dir, "{node}", "maps"),
+      },
+      graceSeconds: 120,
+      stateDir: join(dir, "state", "{node}"),
+      pveRoot: join(dir, "pve"),
+      remote: { transport: "netns", command: opts.cliCommand, netns: namespaces },
+      vms: VMS,
+    };
+    const configFile = join(dir, "cluster.yaml");
+    await writeFile(configFile, stringify(doc));
+    const loaded = await loadConfig(configFile);
+    const rt = (node: string): Runtime => createRuntime(loaded, { node, log: () => {} });
+
+    out("pvemigrate-dns demo: 3 simulated Proxmox nodes (API on loopback), 5 VMs");
+    out(`DNS master: real BIND named on 127.0.0.1:${master.port}, zone ${ZONE}, TSIG hmac-sha256`);
+    out(
+      useNetns
+        ? `node backends: nft tables applied in network namespaces ${Object.values(namespaces).join(", ")}; HAProxy map files written (no haproxy running)`
+        : "node backends: shown as the rendered plan (run as root with nftables installed to apply them in network namespaces)",
+    );
+
+    const show = async (title: string) => {
+      out("");
+      out(`== ${title}`);
+      const world = await observe(rt("pve1"), { resolveOn: Object.keys(NODES) });
+      const now = Date.now();
+      const desired = computeDesired(world.config, world.placements, world.departures, now);
+      for (const p of world.placements)
+        out(`   VM ${p.vmid} ${p.status} on ${p.node}${p.ip ? ` (${p.ip})` : ""}`);
+      out("   DNS at the master:");
+      for (const name of Object.values(VMS).flatMap((v) => v.dns)) {
+        try {
+          const r = await rt("pve1").dns.query(name);
+          out(`     ${name.padEnd(20)} ${[...r.a, ...r.aaaa].join(", ") || "(no address)"}`);
+        } catch (err) {
+          out(`     ${name.padEnd(20)} ? ${messageOf(err)}`);
+        }
+      }
+      for (const [node, n] of Object.entries(desired.nodes)) {
+        const online = world.snapshot.nodes.find((s) => s.name === node)?.online ? "" : " [OFFLINE]";
+        out(`   ${node} ${n.publicIPv4}${online}:`);
+        for (const line of describeNode(n, now)) out(`     ${line}`);
+        if (useNetns && namespaces[node]) {
+          const r = await run([
+            "ip",
+            "netns",
+            "exec",
+            namespaces[node],
+            "nft",
+            "list",
+            "table",
+            "ip",
+            "pvemigrate",
+          ]);
+          const rules = (r.stdout.match(/ : /g) ?? []).length;
+          out(
+            `     (nft table in ${namespaces[node]}: ${r.code === 0 ? `${rules} map elements applied` : "absent"})`,
+          );
+        }
+      }
+    };
+
+    out("");
+    out("-- step 1: the timer's reconcile runs on every node: forwards, routes and names are set up");
+    for (const node of Object.keys(NODES)) {
+      const r = await reconcile(rt(node));
+      const switched = r.switched.map((s) => `VM ${s.vmid}`).join(", ") || "none";
+      out(`   ${node}: switched ${switched}; errors: ${r.errors.join("; ") || "none"}`);
+    }
+    await show("after step 1");
+
+    out("");
+    out("-- step 2: live migration of VM 101 (mail) pve1 -> pve2 through the API");
+    const plan = await preflight(rt("pve1"), 101, "pve2");
+    const t0 = Date.now();
+    const summary = await runMigration(rt("pve1"), plan, (line) =>
+      out(`   [${((Date.now() - t0) / 1000).toFixed(1)}s] ${line}`),
+    );
+    out(
+      `   migrated in ${summary.taskSeconds?.toFixed(1)}s; public face switched ${summary.switchSeconds?.toFixed(2)}s after the task ended`,
+    );
+    for (const line of summary.verified?.dns ?? []) out(`   verified: ${line}`);
+    out(`   forwards and routes in place on pve2: ${summary.verified?.forwardsInPlace ? "yes" : "NO"}`);
+    await show("after step 2 (pve1 keeps grace forwards to 10.10.1.101 over the mesh for 120 s)");
+
+    out("");
+    out("-- step 3: pve2 fails; the HA stack recovers VM 104 (game) on pve3; no hook runs on pve2");
+    await sim.setNodeOnline("pve2", false);
+    if (useNetns && namespaces.pve2) await run(["ip", "netns", "del", namespaces.pve2]);
+    sim.moveVm(104, "pve3");
+    const r3 = await reconcile(rt("pve3"));
+    for (const s of r3.switched) {
+      out(
+        `   pve3 switched VM ${s.vmid} from ${s.from ?? "?"}: DNS ${s.dns?.ok ? "updated" : `journaled (${s.dns?.error})`}`,
+      );
+      if (s.old && !s.old.ok) out(`   old node ${s.from} unreachable: journaled (${s.old.error})`);
+    }
+    out(`   still pending: ${r3.pending.join(", ") || "nothing"}`);
+    await show("after step 3");
+
+    out("");
+    out("-- step 4: pve2 comes back; its own reconcile drops what it no longer hosts");
+    await sim.setNodeOnline("pve2", true);
+    if (useNetns && namespaces.pve2) await run(["ip", "netns", "add", namespaces.pve2]);
+    const r4 = await reconcile(rt("pve2"));
+    out(`   pve2 finished from the journal: ${r4.drained.done.join(", ") || "nothing"}`);
+    out(`   pending now: ${r4.pending.join(", ") || "nothing"}`);
+    await show("after step 4");
+    out("");
+    out("demo finished: every name points at the node hosting its VM.");
+    return 0;
+  } finally {
+    for (const c of cleanups.reverse()) await c().catch(() => {});
+  }
+}

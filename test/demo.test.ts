@@ -1,0 +1,52 @@
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { runDemo } from "../lib/demo/scenario.ts";
+import { missing } from "./support/requirements.ts";
+
+// README's first command. Run in-process, with this file's tsx-loaded CLI as
+// the demo's "other nodes".
+
+const cli = [
+  process.execPath,
+  "--import",
+  "tsx",
+  join(import.meta.dirname, "..", "bin", "pvemigrate-dns.ts"),
+];
+
+async function demo(netns: boolean): Promise<{ code: number; text: string }> {
+  const lines: string[] = [];
+  const code = await runDemo({ out: (l) => lines.push(l), netns, cliCommand: cli });
+  return { code, text: lines.join("\n") };
+}
+
+function section(text: string, title: string): string {
+  const start = text.indexOf(`== ${title}`);
+  const end = text.indexOf("\n-- ", start);
+  return text.slice(start, end === -1 ? undefined : end);
+}
+
+describe.skipIf(missing({ bins: ["named"] }))("demo", () => {
+  it("moves mail.example.org with the live migration and play.example.org with the HA recovery", async () => {
+    const { code, text } = await demo(false);
+    expect(code).toBe(0);
+    const before = section(text, "after step 1");
+    const afterMigration = section(text, "after step 2");
+    const end = section(text, "after step 4");
+    expect(before).toMatch(/mail\.example\.org\s+203\.0\.113\.10/);
+    expect(afterMigration).toMatch(/mail\.example\.org\s+198\.51\.100\.20/);
+    expect(afterMigration).toMatch(/tcp\/2222 -> 10\.10\.1\.101:22 \(VM 101\) \(grace, \d+s left\)/);
+    expect(text).toContain("forwards and routes in place on pve2: yes");
+    expect(end).toMatch(/play\.example\.org\s+192\.0\.2\.30, 2001:db8:30::1/);
+    expect(end).toMatch(/blog\.example\.org\s+198\.51\.100\.20/);
+  }, 120_000);
+});
+
+describe.skipIf(missing({ root: true, bins: ["named", "nft"] }))("demo as root", () => {
+  it("applies the nft tables in network namespaces and journals the dead node's cleanup", async () => {
+    const { code, text } = await demo(true);
+    expect(code).toBe(0);
+    expect(text).toMatch(/nft table in pvmdemo\d+-pve1: \d+ map elements applied/);
+    expect(text).toMatch(/old node pve2 unreachable: journaled/);
+    expect(text).toMatch(/pve2 finished from the journal: node:pve2/);
+  }, 120_000);
+});
