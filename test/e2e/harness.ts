@@ -24,8 +24,8 @@ const root = join(import.meta.dirname, "..", "..");
 
 export interface HarnessOptions {
   sim?: SimClusterOptions;
-  /** Extra config, merged over the default document. */
-  config?: (doc: Record<string, unknown>) => void;
+  /** Extra config, merged over the default document; `ctx` gives the sim (its per-node endpoints) and the temp dir. */
+  config?: (doc: Record<string, unknown>, ctx: { sim: SimCluster; dir: string }) => void;
   /** Start the secondary as the second master candidate (default true). */
   secondary?: boolean;
   /** Zone records to start with (the names are ours only with our TXT). */
@@ -119,7 +119,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
         102: { ip: "10.10.2.102", dns: ["shop.example.org", "www.example.org"], sni: ["shop.example.org"] },
       },
     };
-    opts.config?.(doc);
+    opts.config?.(doc, { sim, dir });
     const configFile = join(dir, "cluster.yaml");
     writeFileSync(configFile, stringify(doc));
     const loaded = await loadConfig(configFile);

@@ -1,7 +1,6 @@
 import type { ChildProcessWithoutNullStreams } from "node:child_process";
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { stringify } from "yaml";
 import type { Runtime } from "../../lib/orchestrate/runtime.ts";
 import { type RunResult, run } from "../../lib/process/run.ts";
 import { haproxyCommand } from "../../lib/proxy/admin-socket.ts";
@@ -45,8 +44,14 @@ export interface NetnsCluster {
   cli(node: NodeName, args: string[], opts?: { configFile?: string }): Promise<RunResult>;
   /** The built hookscript bundle, as Proxmox runs it on `node`: `<script> 101 <phase>`. */
   hook(node: NodeName, phase: string, env?: Record<string, string>): Promise<RunResult & { ms: number }>;
-  /** A copy of the config with `change` applied; returns its path. */
-  writeConfig(name: string, change: (doc: Record<string, unknown>) => void): string;
+  /**
+   * Node `node` dies: its public link goes down, its API endpoint stops answering, and
+   * the namespace name the config's remote.netns gives for it disappears, so
+   * every attempt to reach it (`ip netns exec`) fails, as ssh to a dead node does.
+   */
+  nodeDown(node: NodeName): Promise<void>;
+  /** Node `node` is back: the reverse of nodeDown. */
+  nodeUp(node: NodeName): Promise<void>;
   /** A at the primary for the VM's name. */
   dnsA(): Promise<string[]>;
   /** `nft list table ip pvemigrate` inside the node, "" when the table does not exist. */
@@ -139,7 +144,9 @@ export async function startNetnsCluster(opts: NetnsClusterOptions = {}): Promise
     await startServer(world, vmNs, { kind: "tls", port: 443, label: "vm101", ...makeCert(world, VM_NAME) });
     await startServer(world, vmNs, { kind: "http", port: 80, label: "vm101" });
 
-    let doc: Record<string, unknown> = {};
+    // remote.netns names an alias of each node's namespace: nodeDown removes
+    // the alias (the namespace and its processes live on), nodeUp brings it back.
+    const alias = (n: NodeName) => `${world.nodes[n]!.ns}-r`;
     h = await startHarness({
       secondary: true,
       sim: {
@@ -147,7 +154,9 @@ export async function startNetnsCluster(opts: NetnsClusterOptions = {}): Promise
         vms: [{ vmid: VMID, node: "pve1" }],
         migrationDelayMs: opts.migrationDelayMs ?? 1500,
       },
-      config: (d) => {
+      config: (d, ctx) => {
+        // Every node's endpoint, so the API stays reachable while one node is down.
+        (d.proxmox as Record<string, unknown>).endpoints = NODES.map((n) => ctx.sim.urls[n]);
         d.nodes = Object.fromEntries(
           NODES.map((n) => {
             const w = world.nodes[n]!;
@@ -160,9 +169,7 @@ export async function startNetnsCluster(opts: NetnsClusterOptions = {}): Promise
         d.graceSeconds = opts.graceSeconds ?? 4;
         // A worker whose migration never finishes must not outlive the test run by an hour.
         d.migrationWatchSeconds = 60;
-        (d.remote as Record<string, unknown>).netns = Object.fromEntries(
-          NODES.map((n) => [n, world.nodes[n]!.ns]),
-        );
+        (d.remote as Record<string, unknown>).netns = Object.fromEntries(NODES.map((n) => [n, alias(n)]));
         d.vms = {
           [VMID]: {
             ip: vmIp,
@@ -172,13 +179,31 @@ export async function startNetnsCluster(opts: NetnsClusterOptions = {}): Promise
             http: [VM_NAME],
           },
         };
-        opts.config?.(d);
-        doc = d;
+        opts.config?.(d, ctx);
       },
     });
     const harness = h;
     const bundleDir = join(harness.dir, "dist");
-    for (const n of NODES) await startHaproxy(world, harness.runtime(n), world.nodes[n]!.ns);
+    const haproxies = new Map<NodeName, ChildProcessWithoutNullStreams>();
+    const aliases = new Set<string>();
+    const attach = async (n: NodeName) => {
+      const r = await run(["ip", "netns", "attach", alias(n), String(haproxies.get(n)!.pid)]);
+      if (r.code !== 0) throw new Error(`ip netns attach ${alias(n)}: ${r.stderr.trim()}`);
+      aliases.add(alias(n));
+    };
+    const detach = async (n: NodeName) => {
+      await run(["ip", "netns", "del", alias(n)]);
+      aliases.delete(alias(n));
+    };
+    // Only the public link: taking the mesh down would make the kernel drop the
+    // routes through it, and the world could not be put back as it was.
+    const publicLink = (n: NodeName, state: "up" | "down") =>
+      world.sh(world.nodes[n]!.ns, ["ip", "link", "set", world.nodes[n]!.publicIf, state]);
+    for (const n of NODES) {
+      // `ip netns exec` runs haproxy in place of itself: its pid lives in the node's namespace.
+      haproxies.set(n, await startHaproxy(world, harness.runtime(n), world.nodes[n]!.ns));
+      await attach(n);
+    }
 
     const cluster: NetnsCluster = {
       h: harness,
@@ -213,12 +238,15 @@ export async function startNetnsCluster(opts: NetnsClusterOptions = {}): Promise
         });
         return { ...r, ms: Date.now() - t0 };
       },
-      writeConfig(name, change) {
-        const copy = structuredClone(doc);
-        change(copy);
-        const file = join(harness.dir, name);
-        writeFileSync(file, stringify(copy));
-        return file;
+      async nodeDown(node) {
+        await publicLink(node, "down");
+        await harness.sim.setNodeOnline(node, false);
+        await detach(node);
+      },
+      async nodeUp(node) {
+        await publicLink(node, "up");
+        await harness.sim.setNodeOnline(node, true);
+        await attach(node);
       },
       dnsA: () => dig(harness.primary.port, VM_NAME, "A"),
       async nftTable(node) {
@@ -280,12 +308,14 @@ export async function startNetnsCluster(opts: NetnsClusterOptions = {}): Promise
       },
       async stop() {
         cluster.killStrays();
+        for (const a of aliases) await run(["ip", "netns", "del", a]);
         await world.destroy();
         await harness.stop();
       },
     };
     return cluster;
   } catch (err) {
+    for (const n of NODES) await run(["ip", "netns", "del", `${world.nodes[n]!.ns}-r`]);
     await world.destroy();
     await h?.stop();
     throw err;

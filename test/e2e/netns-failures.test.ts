@@ -1,0 +1,135 @@
+import { createSocket, type Socket } from "node:dgram";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { freePort } from "../support/named.ts";
+import { missing } from "../support/requirements.ts";
+import { type NetnsCluster, type NodeName, startNetnsCluster, VMID, waitFor } from "./netns-world.ts";
+
+// What the orchestrator does when parts of the cluster are down, end to end
+// with real nft, HAProxy and BIND: HA recovery while the old node is dead
+// (and cleaning it when it returns), and a switch while every DNS master is
+// down (journaled, finished by the next reconcile, exit code 3).
+
+// Long enough to probe the old node after a switch that spent ~2.5 s on dead masters.
+const GRACE_SECONDS = 6;
+
+describe.skipIf(
+  missing({ root: true, bins: ["named", "dig", "tsig-keygen", "nft", "haproxy", "ip", "openssl"] }),
+)("failures end to end in network namespaces", () => {
+  let c: NetnsCluster;
+  let silent: Socket | undefined;
+  const json = (stdout: string) => JSON.parse(stdout) as Record<string, unknown>;
+  const workerLog = (node: NodeName) => {
+    try {
+      return readFileSync(join(c.runtime(node).config.stateDir, "worker.log"), "utf8");
+    } catch {
+      return "";
+    }
+  };
+  const pending = async () => {
+    const rt = c.runtime("pve1");
+    return [...(await rt.state.cluster.list()), ...(await rt.state.local.list())].map((i) => i.id).sort();
+  };
+
+  beforeAll(async () => {
+    c = await startNetnsCluster({ graceSeconds: GRACE_SECONDS });
+    const r = await c.cli("pve1", ["reconcile", "--json"]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(await c.dnsA()).toEqual([c.publicIp("pve1")]);
+  }, 90_000);
+  afterAll(async () => {
+    silent?.close();
+    await c?.stop();
+  }, 60_000);
+
+  it("HA recovery with pve1 dead: pve2 converges at once, pve1 is cleaned when it returns", async () => {
+    expect(await c.tcp("pve1")).toMatchObject({ ok: true });
+    await c.nodeDown("pve1");
+    // Fenced, and the HA stack starts the VM on pve2: start hooks there, no PVE_MIGRATED_FROM.
+    await c.moveVm("pve2");
+    expect((await c.hook("pve2", "pre-start")).code).toBe(0);
+    const post = await c.hook("pve2", "post-start");
+    expect(post.code, post.stderr).toBe(0);
+
+    await waitFor("the name to point at pve2", async () => (await c.dnsA())[0] === c.publicIp("pve2"));
+    await waitFor(
+      "pve2's worker to finish",
+      async () => (await c.runtime("pve2").state.local.list()).length === 0,
+    );
+    expect(await c.tcp("pve2")).toEqual({ ok: true, data: `vm101 hi ${c.world.client.ip}` });
+    expect(await c.tls("pve2")).toMatchObject({ ok: true, cn: "mail.example.org" });
+    expect(await c.http("pve2")).toMatchObject({ ok: true, status: 200 });
+    // The dead node could not be reached: that step is journaled, cluster-wide.
+    expect(workerLog("pve2")).toMatch(/node:pve1: .*kept in the journal/);
+    expect(await pending()).toEqual(["node:pve1"]);
+    // pve1 still holds the VM's forwards and routes as it had them when it died.
+    expect(await c.nftTable("pve1")).toMatch(/2222 : 10\.10\.1\.101 \. 22/);
+    expect(await c.sniMap("pve1")).toBe("mail.example.org 10.10.1.101:443");
+
+    // It stays down past the grace period, then comes back and its timer runs.
+    const departure = (await c.runtime("pve2").departures.list()).find((d) => d.vmid === VMID);
+    expect(departure?.node).toBe("pve1");
+    await waitFor(
+      "the grace period to pass",
+      async () => Date.now() > departure!.leftAt + GRACE_SECONDS * 1000 + 200,
+    );
+    await c.nodeUp("pve1");
+    const r = await c.cli("pve1", ["reconcile", "--json"]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(json(r.stdout).pending).toEqual([]);
+    expect(await pending()).toEqual([]);
+    expect(await c.nftTable("pve1")).not.toContain("2222");
+    expect(await c.sniMap("pve1")).toBe("");
+    expect(await c.tcp("pve1")).toMatchObject({ ok: false });
+    expect(await c.tls("pve1")).toMatchObject({ ok: false });
+    // pve2 keeps the VM, and the name stays.
+    expect(await c.tcp("pve2")).toMatchObject({ ok: true });
+    expect(await c.dnsA()).toEqual([c.publicIp("pve2")]);
+  });
+
+  it("both masters down during the switch: forwards switch, DNS is journaled (exit 3), the next reconcile finishes it", async () => {
+    // One master refuses (closed port), the other is silent (never answers).
+    silent = createSocket("udp4");
+    await new Promise<void>((resolve) => silent!.bind(0, "127.0.0.1", () => resolve()));
+    const closed = await freePort();
+    const down = c.h.writeConfigVariant("masters-down", (doc) => {
+      (doc.dns as Record<string, unknown>).masters = [
+        `127.0.0.1:${closed}`,
+        `127.0.0.1:${silent!.address().port}`,
+      ];
+    });
+
+    await c.moveVm("pve1");
+    const r = await c.cli("pve1", ["switch", String(VMID), "--from", "pve2", "--json"], { configFile: down });
+    expect(r.code, r.stderr).toBe(3);
+    const report = json(r.stdout);
+    expect(report).toMatchObject({ from: "pve2", to: "pve1", pending: [`dns:vm:${VMID}`] });
+    expect(report.local).toMatchObject({ ok: true });
+    expect(report.old).toMatchObject({ ok: true });
+    expect(report.dns).toMatchObject({ ok: false });
+    expect(JSON.stringify(report)).not.toContain(c.h.key.secret);
+
+    // Forwards and routes followed the VM; the name could not.
+    expect(await c.tcp("pve1")).toEqual({ ok: true, data: `vm101 hi ${c.world.client.ip}` });
+    expect(await c.tls("pve1")).toMatchObject({ ok: true, cn: "mail.example.org" });
+    expect(await c.dnsA()).toEqual([c.publicIp("pve2")]);
+    expect(await c.tcp("pve2")).toMatchObject({ ok: true }); // grace: old clients still get through
+    expect(await pending()).toEqual([`dns:vm:${VMID}`]);
+
+    // The timer's reconcile while the masters are still down: still pending, exit 3.
+    const stillDown = await c.cli("pve1", ["reconcile", "--json"], { configFile: down });
+    expect(stillDown.code, stillDown.stderr).toBe(3);
+    expect(json(stillDown.stdout).pending).toEqual([`dns:vm:${VMID}`]);
+    expect(await c.dnsA()).toEqual([c.publicIp("pve2")]);
+
+    // Masters back: the next reconcile finishes it.
+    const next = await c.cli("pve1", ["reconcile", "--json"]);
+    expect(next.code, next.stderr).toBe(0);
+    expect(json(next.stdout)).toMatchObject({ pending: [], errors: [] });
+    expect((json(next.stdout).drained as { done: string[] }).done).toContain(`dns:vm:${VMID}`);
+    expect(await c.dnsA()).toEqual([c.publicIp("pve1")]);
+    expect(await pending()).toEqual([]);
+    expect(await c.tcp("pve1")).toMatchObject({ ok: true });
+  });
+});
