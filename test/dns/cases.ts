@@ -14,11 +14,22 @@ export interface CaseContext {
   port: () => number;
   key: () => TsigKeyFixture;
   client: () => DnsClient;
+  /**
+   * knotd 3.2 sometimes holds an UPDATE in its queue until the next one
+   * arrives (its log then says "DDNS, processing 2 updates"), so the first
+   * attempt times out and the retry finds the change applied: the outcome is
+   * then "unchanged" (or "absent" for a delete) instead of "updated"/"deleted".
+   * The records are checked with dig either way.
+   */
+  lateAnswers?: boolean;
 }
 
 const OWNER_TXT = `"heritage=pvemigrate-dns,owner=${OWNER}"`;
 
 export function safeWriteCases(ctx: CaseContext): void {
+  const applied = (status: string | undefined) =>
+    expect(status).toMatch(ctx.lateAnswers ? /^(updated|unchanged)$/ : /^updated$/);
+
   it("creates a new name with our ownership TXT (checked with dig)", async () => {
     const r = await ctx
       .client()
@@ -50,7 +61,7 @@ export function safeWriteCases(ctx: CaseContext): void {
         expect: { a: ["203.0.113.10"], aaaa: [] },
       },
     ]);
-    expect(r.outcomes[0]?.status).toBe("updated");
+    applied(r.outcomes[0]?.status);
     expect(await dig(ctx.port(), "move.example.org", "A")).toEqual(["198.51.100.20"]);
     expect(await dig(ctx.port(), "move.example.org", "AAAA")).toEqual(["2001:db8::20"]);
     const { stdout } = await import("../../lib/process/run.ts").then((m) =>
@@ -93,7 +104,7 @@ export function safeWriteCases(ctx: CaseContext): void {
       aaaa: [],
       expect: { a: ["192.0.2.60"], aaaa: [] },
     };
-    expect((await c.setAddresses([change])).outcomes[0]?.status).toBe("updated");
+    applied((await c.setAddresses([change])).outcomes[0]?.status);
     expect((await c.setAddresses([change])).outcomes[0]?.status).toBe("unchanged");
     expect(await dig(ctx.port(), "again.example.org", "A")).toEqual(["192.0.2.61"]);
   });
@@ -123,7 +134,8 @@ export function safeWriteCases(ctx: CaseContext): void {
     const r = await c.setAddresses(
       names.map((name, i) => ({ name, a: [`192.0.2.${i + 1}`], aaaa: [], expect: { a: [], aaaa: [] } })),
     );
-    expect(r.outcomes.map((o) => o.status)).toEqual(names.map(() => "updated"));
+    for (const o of r.outcomes) applied(o.status);
+    expect(r.outcomes.map((o) => o.name)).toEqual(names);
     const after = await c.querySoa();
     expect(after.serial - before.serial).toBe(1);
     expect(await dig(ctx.port(), "batch19.example.org", "A")).toEqual(["192.0.2.20"]);
@@ -136,10 +148,9 @@ export function safeWriteCases(ctx: CaseContext): void {
       { name: "mixed-new.example.org", a: ["192.0.2.71"], aaaa: [], expect: { a: [], aaaa: [] } },
       { name: "mixed-old.example.org", a: ["192.0.2.72"], aaaa: [], expect: { a: ["192.0.2.1"], aaaa: [] } },
     ]);
-    expect(r.outcomes.map((o) => [o.name, o.status])).toEqual([
-      ["mixed-new.example.org", "updated"],
-      ["mixed-old.example.org", "stale"],
-    ]);
+    expect(r.outcomes.map((o) => o.name)).toEqual(["mixed-new.example.org", "mixed-old.example.org"]);
+    applied(r.outcomes[0]?.status);
+    expect(r.outcomes[1]?.status).toBe("stale");
     expect(await dig(ctx.port(), "mixed-new.example.org", "A")).toEqual(["192.0.2.71"]);
     expect(await dig(ctx.port(), "mixed-old.example.org", "A")).toEqual(["192.0.2.70"]);
   });
@@ -147,7 +158,9 @@ export function safeWriteCases(ctx: CaseContext): void {
   it("deletes an owned name entirely; deleting it again reports absent", async () => {
     const c = ctx.client();
     await c.setAddresses([{ name: "gone.example.org", a: ["192.0.2.80"], aaaa: ["2001:db8::80"] }]);
-    expect(await c.deleteName("gone.example.org")).toMatchObject({ status: "deleted" });
+    expect((await c.deleteName("gone.example.org")).status).toMatch(
+      ctx.lateAnswers ? /^(deleted|absent)$/ : /^deleted$/,
+    );
     expect(await dig(ctx.port(), "gone.example.org", "A")).toEqual([]);
     expect(await dig(ctx.port(), "gone.example.org", "TXT")).toEqual([]);
     expect(await c.deleteName("gone.example.org")).toMatchObject({ status: "absent" });

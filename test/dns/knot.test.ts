@@ -24,7 +24,7 @@ describe.skipIf(missing({ bins: ["knotd", "tsig-keygen", "dig"] }))("DNS engine 
     await knot?.stop();
   });
 
-  safeWriteCases({ port: () => knot.port, key: () => key, client });
+  safeWriteCases({ port: () => knot.port, key: () => key, client, lateAnswers: true });
 
   it("falls back from a refused candidate to knotd", async () => {
     const c = createDnsClient({
@@ -32,7 +32,12 @@ describe.skipIf(missing({ bins: ["knotd", "tsig-keygen", "dig"] }))("DNS engine 
       tsigSecret: secretOf(key),
     });
     const r = await c.setAddresses([{ name: "knot-fallback.example.org", a: ["192.0.2.33"], aaaa: [] }]);
-    expect(r.acceptedBy).toEqual([`127.0.0.1:${knot.port}`]);
+    // "unchanged" is the correct outcome too when a busy knotd answered the first
+    // attempt after the timeout: the retry finds the update applied and accepts it.
+    expect(r.outcomes[0]).toMatchObject({
+      master: `127.0.0.1:${knot.port}`,
+      status: expect.stringMatching(/^(updated|unchanged)$/),
+    });
     expect(await dig(knot.port, "knot-fallback.example.org", "A")).toEqual(["192.0.2.33"]);
   });
 });

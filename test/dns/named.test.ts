@@ -116,7 +116,7 @@ describe.skipIf(missing({ bins: ["named", "tsig-keygen", "dig"] }))("DNS engine 
       { name: "refused.example.org", a: ["192.0.2.42"], aaaa: [], expect: { a: [], aaaa: [] } },
     ]);
     expect(r.acceptedBy).toEqual([`127.0.0.1:${primary.port}`]);
-    expect(Date.now() - start).toBeLessThan(400);
+    expect(Date.now() - start).toBeLessThan(500); // no timeout waited: ICMP refused is immediate
     expect(await dig(primary.port, "refused.example.org", "A")).toEqual(["192.0.2.42"]);
   });
 
