@@ -1,4 +1,4 @@
-import { Command } from "commander";
+import { Command, CommanderError } from "commander";
 import { registerDnsCommands } from "../bin/commands/dns.ts";
 import { loadConfig } from "../lib/config/load.ts";
 import { exitCodeOf, messageOf } from "../lib/errors.ts";
@@ -12,6 +12,7 @@ registerDnsCommands(program, loadConfig);
 try {
   await program.parseAsync(process.argv);
 } catch (err) {
-  process.stderr.write(`${messageOf(err)}\n`);
-  process.exitCode = exitCodeOf(err);
+  if (err instanceof CommanderError) process.exitCode = err.exitCode === 0 ? 0 : 1;
+  else process.stderr.write(`${messageOf(err)}\n`);
+  if (!(err instanceof CommanderError)) process.exitCode = exitCodeOf(err);
 }
