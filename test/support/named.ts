@@ -115,6 +115,10 @@ function spawnDaemon(argv: string[]): Spawned {
   child.on("error", (err) => {
     out += `\nspawn error: ${err.message}`;
   });
+  // If the test process dies before stop() (a crash, a killed worker), take the daemon along.
+  const killOnExit = () => child.kill("SIGKILL");
+  process.once("exit", killOnExit);
+  child.once("exit", () => process.removeListener("exit", killOnExit));
   return { child, output: () => out };
 }
 
