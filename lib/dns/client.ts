@@ -92,6 +92,9 @@ export interface DnsClientOptions {
 
 const PREREQ_FAILURES = new Set<number>([RCODE.NXRRSET, RCODE.YXRRSET, RCODE.YXDOMAIN, RCODE.NXDOMAIN]);
 
+/** How long a failed master stays at the end of the candidate order. */
+const DEMOTION_MS = 60_000;
+
 interface Sent {
   master: DnsMaster;
   message: ParsedMessage;
@@ -106,18 +109,20 @@ export function createDnsClient(opts: DnsClientOptions): DnsClient {
   const maxMessageBytes = opts.maxMessageBytes ?? 4096;
 
   // A master that just failed (timeout, refused, SERVFAIL) is tried last for
-  // the rest of this client's life (a CLI call, one hook run): a read and the
-  // update after it should not each wait out the same silent candidate.
-  const demoted = new Set<string>();
+  // a while (DEMOTION_MS): a read and the update after it, or the names of
+  // one hook run, should not each wait out the same silent candidate. The
+  // configured order comes back once the demotion expires or it answers.
+  const demotedUntil = new Map<string, number>();
+  const isDemoted = (m: DnsMaster) => (demotedUntil.get(masterLabel(m)) ?? 0) > Date.now();
   const candidates = (): DnsMaster[] => [
-    ...dns.masters.filter((m) => !demoted.has(masterLabel(m))),
-    ...dns.masters.filter((m) => demoted.has(masterLabel(m))),
+    ...dns.masters.filter((m) => !isDemoted(m)),
+    ...dns.masters.filter((m) => isDemoted(m)),
   ];
   function withDemotion<T>(attempt: Attempt<T>): Attempt<T> {
     return async (m, deadline) => {
       const r = await attempt(m, deadline);
-      if (r.kind === "next") demoted.add(masterLabel(m));
-      else demoted.delete(masterLabel(m));
+      if (r.kind === "next") demotedUntil.set(masterLabel(m), Date.now() + DEMOTION_MS);
+      else demotedUntil.delete(masterLabel(m));
       return r;
     };
   }

@@ -109,6 +109,18 @@ describe.skipIf(missing({ bins: ["named", "tsig-keygen", "dig"] }))("DNS engine 
     expect(await dig(primary.port, "silent.example.org", "A")).toEqual(["192.0.2.41"]);
   });
 
+  it("without --expect (read, then write) the silent candidate is waited out only once", async () => {
+    const silent = await silentUdp();
+    fakes.push(silent);
+    const c = client([master(silent.port), master(primary.port)]);
+    const start = Date.now();
+    const r = await c.setAddresses([{ name: "silent-read.example.org", a: ["192.0.2.46"], aaaa: [] }]);
+    expect(r.acceptedBy).toEqual([`127.0.0.1:${primary.port}`]);
+    // The read timed out there once (3 parallel queries); the update went to the primary first.
+    expect(silent.received()).toBe(3);
+    expect(Date.now() - start).toBeLessThan(700 + 600);
+  });
+
   it("first candidate refusing the connection: immediate fallback", async () => {
     const closed = await closedPort();
     const start = Date.now();
