@@ -30,8 +30,36 @@ export async function convergeNode(
 ): Promise<NodeConvergence> {
   return rt.state.withLock(`node-${node}`, async () => {
     const world = await observe(rt, { ...opts, resolveOn: [node] });
+    await noteUnrecordedDepartures(rt, world, node, opts.dryRun ?? false);
     return convergeObserved(rt, world, node, opts.dryRun ?? false);
   });
+}
+
+/**
+ * A VM last switched to `node` runs on another node now, and nobody recorded
+ * its departure yet: the new node's switch has not run (its hook's worker is
+ * still busy, the migration was offline, the new node's timer comes later).
+ * Its names still point here, so `node` must grace-forward to it, not drop
+ * it. Recorded once (the grace period runs from now); the new node's switch
+ * records the departure again when it runs.
+ */
+async function noteUnrecordedDepartures(
+  rt: Runtime,
+  world: World,
+  node: string,
+  dryRun: boolean,
+): Promise<void> {
+  const elsewhere = world.placements.filter((p) => p.node !== node && p.status === "running");
+  for (const p of elsewhere) {
+    const last = await rt.state.lastApplied.get(p.vmid);
+    const ip = last?.privateIPs[0];
+    if (last?.node !== node || !ip) continue;
+    const since = Date.parse(last.appliedAt);
+    if (world.departures.some((d) => d.vmid === p.vmid && d.node === node && d.leftAt >= since)) continue;
+    const departure = { vmid: p.vmid, node, ip, leftAt: rt.now() };
+    if (!dryRun) await rt.departures.add(departure);
+    world.departures.push(departure);
+  }
 }
 
 export async function convergeObserved(
