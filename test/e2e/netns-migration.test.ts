@@ -123,6 +123,14 @@ describe.skipIf(
 
   it("offline migration pve2 -> pve1 (no hooks): pve1's reconcile converges everything", async () => {
     await c.moveVm("pve1");
+    // The old node's timer may fire first. The name still points at pve2, so
+    // pve2 must keep forwarding to the VM (over the mesh), not drop it.
+    const first = await c.cli("pve2", ["reconcile", "--json"]);
+    expect(first.code, first.stderr).toBe(0);
+    expect(await c.dnsA()).toEqual([c.publicIp("pve2")]);
+    expect(await c.tcp("pve2")).toMatchObject({ ok: true, data: expect.stringMatching(/^vm101 hi /) });
+    expect(await c.tls("pve2")).toMatchObject({ ok: true, cn: "mail.example.org" });
+
     const r = await c.cli("pve1", ["reconcile", "--json"]);
     expect(r.code, r.stderr).toBe(0);
     const report = json(r.stdout);
