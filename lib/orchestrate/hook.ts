@@ -63,32 +63,42 @@ export async function runHook(args: string[], opts: HookEnv): Promise<number> {
   if (!rt.config.vms[String(vmid)]) return 0;
   const migratedFrom = opts.env.PVE_MIGRATED_FROM || undefined;
 
-  switch (phase as Phase | typeof WORKER_PHASE) {
-    case "pre-start":
-      return preStart(rt, vmid, migratedFrom);
-    case "post-start":
-    case "post-stop": {
-      const work: HookWork = { vmid, phase: phase as HookWork["phase"] };
-      const earlier = (await rt.state.local.list(hookWork)).find((i) => i.payload.vmid === vmid)?.payload;
-      const from = migratedFrom ?? (phase === "post-start" ? earlier?.migratedFrom : undefined);
-      if (from) work.migratedFrom = from;
-      await rt.state.local.record(hookWork, work);
-      (opts.spawnWorker ?? spawnDetachedWorker)(rt, vmid);
-      say(
-        `VM ${vmid} ${phase}${from ? ` (migrating from ${from})` : ""}: switch recorded, finishing in the background`,
-      );
-      return 0;
-    }
-    case "pre-stop":
-      return 0;
-    case WORKER_PHASE:
-      try {
-        await runHookWorker(rt, vmid);
+  try {
+    switch (phase as Phase | typeof WORKER_PHASE) {
+      case "pre-start":
+        return await preStart(rt, vmid, migratedFrom);
+      case "post-start":
+      case "post-stop": {
+        const work: HookWork = { vmid, phase: phase as HookWork["phase"] };
+        const earlier = (await rt.state.local.list(hookWork)).find((i) => i.payload.vmid === vmid)?.payload;
+        const from = migratedFrom ?? (phase === "post-start" ? earlier?.migratedFrom : undefined);
+        if (from) work.migratedFrom = from;
+        await rt.state.local.record(hookWork, work);
+        (opts.spawnWorker ?? spawnDetachedWorker)(rt, vmid);
+        say(
+          `VM ${vmid} ${phase}${from ? ` (migrating from ${from})` : ""}: switch recorded, finishing in the background`,
+        );
         return 0;
-      } catch (err) {
-        rt.log(`worker VM ${vmid}: ${messageOf(err)}`);
-        return 2;
       }
+      case "pre-stop":
+        return 0;
+      case WORKER_PHASE:
+        try {
+          await runHookWorker(rt, vmid);
+          return 0;
+        } catch (err) {
+          rt.log(`worker VM ${vmid}: ${messageOf(err)}`);
+          return 2;
+        }
+    }
+  } catch (err) {
+    // Our own trouble (a state dir that cannot be written, say) must never
+    // abort a start or a live migration (a failing pre-start does): one line
+    // to the task log, exit 0; the timer's reconcile converges the VM.
+    say(
+      `hook ${phase} VM ${vmid}: ${messageOf(err).split("\n").join("; ")}; ignored, reconcile converges it`,
+    );
+    return 0;
   }
 }
 
