@@ -137,6 +137,22 @@ describe.skipIf(missing({ bins: ["named", "dig", "tsig-keygen"] }))(
       expect(workerPids(h)).toEqual([]);
     });
 
+    it("a state dir that cannot be written never aborts a start or an incoming live migration", async () => {
+      // Under a regular file: ENOTDIR, which root cannot override the way it overrides modes.
+      writeFileSync(join(h.dir, "not-a-dir"), "");
+      const config = h.writeConfigVariant("bad-state", (doc) => {
+        doc.stateDir = join(h.dir, "not-a-dir", "{node}");
+      });
+      for (const phase of ["pre-start", "post-start", "pre-stop", "post-stop"]) {
+        const r = await hook("pve3", ["101", phase], { config, env: { PVE_MIGRATED_FROM: "pve1" } });
+        expect(r.code, `${phase}: ${r.stderr}`).toBe(0);
+        if (phase === "pre-stop") continue; // records nothing
+        expect(r.stderr.trimEnd().split("\n"), r.stderr).toHaveLength(1);
+        expect(r.stderr).toContain(`hook ${phase} VM 101: ENOTDIR`);
+      }
+      expect(workerPids(h)).toEqual([]);
+    });
+
     it("strict pre-start refuses a VM whose forward collides with a VM running on the node", async () => {
       const refused = await hook("pve1", ["104", "pre-start"], { config: strictConfig });
       expect(refused.code, refused.stderr).toBe(1);
