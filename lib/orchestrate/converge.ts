@@ -58,7 +58,8 @@ async function noteUnrecordedDepartures(
     if (world.departures.some((d) => d.vmid === p.vmid && d.node === node && d.leftAt >= since)) continue;
     const departure = { vmid: p.vmid, node, ip, leftAt: rt.now() };
     if (!dryRun) await rt.departures.add(departure);
-    world.departures.push(departure);
+    // Replaces an older departure of the same pair (from an earlier stay), as the store does.
+    world.departures = [...world.departures.filter((d) => d.vmid !== p.vmid || d.node !== node), departure];
   }
 }
 
