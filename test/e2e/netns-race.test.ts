@@ -1,0 +1,99 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { missing } from "../support/requirements.ts";
+import { type NetnsCluster, type NodeName, startNetnsCluster, VMID, waitFor } from "./netns-world.ts";
+
+// The hook's worker and the timer's reconcile (on both nodes) racing over one
+// VM, 20 live migrations back and forth: every round must end in one
+// consistent state (name, forwards, routes, last-applied all on the new node,
+// the old node holding at most grace entries, nothing left in the journals).
+
+const ROUNDS = 20;
+
+describe.skipIf(
+  missing({ root: true, bins: ["named", "dig", "tsig-keygen", "nft", "haproxy", "ip", "openssl"] }),
+)("hook and reconcile racing in network namespaces", () => {
+  let c: NetnsCluster;
+  const vm = () => c.h.sim.state.vm(VMID);
+  const other = (n: NodeName): NodeName => (n === "pve1" ? "pve2" : "pve1");
+  const journals = async () => {
+    const ids: string[] = [];
+    for (const n of ["pve1", "pve2"] as const) {
+      const rt = c.runtime(n);
+      ids.push(...(await rt.state.local.list()).map((i) => `${n}:${i.id}`));
+    }
+    ids.push(...(await c.runtime("pve1").state.cluster.list()).map((i) => `cluster:${i.id}`));
+    return ids.sort();
+  };
+  const workerLog = (node: NodeName) => {
+    try {
+      return readFileSync(join(c.runtime(node).config.stateDir, "worker.log"), "utf8");
+    } catch {
+      return "";
+    }
+  };
+
+  beforeAll(async () => {
+    // Grace outlasts a round: the old node must still forward when the round is checked.
+    c = await startNetnsCluster({ graceSeconds: 10, migrationDelayMs: 250 });
+    const r = await c.cli("pve1", ["reconcile", "--json"]);
+    expect(r.code, r.stderr).toBe(0);
+  }, 90_000);
+  afterAll(async () => c?.stop(), 60_000);
+
+  it(`${ROUNDS} live migrations with the hook and both nodes' reconcile racing: one consistent result each time`, async () => {
+    for (let round = 0; round < ROUNDS; round++) {
+      const from = vm().node as NodeName;
+      const to = other(from);
+      const where = `round ${round} (${from} -> ${to})`;
+      c.h.sim.state.migrate(vm(), to, true, false, "root@pam");
+      const env = { PVE_MIGRATED_FROM: from };
+      const hooks = (async () => {
+        const pre = await c.hook(to, "pre-start", env);
+        const post = await c.hook(to, "post-start", env);
+        return [pre.code, post.code];
+      })();
+      // The timers fire as the migration completes, before, while and after the hooks run.
+      await waitFor(`${where}: the sim to finish`, async () => vm().node === to && !vm().lock, 10_000, 20);
+      await c.world.moveVm("vm101", to);
+      await new Promise((r) => setTimeout(r, (round % 5) * 250));
+      const reconciles = await Promise.all([
+        c.cli(to, ["reconcile", "--json"]),
+        c.cli(from, ["reconcile", "--json"]),
+      ]);
+      expect(await hooks, where).toEqual([0, 0]);
+      for (const r of reconciles) expect([0, 3], `${where}: ${r.stderr}`).toContain(r.code);
+      // Whichever ran first, the old node never dropped the VM while its name could still point there.
+      const oldReport = JSON.parse(reconciles[1].stdout) as { local?: { changes: string[] } };
+      expect(oldReport.local?.changes ?? [], `${where}: old node's reconcile`).not.toContainEqual(
+        expect.stringMatching(/^nat: - tcp\/2222/),
+      );
+
+      await waitFor(
+        `${where}: the journals to drain`,
+        async () => (await journals()).length === 0,
+        20_000,
+        100,
+      ).catch(async (err: unknown) => {
+        throw new Error(
+          `${String(err)}; pending ${(await journals()).join(", ")}\n${workerLog(to).slice(-2000)}`,
+        );
+      });
+
+      expect(await c.dnsA(), where).toEqual([c.publicIp(to)]);
+      expect((await c.runtime(to).state.lastApplied.get(VMID))?.node, where).toBe(to);
+      const onTarget = await c.nftTable(to);
+      expect(onTarget, where).toMatch(/2222 : 10\.10\.1\.101 \. 22/);
+      expect(await c.sniMap(to), where).toBe("mail.example.org 10.10.1.101:443");
+      // The old node: grace entries at most (they expire), never the VM's permanent forward.
+      const onOld = await c.nftTable(from);
+      for (const line of onOld.split("\n").filter((l) => l.includes("10.10.1.101 . 22"))) {
+        expect(line, `${where}: old node's forward`).toMatch(/timeout|expires/);
+      }
+      expect(await c.tcp(to), where).toEqual({ ok: true, data: `vm101 hi ${c.world.client.ip}` });
+      // Clients that still resolve the old address get through (grace, over the mesh).
+      expect(await c.tcp(from), `${where}: grace on the old node`).toMatchObject({ ok: true });
+    }
+  }, 240_000);
+});
