@@ -5,6 +5,7 @@ import { ExitCode, exitCodeOf, messageOf } from "../lib/errors.ts";
 import pkg from "../package.json" with { type: "json" };
 import { registerConfigCommands } from "./commands/config.ts";
 import { registerDemoCommand } from "./commands/demo.ts";
+import { registerDnsCommands } from "./commands/dns.ts";
 import { registerOrchestrateCommands } from "./commands/orchestrate.ts";
 
 // The CLI: every subcommand is a thin call into lib/. Exit codes (README):
@@ -22,6 +23,7 @@ export function buildProgram(): Command {
     .exitOverride();
   registerConfigCommands(program, loadConfig);
   registerOrchestrateCommands(program, loadConfig);
+  registerDnsCommands(program, loadConfig);
   registerDemoCommand(program);
   return program;
 }

@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { stringify } from "yaml";
 import { type LoadedConfig, loadConfig } from "../../lib/config/load.ts";
 import { createRuntime, type Runtime } from "../../lib/orchestrate/runtime.ts";
+import { type RunResult, run } from "../../lib/process/run.ts";
 import { type SimCluster, type SimClusterOptions, startSimCluster } from "../../lib/sim/cluster.ts";
 import {
   type DnsDaemon,
@@ -46,7 +47,8 @@ export interface Harness {
   writeConfigVariant(name: string, mutate: (doc: Record<string, unknown>) => void): string;
   runtime(node: string, now?: () => number): Runtime;
   /** Runs the built CLI bundle as a whole process acting as `node`. */
-  cli(node: string, args: string[]): { code: number | null; stdout: string; stderr: string };
+  /** Async: the simulated API lives in this process and must keep answering while the CLI runs. */
+  cli(node: string, args: string[]): Promise<RunResult>;
   stop(): Promise<void>;
 }
 
@@ -141,13 +143,10 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
         return file;
       },
       runtime: (node, now) => createRuntime(loaded, { node, log: () => {}, ...(now ? { now } : {}) }),
-      cli(node, args) {
-        const r = spawnSync(process.execPath, [bundle, "--config", configFile, ...args, "--node", node], {
-          encoding: "utf8",
-          timeout: 60_000,
-        });
-        return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-      },
+      cli: (node, args) =>
+        run([process.execPath, bundle, "--config", configFile, ...args, "--node", node], {
+          timeoutMs: 60_000,
+        }),
       async stop() {
         for (const c of cleanups.reverse()) await c();
       },

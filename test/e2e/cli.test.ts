@@ -1,0 +1,86 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { dig } from "../support/named.ts";
+import { missing } from "../support/requirements.ts";
+import { type Harness, startHarness } from "./harness.ts";
+
+// The orchestrator's commands as an admin runs them: the built CLI bundle as
+// a whole process, against the simulated cluster and real BIND masters.
+
+describe.skipIf(missing({ bins: ["named", "dig", "tsig-keygen"] }))("orchestrator CLI", () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness();
+    // Bring every node up to date first, as the timer would.
+    for (const node of ["pve1", "pve2", "pve3"]) expect((await h.cli(node, ["reconcile"])).code).toBe(0);
+  }, 90_000);
+  afterAll(async () => h?.stop());
+
+  it("status shows where each VM runs and where its names point", async () => {
+    const r = await h.cli("pve1", ["status", "--json"]);
+    expect(r.code).toBe(0);
+    const s = JSON.parse(r.stdout);
+    const vm101 = s.vms.find((v: { vmid: number }) => v.vmid === 101);
+    expect(vm101.node).toBe("pve1");
+    expect(vm101.names).toEqual([
+      { name: "mail.example.org", addresses: ["203.0.113.10"], expected: ["203.0.113.10"] },
+    ]);
+    expect(r.stdout).not.toContain(h.sim.tokenSecret);
+    expect(r.stdout).not.toContain(h.key.secret);
+  });
+
+  it("plan on a converged node changes nothing", async () => {
+    const r = await h.cli("pve1", ["plan", "--json"]);
+    expect(r.code).toBe(0);
+    const p = JSON.parse(r.stdout);
+    expect(p.dryRun).toBe(true);
+    expect(p.dns.lines).toEqual([]);
+  });
+
+  it("migrate refuses an unknown target, naming the argument, and changes nothing", async () => {
+    const r = await h.cli("pve1", ["migrate", "101", "pve9"]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/TARGET: unknown node "pve9"/);
+    expect(h.sim.state.requests.filter((q) => q.method === "POST")).toEqual([]);
+  });
+
+  it("migrate refuses a VM id that is not a number", async () => {
+    const r = await h.cli("pve1", ["migrate", "10x", "pve2"]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/VMID: "10x" is not a VM id/);
+  });
+
+  it("migrate --dry-run checks and shows the plan without migrating", async () => {
+    const r = await h.cli("pve1", ["migrate", "101", "pve3", "--dry-run"]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("VM 101: pve1 -> pve3 (online), checks passed");
+    expect(r.stdout).toContain("tcp/2222 -> 22");
+    expect(r.stdout).toContain("mail.example.org -> 203.0.113.30,2001:db8::30");
+    expect(h.sim.state.requests.filter((q) => q.method === "POST")).toEqual([]);
+  });
+
+  it("migrate moves the VM once, switches its names, verifies and summarizes", async () => {
+    const r = await h.cli("pve1", ["migrate", "101", "pve3"]);
+    expect(r.stderr + r.stdout).toContain("migrated pve1 -> pve3");
+    expect(r.code).toBe(0);
+    expect(
+      h.sim.state.requests.filter((q) => q.method === "POST" && q.path.endsWith("/migrate")),
+    ).toHaveLength(1);
+    expect(r.stdout).toMatch(/mail\.example\.org at 127\.0\.0\.1:\d+: 203\.0\.113\.30,2001:db8::30/);
+    expect(r.stdout).toContain("forwards and routes verified on pve3: yes");
+    expect(await dig(h.primary.port, "mail.example.org", "A")).toEqual(["203.0.113.30"]);
+  });
+
+  it("a failed migration exits 2 with the task's error and changes nothing", async () => {
+    h.sim.failNextMigration("storage migration failed: no space left");
+    const r = await h.cli("pve3", ["migrate", "101", "pve2"]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/no space left/);
+    expect(await dig(h.primary.port, "mail.example.org", "A")).toEqual(["203.0.113.30"]);
+  });
+
+  it("switch on a node that does not host the VM does nothing", async () => {
+    const r = await h.cli("pve2", ["switch", "101", "--json"]);
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout).skipped).toMatch(/running on pve3, not running on pve2|not running on pve2/);
+  });
+});
