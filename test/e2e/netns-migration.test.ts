@@ -152,4 +152,40 @@ describe.skipIf(
     expect(json(again.stdout).switched).toEqual([]);
     expect((json(again.stdout).local as { changes: string[] }).changes).toEqual([]);
   });
+
+  it("`migrate 101 pve2` on pve1: one API migration, the switch on pve2, verified", async () => {
+    c.h.sim.setMigrationDelay(600);
+    const posts = () => c.h.sim.state.countRequests("POST", /\/qemu\/101\/migrate$/);
+    const before = posts();
+    const cli = c.cli("pve1", ["migrate", String(VMID), "pve2", "--json"]);
+    await waitFor("the sim to move the VM", async () => vm().node === "pve2" && !vm().lock);
+    await c.world.moveVm("vm101", "pve2");
+    const r = await cli;
+    expect(r.code, r.stderr).toBe(0);
+    expect(posts() - before).toBe(1);
+    const s = json(r.stdout);
+    expect(s).toMatchObject({ from: "pve1", to: "pve2", online: true, pending: [] });
+    expect(s.switch).toMatchObject({ to: "pve2", from: "pve1", pending: [] });
+    expect(s.verified).toMatchObject({ forwardsInPlace: true });
+    expect((s.verified as { dns: string[] }).dns).toContainEqual(
+      `mail.example.org at 127.0.0.1:${c.h.primary.port}: ${c.publicIp("pve2")}`,
+    );
+    expect(await c.dnsA()).toEqual([c.publicIp("pve2")]);
+    expect(await c.tcp("pve2")).toEqual({ ok: true, data: `vm101 hi ${c.world.client.ip}` });
+    expect(await c.tls("pve2")).toMatchObject({ ok: true, cn: "mail.example.org" });
+    expect(await c.tcp("pve1")).toMatchObject({ ok: true }); // grace
+  });
+
+  it("post-stop on pve2: the worker drops the VM's forwards and routes there", async () => {
+    c.h.sim.stopVm(VMID);
+    const r = await c.hook("pve2", "post-stop");
+    expect(r.code, r.stderr).toBe(0);
+    await waitFor("pve2's worker to finish", async () => (await hookItems("pve2")).length === 0);
+    expect(await c.nftTable("pve2")).not.toContain("2222");
+    expect(await c.sniMap("pve2")).toBe("");
+    expect(await c.tcp("pve2")).toMatchObject({ ok: false });
+    expect(await c.tls("pve2")).toMatchObject({ ok: false });
+    // deleteOnStop is off: the name stays where it was.
+    expect(await c.dnsA()).toEqual([c.publicIp("pve2")]);
+  });
 });
