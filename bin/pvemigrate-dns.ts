@@ -6,6 +6,7 @@ import pkg from "../package.json" with { type: "json" };
 import { registerConfigCommands } from "./commands/config.ts";
 import { registerDemoCommand } from "./commands/demo.ts";
 import { registerDnsCommands } from "./commands/dns.ts";
+import { registerDoctorCommand } from "./commands/doctor.ts";
 import { registerOrchestrateCommands } from "./commands/orchestrate.ts";
 
 // The CLI: every subcommand is a thin call into lib/. Exit codes (README):
@@ -25,6 +26,7 @@ export function buildProgram(): Command {
   registerOrchestrateCommands(program, loadConfig);
   registerDnsCommands(program, loadConfig);
   registerDemoCommand(program);
+  registerDoctorCommand(program, loadConfig);
   return program;
 }
 

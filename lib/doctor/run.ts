@@ -1,0 +1,90 @@
+import { loadConfig } from "../config/load.ts";
+import { InputError, messageOf } from "../errors.ts";
+import { execOn } from "../remote/apply.ts";
+import { checkConfig, type Load } from "./check-config.ts";
+import { checkDns } from "./check-dns.ts";
+import { checkHookscripts } from "./check-hookscript.ts";
+import { checkJournal } from "./check-journal.ts";
+import { checkNft } from "./check-nat.ts";
+import { checkProxmox } from "./check-proxmox.ts";
+import { checkProxy } from "./check-proxy.ts";
+import { checkNftablesService } from "./nftables-service.ts";
+import { buildReport } from "./report.ts";
+import { type CheckName, type DoctorReport, type Finding, fail, warn } from "./types.ts";
+
+// `doctor`: every check of a node's setup, independent ones in parallel, each
+// turned into one-line findings. Nothing is changed anywhere (a corrupt
+// journal file is moved aside by the journal's own reader, as `status` does).
+
+export interface DoctorOptions {
+  /** Config loader; default the real one. */
+  load?: Load;
+  configPath?: string;
+  /** Act as this node; default $PVEMIGRATE_DNS_NODE or the hostname. */
+  node?: string;
+  /** Where /etc/nftables.conf and /etc/systemd live: "/" on a node, a temp dir in tests. */
+  rootDir?: string;
+  now?: () => number;
+}
+
+/** A check that throws unexpectedly still yields a finding, and the other checks still run. */
+async function guarded(check: CheckName, fn: () => Promise<Finding[]>): Promise<Finding[]> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (err instanceof InputError) return [fail("config", messageOf(err), "fix this field in the config")];
+    return [fail(check, messageOf(err), "unexpected error; see the message")];
+  }
+}
+
+export async function runDoctor(opts: DoctorOptions = {}): Promise<DoctorReport> {
+  const logged: string[] = [];
+  const now = opts.now ?? Date.now;
+  const gate = await checkConfig(opts.load ?? loadConfig, {
+    ...(opts.configPath ? { configPath: opts.configPath } : {}),
+    ...(opts.node ? { node: opts.node } : {}),
+    now,
+    // Runtime log lines (Notes problems while observing) become findings, not stderr noise.
+    log: (line) => logged.push(line),
+  });
+  const rt = gate.runtime;
+  if (!rt) return buildReport(gate.findings);
+  const { config } = rt;
+
+  const proxmox = guarded("proxmox", async () => {
+    const r = await checkProxmox(config.proxmox, rt.secrets.token, rt.self);
+    if (!r.reachable) {
+      return [
+        ...r.findings,
+        warn("hookscript", "not checked: no Proxmox API endpoint answered", "fix the proxmox findings first"),
+      ];
+    }
+    return [...r.findings, ...(await checkHookscripts(rt))];
+  });
+  const groups = await Promise.all([
+    proxmox,
+    guarded("dns", () => checkDns(config.dns, rt.dns)),
+    guarded("nft", () => checkNft(config.nat, execOn(config, rt.self))),
+    guarded("nftables.service", () => checkNftablesService(config.nat, opts.rootDir ?? "/")),
+    guarded("proxy", () => checkProxy(config.proxy)),
+    guarded("journal", () =>
+      checkJournal(
+        [
+          { label: "cluster", journal: rt.state.cluster },
+          { label: "local", journal: rt.state.local },
+        ],
+        now(),
+      ),
+    ),
+  ]);
+  const notes = logged
+    .filter((l) => l.startsWith("notes: "))
+    .map((l) =>
+      warn(
+        "notes",
+        l.slice("notes: ".length),
+        "fix the VM's Notes block (the central file wins on conflict)",
+      ),
+    );
+  return buildReport([...gate.findings, ...groups.flat(), ...notes], rt.self);
+}
