@@ -75,9 +75,10 @@ describe.skipIf(
     expect(await c.http("pve2")).toMatchObject({ ok: true, status: 200 });
 
     // Clients with the old address still arrive at pve1: forwarded over the mesh (masqueraded).
-    const graceTcp = await c.tcp("pve1");
-    expect(graceTcp).toMatchObject({ ok: true });
-    expect(graceTcp.data).toMatch(/^vm101 hi /);
+    // The VM sees pve1's mesh address: pve1 masquerades grace traffic, so replies come back through it.
+    const pve1Mesh = c.world.nodes.pve1!.meshIp;
+    expect(await c.tcp("pve1")).toEqual({ ok: true, data: `vm101 hi ${pve1Mesh}` });
+    expect(await c.udp("pve1")).toEqual({ ok: true, data: `vm101 ping ${pve1Mesh}` });
     expect(await c.tls("pve1")).toMatchObject({ ok: true, cn: "mail.example.org" });
     expect(await c.nftTable("pve1")).toMatch(/timeout|expires/);
 
