@@ -102,6 +102,21 @@ export async function runHook(args: string[], opts: HookEnv): Promise<number> {
   }
 }
 
+/**
+ * Strict pre-start asks the API while the start (or live migration) stands
+ * still, and a hung pveproxy would hold it for the client's request timeout
+ * per endpoint: after this long the start goes ahead unchecked.
+ */
+export const STRICT_CHECK_MS = 1000;
+
+function within<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([work, late]).finally(() => clearTimeout(timer));
+}
+
 async function preStart(rt: Runtime, vmid: number, migratedFrom: string | undefined): Promise<number> {
   if (migratedFrom) {
     // Remember the source now: post-start may run without the variable on some versions.
@@ -109,7 +124,7 @@ async function preStart(rt: Runtime, vmid: number, migratedFrom: string | undefi
   }
   if (!rt.config.strict) return 0;
   try {
-    const snapshot = await getSnapshot(rt.proxmox);
+    const snapshot = await within(getSnapshot(rt.proxmox), STRICT_CHECK_MS, "the Proxmox API");
     const placements = snapshot.vms.map((v) => ({ vmid: v.vmid, node: v.node, status: v.status }));
     const collisions = collisionsOnNode(rt.config, vmid, rt.self, placements);
     if (collisions.length) {
