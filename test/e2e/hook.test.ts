@@ -1,7 +1,9 @@
 import { spawn } from "node:child_process";
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { type AddressInfo, createServer, type Socket } from "node:net";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { STRICT_CHECK_MS } from "../../lib/orchestrate/hook.ts";
 import { dig, freePort } from "../support/named.ts";
 import { missing } from "../support/requirements.ts";
 import { type Harness, startHarness } from "./harness.ts";
@@ -65,7 +67,7 @@ describe.skipIf(missing({ bins: ["named", "dig", "tsig-keygen"] }))(
     async function hook(
       node: string,
       args: string[],
-      opts: { config?: string; env?: Record<string, string> } = {},
+      opts: { config?: string; env?: Record<string, string>; boundMs?: number } = {},
     ): Promise<HookRun> {
       const r = await runProcess(h.hookscript, args, {
         PVEMIGRATE_DNS_CONFIG: opts.config ?? h.configFile,
@@ -73,7 +75,9 @@ describe.skipIf(missing({ bins: ["named", "dig", "tsig-keygen"] }))(
         ...opts.env,
       });
       timings.push({ what: `${node}:${args.join(" ")}`, ms: r.ms });
-      expect(r.ms, `${args.join(" ")} on ${node} took ${r.ms} ms`).toBeLessThan(HOOK_BOUND_MS);
+      expect(r.ms, `${args.join(" ")} on ${node} took ${r.ms} ms`).toBeLessThan(
+        opts.boundMs ?? HOOK_BOUND_MS,
+      );
       // Only stderr reaches the task log of a live migration; stdout must stay empty.
       expect(r.stdout).toBe("");
       return r;
@@ -175,6 +179,29 @@ describe.skipIf(missing({ bins: ["named", "dig", "tsig-keygen"] }))(
       const blind = await hook("pve1", ["104", "pre-start"], { config: blindConfig });
       expect(blind.code, blind.stderr).toBe(0);
       expect(blind.stderr).toContain("starting anyway");
+
+      // Strict, and the API accepts connections but never answers (a hung pveproxy): the start
+      // must not wait for the client's request timeout (10 s by default), let alone per endpoint.
+      const hung = await hungServer();
+      try {
+        const hungConfig = h.writeConfigVariant("strict-hung", (doc) => {
+          doc.strict = true;
+          (doc.proxmox as Record<string, unknown>).endpoints = [
+            hung.url,
+            hung.url.replace("127.0.0.1", "127.0.0.2"),
+          ];
+        });
+        // Its own deadline plus the usual bound: far from the 10 s it took before.
+        const stuck = await hook("pve1", ["104", "pre-start"], {
+          config: hungConfig,
+          boundMs: STRICT_CHECK_MS + HOOK_BOUND_MS,
+        });
+        expect(stuck.code, stuck.stderr).toBe(0);
+        expect(stuck.stderr).toContain("starting anyway");
+        expect(hung.connections()).toBeGreaterThan(0); // it really asked
+      } finally {
+        await hung.stop();
+      }
     });
 
     it("post-start after a plain start: the detached worker points the VM's names at the node", async () => {
@@ -309,6 +336,29 @@ function runProcess(file: string, args: string[], env: Record<string, string>): 
       resolve({ code, stdout, stderr, ms: performance.now() - t0 });
     });
   });
+}
+
+/** A TCP listener on loopback that accepts and never answers. */
+async function hungServer(): Promise<{ url: string; connections(): number; stop(): Promise<void> }> {
+  const sockets = new Set<Socket>();
+  let count = 0;
+  const server = createServer((s) => {
+    count++;
+    sockets.add(s);
+    s.on("error", () => {});
+    s.on("close", () => sockets.delete(s));
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    connections: () => count,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
+  };
 }
 
 /** Detached workers of this harness's bundle (found by their command line, which names our temp dir). */
