@@ -1,5 +1,6 @@
 import { computeDesired } from "../desired/compute.ts";
 import { createNatBackend } from "../nat/backend.ts";
+import { planNode } from "../plan/index.ts";
 import { createProxyBackend } from "../proxy/backend.ts";
 import { execOn } from "../remote/apply.ts";
 import { type ObserveOptions, observe, type World } from "./observe.ts";

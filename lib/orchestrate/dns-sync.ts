@@ -1,5 +1,7 @@
 import { computeDesired } from "../desired/compute.ts";
+import type { NameState } from "../dns/changes.ts";
 import type { NameOutcome } from "../dns/client.ts";
+import { describeDnsPlan, planDns } from "../plan/index.ts";
 import { observe } from "./observe.ts";
 import type { Runtime } from "./runtime.ts";
 
@@ -32,14 +34,9 @@ export async function syncDns(
     const changes = desired.dns.filter((d) => wanted(d.vmid));
     const result: DnsSyncResult = { outcomes: [], deleted: [], lines: [], problems: [] };
     if (opts.dryRun) {
-      for (const c of changes) {
-        const now = await rt.dns.query(c.name);
-        const same = now.a.join() === c.a.join() && now.aaaa.join() === c.aaaa.join();
-        if (!same)
-          result.lines.push(
-            `${c.name}: ${[...now.a, ...now.aaaa].join(",") || "(none)"} -> ${[...c.a, ...c.aaaa].join(",")}`,
-          );
-      }
+      const current = new Map<string, NameState>();
+      for (const c of changes) current.set(c.name, await rt.dns.query(c.name));
+      result.lines.push(...describeDnsPlan(planDns(changes, current)));
       return result;
     }
     if (changes.length) {

@@ -1,0 +1,81 @@
+import type { DnsDesired, NodeDesired } from "../desired/types.ts";
+import { type NameState, planFromState } from "../dns/changes.ts";
+import type { NatBackend } from "../nat/backend.ts";
+import type { NatCurrent } from "../nat/parse.ts";
+import type { NatPlan } from "../nat/plan.ts";
+import type { ProxyBackend, ProxyCurrent, ProxyPlan } from "../proxy/backend.ts";
+
+// PURE: the difference between what should be (lib/desired) and what is (read
+// back from nft, HAProxy, the DNS master), as one printable, JSON-able plan.
+// Identical input gives an identical plan; applying an empty plan is a no-op.
+// Each backend knows its own diff (lib/nat/plan.ts, lib/proxy/plan.ts,
+// lib/dns/changes.ts); this module puts them side by side for a node and for DNS.
+
+export interface NodePlan {
+  node: string;
+  nat: NatPlan;
+  proxy: ProxyPlan;
+  /** "nat: + tcp/2222 -> 10.10.1.101:22 (vm 101)" ...; empty when the node already matches. */
+  changes: string[];
+}
+
+export function planNode(
+  desired: NodeDesired,
+  nat: { backend: NatBackend; current: NatCurrent },
+  proxy: { backend: ProxyBackend; current: ProxyCurrent },
+  now: number,
+): NodePlan {
+  const natPlan = nat.backend.plan(desired, nat.current, now);
+  const proxyPlan = proxy.backend.plan(desired, proxy.current, now);
+  return {
+    node: desired.node,
+    nat: natPlan,
+    proxy: proxyPlan,
+    changes: [...natPlan.changes.map((c) => `nat: ${c}`), ...proxyPlan.changes.map((c) => `proxy: ${c}`)],
+  };
+}
+
+export interface DnsPlanEntry {
+  vmid: number;
+  name: string;
+  action: "create" | "update" | "unchanged" | "not-owned";
+  from: string[];
+  to: string[];
+}
+
+export function planDns(
+  desired: readonly DnsDesired[],
+  current: ReadonlyMap<string, NameState>,
+): DnsPlanEntry[] {
+  return [...desired]
+    .sort((a, b) => a.name.localeCompare(b.name))
+    .map((d) => {
+      const state = current.get(d.name) ?? { exists: false, a: [], aaaa: [], txt: [], owned: false };
+      const p = planFromState(d.name, { a: d.a, aaaa: d.aaaa }, state);
+      const action =
+        p.kind === "unchanged"
+          ? "unchanged"
+          : p.kind === "not-owned"
+            ? "not-owned"
+            : p.write.form.kind === "create"
+              ? "create"
+              : "update";
+      return {
+        vmid: d.vmid,
+        name: d.name,
+        action,
+        from: [...state.a, ...state.aaaa],
+        to: [...d.a, ...d.aaaa],
+      };
+    });
+}
+
+export function describeDnsPlan(entries: readonly DnsPlanEntry[]): string[] {
+  return entries
+    .filter((e) => e.action !== "unchanged")
+    .map((e) =>
+      e.action === "not-owned"
+        ? `! ${e.name}: exists without our ownership TXT; left alone`
+        : `${e.action === "create" ? "+" : "~"} ${e.name}: ${e.from.join(",") || "(none)"} -> ${e.to.join(",")}`,
+    );
+}

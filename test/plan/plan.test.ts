@@ -1,0 +1,102 @@
+import { describe, expect, it } from "vitest";
+import type { DnsDesired, NodeDesired } from "../../lib/desired/types.ts";
+import type { NameState } from "../../lib/dns/changes.ts";
+import { createNatBackend } from "../../lib/nat/backend.ts";
+import { describeDnsPlan, planDns, planNode } from "../../lib/plan/index.ts";
+import type { Exec } from "../../lib/process/run.ts";
+import { createProxyBackend } from "../../lib/proxy/backend.ts";
+
+// Planning is pure: no program runs (the Exec below fails the test if called).
+
+const noExec: Exec = () => {
+  throw new Error("planning must not run programs");
+};
+const nat = createNatBackend({ nat: { backend: "nftables", table: "pvemigrate" }, exec: noExec });
+const proxy = createProxyBackend({
+  proxy: {
+    backend: "haproxy",
+    socket: "/nonexistent/admin.sock",
+    mapDir: "/nonexistent/maps",
+    httpsPort: 443,
+    httpPort: 80,
+    proxyProtocol: false,
+  },
+  exec: noExec,
+});
+const NOW = 1_800_000_000_000;
+
+const desired: NodeDesired = {
+  node: "pve2",
+  publicInterface: "eno1",
+  publicIPv4: "198.51.100.20",
+  privateIP: "10.10.0.2",
+  vmNetwork: "10.10.0.0/16",
+  forwards: [{ vmid: 101, proto: "tcp", publicPort: 2222, target: "10.10.1.101", targetPort: 22 }],
+  routes: [{ vmid: 101, kind: "sni", name: "webmail.example.org", target: "10.10.1.101", targetPort: 443 }],
+};
+const emptyNat = { table: "pvemigrate", exists: false, layout: [], forwards: [] };
+const emptyMap = { path: "", fileText: null, runtime: null };
+const emptyProxy = { backend: "haproxy" as const, maps: { sni: emptyMap, http: emptyMap } };
+
+describe("planNode", () => {
+  it("lists every change of a node, nat and proxy side by side", () => {
+    const plan = planNode(
+      desired,
+      { backend: nat, current: emptyNat },
+      { backend: proxy, current: emptyProxy },
+      NOW,
+    );
+    expect(plan.node).toBe("pve2");
+    expect(plan.changes.some((c) => c.startsWith("nat: + tcp/2222 -> 10.10.1.101:22"))).toBe(true);
+    expect(
+      plan.changes.some((c) => c.startsWith("proxy: + sni webmail.example.org -> 10.10.1.101:443")),
+    ).toBe(true);
+    expect(plan.nat.script).toContain("table ip pvemigrate");
+  });
+
+  it("identical input gives an identical, JSON-able plan", () => {
+    const a = planNode(
+      desired,
+      { backend: nat, current: emptyNat },
+      { backend: proxy, current: emptyProxy },
+      NOW,
+    );
+    const b = planNode(
+      structuredClone(desired),
+      { backend: nat, current: structuredClone(emptyNat) },
+      { backend: proxy, current: structuredClone(emptyProxy) },
+      NOW,
+    );
+    expect(JSON.stringify(a)).toBe(JSON.stringify(b));
+    expect(JSON.parse(JSON.stringify(a))).toEqual(a);
+  });
+});
+
+describe("planDns", () => {
+  const want: DnsDesired[] = [
+    { vmid: 101, name: "mail.example.org", a: ["198.51.100.20"], aaaa: [] },
+    { vmid: 102, name: "new.example.org", a: ["198.51.100.20"], aaaa: [] },
+    { vmid: 103, name: "legacy.example.org", a: ["198.51.100.20"], aaaa: [] },
+    { vmid: 104, name: "same.example.org", a: ["198.51.100.20"], aaaa: [] },
+  ];
+  const owned = ["heritage=pvemigrate-dns,owner=pvemigrate-dns"];
+  const current = new Map<string, NameState>([
+    ["mail.example.org", { exists: true, a: ["203.0.113.10"], aaaa: [], txt: owned, owned: true }],
+    ["legacy.example.org", { exists: true, a: ["192.0.2.7"], aaaa: [], txt: [], owned: false }],
+    ["same.example.org", { exists: true, a: ["198.51.100.20"], aaaa: [], txt: owned, owned: true }],
+  ]);
+
+  it("updates owned names, creates missing ones, never touches foreign ones", () => {
+    expect(planDns(want, current).map((e) => [e.name, e.action])).toEqual([
+      ["legacy.example.org", "not-owned"],
+      ["mail.example.org", "update"],
+      ["new.example.org", "create"],
+      ["same.example.org", "unchanged"],
+    ]);
+    expect(describeDnsPlan(planDns(want, current))).toEqual([
+      "! legacy.example.org: exists without our ownership TXT; left alone",
+      "~ mail.example.org: 203.0.113.10 -> 198.51.100.20",
+      "+ new.example.org: (none) -> 198.51.100.20",
+    ]);
+  });
+});
