@@ -13,6 +13,7 @@ import { reconcile } from "../orchestrate/reconcile.ts";
 import { createRuntime, type Runtime } from "../orchestrate/runtime.ts";
 import { run } from "../process/run.ts";
 import { type SimVmInput, startSimCluster } from "../sim/cluster.ts";
+import { startInProcessMaster } from "./inprocess-master.ts";
 import { type DemoMaster, findNamed, startDemoNamed } from "./named.ts";
 
 // `pvemigrate-dns demo`: the whole product on one machine, no root needed.
@@ -83,6 +84,8 @@ export interface DemoOptions {
   netns?: boolean;
   /** How to run this CLI on "another node" (the demo's nodes are local processes). */
   cliCommand: string[];
+  /** DNS master: BIND's named when installed (default), else the in-process signed-update master. */
+  master?: "named" | "in-process";
 }
 
 async function canUseNetns(): Promise<boolean> {
@@ -113,14 +116,21 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
     const tsigSecret = randomBytes(32).toString("base64");
     const sim = await startSimCluster({ nodes: Object.keys(NODES), vms: SIM_VMS, migrationDelayMs: 1500 });
     cleanups.push(() => sim.stop());
-    const named = await findNamed();
-    if (!named) throw new Error("the demo needs BIND's named (Debian package bind9) for its DNS master");
-    const master: DemoMaster = await startDemoNamed(named, dir, {
+    const zoneSpec = {
       zone: ZONE,
       keyName: "pvemigrate-key",
       algorithm: "hmac-sha256",
       secret: tsigSecret,
-    });
+    } as const;
+    // README's first command must work without bind9: then the master is in-process.
+    const named = opts.master === "in-process" ? undefined : await findNamed();
+    if (!named && opts.master === "named")
+      throw new Error(
+        "the demo's named master was requested but BIND's named (Debian package bind9) is not installed",
+      );
+    const master: DemoMaster = named
+      ? await startDemoNamed(named, dir, zoneSpec)
+      : await startInProcessMaster(zoneSpec);
     cleanups.push(() => master.stop());
     if (useNetns) {
       for (const node of Object.keys(NODES)) {
@@ -160,7 +170,12 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
     const rt = (node: string): Runtime => createRuntime(loaded, { node, log: () => {} });
 
     out("pvemigrate-dns demo: 3 simulated Proxmox nodes (API on loopback), 5 VMs");
-    out(`DNS master: real BIND named on 127.0.0.1:${master.port}, zone ${ZONE}, TSIG hmac-sha256`);
+    const why = opts.master === "in-process" ? "requested" : "named not installed";
+    out(
+      master.kind === "named"
+        ? `DNS master: real BIND named on 127.0.0.1:${master.port}, zone ${ZONE}, TSIG hmac-sha256`
+        : `DNS master: in-process signed-update master (${why}) on 127.0.0.1:${master.port}, zone ${ZONE}, TSIG hmac-sha256`,
+    );
     out(
       useNetns
         ? `node backends: nft tables applied in network namespaces ${Object.values(namespaces).join(", ")}; HAProxy map files written (no haproxy running)`
