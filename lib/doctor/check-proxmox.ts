@@ -35,6 +35,12 @@ function hintFor(err: unknown, tokenFile: string): string {
   return "cannot reach the API: is pveproxy running there, and is the URL (https://host:8006) right?";
 }
 
+/** The client's message names the endpoint (we add it when a lower layer did not); its token hint moves to our hint. */
+function describe(err: unknown, endpoint: string): string {
+  const text = messageOf(err).replace(/ \(check proxmox\.tokenId[^)]*\)/, "");
+  return text.includes(endpoint.replace(/\/+$/, "")) ? text : `${endpoint} GET /cluster/status: ${text}`;
+}
+
 async function probe(proxmox: ProxmoxConfig, endpoint: string, tokenSecret: Secret): Promise<EndpointResult> {
   try {
     // One client per endpoint: a failure is that endpoint's, not hidden by failover.
@@ -48,11 +54,7 @@ async function probe(proxmox: ProxmoxConfig, endpoint: string, tokenSecret: Secr
     return {
       endpoint,
       ok: false,
-      finding: fail(
-        "proxmox",
-        `${endpoint} GET /cluster/status: ${messageOf(err)}`,
-        hintFor(err, tokenSecret.file),
-      ),
+      finding: fail("proxmox", describe(err, endpoint), hintFor(err, tokenSecret.file)),
     };
   }
 }

@@ -27,9 +27,8 @@ async function checkSocket(proxy: ProxyConfig): Promise<Finding> {
     const down = err instanceof SocketUnreachable;
     return warn(
       "proxy",
-      down
-        ? `haproxy does not answer on ${proxy.socket}: ${messageOf(err)}`
-        : `haproxy admin socket ${proxy.socket}: ${messageOf(err)}`,
+      // The message names the socket and the errno (ENOENT: no socket file, ECONNREFUSED: nobody behind it).
+      messageOf(err),
       down
         ? "start haproxy, or set proxy.socket to its `stats socket ... level admin` path; routes change only through it"
         : "check haproxy's stats socket configuration",
