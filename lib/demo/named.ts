@@ -4,7 +4,8 @@ import { createServer } from "node:net";
 import { join } from "node:path";
 
 // The demo's DNS master: a real BIND `named` on 127.0.0.1 (a high port)
-// when it is installed, so the demo's updates are the real thing.
+// when it is installed, so the demo's updates are the real thing. Without it,
+// scenario.ts starts inprocess-master.ts (same DemoMaster interface).
 
 export interface DemoMaster {
   kind: "named" | "in-process";

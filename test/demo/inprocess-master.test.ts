@@ -450,6 +450,17 @@ describe.skipIf(missing({ bins: ["nsupdate", "dig"] }))(
       );
       expect(r.code).not.toBe(0);
       expect(r.stdout + r.stderr).toMatch(/NOTAUTH|BADSIG|tsig/i);
+      const d = await run([
+        "dig",
+        "+norec",
+        "+short",
+        "-p",
+        String(server.port),
+        "@127.0.0.1",
+        "wrong.example.org",
+        "A",
+      ]);
+      expect(d.stdout.trim()).toBe("");
     });
   },
 );
