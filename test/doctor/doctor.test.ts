@@ -1,3 +1,4 @@
+import { createSocket } from "node:dgram";
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -78,6 +79,65 @@ describe.skipIf(missing({ bins: ["named", "dig", "tsig-keygen"] }))("doctor on s
     expect(dns[1]!.hint).toMatch(/nothing listens/);
     expect(r.exitCode).toBe(2);
     expect(text(r)).toMatch(new RegExp(`^FAIL dns: master 127\\.0\\.0\\.1:${closed}: .* -> `, "m"));
+  });
+
+  it("a silent master is a timeout, told apart from a refusal", async () => {
+    // A UDP socket that reads and never answers: what a firewall that drops looks like.
+    const silent = createSocket("udp4");
+    await new Promise<void>((resolve) => silent.bind(0, "127.0.0.1", resolve));
+    try {
+      const port = silent.address().port;
+      const file = h.writeConfigVariant("master-silent", (doc) => {
+        (doc.dns as { masters: string[] }).masters = [`127.0.0.1:${port}`];
+      });
+      const r = await doctor({ configPath: file });
+      expect(of(r, "dns")).toEqual([
+        {
+          check: "dns",
+          status: "fail",
+          message: `master 127.0.0.1:${port}: no answer within 500 ms (udp)`,
+          hint: expect.stringMatching(/^timeout: /),
+        },
+      ]);
+      expect(r.exitCode).toBe(2);
+    } finally {
+      silent.close();
+    }
+  });
+
+  it("a key the server does not know: BADKEY with a hint naming the key", async () => {
+    const file = h.writeConfigVariant("tsig-unknown", (doc) => {
+      (doc.dns as { tsig: { name: string } }).tsig.name = "nobody-key";
+    });
+    const r = await doctor({ configPath: file });
+    const dns = of(r, "dns");
+    expect(dns[0]!.message).toMatch(/NOTAUTH.*BADKEY/);
+    expect(dns[0]!.hint).toMatch(/does not know key "nobody-key" \(hmac-sha256\)/);
+  });
+
+  it("a token without privileges (403) and a cluster without quorum fail with their own hints", async () => {
+    h.sim.injectFault({
+      method: "GET",
+      path: /\/cluster\/status$/,
+      status: 403,
+      reason: "Permission check failed",
+    });
+    let r = await doctor();
+    expect(of(r, "proxmox")[0]).toMatchObject({
+      status: "fail",
+      message: expect.stringContaining("403 Permission check failed"),
+      hint: expect.stringMatching(/Sys\.Audit/),
+    });
+    h.sim.setQuorate(false);
+    try {
+      r = await doctor();
+      expect(of(r, "quorum")).toEqual([
+        expect.objectContaining({ status: "fail", message: expect.stringMatching(/NOT quorate/) }),
+      ]);
+      expect(r.exitCode).toBe(2);
+    } finally {
+      h.sim.setQuorate(undefined);
+    }
   });
 
   it("a wrong TSIG secret: BADSIG from BIND, hint names the secret file, no secret printed", async () => {
