@@ -187,7 +187,7 @@ function validRdata(type: number, rdata: Buffer): boolean {
   return false;
 }
 
-const key2 = (name: string, type: number) => `${name}\u0000${type}`;
+const rrsetKey = (name: string, type: number) => `${name}\u0000${type}`;
 
 /** 3.2: every prerequisite must hold; the first one that does not decides the rcode. */
 function checkPrerequisites(zone: Zone, prereqs: RawRecord[]): number {
@@ -210,7 +210,7 @@ function checkPrerequisites(zone: Zone, prereqs: RawRecord[]): number {
       }
     } else if (p.klass === CLASS_IN) {
       if (isMetaType(p.type)) return RCODE.FORMERR;
-      const k = key2(name, p.type);
+      const k = rrsetKey(name, p.type);
       const entry = wanted.get(k) ?? { name, type: p.type, values: new Set<string>() };
       entry.values.add(p.rdata.toString("hex"));
       wanted.set(k, entry);
@@ -279,7 +279,7 @@ function applyUpdates(zone: Zone, updates: RawRecord[]): ZoneRecord[] {
 function sameRecords(a: readonly ZoneRecord[], b: readonly ZoneRecord[]): boolean {
   const text = (rs: readonly ZoneRecord[]) =>
     rs
-      .map((r) => `${key2(r.name, r.type)} ${r.ttl} ${r.rdata.toString("hex")}`)
+      .map((r) => `${rrsetKey(r.name, r.type)} ${r.ttl} ${r.rdata.toString("hex")}`)
       .sort()
       .join("\n");
   return text(a) === text(b);
