@@ -14,8 +14,8 @@ import { type Harness, startHarness } from "./harness.ts";
 // still, and reads its output until EOF, so every run is timed until its
 // stdio closes: a detached worker that kept our pipes open would show here.
 
-// Generous: the suite runs its files in parallel on small CI machines, where a bare node start
-// alone took up to 1.4 s. It still catches a hook that waits on a peer. Real numbers: bench/hook-startup.ts.
+// Generous: the suite runs its files in parallel on small CI machines, where a plain hook run
+// took up to 1.4 s here. It still catches a hook that waits on a peer. Real numbers: bench/hook-startup.ts.
 const HOOK_BOUND_MS = 3000;
 
 interface HookRun {
