@@ -262,7 +262,10 @@ describe.skipIf(missing({ bins: ["named", "dig", "tsig-keygen"] }))(
       h.sim.state.migrate(vm, "pve3", true, false, "root@pam");
       const env = { PVE_MIGRATED_FROM: "pve2" };
       expect((await hook("pve3", ["102", "pre-start"], { env })).code).toBe(0);
-      expect((await hook("pve3", ["102", "post-start"], { env })).code).toBe(0);
+      // Without the variable this time: pre-start recorded where the VM comes from.
+      const post = await hook("pve3", ["102", "post-start"]);
+      expect(post.code, post.stderr).toBe(0);
+      expect(post.stderr).toContain("(migrating from pve2)");
 
       await waitForWorkers(h, 20_000);
       expect(vm.node).toBe("pve2");
