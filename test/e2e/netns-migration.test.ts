@@ -8,7 +8,8 @@ import { type NetnsCluster, type NodeName, startNetnsCluster, VMID, waitFor } fr
 // the real hookscript bundle, real nft and HAProxy in each node's namespace,
 // real BIND as the master, and the client probing from its own namespace.
 
-const GRACE_SECONDS = 4;
+// Long enough for the grace checks after a switch on a loaded 2-core machine.
+const GRACE_SECONDS = 8;
 
 describe.skipIf(
   missing({ root: true, bins: ["named", "dig", "tsig-keygen", "nft", "haproxy", "ip", "openssl"] }),
@@ -26,7 +27,7 @@ describe.skipIf(
   const json = (stdout: string) => JSON.parse(stdout) as Record<string, unknown>;
 
   beforeAll(async () => {
-    c = await startNetnsCluster({ graceSeconds: GRACE_SECONDS, migrationDelayMs: 4000 });
+    c = await startNetnsCluster({ graceSeconds: GRACE_SECONDS, migrationDelayMs: 6000 });
   }, 90_000);
   afterAll(async () => c?.stop(), 60_000);
 

@@ -36,7 +36,7 @@ describe.skipIf(
 
   beforeAll(async () => {
     // Grace outlasts a round: the old node must still forward when the round is checked.
-    c = await startNetnsCluster({ graceSeconds: 10, migrationDelayMs: 250 });
+    c = await startNetnsCluster({ graceSeconds: 20, migrationDelayMs: 250 });
     const r = await c.cli("pve1", ["reconcile", "--json"]);
     expect(r.code, r.stderr).toBe(0);
   }, 90_000);
