@@ -1,13 +1,13 @@
 import { spawn } from "node:child_process";
 import { mkdirSync, openSync } from "node:fs";
 import { join } from "node:path";
-import { getSnapshot } from "../cluster/index.ts";
-import { loadConfig } from "../config/load.ts";
-import { collisionsOnNode } from "../desired/compute.ts";
-import { messageOf } from "../errors.ts";
+import { forNode } from "../config/for-node.ts";
+import { type LoadedConfig, loadConfig } from "../config/load.ts";
+import type { Config } from "../config/types.ts";
+import { InputError, messageOf } from "../errors.ts";
+import { openState, type State } from "../state/index.ts";
+import { localNodeName } from "./node-name.ts";
 import { type HookWork, hookWork } from "./pending.ts";
-import { createRuntime, type Runtime } from "./runtime.ts";
-import { runHookWorker } from "./worker.ts";
 
 // The hookscript: Proxmox runs `<script> <vmid> <phase>` and waits for it,
 // with no timeout, while a VM start or a live migration stands still. So
@@ -15,27 +15,41 @@ import { runHookWorker } from "./worker.ts";
 // journal (so a crash loses nothing), starts a detached worker for the slow
 // part, and exits. Only the target's stderr reaches a live migration's task
 // log, so everything is written to stderr.
+//
+// Start-up time is part of that: the fast path loads only the config and the
+// journal. The Proxmox client, DNS and the backends are imported dynamically,
+// by strict pre-start and by the worker (esbuild keeps a dynamically imported
+// module in the same single-file bundle but evaluates it only when imported).
 
 export const PHASES = ["pre-start", "post-start", "pre-stop", "post-stop"] as const;
 export type Phase = (typeof PHASES)[number];
 export const WORKER_PHASE = "__worker";
 
+/** What every phase needs: the config as seen by this node, and the journal. */
+export interface HookContext {
+  loaded: LoadedConfig;
+  /** The config with this node's paths ({node} replaced). */
+  config: Config;
+  self: string;
+  state: State;
+}
+
 export interface HookEnv {
   env: NodeJS.ProcessEnv;
   /** How to start the detached worker; tests may run it inline. */
-  spawnWorker?: (rt: Runtime, vmid: number) => void;
+  spawnWorker?: (ctx: HookContext, vmid: number) => void;
 }
 
 const say = (line: string) => process.stderr.write(`pvemigrate-dns: ${line}\n`);
 
 /** Starts this same script again as `<script> <vmid> __worker`, detached, logging to stateDir. */
-export function spawnDetachedWorker(rt: Runtime, vmid: number): void {
-  mkdirSync(rt.config.stateDir, { recursive: true, mode: 0o700 });
-  const log = openSync(join(rt.config.stateDir, "worker.log"), "a", 0o600);
+export function spawnDetachedWorker(ctx: HookContext, vmid: number): void {
+  mkdirSync(ctx.config.stateDir, { recursive: true, mode: 0o700 });
+  const log = openSync(join(ctx.config.stateDir, "worker.log"), "a", 0o600);
   const child = spawn(process.execPath, [...process.execArgv, process.argv[1]!, String(vmid), WORKER_PHASE], {
     detached: true,
     stdio: ["ignore", log, log],
-    env: { ...process.env, PVEMIGRATE_DNS_NODE: rt.self },
+    env: { ...process.env, PVEMIGRATE_DNS_NODE: ctx.self },
   });
   child.unref();
 }
@@ -52,9 +66,13 @@ export async function runHook(args: string[], opts: HookEnv): Promise<number> {
     say(`hook: phase ${JSON.stringify(phase ?? "")} is not one of ${PHASES.join(", ")}`);
     return 1;
   }
-  let rt: Runtime;
+  let rt: HookContext;
   try {
-    rt = createRuntime(await loadConfig());
+    const loaded = await loadConfig();
+    const self = localNodeName(opts.env);
+    if (!loaded.config.nodes[self]) throw new InputError(`node "${self}" is not in the config's nodes`);
+    const config = forNode(loaded.config, self);
+    rt = { loaded, config, self, state: openState(config, { warn: say }) };
   } catch (err) {
     // A broken config must not keep VMs from starting; reconcile reports it too.
     say(`hook ${phase} VM ${vmid}: ${messageOf(err).split("\n").join("; ")}; doing nothing`);
@@ -82,14 +100,20 @@ export async function runHook(args: string[], opts: HookEnv): Promise<number> {
       }
       case "pre-stop":
         return 0;
-      case WORKER_PHASE:
+      case WORKER_PHASE: {
+        const [{ createRuntime }, { runHookWorker }] = await Promise.all([
+          import("./runtime.ts"),
+          import("./worker.ts"),
+        ]);
+        const runtime = createRuntime(rt.loaded, { node: rt.self });
         try {
-          await runHookWorker(rt, vmid);
+          await runHookWorker(runtime, vmid);
           return 0;
         } catch (err) {
-          rt.log(`worker VM ${vmid}: ${messageOf(err)}`);
+          runtime.log(`worker VM ${vmid}: ${messageOf(err)}`);
           return 2;
         }
+      }
     }
   } catch (err) {
     // Our own trouble (a state dir that cannot be written, say) must never
@@ -117,14 +141,19 @@ function within<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
   return Promise.race([work, late]).finally(() => clearTimeout(timer));
 }
 
-async function preStart(rt: Runtime, vmid: number, migratedFrom: string | undefined): Promise<number> {
+async function preStart(rt: HookContext, vmid: number, migratedFrom: string | undefined): Promise<number> {
   if (migratedFrom) {
     // Remember the source now: post-start may run without the variable on some versions.
     await rt.state.local.record(hookWork, { vmid, phase: "post-start", migratedFrom });
   }
   if (!rt.config.strict) return 0;
   try {
-    const snapshot = await within(getSnapshot(rt.proxmox), STRICT_CHECK_MS, "the Proxmox API");
+    const [{ createProxmoxClient, getSnapshot }, { collisionsOnNode }] = await Promise.all([
+      import("../cluster/index.ts"),
+      import("../desired/compute.ts"),
+    ]);
+    const proxmox = createProxmoxClient({ proxmox: rt.config.proxmox, tokenSecret: rt.loaded.secrets.token });
+    const snapshot = await within(getSnapshot(proxmox), STRICT_CHECK_MS, "the Proxmox API");
     const placements = snapshot.vms.map((v) => ({ vmid: v.vmid, node: v.node, status: v.status }));
     const collisions = collisionsOnNode(rt.config, vmid, rt.self, placements);
     if (collisions.length) {

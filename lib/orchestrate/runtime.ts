@@ -1,4 +1,3 @@
-import { hostname } from "node:os";
 import { join } from "node:path";
 import { createProxmoxClient, type ProxmoxClient } from "../cluster/index.ts";
 import { forNode } from "../config/for-node.ts";
@@ -9,6 +8,7 @@ import { createDnsClient, type DnsClient } from "../dns/client.ts";
 import { InputError } from "../errors.ts";
 import { DepartureStore } from "../state/departures.ts";
 import { openState, type State } from "../state/index.ts";
+import { localNodeName } from "./node-name.ts";
 
 // Everything one run of the orchestrator talks to, built once from the
 // config: the node we are, the Proxmox client, the DNS client, durable state.
@@ -35,10 +35,7 @@ export interface RuntimeOptions {
   log?: (line: string) => void;
 }
 
-/** Proxmox node names are the short hostname. */
-export function localNodeName(env: NodeJS.ProcessEnv = process.env): string {
-  return env.PVEMIGRATE_DNS_NODE || hostname().split(".")[0]!;
-}
+export { localNodeName };
 
 export function createRuntime(loaded: LoadedConfig, opts: RuntimeOptions = {}): Runtime {
   const self = opts.node ?? localNodeName();
