@@ -43,6 +43,31 @@ describe.skipIf(
     await c?.stop();
   }, 60_000);
 
+  it("a rebooted node (ruleset flushed, HAProxy restarted): plan shows the gap, reconcile restores it", async () => {
+    // Debian's nftables.service starts with `flush ruleset`, then loads the admin's
+    // own tables, which must survive the restore.
+    await c.world.sh(c.ns("pve1"), ["nft", "flush", "ruleset"]);
+    await c.world.sh(c.ns("pve1"), ["nft", "add", "table", "inet", "admin"]);
+    await c.restartHaproxy("pve1");
+    expect(await c.tcp("pve1")).toMatchObject({ ok: false });
+    // HAProxy loaded its routes from the map files the orchestrator wrote.
+    expect(await c.tls("pve1")).toMatchObject({ ok: true, cn: "mail.example.org" });
+
+    const plan = await c.cli("pve1", ["plan", "--json"]);
+    expect(plan.code, plan.stderr).toBe(0);
+    const changes = (JSON.parse(plan.stdout) as { local: { changes: string[] } }).local.changes;
+    expect(changes).toContainEqual(expect.stringMatching(/^nat: \+ tcp\/2222 -> 10\.10\.1\.101:22/));
+    expect(changes.filter((l) => l.startsWith("proxy:"))).toEqual([]);
+    expect(await c.tcp("pve1")).toMatchObject({ ok: false }); // plan changed nothing
+
+    const r = await c.cli("pve1", ["reconcile", "--json"]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(await c.tcp("pve1")).toEqual({ ok: true, data: `vm101 hi ${c.world.client.ip}` });
+    expect(await c.udp("pve1")).toEqual({ ok: true, data: `vm101 ping ${c.world.client.ip}` });
+    expect(await c.tls("pve1")).toMatchObject({ ok: true, cn: "mail.example.org" });
+    expect(await c.world.sh(c.ns("pve1"), ["nft", "list", "tables"])).toContain("table inet admin");
+  });
+
   it("HA recovery with pve1 dead: pve2 converges at once, pve1 is cleaned when it returns", async () => {
     expect(await c.tcp("pve1")).toMatchObject({ ok: true });
     await c.nodeDown("pve1");

@@ -52,6 +52,8 @@ export interface NetnsCluster {
   nodeDown(node: NodeName): Promise<void>;
   /** Node `node` is back: the reverse of nodeDown. */
   nodeUp(node: NodeName): Promise<void>;
+  /** Kills the node's HAProxy and starts it again from its config and map files (a reboot, a package upgrade). */
+  restartHaproxy(node: NodeName): Promise<void>;
   /** A at the primary for the VM's name. */
   dnsA(): Promise<string[]>;
   /** `nft list table ip pvemigrate` inside the node, "" when the table does not exist. */
@@ -108,12 +110,17 @@ function pidsMentioning(needle: string): number[] {
   return out;
 }
 
-async function startHaproxy(world: World, rt: Runtime, ns: string): Promise<ChildProcessWithoutNullStreams> {
+async function startHaproxy(
+  world: World,
+  rt: Runtime,
+  ns: string,
+  fresh: boolean,
+): Promise<ChildProcessWithoutNullStreams> {
   const proxy = rt.config.proxy;
   mkdirSync(join(proxy.socket, ".."), { recursive: true });
-  // HAProxy refuses to start without its map files.
+  // HAProxy refuses to start without its map files; a restart loads what they hold.
   for (const kind of ["sni", "http"] as const) {
-    await writeFileAtomic(join(proxy.mapDir, `${kind}.map`), haproxyMapFormat.render(kind, []));
+    if (fresh) await writeFileAtomic(join(proxy.mapDir, `${kind}.map`), haproxyMapFormat.render(kind, []));
   }
   const cfg = join(proxy.mapDir, "..", "haproxy.cfg");
   writeFileSync(cfg, renderHaproxyConfig(proxy));
@@ -201,7 +208,7 @@ export async function startNetnsCluster(opts: NetnsClusterOptions = {}): Promise
       world.sh(world.nodes[n]!.ns, ["ip", "link", "set", world.nodes[n]!.publicIf, state]);
     for (const n of NODES) {
       // `ip netns exec` runs haproxy in place of itself: its pid lives in the node's namespace.
-      haproxies.set(n, await startHaproxy(world, harness.runtime(n), world.nodes[n]!.ns));
+      haproxies.set(n, await startHaproxy(world, harness.runtime(n), world.nodes[n]!.ns, true));
       await attach(n);
     }
 
@@ -242,6 +249,15 @@ export async function startNetnsCluster(opts: NetnsClusterOptions = {}): Promise
         await publicLink(node, "down");
         await harness.sim.setNodeOnline(node, false);
         await detach(node);
+      },
+      async restartHaproxy(node) {
+        const old = haproxies.get(node)!;
+        if (old.exitCode === null && old.signalCode === null) {
+          const gone = new Promise((r) => old.once("exit", r));
+          old.kill("SIGKILL");
+          await gone;
+        }
+        haproxies.set(node, await startHaproxy(world, harness.runtime(node), world.nodes[node]!.ns, false));
       },
       async nodeUp(node) {
         await publicLink(node, "up");
