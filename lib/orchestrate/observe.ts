@@ -24,8 +24,6 @@ export interface World {
 export interface ObserveOptions {
   /** Resolve private IPs of the running VMs on these nodes (the nodes being converged). */
   resolveOn?: string[];
-  /** Pretend this VM is stopped (post-stop: the API may still say running for a moment). */
-  stopped?: number;
 }
 
 async function withNotes(rt: Runtime, snapshot: ClusterSnapshot): Promise<Config> {
@@ -48,7 +46,7 @@ export async function observe(rt: Runtime, opts: ObserveOptions = {}): Promise<W
   for (const vm of snapshot.vms) {
     const vmConfig = config.vms[String(vm.vmid)];
     if (!vmConfig) continue;
-    const status = vm.vmid === opts.stopped && vm.node === rt.self ? "stopped" : vm.status;
+    const status = vm.status;
     const placement: VmPlacement = { vmid: vm.vmid, node: vm.node, status };
     if (vmConfig.ip.kind === "static") placement.ip = vmConfig.ip.address;
     else if (status === "running" && resolveOn.has(vm.node)) {

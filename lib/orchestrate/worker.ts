@@ -59,20 +59,39 @@ export async function waitForMigration(rt: Runtime, vmid: number, pollMs = 500):
   return "running";
 }
 
-/** Waits (briefly) until the API shows the VM running here after a plain start. */
-async function waitForStart(rt: Runtime, vmid: number, timeoutMs = 30_000, pollMs = 300): Promise<boolean> {
+/** Polls the API until `done` holds for the VM (true) or the time is up (false). */
+async function waitUntil(
+  rt: Runtime,
+  vmid: number,
+  done: (vm: SnapshotVm | undefined) => boolean,
+  timeoutMs: number,
+  pollMs = 300,
+): Promise<boolean> {
   const deadline = rt.now() + timeoutMs;
   while (rt.now() < deadline) {
-    const vm = (await getSnapshot(rt.proxmox)).vms.find((v) => v.vmid === vmid);
-    if (vm?.node === rt.self && vm.status === "running" && vm.lock !== "migrate") return true;
+    if (done((await getSnapshot(rt.proxmox)).vms.find((v) => v.vmid === vmid))) return true;
     await sleep(pollMs);
   }
   return false;
 }
 
+/** Waits (briefly) until the API shows the VM running here after a plain start. */
+function waitForStart(rt: Runtime, vmid: number): Promise<boolean> {
+  return waitUntil(
+    rt,
+    vmid,
+    (vm) => vm?.node === rt.self && vm.status === "running" && vm.lock !== "migrate",
+    30_000,
+  );
+}
+
 async function perform(rt: Runtime, work: HookWork, wait: boolean): Promise<void> {
   if (work.phase === "post-stop") {
-    await convergeNode(rt, rt.self, { stopped: work.vmid });
+    // Converge from what the API says once it has caught up with the stop. No
+    // "pretend it is stopped" override: after a quick restart (stop + start)
+    // the VM runs again and must keep its forwards.
+    if (wait) await waitUntil(rt, work.vmid, (vm) => vm?.node !== rt.self || vm.status !== "running", 10_000);
+    await convergeNode(rt, rt.self);
     if (rt.config.dns.deleteOnStop) await syncDns(rt, [work.vmid]);
     return;
   }
