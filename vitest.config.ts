@@ -1,3 +1,5 @@
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { defineConfig } from "vitest/config";
 
 export default defineConfig({
@@ -9,5 +11,7 @@ export default defineConfig({
     // namespaces; two workers match CI's two cores without starving them.
     maxWorkers: 2,
     reporters: ["default"],
+    // The hook's config cache must not land in the host's /run during tests.
+    env: { PVEMIGRATE_DNS_CACHE_DIR: join(tmpdir(), `pvemigrate-dns-cache-${process.pid}`) },
   },
 });

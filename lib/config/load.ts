@@ -3,11 +3,13 @@ import { dirname, resolve } from "node:path";
 import { parse as parseYaml } from "yaml";
 import type { z } from "zod";
 import { InputError } from "../errors.ts";
+import { writeConfigCache } from "./cache.ts";
 import { crossCheck } from "./cross-check.ts";
 import { formatPath, formatProblem, normalize } from "./normalize.ts";
+import { configPath } from "./path.ts";
 import { configSchema, parseVmLeniently, type RawVm, vmSchema } from "./schema.ts";
 import { loadSecrets, type Secrets } from "./secrets.ts";
-import { type Config, DEFAULT_CONFIG_PATH, type Problem } from "./types.ts";
+import type { Config, Problem } from "./types.ts";
 
 export interface LoadedConfig {
   config: Config;
@@ -25,10 +27,7 @@ export class ConfigError extends InputError {
   }
 }
 
-/** --config wins, then PVEMIGRATE_DNS_CONFIG, then the pmxcfs default. */
-export function configPath(flag?: string, env: NodeJS.ProcessEnv = process.env): string {
-  return flag || env.PVEMIGRATE_DNS_CONFIG || DEFAULT_CONFIG_PATH;
-}
+export { configPath };
 
 /** YAML is a superset of JSON, but JSON files get JSON's stricter parser and error positions. */
 function parseText(text: string, file: string): unknown {
@@ -100,6 +99,7 @@ export async function loadConfig(flagPath?: string): Promise<LoadedConfig> {
   }
   const all = [...problems, ...secretProblems];
   if (all.length || !config || !secrets) throw new ConfigError(file, all);
+  await writeConfigCache(config, text);
   return { config, secrets };
 }
 

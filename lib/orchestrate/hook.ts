@@ -2,7 +2,8 @@ import { spawn } from "node:child_process";
 import { mkdirSync, openSync } from "node:fs";
 import { join } from "node:path";
 import { forNode } from "../config/for-node.ts";
-import { type LoadedConfig, loadConfig } from "../config/load.ts";
+import type { LoadedConfig } from "../config/load.ts";
+import { loadConfigFast } from "../config/load-fast.ts";
 import type { Config } from "../config/types.ts";
 import { InputError, messageOf } from "../errors.ts";
 import { openState, type State } from "../state/index.ts";
@@ -27,7 +28,8 @@ export const WORKER_PHASE = "__worker";
 
 /** What every phase needs: the config as seen by this node, and the journal. */
 export interface HookContext {
-  loaded: LoadedConfig;
+  /** The full load with secrets; absent when the validated config came from the cache. */
+  loaded?: LoadedConfig;
   /** The config with this node's paths ({node} replaced). */
   config: Config;
   self: string;
@@ -68,11 +70,16 @@ export async function runHook(args: string[], opts: HookEnv): Promise<number> {
   }
   let rt: HookContext;
   try {
-    const loaded = await loadConfig();
+    const fast = await loadConfigFast();
     const self = localNodeName(opts.env);
-    if (!loaded.config.nodes[self]) throw new InputError(`node "${self}" is not in the config's nodes`);
-    const config = forNode(loaded.config, self);
-    rt = { loaded, config, self, state: openState(config, { warn: say }) };
+    if (!fast.config.nodes[self]) throw new InputError(`node "${self}" is not in the config's nodes`);
+    const config = forNode(fast.config, self);
+    rt = {
+      ...(fast.loaded ? { loaded: fast.loaded } : {}),
+      config,
+      self,
+      state: openState(config, { warn: say }),
+    };
   } catch (err) {
     // A broken config must not keep VMs from starting; reconcile reports it too.
     say(`hook ${phase} VM ${vmid}: ${messageOf(err).split("\n").join("; ")}; doing nothing`);
@@ -101,11 +108,12 @@ export async function runHook(args: string[], opts: HookEnv): Promise<number> {
       case "pre-stop":
         return 0;
       case WORKER_PHASE: {
-        const [{ createRuntime }, { runHookWorker }] = await Promise.all([
+        const [{ createRuntime }, { runHookWorker }, { loadConfig }] = await Promise.all([
           import("./runtime.ts"),
           import("./worker.ts"),
+          import("../config/load.ts"),
         ]);
-        const runtime = createRuntime(rt.loaded, { node: rt.self });
+        const runtime = createRuntime(rt.loaded ?? (await loadConfig()), { node: rt.self });
         try {
           await runHookWorker(runtime, vmid);
           return 0;
@@ -148,11 +156,14 @@ async function preStart(rt: HookContext, vmid: number, migratedFrom: string | un
   }
   if (!rt.config.strict) return 0;
   try {
-    const [{ createProxmoxClient, getSnapshot }, { collisionsOnNode }] = await Promise.all([
+    const [{ createProxmoxClient, getSnapshot }, { collisionsOnNode }, { loadSecrets }] = await Promise.all([
       import("../cluster/index.ts"),
       import("../desired/compute.ts"),
+      import("../config/secrets.ts"),
     ]);
-    const proxmox = createProxmoxClient({ proxmox: rt.config.proxmox, tokenSecret: rt.loaded.secrets.token });
+    const secrets = rt.loaded?.secrets ?? (await loadSecrets(rt.config)).secrets;
+    if (!secrets) throw new Error("the secret files cannot be read (run pvemigrate-dns config check)");
+    const proxmox = createProxmoxClient({ proxmox: rt.config.proxmox, tokenSecret: secrets.token });
     const snapshot = await within(getSnapshot(proxmox), STRICT_CHECK_MS, "the Proxmox API");
     const placements = snapshot.vms.map((v) => ({ vmid: v.vmid, node: v.node, status: v.status }));
     const collisions = collisionsOnNode(rt.config, vmid, rt.self, placements);
