@@ -2,6 +2,7 @@ import { createHmac, timingSafeEqual } from "node:crypto";
 import { createSocket, type Socket as UdpSocket } from "node:dgram";
 import { createServer, type Server, type Socket as TcpSocket } from "node:net";
 import type { TsigAlgorithm } from "../config/types.ts";
+import { u16, u32, uint48 } from "../dns/wire/bytes.ts";
 import { encodeName } from "../dns/wire/codec.ts";
 import {
   CLASS_ANY,
@@ -66,25 +67,6 @@ export interface ZoneOptions {
   nameserver?: string;
   /** Extra records, e.g. someone else's name the tool must never touch. */
   records?: Array<{ name: string; type: "A" | "AAAA" | "TXT"; value: string; ttl?: number }>;
-}
-
-function u32(n: number): Buffer {
-  const b = Buffer.alloc(4);
-  b.writeUInt32BE(n >>> 0, 0);
-  return b;
-}
-
-function u16(n: number): Buffer {
-  const b = Buffer.alloc(2);
-  b.writeUInt16BE(n & 0xffff, 0);
-  return b;
-}
-
-function uint48(n: number): Buffer {
-  const b = Buffer.alloc(6);
-  b.writeUInt16BE(Math.floor(n / 2 ** 32) & 0xffff, 0);
-  b.writeUInt32BE((n % 2 ** 32) >>> 0, 2);
-  return b;
 }
 
 function rdataOf(type: "A" | "AAAA" | "TXT", value: string): Buffer {

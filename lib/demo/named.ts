@@ -35,6 +35,24 @@ async function freeTcpPort(): Promise<number> {
   });
 }
 
+/** named.conf's options for a private instance on 127.0.0.1:port (tests add their notify settings). */
+export function namedOptions(dir: string, port: number, extra: string[] = []): string {
+  return [
+    "options {",
+    `  directory "${dir}";`,
+    "  pid-file none;",
+    "  session-keyfile none;",
+    `  managed-keys-directory "${dir}";`,
+    `  listen-on port ${port} { 127.0.0.1; };`,
+    "  listen-on-v6 { none; };",
+    "  recursion no;",
+    "  dnssec-validation no;",
+    ...extra.map((l) => `  ${l}`),
+    "};",
+    "controls { };",
+  ].join("\n");
+}
+
 export interface ZoneSpec {
   zone: string;
   keyName: string;
@@ -60,18 +78,7 @@ export async function startDemoNamed(binary: string, dir: string, spec: ZoneSpec
   const conf = join(dir, "named.conf");
   await writeFile(
     conf,
-    `options {
-  directory "${dir}";
-  pid-file none;
-  session-keyfile none;
-  managed-keys-directory "${dir}";
-  listen-on port ${port} { 127.0.0.1; };
-  listen-on-v6 { none; };
-  recursion no;
-  dnssec-validation no;
-  notify no;
-};
-controls { };
+    `${namedOptions(dir, port, ["notify no;"])}
 key "${spec.keyName}" { algorithm ${spec.algorithm}; secret "${spec.secret}"; };
 zone "${spec.zone}" {
   type primary;

@@ -1,20 +1,27 @@
-import { randomBytes } from "node:crypto";
-import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { mkdir, readFile } from "node:fs/promises";
 import { dirname } from "node:path";
+import { PeerError } from "../errors.ts";
+import { writeFileAtomic } from "../state/atomic-write.ts";
 
 // Map files are written to a temp name in the same directory, then renamed:
 // a reader (HAProxy at start, nginx on reload) sees the old file or the new
 // one, never half of one.
 
-export async function writeFileAtomic(path: string, content: string): Promise<void> {
+/** One map file, atomically (also what tests use to seed an empty map before HAProxy starts). */
+export async function writeMapFile(path: string, content: string): Promise<void> {
   await mkdir(dirname(path), { recursive: true });
-  const tmp = `${path}.tmp-${process.pid}-${randomBytes(4).toString("hex")}`;
-  try {
-    await writeFile(tmp, content, { mode: 0o644 });
-    await rename(tmp, path);
-  } catch (err) {
-    await rm(tmp, { force: true });
-    throw err;
+  await writeFileAtomic(path, content, { mode: 0o644, maxBytes: Number.POSITIVE_INFINITY });
+}
+
+/** Writes a plan's map files; refuses any path that is not one of the backend's own map files. */
+export async function writeMapFiles(
+  files: readonly { path: string; content: string }[],
+  ownPaths: readonly string[],
+): Promise<void> {
+  for (const f of files) {
+    if (!ownPaths.includes(f.path))
+      throw new PeerError(`plan writes ${f.path}, not one of this backend's map files`);
+    await writeMapFile(f.path, f.content);
   }
 }
 

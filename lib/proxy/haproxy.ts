@@ -4,7 +4,7 @@ import { PeerError } from "../errors.ts";
 import type { NodeBackend } from "../nat/types.ts";
 import { checkHostName, checkIPv4, checkPath, checkPort } from "../nat/validate.ts";
 import { haproxyCommand, parseShowMap, SocketUnreachable, swapMap } from "./admin-socket.ts";
-import { readFileOrNull, writeFileAtomic } from "./files.ts";
+import { readFileOrNull, writeMapFiles } from "./files.ts";
 import { haproxyMapPath } from "./haproxy-config.ts";
 import {
   type MapFormat,
@@ -85,15 +85,12 @@ export function createHaproxyBackend(opts: { proxy: ProxyConfig }): ProxyBackend
       return { ...plan, reload: false };
     },
     async apply(plan) {
-      const known = new Set(ROUTE_KINDS.map(pathOf));
-      for (const f of plan.files) {
-        if (!known.has(f.path))
-          throw new PeerError(`plan writes ${f.path}, not one of this backend's map files`);
-        // File first: if the swap fails, a restart still loads the right routes.
-        await writeFileAtomic(f.path, f.content);
-      }
+      const known = ROUTE_KINDS.map(pathOf);
+      // File first: if the swap fails, a restart still loads the right routes.
+      await writeMapFiles(plan.files, known);
       for (const s of plan.swaps) {
-        if (!known.has(s.path)) throw new PeerError(`plan swaps ${s.path}, not one of this backend's maps`);
+        if (!known.includes(s.path))
+          throw new PeerError(`plan swaps ${s.path}, not one of this backend's maps`);
         // Plans are plain data (they may have been printed and read back): check
         // again that every key and value is harmless on the socket's command line.
         for (const [name, target] of Object.entries(s.entries))

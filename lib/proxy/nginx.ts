@@ -3,7 +3,7 @@ import type { NodeDesired } from "../desired/types.ts";
 import { PeerError } from "../errors.ts";
 import { checkPath, checkPort } from "../nat/validate.ts";
 import type { Exec } from "../process/run.ts";
-import { readFileOrNull, writeFileAtomic } from "./files.ts";
+import { readFileOrNull, writeMapFiles } from "./files.ts";
 import type { ProxyBackend } from "./haproxy.ts";
 import { type MapFormat, type MapState, planProxy, type RouteTable } from "./plan.ts";
 import { ROUTE_KINDS, type RouteKind, routeSpec } from "./routes.ts";
@@ -96,12 +96,7 @@ export function createNginxBackend(opts: { proxy: ProxyConfig; exec: Exec }): Pr
     plan: (desired, current, now) =>
       planProxy("nginx", routeSpec(desired, now), current, nginxMapFormat, now),
     async apply(plan) {
-      const known = new Set(ROUTE_KINDS.map(pathOf));
-      for (const f of plan.files) {
-        if (!known.has(f.path))
-          throw new PeerError(`plan writes ${f.path}, not one of this backend's map files`);
-        await writeFileAtomic(f.path, f.content);
-      }
+      await writeMapFiles(plan.files, ROUTE_KINDS.map(pathOf));
       if (!plan.reload) return;
       const r = await opts.exec(["nginx", "-s", "reload"], { timeoutMs: 15_000 });
       if (r.code !== 0)

@@ -18,6 +18,8 @@ export interface AtomicWriteOptions {
    * Leave unset on pmxcfs, which imposes its own permissions.
    */
   mode?: number;
+  /** Refuse larger data (default MAX_STATE_FILE_BYTES: pmxcfs's limit with a margin). */
+  maxBytes?: number;
 }
 
 export function tempPathFor(path: string): string {
@@ -33,10 +35,9 @@ export async function writeFileAtomic(
   opts: AtomicWriteOptions = {},
 ): Promise<void> {
   const bytes = Buffer.from(data, "utf8");
-  if (bytes.length > MAX_STATE_FILE_BYTES) {
-    throw new Error(
-      `${path}: ${bytes.length} bytes is over the ${MAX_STATE_FILE_BYTES}-byte state file limit`,
-    );
+  const maxBytes = opts.maxBytes ?? MAX_STATE_FILE_BYTES;
+  if (bytes.length > maxBytes) {
+    throw new Error(`${path}: ${bytes.length} bytes is over the ${maxBytes}-byte state file limit`);
   }
   const temp = tempPathFor(path);
   const handle = await open(temp, "wx", opts.mode);

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import type { Runtime } from "../../lib/orchestrate/runtime.ts";
 import { type RunResult, run } from "../../lib/process/run.ts";
 import { haproxyCommand } from "../../lib/proxy/admin-socket.ts";
-import { writeFileAtomic } from "../../lib/proxy/files.ts";
+import { writeMapFile } from "../../lib/proxy/files.ts";
 import { haproxyMapFormat } from "../../lib/proxy/haproxy.ts";
 import { renderHaproxyConfig } from "../../lib/proxy/haproxy-config.ts";
 import { dig } from "../support/named.ts";
@@ -70,6 +70,11 @@ export interface NetnsCluster {
   http(node: NodeName): Promise<ProbeResult>;
   /** Moves the VM in the sim (no task: offline move, HA recovery) and plugs its namespace into `node`. */
   moveVm(node: NodeName): Promise<void>;
+  /**
+   * Freezes (SIGSTOP) or thaws both BIND masters: a hung master that neither
+   * answers nor refuses; queries sent meanwhile are answered late, on thaw.
+   */
+  freezeMasters(frozen: boolean): void;
   /** Kills processes (detached hook workers, CLI runs) still running from this cluster's bundle. */
   killStrays(): void;
   stop(): Promise<void>;
@@ -120,7 +125,7 @@ async function startHaproxy(
   mkdirSync(join(proxy.socket, ".."), { recursive: true });
   // HAProxy refuses to start without its map files; a restart loads what they hold.
   for (const kind of ["sni", "http"] as const) {
-    if (fresh) await writeFileAtomic(join(proxy.mapDir, `${kind}.map`), haproxyMapFormat.render(kind, []));
+    if (fresh) await writeMapFile(join(proxy.mapDir, `${kind}.map`), haproxyMapFormat.render(kind, []));
   }
   const cfg = join(proxy.mapDir, "..", "haproxy.cfg");
   writeFileSync(cfg, renderHaproxyConfig(proxy));
@@ -315,6 +320,10 @@ export async function startNetnsCluster(opts: NetnsClusterOptions = {}): Promise
         harness.sim.moveVm(VMID, node);
         if (world.vms.vm101!.node !== node) await world.moveVm("vm101", node);
       },
+      freezeMasters(frozen) {
+        const dirs = [harness.primary.dir, ...(harness.secondary ? [harness.secondary.dir] : [])];
+        for (const pid of dirs.flatMap(pidsMentioning)) process.kill(pid, frozen ? "SIGSTOP" : "SIGCONT");
+      },
       killStrays() {
         for (const pid of pidsMentioning(harness.dir)) {
           try {
@@ -323,6 +332,7 @@ export async function startNetnsCluster(opts: NetnsClusterOptions = {}): Promise
         }
       },
       async stop() {
+        cluster.freezeMasters(false);
         cluster.killStrays();
         for (const a of aliases) await run(["ip", "netns", "del", a]);
         await world.destroy();

@@ -8,7 +8,7 @@ import { InputError } from "../../lib/errors.ts";
 import { netnsExec } from "../../lib/process/run.ts";
 import { haproxyCommand } from "../../lib/proxy/admin-socket.ts";
 import { createProxyBackend, type ProxyBackend } from "../../lib/proxy/backend.ts";
-import { writeFileAtomic } from "../../lib/proxy/files.ts";
+import { writeMapFile } from "../../lib/proxy/files.ts";
 import { haproxyMapFormat } from "../../lib/proxy/haproxy.ts";
 import { renderHaproxyConfig } from "../../lib/proxy/haproxy-config.ts";
 import { createWorld, makeCert, probe, startServer, type World } from "../support/netns.ts";
@@ -52,7 +52,7 @@ async function startHaproxy(world: World, tag: string, opts: Partial<ProxyConfig
   const backend = createProxyBackend({ proxy: config, exec: netnsExec(world.nodes.a!.ns) });
   // The map files must exist when HAProxy starts.
   for (const kind of ["sni", "http"] as const) {
-    await writeFileAtomic(join(config.mapDir, `${kind}.map`), haproxyMapFormat.render(kind, []));
+    await writeMapFile(join(config.mapDir, `${kind}.map`), haproxyMapFormat.render(kind, []));
   }
   const cfg = join(world.dir, `${tag}.cfg`);
   writeFileSync(cfg, renderHaproxyConfig(config));

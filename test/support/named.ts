@@ -5,6 +5,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { TsigAlgorithm } from "../../lib/config/types.ts";
+import { namedOptions } from "../../lib/demo/named.ts";
 import { run, runChecked } from "../../lib/process/run.ts";
 
 // Real BIND 9 daemons for integration tests: a primary that accepts
@@ -79,21 +80,12 @@ function bindKey(k: TsigKeyFixture): string {
 }
 
 function bindOptions(dir: string, port: number): string {
-  return `options {
-  directory "${dir}";
-  pid-file none;
-  session-keyfile none;
-  managed-keys-directory "${dir}";
-  listen-on port ${port} { 127.0.0.1; };
-  listen-on-v6 { none; };
-  recursion no;
-  dnssec-validation no;
-  notify explicit;
-  startup-notify-rate 1000;
-  notify-rate 1000;
-  serial-query-rate 1000;
-};
-controls { };
+  return `${namedOptions(dir, port, [
+    "notify explicit;",
+    "startup-notify-rate 1000;",
+    "notify-rate 1000;",
+    "serial-query-rate 1000;",
+  ])}
 `;
 }
 

@@ -1,5 +1,6 @@
 import { createHmac, timingSafeEqual } from "node:crypto";
 import type { TsigAlgorithm } from "../../config/types.ts";
+import { u16, uint48 } from "./bytes.ts";
 import { encodeName } from "./codec.ts";
 import { CLASS_ANY, TSIG_ERROR, TYPE, tsigErrorName } from "./constants.ts";
 import type { ParsedMessage, ParsedTsig } from "./response.ts";
@@ -32,19 +33,6 @@ interface TsigVariables {
   fudge: number;
   error: number;
   other: Buffer;
-}
-
-function uint48(n: number): Buffer {
-  const b = Buffer.alloc(6);
-  b.writeUInt16BE(Math.floor(n / 2 ** 32) & 0xffff, 0);
-  b.writeUInt32BE((n % 2 ** 32) >>> 0, 2);
-  return b;
-}
-
-function u16(n: number): Buffer {
-  const b = Buffer.alloc(2);
-  b.writeUInt16BE(n & 0xffff, 0);
-  return b;
 }
 
 /** RFC 8945 4.3.3: the TSIG variables the MAC covers after the message. */
