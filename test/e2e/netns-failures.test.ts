@@ -164,4 +164,40 @@ describe.skipIf(
       for (const text of said) expect(text).not.toContain(secret);
     }
   });
+
+  it("both masters hang during a hook-driven live migration: the worker journals DNS, reconcile finishes it once they answer", async () => {
+    const vm = c.h.sim.state.vm(VMID);
+    expect(vm.node).toBe("pve1");
+    const env = { PVE_MIGRATED_FROM: "pve1" };
+    c.h.sim.state.migrate(vm, "pve2", true, false, "root@pam");
+    c.freezeMasters(true);
+    try {
+      expect((await c.hook("pve2", "pre-start", env)).code).toBe(0);
+      expect((await c.hook("pve2", "post-start", env)).code).toBe(0);
+      await waitFor("the sim to finish the migration", async () => vm.node === "pve2" && !vm.lock);
+      await c.world.moveVm("vm101", "pve2");
+      await waitFor(
+        "pve2's worker to finish",
+        async () => (await c.runtime("pve2").state.local.list()).length === 0,
+      );
+      expect(workerLog("pve2")).toMatch(/dns:vm:101: [^\n]*all 2 DNS master candidate\(s\) failed/);
+      expect(await pending()).toEqual([`dns:vm:${VMID}`]);
+      // Forwards and routes followed the VM without waiting for DNS.
+      expect(await c.tcp("pve2")).toEqual({ ok: true, data: `vm101 hi ${c.world.client.ip}` });
+      expect(await c.tls("pve2")).toMatchObject({ ok: true, cn: "mail.example.org" });
+      expect(await c.tcp("pve1")).toMatchObject({ ok: true }); // grace, and the name still points here
+
+      const stillDown = await c.cli("pve2", ["reconcile", "--json"]);
+      expect(stillDown.code, stillDown.stderr).toBe(3);
+      expect(json(stillDown.stdout).pending).toEqual([`dns:vm:${VMID}`]);
+    } finally {
+      c.freezeMasters(false);
+    }
+    // Thawed, the masters answer the queued (stale) queries late; CAS keeps them harmless.
+    const next = await c.cli("pve2", ["reconcile", "--json"]);
+    expect(next.code, next.stderr).toBe(0);
+    expect(json(next.stdout)).toMatchObject({ pending: [], errors: [] });
+    expect(await c.dnsA()).toEqual([c.publicIp("pve2")]);
+    expect(await pending()).toEqual([]);
+  });
 });
