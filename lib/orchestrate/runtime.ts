@@ -7,7 +7,7 @@ import type { Config } from "../config/types.ts";
 import { createDnsClient, type DnsClient } from "../dns/client.ts";
 import { InputError } from "../errors.ts";
 import { DepartureStore } from "../state/departures.ts";
-import { openState, type State } from "../state/index.ts";
+import { openState, type State, type WithLock } from "../state/index.ts";
 import { localNodeName } from "./node-name.ts";
 
 // Everything one run of the orchestrator talks to, built once from the
@@ -25,7 +25,25 @@ export interface Runtime {
   proxmox: ProxmoxClient;
   dns: DnsClient;
   state: State;
-  departures: DepartureStore;
+  departures: Departures;
+}
+
+/** Who left which node when (grace forwarding); see lockedDepartures. */
+export type Departures = Pick<DepartureStore, "list" | "add" | "prune">;
+
+/**
+ * The departure records, their writes serialized by a cluster lock: a new
+ * node's switch adds one while any node's reconcile prunes expired ones, and
+ * both read, modify and rewrite the VM's one file in pmxcfs; unserialized, a
+ * prune could write back what it read before the add and lose the new record
+ * (the old node would then drop the VM instead of grace-forwarding to it).
+ */
+function lockedDepartures(store: DepartureStore, lock: WithLock): Departures {
+  return {
+    list: () => store.list(),
+    add: (d) => lock("departures", () => store.add(d)),
+    prune: (cutoff) => lock("departures", () => store.prune(cutoff)),
+  };
 }
 
 export interface RuntimeOptions {
@@ -49,6 +67,7 @@ export function createRuntime(loaded: LoadedConfig, opts: RuntimeOptions = {}): 
   const log = opts.log ?? ((line: string) => process.stderr.write(`pvemigrate-dns[${self}]: ${line}\n`));
   let proxmox: ProxmoxClient | undefined;
   let dns: DnsClient | undefined;
+  const state = openState(config, { now, warn: log });
   return {
     config,
     secrets: loaded.secrets,
@@ -64,7 +83,10 @@ export function createRuntime(loaded: LoadedConfig, opts: RuntimeOptions = {}): 
       dns ??= createDnsClient({ dns: config.dns, tsigSecret: loaded.secrets.tsig });
       return dns;
     },
-    state: openState(config, { now, warn: log }),
-    departures: new DepartureStore(join(config.pveRoot, "pvemigrate-dns", "departures"), log),
+    state,
+    departures: lockedDepartures(
+      new DepartureStore(join(config.pveRoot, "pvemigrate-dns", "departures"), log),
+      state.withClusterLock,
+    ),
   };
 }
