@@ -96,4 +96,26 @@ describe.skipIf(
       expect(await c.tcp(from), `${where}: grace on the old node`).toMatchObject({ ok: true });
     }
   }, 240_000);
+
+  it("a switch's departure record is never lost to another node's reconcile pruning at the same moment", async () => {
+    // Departures live in one pmxcfs file per VM, written by the new node's
+    // switch (add) and pruned by every node's reconcile: both read, modify and
+    // write it. A VM id of its own keeps VM 101's records out of this.
+    const vmid = 4242;
+    const switcher = c.runtime("pve2");
+    const pruner = c.runtime("pve1");
+    let lost = 0;
+    for (let i = 0; i < 40; i++) {
+      const now = Date.now();
+      await switcher.departures.prune(now + 1);
+      await switcher.departures.add({ vmid, node: "pve2", ip: "10.10.1.42", leftAt: now - 60_000 }); // expired
+      await switcher.departures.add({ vmid, node: "pve3", ip: "10.10.1.42", leftAt: now }); // in grace
+      const fresh = { vmid, node: "pve1", ip: "10.10.1.42", leftAt: now + 1 };
+      await Promise.all([pruner.departures.prune(now - 30_000), switcher.departures.add(fresh)]);
+      const kept = await pruner.departures.list();
+      if (!kept.some((d) => d.vmid === vmid && d.node === "pve1" && d.leftAt === fresh.leftAt)) lost++;
+    }
+    await switcher.departures.prune(Date.now() + 1);
+    expect(lost, "departures lost to a concurrent prune").toBe(0);
+  });
 });
