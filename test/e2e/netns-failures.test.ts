@@ -91,6 +91,11 @@ describe.skipIf(
     // pve1 still holds the VM's forwards and routes as it had them when it died.
     expect(await c.nftTable("pve1")).toMatch(/2222 : 10\.10\.1\.101 \. 22/);
     expect(await c.sniMap("pve1")).toBe("mail.example.org 10.10.1.101:443");
+    // pve2's timer retries the dead node, fails again, keeps it journaled: partial, exit 3.
+    const meanwhile = await c.cli("pve2", ["reconcile", "--json"]);
+    expect(meanwhile.code, meanwhile.stderr).toBe(3);
+    expect(json(meanwhile.stdout)).toMatchObject({ pending: ["node:pve1"], switched: [] });
+    expect(await c.tcp("pve2")).toMatchObject({ ok: true });
 
     // It stays down past the grace period, then comes back and its timer runs.
     const departure = (await c.runtime("pve2").departures.list()).find((d) => d.vmid === VMID);
