@@ -55,7 +55,18 @@ describe.skipIf(
     // The hook blocks the migration: it must hand off, not do the work (generous bound).
     expect(post.ms).toBeLessThan(5000);
 
-    // In flight: still pve1's everywhere, nothing on pve2 (the worker waits).
+    // In flight: still pve1's everywhere, nothing on pve2 (the worker waits),
+    // and neither node's timer moves anything either.
+    const timers = await Promise.all([
+      c.cli("pve1", ["reconcile", "--json"]),
+      c.cli("pve2", ["reconcile", "--json"]),
+    ]);
+    for (const t of timers) {
+      expect([0, 3], t.stderr).toContain(t.code);
+      expect(json(t.stdout).switched).toEqual([]);
+      const changes = (json(t.stdout).local as { changes: string[] }).changes;
+      expect(changes.filter((l) => l.includes(c.vmIp))).toEqual([]);
+    }
     expect(await c.dnsA()).toEqual([c.publicIp("pve1")]);
     expect(await c.nftTable("pve2")).not.toContain("2222");
     expect(await c.sniMap("pve2")).toBe("");
