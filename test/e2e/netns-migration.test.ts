@@ -166,11 +166,16 @@ describe.skipIf(
     expect((json(again.stdout).local as { changes: string[] }).changes).toEqual([]);
   });
 
-  it("`migrate 101 pve2` on pve1: one API migration, the switch on pve2, verified", async () => {
-    c.h.sim.setMigrationDelay(600);
+  it("`migrate 101 pve2` on pve1: one API migration, the switch on pve2 (racing the hook's worker), verified", async () => {
+    c.h.sim.setMigrationDelay(1500);
     const posts = () => c.h.sim.state.countRequests("POST", /\/qemu\/101\/migrate$/);
     const before = posts();
     const cli = c.cli("pve1", ["migrate", String(VMID), "pve2", "--json"]);
+    // Proxmox runs the target's hooks for this migration too: their worker and migrate's own switch race.
+    await waitFor("the migration to start", async () => vm().lock === "migrate");
+    const env = { PVE_MIGRATED_FROM: "pve1" };
+    expect((await c.hook("pve2", "pre-start", env)).code).toBe(0);
+    expect((await c.hook("pve2", "post-start", env)).code).toBe(0);
     await waitFor("the sim to move the VM", async () => vm().node === "pve2" && !vm().lock);
     await c.world.moveVm("vm101", "pve2");
     const r = await cli;
@@ -187,6 +192,9 @@ describe.skipIf(
     expect(await c.tcp("pve2")).toEqual({ ok: true, data: `vm101 hi ${c.world.client.ip}` });
     expect(await c.tls("pve2")).toMatchObject({ ok: true, cn: "mail.example.org" });
     expect(await c.tcp("pve1")).toMatchObject({ ok: true }); // grace
+    await waitFor("pve2's worker to finish", async () => (await hookItems("pve2")).length === 0);
+    expect(await c.runtime("pve1").state.cluster.list()).toEqual([]);
+    expect(await c.dnsA()).toEqual([c.publicIp("pve2")]);
   });
 
   it("post-stop on pve2: the worker drops the VM's forwards and routes there", async () => {
