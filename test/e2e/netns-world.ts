@@ -27,6 +27,8 @@ export type NodeName = (typeof NODES)[number];
 export interface NetnsClusterOptions {
   graceSeconds?: number;
   migrationDelayMs?: number;
+  /** How the orchestrator learns the VM's private IP: fixed in the config (default) or from the guest agent. */
+  ipSource?: "static" | "agent";
   /** Extra config changes after the defaults of this fixture. */
   config?: HarnessOptions["config"];
 }
@@ -163,7 +165,27 @@ export async function startNetnsCluster(opts: NetnsClusterOptions = {}): Promise
       secondary: true,
       sim: {
         nodes: [...NODES],
-        vms: [{ vmid: VMID, node: "pve1" }],
+        vms: [
+          {
+            vmid: VMID,
+            node: "pve1",
+            // What a guest agent reports: loopback first, then the VM network.
+            agent: [
+              {
+                name: "lo",
+                "ip-addresses": [{ "ip-address": "127.0.0.1", "ip-address-type": "ipv4", prefix: 8 }],
+              },
+              {
+                name: "eth0",
+                "hardware-address": "bc:24:11:00:00:65",
+                "ip-addresses": [
+                  { "ip-address": vmIp, "ip-address-type": "ipv4", prefix: 16 },
+                  { "ip-address": "fe80::be24:11ff:fe00:65", "ip-address-type": "ipv6", prefix: 64 },
+                ],
+              },
+            ],
+          },
+        ],
         migrationDelayMs: opts.migrationDelayMs ?? 1500,
       },
       config: (d, ctx) => {
@@ -184,7 +206,7 @@ export async function startNetnsCluster(opts: NetnsClusterOptions = {}): Promise
         (d.remote as Record<string, unknown>).netns = Object.fromEntries(NODES.map((n) => [n, alias(n)]));
         d.vms = {
           [VMID]: {
-            ip: vmIp,
+            ip: opts.ipSource === "agent" ? "agent" : vmIp,
             dns: [VM_NAME],
             forward: ["tcp/2222:22", "udp/51820:5353"],
             sni: [VM_NAME],
