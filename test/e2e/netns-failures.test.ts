@@ -1,10 +1,8 @@
 import { createSocket, type Socket } from "node:dgram";
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freePort } from "../support/named.ts";
 import { missing } from "../support/requirements.ts";
-import { type NetnsCluster, type NodeName, startNetnsCluster, VMID, waitFor } from "./netns-world.ts";
+import { type NetnsCluster, startNetnsCluster, VMID, waitFor } from "./netns-world.ts";
 
 // What the orchestrator does when parts of the cluster are down, end to end
 // with real nft, HAProxy and BIND: HA recovery while the old node is dead
@@ -20,13 +18,6 @@ describe.skipIf(
   let c: NetnsCluster;
   let silent: Socket | undefined;
   const json = (stdout: string) => JSON.parse(stdout) as Record<string, unknown>;
-  const workerLog = (node: NodeName) => {
-    try {
-      return readFileSync(join(c.runtime(node).config.stateDir, "worker.log"), "utf8");
-    } catch {
-      return "";
-    }
-  };
   const pending = async () => {
     const rt = c.runtime("pve1");
     return [...(await rt.state.cluster.list()), ...(await rt.state.local.list())].map((i) => i.id).sort();
@@ -86,7 +77,7 @@ describe.skipIf(
     expect(await c.tls("pve2")).toMatchObject({ ok: true, cn: "mail.example.org" });
     expect(await c.http("pve2")).toMatchObject({ ok: true, status: 200 });
     // The dead node could not be reached: that step is journaled, cluster-wide.
-    expect(workerLog("pve2")).toMatch(/node:pve1: .*kept in the journal/);
+    expect(c.workerLog("pve2")).toMatch(/node:pve1: .*kept in the journal/);
     expect(await pending()).toEqual(["node:pve1"]);
     // pve1 still holds the VM's forwards and routes as it had them when it died.
     expect(await c.nftTable("pve1")).toMatch(/2222 : 10\.10\.1\.101 \. 22/);
@@ -164,7 +155,7 @@ describe.skipIf(
     // Failures are reported, secrets never: not in the output, the errors or the workers' logs.
     const said = [r, stillDown, next]
       .flatMap((x) => [x.stdout, x.stderr])
-      .concat(workerLog("pve1"), workerLog("pve2"));
+      .concat(c.workerLog("pve1"), c.workerLog("pve2"));
     for (const secret of [c.h.key.secret, c.h.sim.tokenSecret]) {
       for (const text of said) expect(text).not.toContain(secret);
     }
@@ -185,7 +176,7 @@ describe.skipIf(
         "pve2's worker to finish",
         async () => (await c.runtime("pve2").state.local.list()).length === 0,
       );
-      expect(workerLog("pve2")).toMatch(/dns:vm:101: [^\n]*all 2 DNS master candidate\(s\) failed/);
+      expect(c.workerLog("pve2")).toMatch(/dns:vm:101: [^\n]*all 2 DNS master candidate\(s\) failed/);
       expect(await pending()).toEqual([`dns:vm:${VMID}`]);
       // Forwards and routes followed the VM without waiting for DNS.
       expect(await c.tcp("pve2")).toEqual({ ok: true, data: `vm101 hi ${c.world.client.ip}` });

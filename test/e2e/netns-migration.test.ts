@@ -1,5 +1,3 @@
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { missing } from "../support/requirements.ts";
 import { type NetnsCluster, type NodeName, startNetnsCluster, VMID, waitFor } from "./netns-world.ts";
@@ -16,13 +14,6 @@ describe.skipIf(
 )("migrations end to end in network namespaces", () => {
   let c: NetnsCluster;
   const vm = () => c.h.sim.state.vm(VMID);
-  const workerLog = (node: NodeName) => {
-    try {
-      return readFileSync(join(c.runtime(node).config.stateDir, "worker.log"), "utf8");
-    } catch {
-      return "";
-    }
-  };
   const hookItems = async (node: NodeName) => (await c.runtime(node).state.local.list()).map((i) => i.id);
   const json = (stdout: string) => JSON.parse(stdout) as Record<string, unknown>;
 
@@ -79,7 +70,7 @@ describe.skipIf(
     await waitFor("the name to point at pve2", async () => (await c.dnsA())[0] === c.publicIp("pve2"));
     expect(await c.dnsA()).toEqual([c.publicIp("pve2")]);
     await waitFor("the worker to finish", async () => (await hookItems("pve2")).length === 0);
-    expect(workerLog("pve2")).not.toMatch(/kept in the journal/);
+    expect(c.workerLog("pve2")).not.toMatch(/kept in the journal/);
 
     expect(await c.tcp("pve2")).toEqual({ ok: true, data: `vm101 hi ${c.world.client.ip}` });
     expect(await c.udp("pve2")).toEqual({ ok: true, data: `vm101 ping ${c.world.client.ip}` });
@@ -121,7 +112,7 @@ describe.skipIf(
     await waitFor("the migration to fail", async () => !vm().lock);
     expect(vm().node).toBe("pve2");
     await waitFor("pve1's worker to give up", async () => (await hookItems("pve1")).length === 0);
-    expect(workerLog("pve1")).toContain("did not complete; nothing changed");
+    expect(c.workerLog("pve1")).toContain("did not complete; nothing changed");
 
     expect(await c.dnsA()).toEqual(before.dns);
     expect(await c.nftTable("pve1")).toBe(before.pve1);

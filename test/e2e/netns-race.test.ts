@@ -1,5 +1,3 @@
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { missing } from "../support/requirements.ts";
 import { type NetnsCluster, type NodeName, startNetnsCluster, VMID, waitFor } from "./netns-world.ts";
@@ -26,13 +24,6 @@ describe.skipIf(
     }
     ids.push(...(await c.runtime("pve1").state.cluster.list()).map((i) => `cluster:${i.id}`));
     return ids.sort();
-  };
-  const workerLog = (node: NodeName) => {
-    try {
-      return readFileSync(join(c.runtime(node).config.stateDir, "worker.log"), "utf8");
-    } catch {
-      return "";
-    }
   };
 
   beforeAll(async () => {
@@ -78,7 +69,7 @@ describe.skipIf(
         100,
       ).catch(async (err: unknown) => {
         throw new Error(
-          `${String(err)}; pending ${(await journals()).join(", ")}\n${workerLog(to).slice(-2000)}`,
+          `${String(err)}; pending ${(await journals()).join(", ")}\n${c.workerLog(to).slice(-2000)}`,
         );
       });
 

@@ -56,6 +56,8 @@ export interface NetnsCluster {
   nodeUp(node: NodeName): Promise<void>;
   /** Kills the node's HAProxy and starts it again from its config and map files (a reboot, a package upgrade). */
   restartHaproxy(node: NodeName): Promise<void>;
+  /** What the node's detached hook workers logged (stateDir/worker.log), "" before the first one. */
+  workerLog(node: NodeName): string;
   /** A at the primary for the VM's name. */
   dnsA(): Promise<string[]>;
   /** `nft list table ip pvemigrate` inside the node, "" when the table does not exist. */
@@ -290,6 +292,13 @@ export async function startNetnsCluster(opts: NetnsClusterOptions = {}): Promise
         await publicLink(node, "up");
         await harness.sim.setNodeOnline(node, true);
         await attach(node);
+      },
+      workerLog(node) {
+        try {
+          return readFileSync(join(harness.runtime(node).config.stateDir, "worker.log"), "utf8");
+        } catch {
+          return "";
+        }
       },
       dnsA: () => dig(harness.primary.port, VM_NAME, "A"),
       async nftTable(node) {
