@@ -123,6 +123,22 @@ describe.skipIf(
     const departures = await c.runtime("pve2").departures.list();
     expect(departures.filter((d) => d.node === "pve2")).toEqual([]);
     expect((await c.runtime("pve1").state.lastApplied.get(VMID))?.node).toBe("pve2");
+
+    // Failing before post-start: only pre-start ran (it records the source, starts no worker);
+    // pve1's timer finds the migration over and not here, and drops the record.
+    c.h.sim.setMigrationDelay(800);
+    c.h.sim.failNextMigration("start of the target VM failed");
+    c.h.sim.state.migrate(vm(), "pve1", true, false, "root@pam");
+    expect((await c.hook("pve1", "pre-start", env)).code).toBe(0);
+    await waitFor("the second migration to fail", async () => !vm().lock);
+    expect(await hookItems("pve1")).toEqual([`hook:vm:${VMID}`]);
+    const r = await c.cli("pve1", ["reconcile", "--json"]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(json(r.stdout)).toMatchObject({ switched: [], pending: [], errors: [] });
+    expect(await hookItems("pve1")).toEqual([]);
+    expect(await c.dnsA()).toEqual(before.dns);
+    expect(await c.nftTable("pve1")).not.toContain("2222");
+    expect(await c.tcp("pve2")).toEqual({ ok: true, data: `vm101 hi ${c.world.client.ip}` });
   });
 
   it("offline migration pve2 -> pve1 (no hooks): pve1's reconcile converges everything", async () => {
