@@ -77,15 +77,16 @@ export async function convergeObserved(
   const exec = execOn(world.config, node);
   const nat = createNatBackend({ nat: world.config.nat, exec, clock: rt.now });
   const proxy = createProxyBackend({ proxy: world.config.proxy, exec });
-  const natPlan = nat.plan(nodeDesired, await nat.current(), now);
-  const proxyPlan = proxy.plan(nodeDesired, await proxy.current(), now);
-  const changes = [
-    ...natPlan.changes.map((c) => `nat: ${c}`),
-    ...proxyPlan.changes.map((c) => `proxy: ${c}`),
-  ];
+  const plan = planNode(
+    nodeDesired,
+    { backend: nat, current: await nat.current() },
+    { backend: proxy, current: await proxy.current() },
+    now,
+  );
+  const { changes } = plan;
   if (!dryRun) {
-    await nat.apply(natPlan);
-    await proxy.apply(proxyPlan);
+    await nat.apply(plan.nat);
+    await proxy.apply(plan.proxy);
   }
   const warnings = [
     ...desired.unresolved
