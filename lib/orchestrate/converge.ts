@@ -51,8 +51,11 @@ async function noteUnrecordedDepartures(
   dryRun: boolean,
 ): Promise<void> {
   const elsewhere = world.placements.filter((p) => p.node !== node && p.status === "running");
+  if (elsewhere.length === 0) return;
+  // One listing, not one read per VM: this runs on every convergence.
+  const lastByVmid = new Map((await rt.state.lastApplied.list()).map((r) => [r.vmid, r]));
   for (const p of elsewhere) {
-    const last = await rt.state.lastApplied.get(p.vmid);
+    const last = lastByVmid.get(p.vmid);
     const ip = last?.privateIPs[0];
     if (last?.node !== node || !ip) continue;
     const since = Date.parse(last.appliedAt);
