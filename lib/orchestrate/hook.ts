@@ -85,7 +85,11 @@ export async function runHook(args: string[], opts: HookEnv): Promise<number> {
     say(`hook ${phase} VM ${vmid}: ${messageOf(err).split("\n").join("; ")}; doing nothing`);
     return 0;
   }
-  if (!rt.config.vms[String(vmid)]) return 0;
+  // A VM the file does not list may still be configured by its Notes block,
+  // which only the API shows: its post-start/post-stop go to the worker, which
+  // decides with the merged config (and does nothing for an unmanaged VM).
+  const inFile = Boolean(rt.config.vms[String(vmid)]);
+  if (!inFile && phase !== "post-start" && phase !== "post-stop" && phase !== WORKER_PHASE) return 0;
   const migratedFrom = opts.env.PVE_MIGRATED_FROM || undefined;
 
   try {
@@ -95,14 +99,19 @@ export async function runHook(args: string[], opts: HookEnv): Promise<number> {
       case "post-start":
       case "post-stop": {
         const work: HookWork = { vmid, phase: phase as HookWork["phase"] };
-        const earlier = (await rt.state.local.list(hookWork)).find((i) => i.payload.vmid === vmid)?.payload;
+        // pre-start of the same start recorded the source moments ago; an older record is another event.
+        const earlier = (await rt.state.local.list(hookWork)).find(
+          (i) => i.payload.vmid === vmid && Date.now() - Date.parse(i.updatedAt) < 10 * 60_000,
+        )?.payload;
         const from = migratedFrom ?? (phase === "post-start" ? earlier?.migratedFrom : undefined);
         if (from) work.migratedFrom = from;
         await rt.state.local.record(hookWork, work);
         (opts.spawnWorker ?? spawnDetachedWorker)(rt, vmid);
-        say(
-          `VM ${vmid} ${phase}${from ? ` (migrating from ${from})` : ""}: switch recorded, finishing in the background`,
-        );
+        if (inFile) {
+          say(
+            `VM ${vmid} ${phase}${from ? ` (migrating from ${from})` : ""}: switch recorded, finishing in the background`,
+          );
+        }
         return 0;
       }
       case "pre-stop":

@@ -6,6 +6,7 @@ import { messageOf } from "../errors.ts";
 import type { DrainResult, JournalItem } from "../state/index.ts";
 import { convergeNode } from "./converge.ts";
 import { syncDns } from "./dns-sync.ts";
+import { observe } from "./observe.ts";
 import { type HookWork, hookWork } from "./pending.ts";
 import type { Runtime } from "./runtime.ts";
 import { switchVm } from "./switch.ts";
@@ -23,11 +24,17 @@ export function migrationState(
   self: string,
   configMoved: boolean,
 ): MigrationState {
-  if (vm?.node === self && vm.status === "running" && vm.lock !== "migrate") return "done";
+  // The VM is gone (destroyed meanwhile): there is nothing to switch.
+  if (!vm) return "failed";
+  if (vm.node === self && vm.status === "running" && vm.lock !== "migrate") return "done";
   // qemu-server moves the config to the target once the VM state is across.
-  if (configMoved && vm?.status !== "stopped") return "done";
+  if (configMoved && vm.status !== "stopped") return "done";
+  const migrating = vm.lock === "migrate" || vm.hastate === "migrate";
   // The migration ended (no lock) and the VM stayed where it was: it failed, the target was stopped.
-  if (vm && vm.node !== self && vm.lock !== "migrate" && vm.hastate !== "migrate") return "failed";
+  if (vm.node !== self && !migrating) return "failed";
+  // Here but stopped, nothing in flight (stopped after arriving, or a reboot killed the worker):
+  // no switch to make; a later start runs its own hooks.
+  if (vm.node === self && vm.status !== "running" && !migrating) return "failed";
   return "running";
 }
 
@@ -85,7 +92,17 @@ function waitForStart(rt: Runtime, vmid: number): Promise<boolean> {
   );
 }
 
+/** Configured in the file, or by a Notes block (observe merges those). */
+async function managed(rt: Runtime, vmid: number): Promise<boolean> {
+  if (rt.config.vms[String(vmid)]) return true;
+  return Boolean((await observe(rt)).config.vms[String(vmid)]);
+}
+
 async function perform(rt: Runtime, work: HookWork, wait: boolean): Promise<void> {
+  if (!(await managed(rt, work.vmid))) {
+    rt.log(`VM ${work.vmid}: not in the config (file or Notes); nothing to do`);
+    return;
+  }
   if (work.phase === "post-stop") {
     // Converge from what the API says once it has caught up with the stop. No
     // "pretend it is stopped" override: after a quick restart (stop + start)
@@ -136,5 +153,13 @@ async function finishOne(rt: Runtime, item: JournalItem<HookWork>, wait: boolean
 
 /** Reconcile's share: hook events a worker left unfinished (crash, reboot); never waits. */
 export async function finishHookWork(rt: Runtime): Promise<DrainResult> {
-  return rt.state.drainPending(hookWork, (item) => perform(rt, item.payload, false));
+  return rt.state.drainPending(hookWork, async (item) => {
+    // An event older than any migration may take: nothing left to do.
+    const age = rt.now() - Date.parse(item.createdAt);
+    if (age > rt.config.migrationWatchSeconds * 1000) {
+      rt.log(`${item.id}: dropped (${Math.round(age / 1000)} s old)`);
+      return;
+    }
+    await perform(rt, item.payload, false);
+  });
 }
