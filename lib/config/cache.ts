@@ -14,7 +14,12 @@ import type { Config } from "./types.ts";
 /** $PVEMIGRATE_DNS_CACHE_DIR lets tests keep the cache in their own temp dir. */
 export const CONFIG_CACHE_DIR = process.env.PVEMIGRATE_DNS_CACHE_DIR || "/run/pvemigrate-dns";
 
+// Bumped whenever Config gains or changes a field: an entry written by an
+// older version (after an upgrade without reboot) is then never used.
+const FORMAT = 2;
+
 interface CacheEntry {
+  format: number;
   sha256: string;
   config: Config;
 }
@@ -45,7 +50,10 @@ export async function readConfigCache(
     if (st.uid !== 0 || dirSt.uid !== 0 || (st.mode & 0o022) !== 0 || (dirSt.mode & 0o022) !== 0)
       return undefined;
     const entry = JSON.parse(await readFile(file, "utf8")) as CacheEntry;
-    const same = entry.sha256 === digest(text) && resolve(entry.config?.source ?? "") === resolve(source);
+    const same =
+      entry.format === FORMAT &&
+      entry.sha256 === digest(text) &&
+      resolve(entry.config?.source ?? "") === resolve(source);
     return same ? entry.config : undefined;
   } catch {
     return undefined;
@@ -59,9 +67,13 @@ export async function writeConfigCache(config: Config, text: string, dir = CONFI
     await mkdir(dir, { recursive: true, mode: 0o700 });
     const file = cacheFile(dir, config.source);
     const temp = `${file}.${process.pid}.tmp`;
-    await writeFile(temp, JSON.stringify({ sha256: digest(text), config } satisfies CacheEntry), {
-      mode: 0o600,
-    });
+    await writeFile(
+      temp,
+      JSON.stringify({ format: FORMAT, sha256: digest(text), config } satisfies CacheEntry),
+      {
+        mode: 0o600,
+      },
+    );
     await rename(temp, file);
   } catch {}
 }

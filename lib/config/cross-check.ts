@@ -1,4 +1,5 @@
-import type { Config, Problem, VmConfig } from "./types.ts";
+import { reservedEntry, reservedLabel } from "./reserved.ts";
+import type { Config, Forward, Problem, VmConfig } from "./types.ts";
 import { inZone, ipv4InCidr } from "./values.ts";
 
 // Checks that need more than one field: things each field alone cannot know
@@ -54,10 +55,25 @@ function checkAddresses(config: Config, problems: Problem[]): void {
   }
 }
 
+/** A free public port for the same VM port, for the message: tcp/22 -> 2222. */
+function suggestPublicPort(config: Config, f: Forward, proxyPorts: number[]): number {
+  let port = f.publicPort < 1000 ? 2200 + f.publicPort : f.publicPort + 10_000;
+  if (port > 65535) port = 20_000;
+  const claimed = (p: number) =>
+    Object.values(config.vms).some((vm) => vm.forward.some((g) => g.proto === f.proto && g.publicPort === p));
+  const taken = (p: number) =>
+    reservedEntry(config.reservedPorts, f.proto, p) !== undefined ||
+    (f.proto === "tcp" && proxyPorts.includes(p)) ||
+    claimed(p);
+  while (taken(port) && port < 65535) port++;
+  return port;
+}
+
 /**
  * A public port is per node, and a VM may run on any of its nodes: two VMs
  * that may share a node must not claim the same proto/port, or the second to
- * arrive would collide. The proxy's own ports are taken too.
+ * arrive would collide. The proxy's own ports and the node's own services
+ * (reservedPorts) are taken too.
  */
 function checkPorts(config: Config, problems: Problem[]): void {
   const vms = Object.values(config.vms);
@@ -65,6 +81,14 @@ function checkPorts(config: Config, problems: Problem[]): void {
   vms.forEach((vm, vi) => {
     vm.forward.forEach((f, fi) => {
       const label = `${f.proto}/${f.publicPort}`;
+      const reserved = reservedEntry(config.reservedPorts, f.proto, f.publicPort);
+      if (reserved) {
+        const alt = suggestPublicPort(config, f, proxyPorts);
+        problems.push({
+          path: `vms.${vm.vmid}.forward[${fi}]`,
+          message: `${label} is reserved on every node (reservedPorts: ${reservedLabel(reserved, f.proto, f.publicPort)}); use e.g. ${f.proto}/${alt}:${f.privatePort}`,
+        });
+      }
       if (f.proto === "tcp" && proxyPorts.includes(f.publicPort)) {
         problems.push({
           path: `vms.${vm.vmid}.forward[${fi}]`,

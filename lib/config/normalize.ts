@@ -56,6 +56,7 @@ export function normalize(raw: RawConfig, source: string): Config {
     graceSeconds: raw.graceSeconds,
     remote: raw.remote,
     migrationWatchSeconds: raw.migrationWatchSeconds,
+    reservedPorts: raw.reservedPorts,
     strict: raw.strict,
     stateDir: raw.stateDir,
     pveRoot: raw.pveRoot,

@@ -1,4 +1,5 @@
 import type { LoadedConfig } from "./load.ts";
+import { portRangeText } from "./reserved.ts";
 import type { Forward, IpSource, Route } from "./types.ts";
 
 // The normalized config as `config check` prints it: the same field names as
@@ -30,6 +31,7 @@ export function printableConfig({ config, secrets }: LoadedConfig): Record<strin
     graceSeconds: config.graceSeconds,
     remote: config.remote,
     migrationWatchSeconds: config.migrationWatchSeconds,
+    reservedPorts: config.reservedPorts.map(portRangeText),
     strict: config.strict,
     stateDir: config.stateDir,
     pveRoot: config.pveRoot,

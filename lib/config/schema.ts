@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { DEFAULT_RESERVED_PORTS } from "./reserved.ts";
 import type { IpSource } from "./types.ts";
 import {
   type Parsed,
@@ -9,6 +10,7 @@ import {
   parseIPv4,
   parseIPv6,
   parseMaster,
+  parsePortRange,
   parseRoute,
 } from "./values.ts";
 
@@ -197,6 +199,7 @@ export const configSchema = z.strictObject({
   graceSeconds: duration(1000, 1000).default(120),
   remote: remote.prefault({}),
   migrationWatchSeconds: duration(1000, 1000).default(3600),
+  reservedPorts: z.array(via(parsePortRange)).prefault([...DEFAULT_RESERVED_PORTS]),
   strict: z.boolean().default(false),
   stateDir: path.default("/var/lib/pvemigrate-dns"),
   pveRoot: path.default("/etc/pve"),

@@ -11,6 +11,13 @@ export interface Forward {
   privatePort: number;
 }
 
+/** Ports of one protocol, from-to inclusive (from === to for one port). */
+export interface PortRange {
+  proto: Proto;
+  from: number;
+  to: number;
+}
+
 /** A TLS SNI or HTTP Host name routed to a port of the VM. */
 export interface Route {
   name: string;
@@ -123,6 +130,8 @@ export interface Config {
   remote: RemoteConfig;
   /** How long a migration watcher waits for a live migration to finish. */
   migrationWatchSeconds: number;
+  /** The nodes' own services (sshd, pveproxy, corosync, ...): no VM forward may claim them. */
+  reservedPorts: PortRange[];
   /** pre-start refuses a VM whose forwards would collide on the node. */
   strict: boolean;
   /** Node-local state; "{node}" is replaced by the node's name (several simulated nodes on one machine). */

@@ -1,5 +1,5 @@
 import { isIPv4, isIPv6 } from "node:net";
-import type { DnsMaster, Forward, Route } from "./types.ts";
+import type { DnsMaster, Forward, PortRange, Route } from "./types.ts";
 
 // Parsers for the small string formats of the config. Each returns the parsed
 // value or a message (without the field path: the caller knows the path).
@@ -25,6 +25,18 @@ export function parseForward(text: string): Parsed<Forward> {
   const priv = m[3] === undefined ? pub : parsePort(m[3]);
   if (!priv.ok) return priv;
   return ok({ proto: m[1] as "tcp" | "udp", publicPort: pub.value, privatePort: priv.value });
+}
+
+/** "tcp/22" or "udp/5405-5412": a port or an inclusive range of one protocol. */
+export function parsePortRange(text: string): Parsed<PortRange> {
+  const m = /^(tcp|udp)\/(\d+)(?:-(\d+))?$/.exec(text);
+  if (!m) return fail(`"${text}" is not proto/port or proto/low-high (proto tcp or udp)`);
+  const from = parsePort(m[2] ?? "");
+  if (!from.ok) return from;
+  const to = m[3] === undefined ? from : parsePort(m[3]);
+  if (!to.ok) return to;
+  if (to.value < from.value) return fail(`"${text}": ${to.value} is below ${from.value}`);
+  return ok({ proto: m[1] as "tcp" | "udp", from: from.value, to: to.value });
 }
 
 /**

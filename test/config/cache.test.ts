@@ -58,4 +58,14 @@ describe.skipIf(missing({ root: true }))("config cache (root)", () => {
     chmodSync(entry, 0o600);
     expect(await readConfigCache(file, text, dir)).toBeUndefined();
   });
+
+  it("ignores an entry an older version wrote (a Config without reservedPorts)", async () => {
+    const text = readFileSync(file, "utf8");
+    await writeConfigCache(config, text, dir);
+    const entry = join(dir, (await import("node:fs")).readdirSync(dir).find((n) => n.endsWith(".json"))!);
+    const { format: _, ...old } = JSON.parse(readFileSync(entry, "utf8"));
+    delete old.config.reservedPorts;
+    writeFileSync(entry, JSON.stringify(old), { mode: 0o600 });
+    expect(await readConfigCache(file, text, dir)).toBeUndefined();
+  });
 });

@@ -61,6 +61,28 @@ describe("VM Notes blocks", () => {
     expect(r.problems[0]?.message).toMatch(/also claimed by VM 101 .*\(from the VM's Notes; ignored\)$/);
   });
 
+  it("ignores a Notes forward on a reserved port, naming the field", () => {
+    const r = mergeNotes(config, { 110: notes('ip: 10.10.1.110\nforward: [ "tcp/22" ]') });
+    expect(r.config.vms["110"]).toBeUndefined();
+    expect(r.problems).toEqual([
+      {
+        path: "vms.110.forward[0]",
+        message:
+          "tcp/22 is reserved on every node (reservedPorts: sshd); use e.g. tcp/2223:22 (from the VM's Notes; ignored)",
+      },
+    ]);
+  });
+
+  it("a Notes forward on a reserved port does not fill the file's empty list", () => {
+    const bare = { ...config, vms: { ...config.vms, 102: { ...config.vms["102"]!, forward: [] } } };
+    const bad = mergeNotes(bare, { 102: notes('ip: 10.10.1.102\nforward: [ "udp/5405" ]') });
+    expect(bad.config.vms["102"]?.forward).toEqual([]);
+    expect(bad.problems.map((p) => p.path)).toEqual(["vms.102.forward[0]"]);
+    expect(bad.problems[0]?.message).toMatch(
+      /^udp\/5405 is reserved on every node \(reservedPorts: corosync\)/,
+    );
+  });
+
   it("reports YAML syntax errors in Notes", () => {
     const r = mergeNotes(config, { 110: notes("ip: [unclosed") });
     expect(r.problems[0]?.path).toBe("vms.110 (Notes)");

@@ -218,6 +218,44 @@ describe("cross-field checks", () => {
     );
   });
 
+  it("reports a forward on a node's own sshd, suggesting a free port", async () => {
+    const problems = await problemsOf((d) => d.vms[102].forward.push("tcp/22"));
+    expect(problems).toEqual([
+      "vms.102.forward[1]: tcp/22 is reserved on every node (reservedPorts: sshd); use e.g. tcp/2223:22",
+    ]);
+  });
+
+  it("reserves the Proxmox API, spiceproxy, rpcbind and corosync by default", async () => {
+    const problems = await problemsOf((d) => {
+      d.vms[102].forward = ["tcp/8006", "tcp/3128", "udp/111", "udp/5409:9"];
+    });
+    expect(problems).toEqual([
+      "vms.102.forward[0]: tcp/8006 is reserved on every node (reservedPorts: pveproxy); use e.g. tcp/18006:8006",
+      "vms.102.forward[1]: tcp/3128 is reserved on every node (reservedPorts: spiceproxy); use e.g. tcp/13128:3128",
+      "vms.102.forward[2]: udp/111 is reserved on every node (reservedPorts: rpcbind); use e.g. udp/2311:111",
+      "vms.102.forward[3]: udp/5409 is reserved on every node (reservedPorts: corosync); use e.g. udp/15409:9",
+    ]);
+  });
+
+  it("reservedPorts replaces the default list", async () => {
+    const problems = await problemsOf((d) => {
+      d.reservedPorts = ["tcp/9000-9100"];
+      d.vms[102].forward = ["tcp/22", "tcp/9050"];
+    });
+    expect(problems).toEqual([
+      "vms.102.forward[1]: tcp/9050 is reserved on every node (reservedPorts: tcp/9000-9100); use e.g. tcp/19050:9050",
+    ]);
+  });
+
+  it("names a malformed reservedPorts entry", async () => {
+    expect(await problemsOf((d) => (d.reservedPorts = ["tcp/22", "tcp/200-100"]))).toEqual([
+      'reservedPorts[1]: "tcp/200-100": 100 is below 200',
+    ]);
+    expect(await problemsOf((d) => (d.reservedPorts = ["ssh"]))).toEqual([
+      'reservedPorts[0]: "ssh" is not proto/port or proto/low-high (proto tcp or udp)',
+    ]);
+  });
+
   it("reports a DNS name claimed by two VMs", async () => {
     const problems = await problemsOf((d) => d.vms[102].dns.push("mail.example.org"));
     expect(problems).toContain("vms.102.dns[1]: mail.example.org is also claimed by VM 101 (vms.101.dns[0])");
