@@ -1,3 +1,4 @@
+import { isIPv4 } from "node:net";
 import { z } from "zod";
 import { DEFAULT_RESERVED_PORTS } from "./reserved.ts";
 import type { IpSource } from "./types.ts";
@@ -71,8 +72,23 @@ const url = z.string().refine((text) => {
   }
 }, "must be a URL like https://127.0.0.1:8006");
 
+// The API token goes in a request header: over plain http only when the
+// request never leaves the machine.
+const isLoopback = (host: string) =>
+  host === "localhost" || host === "[::1]" || (isIPv4(host) && host.startsWith("127."));
+
+const endpoint = url.superRefine((text, ctx) => {
+  const u = URL.canParse(text) ? new URL(text) : undefined; // Node 20 has no URL.parse
+  if (u?.protocol === "http:" && !isLoopback(u.hostname)) {
+    ctx.addIssue({
+      code: "custom",
+      message: `${text} would send the API token in clear text: use https:// (http:// only for 127.0.0.0/8, ::1, localhost)`,
+    });
+  }
+});
+
 const proxmox = z.strictObject({
-  endpoints: z.array(url).min(1, "needs at least one endpoint").default(["https://127.0.0.1:8006"]),
+  endpoints: z.array(endpoint).min(1, "needs at least one endpoint").default(["https://127.0.0.1:8006"]),
   tokenId,
   tokenSecretFile: path,
   caFile: path.optional(),

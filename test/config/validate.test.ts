@@ -164,6 +164,11 @@ describe("field validation names the exact field", () => {
       'proxmox.tokenId: must look like "user@realm!tokenname"',
     ],
     ["endpoint", (d) => (d.proxmox.endpoints = ["ftp://x"]), "proxmox.endpoints[0]: must be a URL"],
+    [
+      "endpoint not a URL",
+      (d) => (d.proxmox.endpoints = ["not a url"]),
+      "proxmox.endpoints[0]: must be a URL",
+    ],
     ["vm id", (d) => (d.vms.abc = { ip: "10.10.9.9" }), "vms.abc"],
     ["unknown field", (d) => (d.nodes.pve1.publicIpv4 = "1.2.3.4"), "nodes.pve1:"],
     ["missing field", (d) => delete d.nodes.pve2.publicInterface, "nodes.pve2.publicInterface:"],
@@ -175,6 +180,24 @@ describe("field validation names the exact field", () => {
       expect(problems.length).toBeGreaterThan(0);
     });
   }
+
+  it("plain http:// endpoints only on loopback: the API token never crosses a network in clear text", async () => {
+    const problems = await problemsOf(
+      (d) =>
+        (d.proxmox.endpoints = [
+          "http://127.0.0.1:8006",
+          "http://[::1]:8006",
+          "http://localhost:8006",
+          "http://10.10.0.2:8006",
+          "https://10.10.0.2:8006",
+          "http://pve2.example.org:8006",
+        ]),
+    );
+    expect(problems).toEqual([
+      "proxmox.endpoints[3]: http://10.10.0.2:8006 would send the API token in clear text: use https:// (http:// only for 127.0.0.0/8, ::1, localhost)",
+      "proxmox.endpoints[5]: http://pve2.example.org:8006 would send the API token in clear text: use https:// (http:// only for 127.0.0.0/8, ::1, localhost)",
+    ]);
+  });
 
   it("masters accept host, host:port and bracketed IPv6", async () => {
     const doc = baseDoc();
