@@ -64,3 +64,11 @@ export async function syncDns(
     return result;
   });
 }
+
+/** Like syncDns, but a name that moved under us is a failure, so a journal item stays for the next run. */
+export async function syncDnsStrict(rt: Runtime, vmids: number[]): Promise<DnsSyncResult> {
+  const r = await syncDns(rt, vmids);
+  const stale = r.outcomes.filter((o) => o.status === "stale");
+  if (stale.length) throw new Error(`names changed meanwhile: ${stale.map((o) => o.name).join(", ")}`);
+  return r;
+}

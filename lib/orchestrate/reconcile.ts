@@ -1,8 +1,8 @@
 import { messageOf } from "../errors.ts";
 import { applyOnNode } from "../remote/apply.ts";
 import { convergeNode, type NodeConvergence } from "./converge.ts";
-import { type DnsSyncResult, syncDns } from "./dns-sync.ts";
-import { observe } from "./observe.ts";
+import { type DnsSyncResult, syncDns, syncDnsStrict } from "./dns-sync.ts";
+import { observe, type World } from "./observe.ts";
 import { dnsWork, nodeWork } from "./pending.ts";
 import type { Runtime } from "./runtime.ts";
 import { type SwitchReport, switchVm } from "./switch.ts";
@@ -34,12 +34,15 @@ async function drainJournal(rt: Runtime, report: ReconcileReport): Promise<void>
   collect(await finishHookWork(rt));
   collect(
     await rt.state.drainPending(nodeWork, async (item) => {
-      if (item.payload.node === rt.self) await convergeNode(rt, rt.self);
-      else await applyOnNode(rt.config, item.payload.node);
+      const { node } = item.payload;
+      // A node removed from the config has nothing left to converge: drop its work.
+      if (!rt.config.nodes[node]) rt.log(`${item.id}: node ${node} is no longer in the config; dropped`);
+      else if (node === rt.self) await convergeNode(rt, rt.self);
+      else await applyOnNode(rt.config, node);
     }),
   );
   collect(
-    await rt.state.drainPending(dnsWork, async (item) => void (await syncDns(rt, [item.payload.vmid]))),
+    await rt.state.drainPending(dnsWork, async (item) => void (await syncDnsStrict(rt, [item.payload.vmid]))),
   );
 }
 
@@ -64,7 +67,15 @@ export async function reconcile(rt: Runtime, opts: { dryRun?: boolean } = {}): P
 
   if (!dryRun) await step("journal", () => drainJournal(rt, report));
 
-  const world = await observe(rt);
+  let world: World;
+  try {
+    world = await observe(rt);
+  } catch (err) {
+    // Without the cluster's state nothing else can be decided this run.
+    report.errors.push(`cluster: ${messageOf(err)}`);
+    await listPending(rt, report);
+    return report;
+  }
   const hereNow = world.placements.filter((p) => p.node === rt.self && p.status === "running");
   if (!dryRun) {
     for (const p of hereNow) {
@@ -78,27 +89,49 @@ export async function reconcile(rt: Runtime, opts: { dryRun?: boolean } = {}): P
   await step("converge", async () => {
     report.local = await convergeNode(rt, rt.self, { dryRun });
   });
+  const vmids = hereNow.map((p) => p.vmid);
   await step("dns", async () => {
-    report.dns = await syncDns(
-      rt,
-      hereNow.map((p) => p.vmid),
-      { dryRun },
-    );
+    try {
+      report.dns = await syncDns(rt, vmids, { dryRun });
+    } catch (err) {
+      // Journaled, so the drift is finished by whichever run reaches a master first.
+      if (!dryRun) for (const vmid of vmids) await rt.state.recordPending(dnsWork, { vmid });
+      throw err;
+    }
   });
   if (!dryRun) {
-    await step("departures", () => rt.departures.prune(rt.now() - world.config.graceSeconds * 1000));
+    // A departure whose VM was not switched anywhere yet (its last-applied record
+    // still names the old node) is kept: dropping it would make the old node
+    // record it again with a fresh grace period, forever.
+    const lastByVmid = new Map((await rt.state.lastApplied.list()).map((r) => [r.vmid, r.node]));
+    await step("departures", () =>
+      rt.departures.prune(
+        rt.now() - world.config.graceSeconds * 1000,
+        (d) => lastByVmid.get(d.vmid) === d.node,
+      ),
+    );
   }
-  for (const journal of [rt.state.local, rt.state.cluster]) {
-    await step("journal list", async () => {
-      for (const item of await journal.list()) report.pending.push(item.id);
-    });
-  }
-  report.pending = [...new Set(report.pending)].sort();
+  await listPending(rt, report);
   return report;
 }
 
-/** 0 converged, 3 some work still journaled, 2 a peer failed and nothing could be finished. */
+async function listPending(rt: Runtime, report: ReconcileReport): Promise<void> {
+  for (const journal of [rt.state.local, rt.state.cluster]) {
+    try {
+      for (const item of await journal.list()) report.pending.push(item.id);
+    } catch (err) {
+      report.errors.push(`journal list: ${messageOf(err)}`);
+    }
+  }
+  report.pending = [...new Set(report.pending)].sort();
+}
+
+/**
+ * 0 converged, nothing pending; 3 this node converged but work is still
+ * journaled for a later run; 2 a peer failed and nothing was journaled or
+ * this node could not converge.
+ */
 export function reconcileExitCode(r: ReconcileReport): 0 | 2 | 3 {
   if (r.errors.length === 0 && r.pending.length === 0) return 0;
-  return r.local ? 3 : 2;
+  return r.local && r.pending.length > 0 ? 3 : 2;
 }

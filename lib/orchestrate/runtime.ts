@@ -42,7 +42,7 @@ function lockedDepartures(store: DepartureStore, lock: WithLock): Departures {
   return {
     list: () => store.list(),
     add: (d) => lock("departures", () => store.add(d)),
-    prune: (cutoff) => lock("departures", () => store.prune(cutoff)),
+    prune: (cutoff, keep) => lock("departures", () => store.prune(cutoff, keep)),
   };
 }
 

@@ -2,7 +2,7 @@ import { messageOf } from "../errors.ts";
 import { applyOnNode } from "../remote/apply.ts";
 import type { JournalKind } from "../state/index.ts";
 import { convergeNode, type NodeConvergence } from "./converge.ts";
-import { type DnsSyncResult, syncDns } from "./dns-sync.ts";
+import { type DnsSyncResult, syncDnsStrict } from "./dns-sync.ts";
 import { observe } from "./observe.ts";
 import { dnsWork, nodeWork } from "./pending.ts";
 import type { Runtime } from "./runtime.ts";
@@ -53,60 +53,68 @@ export async function journaledStep<P, T>(
   }
 }
 
-/** Fails the DNS step when a name moved under us, so the journal keeps it for the next run. */
-async function syncDnsStrict(rt: Runtime, vmid: number): Promise<DnsSyncResult> {
-  const r = await syncDns(rt, [vmid]);
-  const stale = r.outcomes.filter((o) => o.status === "stale");
-  if (stale.length) throw new Error(`names changed meanwhile: ${stale.map((o) => o.name).join(", ")}`);
-  return r;
-}
-
 export async function switchVm(
   rt: Runtime,
   vmid: number,
   opts: { from?: string } = {},
 ): Promise<SwitchReport> {
-  return rt.state.withVmLock(vmid, async () => {
-    const report: SwitchReport = { vmid, to: rt.self, pending: [] };
-    const world = await observe(rt, { resolveOn: [rt.self] });
-    const placement = world.placements.find((p) => p.vmid === vmid);
-    if (!world.config.vms[String(vmid)]) return { ...report, skipped: `VM ${vmid} is not in the config` };
-    if (!placement || placement.node !== rt.self || placement.status !== "running") {
-      const where = placement ? `${placement.status} on ${placement.node}` : "not in the cluster";
-      return { ...report, skipped: `VM ${vmid} is ${where}, not running on ${rt.self}` };
-    }
+  // Another switch of this VM may be waiting on a hung old node (ssh, 120 s): wait that long.
+  return rt.state.withVmLock(
+    vmid,
+    async () => {
+      const report: SwitchReport = { vmid, to: rt.self, pending: [] };
+      const world = await observe(rt, { resolveOn: [rt.self] });
+      const placement = world.placements.find((p) => p.vmid === vmid);
+      if (!world.config.vms[String(vmid)]) return { ...report, skipped: `VM ${vmid} is not in the config` };
+      if (!placement || placement.node !== rt.self || placement.status !== "running") {
+        const where = placement ? `${placement.status} on ${placement.node}` : "not in the cluster";
+        return { ...report, skipped: `VM ${vmid} is ${where}, not running on ${rt.self}` };
+      }
 
-    const last = await rt.state.lastApplied.get(vmid);
-    const from = [opts.from, last?.node].find((n) => n && n !== rt.self && world.config.nodes[n]);
-    const ip = placement.ip;
-    if (from) {
-      report.from = from;
-      const oldIp = last?.privateIPs[0] ?? ip;
-      if (oldIp) await rt.departures.add({ vmid, node: from, ip: oldIp, leftAt: rt.now() });
-    }
+      const last = await rt.state.lastApplied.get(vmid);
+      const from = [opts.from, last?.node].find((n) => n && n !== rt.self && world.config.nodes[n]);
+      const ip = placement.ip;
+      if (from) {
+        report.from = from;
+        const oldIp = last?.privateIPs[0] ?? ip;
+        // Best effort: without quorum pmxcfs is read-only; the old node's own
+        // convergence then records the departure itself (converge.ts).
+        if (oldIp) {
+          await rt.departures
+            .add({ vmid, node: from, ip: oldIp, leftAt: rt.now() })
+            .catch((err: unknown) =>
+              rt.log(`VM ${vmid}: departure from ${from} not recorded: ${messageOf(err)}`),
+            );
+        }
+      }
 
-    report.local = await journaledStep(rt, nodeWork, { node: rt.self }, () => convergeNode(rt, rt.self));
-    if (report.local.ok) {
-      const node = world.config.nodes[rt.self]!;
-      await rt.state.lastApplied.set({
-        vmid,
-        node: rt.self,
-        privateIPs: ip ? [ip] : [],
-        publicIPs: [node.publicIPv4, ...(node.publicIPv6 ? [node.publicIPv6] : [])],
-        names: world.config.vms[String(vmid)]!.dns,
-      });
-    }
-    if (from) {
-      report.old = await journaledStep(rt, nodeWork, { node: from }, () => applyOnNode(world.config, from));
-    }
-    report.dns = await journaledStep(rt, dnsWork, { vmid }, () => syncDnsStrict(rt, vmid));
+      report.local = await journaledStep(rt, nodeWork, { node: rt.self }, () => convergeNode(rt, rt.self));
+      if (report.local.ok) {
+        const node = world.config.nodes[rt.self]!;
+        await rt.state.lastApplied.set({
+          vmid,
+          node: rt.self,
+          privateIPs: ip ? [ip] : [],
+          publicIPs: [node.publicIPv4, ...(node.publicIPv6 ? [node.publicIPv6] : [])],
+          names: world.config.vms[String(vmid)]!.dns,
+        });
+      }
+      if (from) {
+        report.old = await journaledStep(rt, nodeWork, { node: from }, () => applyOnNode(world.config, from));
+      }
+      report.dns = await journaledStep(rt, dnsWork, { vmid }, () => syncDnsStrict(rt, [vmid]));
 
-    if (!report.local.ok) report.pending.push(`node:${rt.self}`);
-    if (report.old && !report.old.ok) report.pending.push(`node:${from}`);
-    if (!report.dns.ok) report.pending.push(`dns:vm:${vmid}`);
-    return report;
-  });
+      if (!report.local.ok) report.pending.push(`node:${rt.self}`);
+      if (report.old && !report.old.ok) report.pending.push(`node:${from}`);
+      if (!report.dns.ok) report.pending.push(`dns:vm:${vmid}`);
+      return report;
+    },
+    { timeoutMs: SWITCH_LOCK_WAIT_MS },
+  );
 }
+
+/** How long a switch waits for another switch of the same VM: longer than one may take. */
+export const SWITCH_LOCK_WAIT_MS = 180_000;
 
 /** Exit code of a switch: 0 all done, 3 some of it journaled, 2 nothing could be done. */
 export function switchExitCode(r: SwitchReport): 0 | 2 | 3 {

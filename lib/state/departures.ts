@@ -42,14 +42,14 @@ export class DepartureStore {
     await this.#write(d.vmid, [...mine, d]);
   }
 
-  /** Drops departures that ended before `cutoff` (epoch ms). */
-  async prune(cutoff: number): Promise<void> {
+  /** Drops departures that ended before `cutoff` (epoch ms), except those `keep` says to keep. */
+  async prune(cutoff: number, keep: (d: Departure) => boolean = () => false): Promise<void> {
     const all = await this.list();
     const vmids = new Set(all.map((d) => d.vmid));
     for (const vmid of vmids) {
       const mine = all.filter((d) => d.vmid === vmid);
-      const keep = mine.filter((d) => d.leftAt >= cutoff);
-      if (keep.length !== mine.length) await this.#write(vmid, keep);
+      const kept = mine.filter((d) => d.leftAt >= cutoff || keep(d));
+      if (kept.length !== mine.length) await this.#write(vmid, kept);
     }
   }
 
