@@ -148,8 +148,20 @@ function checkNames(config: Config, problems: Problem[]): void {
   }
 }
 
+/** One whole update gets at least one full attempt. */
+function checkDurations(config: Config, problems: Problem[]): void {
+  const { timeoutMs, totalTimeoutMs } = config.dns;
+  if (totalTimeoutMs < timeoutMs) {
+    problems.push({
+      path: "dns.totalTimeoutMs",
+      message: `${totalTimeoutMs}ms is less than dns.timeoutMs (${timeoutMs}ms): not even one attempt would fit`,
+    });
+  }
+}
+
 export function crossCheck(config: Config): Problem[] {
   const problems: Problem[] = [];
+  checkDurations(config, problems);
   checkNodes(config, problems);
   checkAddresses(config, problems);
   checkPorts(config, problems);

@@ -28,14 +28,27 @@ function via<T>(parse: (text: string) => Parsed<T>) {
   });
 }
 
-function duration(numberUnitMs: number, outUnitMs: number) {
+/** A duration in the field's unit (ms or s), at least `min` of that unit. */
+function duration(numberUnitMs: number, outUnitMs: 1 | 1000, min = 0) {
   return z.union([z.number(), z.string()]).transform((value, ctx) => {
     const r = parseDurationMs(value, numberUnitMs);
-    if (r.ok) return Math.round(r.value / outUnitMs);
-    ctx.addIssue({ code: "custom", message: r.message });
+    if (!r.ok) {
+      ctx.addIssue({ code: "custom", message: r.message });
+      return z.NEVER;
+    }
+    const out = Math.round(r.value / outUnitMs);
+    // "100ms" for a seconds field would silently become 0 (off), not a short wait.
+    const tooShort =
+      r.value > 0 && out === 0 ? "a second" : out < min ? `${min}${outUnitMs === 1 ? "ms" : "s"}` : undefined;
+    if (tooShort === undefined) return out;
+    ctx.addIssue({ code: "custom", message: `${value} is less than ${tooShort}` });
     return z.NEVER;
   });
 }
+
+// Below this a DNS or API attempt cannot even complete a round trip to a busy
+// peer: every attempt would time out.
+const MIN_TIMEOUT_MS = 50;
 
 const hostname = via(parseHostname);
 const ipv4 = via(parseIPv4);
@@ -93,8 +106,8 @@ const proxmox = z.strictObject({
   tokenSecretFile: path,
   caFile: path.optional(),
   fingerprint: fingerprint.optional(),
-  connectTimeoutMs: duration(1, 1).default(1500),
-  requestTimeoutMs: duration(1, 1).default(10_000),
+  connectTimeoutMs: duration(1, 1, MIN_TIMEOUT_MS).default(1500),
+  requestTimeoutMs: duration(1, 1, MIN_TIMEOUT_MS).default(10_000),
 });
 
 const node = z.strictObject({
@@ -119,7 +132,7 @@ const dns = z.strictObject({
     secretFile: path,
   }),
   ttl: z.number().int().min(1, "must be at least 1").max(86_400, "must be at most 86400").default(60),
-  timeoutMs: duration(1, 1).default(700),
+  timeoutMs: duration(1, 1, MIN_TIMEOUT_MS).default(700),
   totalTimeoutMs: duration(1, 1).default(10_000),
   ownerId: z
     .string()
@@ -214,7 +227,7 @@ export const configSchema = z.strictObject({
   proxy: proxy.prefault({}),
   graceSeconds: duration(1000, 1000).default(120),
   remote: remote.prefault({}),
-  migrationWatchSeconds: duration(1000, 1000).default(3600),
+  migrationWatchSeconds: duration(1000, 1000, 1).default(3600),
   reservedPorts: z.array(via(parsePortRange)).prefault([...DEFAULT_RESERVED_PORTS]),
   strict: z.boolean().default(false),
   stateDir: path.default("/var/lib/pvemigrate-dns"),

@@ -158,6 +158,29 @@ describe("field validation names the exact field", () => {
     ["duration", (d) => (d.graceSeconds = "two minutes"), 'graceSeconds: "two minutes" is not a duration'],
     ["timeout duration", (d) => (d.dns.timeoutMs = -5), "dns.timeoutMs: -5 is not a non-negative duration"],
     ["ttl", (d) => (d.dns.ttl = 0), "dns.ttl: must be at least 1"],
+    ["DNS attempt too short", (d) => (d.dns.timeoutMs = 10), "dns.timeoutMs: 10 is less than 50ms"],
+    [
+      "API connect too short",
+      (d) => (d.proxmox.connectTimeoutMs = "20ms"),
+      "proxmox.connectTimeoutMs: 20ms is less than 50ms",
+    ],
+    [
+      "API request too short",
+      (d) => (d.proxmox.requestTimeoutMs = 0),
+      "proxmox.requestTimeoutMs: 0 is less than 50ms",
+    ],
+    ["no migration watch", (d) => (d.migrationWatchSeconds = 0), "migrationWatchSeconds: 0 is less than 1s"],
+    [
+      "migration watch rounds to 0",
+      (d) => (d.migrationWatchSeconds = "400ms"),
+      "migrationWatchSeconds: 400ms is less than a second",
+    ],
+    ["grace rounds to 0", (d) => (d.graceSeconds = "100ms"), "graceSeconds: 100ms is less than a second"],
+    [
+      "grace as a fraction rounding to 0",
+      (d) => (d.graceSeconds = 0.2),
+      "graceSeconds: 0.2 is less than a second",
+    ],
     [
       "token id",
       (d) => (d.proxmox.tokenId = "root@pam"),
@@ -196,6 +219,29 @@ describe("field validation names the exact field", () => {
     expect(problems).toEqual([
       "proxmox.endpoints[3]: http://10.10.0.2:8006 would send the API token in clear text: use https:// (http:// only for 127.0.0.0/8, ::1, localhost)",
       "proxmox.endpoints[5]: http://pve2.example.org:8006 would send the API token in clear text: use https:// (http:// only for 127.0.0.0/8, ::1, localhost)",
+    ]);
+  });
+
+  it("graceSeconds 0 is no grace, and short durations at their minimum are fine", async () => {
+    const doc = baseDoc();
+    doc.graceSeconds = 0;
+    doc.migrationWatchSeconds = "1s";
+    doc.dns.timeoutMs = "50ms";
+    doc.dns.totalTimeoutMs = 50;
+    doc.proxmox.connectTimeoutMs = 50;
+    const { config } = await loadConfig(fx.write(doc));
+    expect(config.graceSeconds).toBe(0);
+    expect(config.migrationWatchSeconds).toBe(1);
+    expect(config.dns.totalTimeoutMs).toBe(50);
+  });
+
+  it("dns.totalTimeoutMs must leave room for one attempt", async () => {
+    const problems = await problemsOf((d) => {
+      d.dns.timeoutMs = "2s";
+      d.dns.totalTimeoutMs = 1500;
+    });
+    expect(problems).toEqual([
+      "dns.totalTimeoutMs: 1500ms is less than dns.timeoutMs (2000ms): not even one attempt would fit",
     ]);
   });
 
