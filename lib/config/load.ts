@@ -65,7 +65,9 @@ export function validateConfig(raw: unknown, source: string): { config?: Config;
 
 /** Reads, validates and loads secrets; throws ConfigError listing every problem. */
 export async function loadConfig(flagPath?: string): Promise<LoadedConfig> {
-  const file = configPath(flagPath);
+  // Absolute, so config.source still names the file when passed to another
+  // node's CLI (remote --config) or a worker running in another directory.
+  const file = resolve(configPath(flagPath));
   let text: string;
   try {
     text = await readFile(file, "utf8");

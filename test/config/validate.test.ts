@@ -1,5 +1,5 @@
 import { chmodSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { isAbsolute, join, relative } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { ConfigError, configPath, loadConfig } from "../../lib/config/load.ts";
 import { formatProblem } from "../../lib/config/normalize.ts";
@@ -64,6 +64,14 @@ describe("config loading", () => {
     expect(configPath("/a.yaml", { PVEMIGRATE_DNS_CONFIG: "/b.yaml" })).toBe("/a.yaml");
     expect(configPath(undefined, { PVEMIGRATE_DNS_CONFIG: "/b.yaml" })).toBe("/b.yaml");
     expect(configPath(undefined, {})).toBe("/etc/pve/pvemigrate-dns.yaml");
+  });
+
+  it("config.source is the absolute path, also when --config was relative", async () => {
+    const file = fx.write(baseDoc());
+    const relativePath = relative(process.cwd(), file);
+    expect(isAbsolute(relativePath)).toBe(false);
+    const { config } = await loadConfig(relativePath);
+    expect(config.source).toBe(file);
   });
 
   it("names a missing config file", async () => {
