@@ -103,7 +103,13 @@ export function registerOrchestrateCommands(program: Command, load: Load): void 
       const opts = cmd.optsWithGlobals<NodeOptions & { from?: string }>();
       const vmid = vmidArg(vmidText);
       const rt = await runtime(load, opts);
+      if (opts.from !== undefined && !rt.config.nodes[opts.from]) {
+        throw new InputError(
+          `--from: unknown node "${opts.from}" (known: ${Object.keys(rt.config.nodes).join(", ")})`,
+        );
+      }
       const r = await switchVm(rt, vmid, opts.from ? { from: opts.from } : {});
+      if (r.skipped?.includes("is not in the config")) throw new InputError(`VMID: ${r.skipped}`);
       if (opts.json) printJson(r);
       else {
         if (r.skipped) process.stdout.write(`${r.skipped}\n`);

@@ -1,8 +1,10 @@
 import { computeDesired } from "../desired/compute.ts";
+import { InputError } from "../errors.ts";
 import { createNatBackend } from "../nat/backend.ts";
 import { planNode } from "../plan/index.ts";
 import { createProxyBackend } from "../proxy/backend.ts";
 import { execOn } from "../remote/apply.ts";
+import { localNodeName } from "./node-name.ts";
 import { type ObserveOptions, observe, type World } from "./observe.ts";
 import type { Runtime } from "./runtime.ts";
 
@@ -29,6 +31,11 @@ export async function convergeNode(
   node: string,
   opts: ConvergeOptions = {},
 ): Promise<NodeConvergence> {
+  // Under ssh a process only ever touches its own host: converging another
+  // node here would write that node's table into this host's ruleset.
+  if (rt.config.remote.transport === "ssh" && node !== localNodeName()) {
+    throw new InputError(`--node: ${node} is not this host (${localNodeName()}); run it on ${node}`);
+  }
   return rt.state.withLock(`node-${node}`, async () => {
     const world = await observe(rt, { ...opts, resolveOn: [node] });
     await noteUnrecordedDepartures(rt, world, node, opts.dryRun ?? false);

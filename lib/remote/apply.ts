@@ -11,8 +11,15 @@ import { type Exec, netnsExec, run, runLocal } from "../process/run.ts";
 
 /** Runs programs "on" node X: locally, or inside X's network namespace. */
 export function execOn(config: Config, node: string): Exec {
-  const ns = config.remote.transport === "netns" ? config.remote.netns[node] : undefined;
-  return ns ? netnsExec(ns) : runLocal;
+  if (config.remote.transport !== "netns") return runLocal;
+  const ns = config.remote.netns[node];
+  if (ns) return netnsExec(ns);
+  // Never fall back to this host: its own ruleset would be replaced by a simulated node's.
+  return async (argv) => {
+    throw new PeerError(
+      `node ${node}: no network namespace in remote.netns for it; not running ${argv[0]} here`,
+    );
+  };
 }
 
 /** The argv that runs `pvemigrate-dns <args>` on `node`; an array, never a shell string. */

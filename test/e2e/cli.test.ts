@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { run } from "../../lib/process/run.ts";
 import { dig } from "../support/named.ts";
 import { missing } from "../support/requirements.ts";
 import { type Harness, startHarness } from "./harness.ts";
@@ -82,5 +83,25 @@ describe.skipIf(missing({ bins: ["named", "dig", "tsig-keygen"] }))("orchestrato
     const r = await h.cli("pve2", ["switch", "101", "--json"]);
     expect(r.code).toBe(0);
     expect(JSON.parse(r.stdout).skipped).toMatch(/running on pve3, not running on pve2|not running on pve2/);
+  });
+
+  it("switch names a bad VMID or --from and exits 1", async () => {
+    const unknownVm = await h.cli("pve3", ["switch", "999"]);
+    expect(unknownVm.code).toBe(1);
+    expect(unknownVm.stderr).toMatch(/VMID: VM 999 is not in the config/);
+    const unknownNode = await h.cli("pve3", ["switch", "101", "--from", "pve9"]);
+    expect(unknownNode.code).toBe(1);
+    expect(unknownNode.stderr).toMatch(/--from: unknown node "pve9"/);
+  });
+
+  it("under ssh transport a node converges only itself (never another node's table on this host)", async () => {
+    const ssh = h.writeConfigVariant("ssh", (doc) => {
+      (doc as { remote: { transport: string } }).remote.transport = "ssh";
+    });
+    const r = await run([process.execPath, h.bundle, "--config", ssh, "apply", "--local", "--node", "pve2"], {
+      env: { ...process.env, PVEMIGRATE_DNS_NODE: "pve1" },
+    });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/--node: pve2 is not this host \(pve1\)/);
   });
 });

@@ -40,6 +40,8 @@ export interface Harness {
   secondary?: DnsDaemon;
   key: TsigKeyFixture;
   configFile: string;
+  /** The built CLI bundle (dist/pvemigrate-dns.mjs). */
+  bundle: string;
   /** The built hookscript bundle (dist/hookscript.mjs next to the CLI bundle). */
   hookscript: string;
   loaded: LoadedConfig;
@@ -132,6 +134,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
       ...(secondary ? { secondary } : {}),
       key,
       configFile,
+      bundle,
       hookscript: join(dir, "dist", "hookscript.mjs"),
       loaded,
       writeConfigVariant(name, mutate) {
