@@ -1,4 +1,4 @@
-import { getSnapshot, type MigrateProgress, migrate } from "../cluster/index.ts";
+import { type GuestType, getSnapshot, type MigrateProgress, migrate } from "../cluster/index.ts";
 import { collisionsOnNode, computeDesired } from "../desired/compute.ts";
 import { InputError, messageOf, PeerError } from "../errors.ts";
 import { runOnNode } from "../remote/apply.ts";
@@ -11,6 +11,8 @@ import { type SwitchReport, switchVm } from "./switch.ts";
 
 export interface MigratePlan {
   vmid: number;
+  /** qemu (qmigrate) or lxc (vzmigrate, restart mode). */
+  type: GuestType;
   from: string;
   to: string;
   online: boolean;
@@ -68,6 +70,7 @@ export async function preflight(
     vmid,
     from: vm.node,
     to,
+    type: vm.type,
     online: online ?? vm.status === "running",
     forwards: onTarget.forwards
       .filter((f) => f.vmid === vmid)
@@ -105,7 +108,7 @@ export async function runMigration(
   const started = rt.now();
   const result = await migrate(
     rt.proxmox,
-    { vmid: plan.vmid, from: plan.from, to: plan.to, online: plan.online },
+    { vmid: plan.vmid, from: plan.from, to: plan.to, online: plan.online, type: plan.type },
     (p) => {
       if (p.kind === "log") {
         const m = /downtime\D{0,20}(\d+)\s*ms/i.exec(p.line);

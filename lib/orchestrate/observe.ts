@@ -29,7 +29,14 @@ export interface ObserveOptions {
 async function withNotes(rt: Runtime, snapshot: ClusterSnapshot): Promise<Config> {
   const tagged = snapshot.vms.filter((vm) => vm.tags.includes(NOTES_TAG)).map((vm) => vm.vmid);
   if (tagged.length === 0) return rt.config;
-  const descriptions = await getVmDescriptions(rt.proxmox, snapshot, tagged);
+  let descriptions: Map<number, string>;
+  try {
+    descriptions = await getVmDescriptions(rt.proxmox, snapshot, tagged);
+  } catch (err) {
+    // One unreadable guest config must not stop every switch and reconcile: the file still applies.
+    rt.log(`notes: cannot read tagged guests' Notes (${messageOf(err)}); using the config file alone`);
+    return rt.config;
+  }
   const merged = mergeNotes(
     rt.config,
     Object.fromEntries([...descriptions].map(([id, d]) => [String(id), d])),
