@@ -4,6 +4,7 @@ import { DEFAULT_RESERVED_PORTS } from "./reserved.ts";
 import type { IpSource } from "./types.ts";
 import {
   type Parsed,
+  PLAIN_WORD,
   parseCidr4,
   parseDurationMs,
   parseForward,
@@ -165,7 +166,17 @@ const remote = z.strictObject({
     .regex(/^[a-z_][a-z0-9_-]{0,31}$/, "must be a user name")
     .default("root"),
   connectTimeoutSeconds: z.number().int().min(1).max(300).default(5),
-  command: z.array(z.string().min(1)).min(1).default(["pvemigrate-dns"]),
+  command: z
+    .array(
+      z
+        .string()
+        .regex(
+          PLAIN_WORD,
+          "must be a plain word or path (letters, digits, '_', '.', '/', ':', '-'): ssh hands it to the remote shell",
+        ),
+    )
+    .min(1)
+    .default(["pvemigrate-dns"]),
   netns: z
     .record(z.string(), z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, "must be a namespace name"))
     .default({}),

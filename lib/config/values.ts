@@ -109,6 +109,13 @@ export function parseMaster(text: string): Parsed<DnsMaster> {
   return port.ok ? ok({ host, port: port.value }) : port;
 }
 
+/**
+ * A word ssh can hand to the remote shell unquoted: ssh joins the remote
+ * argv with spaces, so anything else (spaces, quotes, $, ;) would be
+ * interpreted there.
+ */
+export const PLAIN_WORD = /^[\w./:-]+$/;
+
 const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
 
 /**

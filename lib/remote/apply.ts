@@ -1,4 +1,5 @@
 import type { Config } from "../config/types.ts";
+import { PLAIN_WORD } from "../config/values.ts";
 import { PeerError } from "../errors.ts";
 import { type Exec, netnsExec, run, runLocal } from "../process/run.ts";
 
@@ -31,9 +32,10 @@ export function remoteArgv(config: Config, node: string, args: readonly string[]
   if (!target) throw new PeerError(`unknown node ${node}`);
   // ssh hands the remote words to the remote shell joined by spaces: they are
   // fixed words, the admin's command, validated names and numbers, and a
-  // config path (the same pmxcfs path on every node) checked to be plain.
-  for (const word of [config.source, ...args]) {
-    if (!/^[\w./:-]+$/.test(word)) throw new PeerError(`${JSON.stringify(word)} cannot be passed over ssh`);
+  // config path (the same pmxcfs path on every node), every one checked to be
+  // plain (remote.command already at config check).
+  for (const word of cli) {
+    if (!PLAIN_WORD.test(word)) throw new PeerError(`${JSON.stringify(word)} cannot be passed over ssh`);
   }
   return [
     "ssh",

@@ -200,6 +200,21 @@ describe("field validation names the exact field", () => {
       (d) => (d.proxmox.endpoints = ["not a url"]),
       "proxmox.endpoints[0]: must be a URL",
     ],
+    [
+      "remote command word with a space",
+      (d) => (d.remote = { command: ["/usr/bin/pvemigrate-dns", "--x y"] }),
+      "remote.command[1]: must be a plain word or path (letters, digits, '_', '.', '/', ':', '-'): ssh hands it to the remote shell",
+    ],
+    [
+      "remote command word with shell syntax",
+      (d) => (d.remote = { command: ["pvemigrate-dns;reboot"] }),
+      "remote.command[0]: must be a plain word or path",
+    ],
+    [
+      "empty remote command word",
+      (d) => (d.remote = { command: [""] }),
+      "remote.command[0]: must be a plain word",
+    ],
     ["vm id", (d) => (d.vms.abc = { ip: "10.10.9.9" }), "vms.abc"],
     ["unknown field", (d) => (d.nodes.pve1.publicIpv4 = "1.2.3.4"), "nodes.pve1:"],
     ["missing field", (d) => delete d.nodes.pve2.publicInterface, "nodes.pve2.publicInterface:"],
