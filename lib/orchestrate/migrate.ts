@@ -127,12 +127,17 @@ export async function runMigration(
 
   // The switch runs on the target: it owns the target's nft and haproxy.
   const args = ["switch", String(plan.vmid), "--from", plan.from];
-  summary.switch =
-    plan.to === rt.self
-      ? await switchVm(rt, plan.vmid, { from: plan.from })
-      : ((await runOnNode(rt.config, plan.to, args)) as SwitchReport);
+  try {
+    summary.switch =
+      plan.to === rt.self
+        ? await switchVm(rt, plan.vmid, { from: plan.from })
+        : ((await runOnNode(rt.config, plan.to, args)) as SwitchReport);
+    summary.pending = summary.switch.pending ?? [];
+  } catch (err) {
+    // The VM has moved: the target's hook worker and its reconcile finish the switch.
+    summary.pending = [`switch on ${plan.to}: ${messageOf(err)} (its hook worker or reconcile finishes it)`];
+  }
   summary.switchSeconds = (rt.now() - finished) / 1000;
-  summary.pending = summary.switch.pending ?? [];
 
   const dns: string[] = [];
   for (const line of plan.dns) {
