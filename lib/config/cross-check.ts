@@ -1,3 +1,4 @@
+import { reservedVmNetworkAddresses } from "./addresses.ts";
 import { reservedEntry, reservedLabel } from "./reserved.ts";
 import type { Config, Forward, Problem, VmConfig } from "./types.ts";
 import { inZone, ipv4InCidr } from "./values.ts";
@@ -39,8 +40,11 @@ function checkNodes(config: Config, problems: Problem[]): void {
 
 function checkAddresses(config: Config, problems: Problem[]): void {
   const byIp = new Map<string, number>();
+  const reserved = reservedVmNetworkAddresses(config);
   for (const vm of Object.values(config.vms)) {
     if (vm.ip.kind !== "static") continue;
+    const why = reserved.get(vm.ip.address);
+    if (why) problems.push({ path: `vms.${vm.vmid}.ip`, message: `${vm.ip.address} is ${why}` });
     if (!ipv4InCidr(vm.ip.address, config.vmNetwork)) {
       problems.push({
         path: `vms.${vm.vmid}.ip`,

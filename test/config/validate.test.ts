@@ -398,6 +398,22 @@ describe("cross-field checks", () => {
     expect(problems).toContain("vms.101.ip: 192.168.1.5 is outside vmNetwork 10.10.0.0/16");
     expect(problems).toContain("vms.102.ip: 192.168.1.5 is also the IP of VM 101");
   });
+
+  it("reports a static VM IP that is a node's privateIP", async () => {
+    const problems = await problemsOf((d) => (d.vms[101].ip = "10.10.0.1"));
+    expect(problems).toEqual(["vms.101.ip: 10.10.0.1 is node pve1's privateIP"]);
+  });
+
+  it("reports a static VM IP on the vmNetwork's network or broadcast address", async () => {
+    const problems = await problemsOf((d) => {
+      d.vms[101].ip = "10.10.0.0";
+      d.vms[102].ip = "10.10.255.255";
+    });
+    expect(problems).toEqual([
+      "vms.101.ip: 10.10.0.0 is the network address of vmNetwork 10.10.0.0/16",
+      "vms.102.ip: 10.10.255.255 is the broadcast address of vmNetwork 10.10.0.0/16",
+    ]);
+  });
 });
 
 describe("secret files", () => {
