@@ -1,4 +1,5 @@
 import { type ClusterSnapshot, discoverIp, getSnapshot, getVmDescriptions } from "../cluster/index.ts";
+import { forbiddenVmAddresses } from "../config/addresses.ts";
 import { formatProblem } from "../config/normalize.ts";
 import { mergeNotes } from "../config/notes.ts";
 import type { Config } from "../config/types.ts";
@@ -49,6 +50,8 @@ export async function observe(rt: Runtime, opts: ObserveOptions = {}): Promise<W
   const snapshot = await getSnapshot(rt.proxmox);
   const config = await withNotes(rt, snapshot);
   const resolveOn = new Set(opts.resolveOn ?? []);
+  const forbidden = forbiddenVmAddresses(config);
+  const claimed = new Map<string, string>();
   const placements: VmPlacement[] = [];
   for (const vm of snapshot.vms) {
     const vmConfig = config.vms[String(vm.vmid)];
@@ -57,19 +60,27 @@ export async function observe(rt: Runtime, opts: ObserveOptions = {}): Promise<W
     const placement: VmPlacement = { vmid: vm.vmid, node: vm.node, status };
     if (vmConfig.ip.kind === "static") placement.ip = vmConfig.ip.address;
     else if (status === "running" && resolveOn.has(vm.node)) {
+      // What a guest reports about itself is not trusted: it must not name a
+      // node's own address, another VM's, or one another guest already claimed.
+      const refuse = (ip: string) => forbidden.get(ip) ?? claimed.get(ip);
       try {
-        placement.ip = await discoverIp(rt.proxmox, vm, vmConfig, {
+        const ip = await discoverIp(rt.proxmox, vm, vmConfig, {
           vmNetwork: config.vmNetwork,
           leasesFile: config.dnsmasqLeases,
           exec: execOn(config, vm.node),
         });
+        const why = refuse(ip);
+        if (why) throw new Error(`reports ${ip}, which is ${why}; not routing to it`);
+        placement.ip = ip;
       } catch (err) {
         // The agent may be slow right after a start: the address we last routed to is the best guess.
         const last = await rt.state.lastApplied.get(vm.vmid);
-        const fallback = last?.privateIPs[0];
+        const known = last?.privateIPs[0];
+        const fallback = known && !refuse(known) ? known : undefined;
         rt.log(`VM ${vm.vmid}: ${messageOf(err)}${fallback ? `; using last known ${fallback}` : ""}`);
         if (fallback) placement.ip = fallback;
       }
+      if (placement.ip) claimed.set(placement.ip, `claimed by VM ${vm.vmid}`);
     }
     placements.push(placement);
   }
