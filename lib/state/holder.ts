@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { hostname } from "node:os";
+import { parseJsonObject } from "./json.ts";
 
 // Who holds a lock. Written inside every lock we take so that a waiter can
 // tell a live holder from a dead one, and so that a human looking at a stuck
@@ -83,14 +84,8 @@ export function currentHolder(now: number = Date.now()): Holder {
 
 /** Parses a holder record; undefined when the text is not one (empty, truncated, foreign). */
 export function parseHolder(text: string): Holder | undefined {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-  if (!raw || typeof raw !== "object") return undefined;
-  const r = raw as Record<string, unknown>;
+  const r = parseJsonObject(text);
+  if (!r) return undefined;
   if (typeof r.token !== "string" || typeof r.node !== "string" || typeof r.since !== "string")
     return undefined;
   if (typeof r.pid !== "number" || !Number.isInteger(r.pid) || r.pid <= 0) return undefined;

@@ -2,6 +2,7 @@ import { mkdir, readdir, readFile, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import { InputError, messageOf } from "../errors.ts";
 import { writeFileAtomic } from "./atomic-write.ts";
+import { parseJsonObject } from "./json.ts";
 import { errnoCode } from "./lock-common.ts";
 
 // What was last applied for each VM: the node it was switched to and the
@@ -156,14 +157,8 @@ const isStringArray = (v: unknown): v is string[] =>
   Array.isArray(v) && v.every((s) => typeof s === "string");
 
 export function parseLastApplied(text: string): LastApplied | undefined {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-  if (!raw || typeof raw !== "object") return undefined;
-  const r = raw as Record<string, unknown>;
+  const r = parseJsonObject(text);
+  if (!r) return undefined;
   if (typeof r.vmid !== "number" || !Number.isInteger(r.vmid) || typeof r.node !== "string") return undefined;
   if (!isStringArray(r.privateIPs) || !isStringArray(r.publicIPs) || !isStringArray(r.names))
     return undefined;
