@@ -1,8 +1,8 @@
 import { computeDesired } from "../desired/compute.ts";
 import { InputError } from "../errors.ts";
 import { createNatBackend } from "../nat/backend.ts";
-import { planNode } from "../plan/index.ts";
-import { createProxyBackend } from "../proxy/backend.ts";
+import { holdUnresolved, planNode } from "../plan/index.ts";
+import { createProxyBackend, servingRoutes } from "../proxy/backend.ts";
 import { execOn } from "../remote/apply.ts";
 import { localNodeName } from "./node-name.ts";
 import { type ObserveOptions, observe, type World } from "./observe.ts";
@@ -87,10 +87,19 @@ export async function convergeObserved(
   const exec = execOn(world.config, node);
   const nat = createNatBackend({ nat: world.config.nat, exec, clock: rt.now });
   const proxy = createProxyBackend({ proxy: world.config.proxy, exec });
+  const natCurrent = await nat.current();
+  const proxyCurrent = await proxy.current();
+  const unresolvedHere = desired.unresolved
+    .filter((u) => world.placements.some((p) => p.vmid === u.vmid && p.node === node))
+    .flatMap((u) => world.config.vms[String(u.vmid)] ?? []);
+  const held = holdUnresolved(nodeDesired, unresolvedHere, {
+    forwards: natCurrent.forwards,
+    routes: servingRoutes(proxyCurrent),
+  });
   const plan = planNode(
-    nodeDesired,
-    { backend: nat, current: await nat.current() },
-    { backend: proxy, current: await proxy.current() },
+    held,
+    { backend: nat, current: natCurrent },
+    { backend: proxy, current: proxyCurrent },
     now,
   );
   const { changes } = plan;

@@ -1,9 +1,12 @@
+import type { VmConfig } from "../config/types.ts";
 import type { DnsDesired, NodeDesired } from "../desired/types.ts";
 import { type NameState, planFromState } from "../dns/changes.ts";
 import type { NatBackend } from "../nat/backend.ts";
 import type { NatCurrent } from "../nat/parse.ts";
 import type { NatPlan } from "../nat/plan.ts";
+import type { NatForward } from "../nat/spec.ts";
 import type { ProxyBackend, ProxyCurrent, ProxyPlan } from "../proxy/backend.ts";
+import type { RouteTable } from "../proxy/plan.ts";
 
 // PURE: the difference between what should be (lib/desired) and what is (read
 // back from nft, HAProxy, the DNS master), as one printable, JSON-able plan.
@@ -33,6 +36,51 @@ export function planNode(
     proxy: proxyPlan,
     changes: [...natPlan.changes.map((c) => `nat: ${c}`), ...proxyPlan.changes.map((c) => `proxy: ${c}`)],
   };
+}
+
+/**
+ * A running VM whose private IP could not be found (agent silent, no earlier
+ * record) has no desired entries; planning from that would delete what it
+ * has now. Its forwards and routes are held as the node has them instead.
+ */
+export function holdUnresolved(
+  desired: NodeDesired,
+  vms: readonly VmConfig[],
+  current: { forwards: readonly NatForward[]; routes: Record<"sni" | "http", RouteTable> },
+): NodeDesired {
+  const forwards = [...desired.forwards];
+  const routes = [...desired.routes];
+  const taken = new Set([
+    ...forwards.map((f) => `${f.proto}/${f.publicPort}`),
+    ...routes.map((r) => `${r.kind}:${r.name}`),
+  ]);
+  for (const vm of vms) {
+    for (const f of vm.forward) {
+      const key = `${f.proto}/${f.publicPort}`;
+      const now = current.forwards.find(
+        (c) => c.proto === f.proto && c.publicPort === f.publicPort && c.graceUntil === undefined,
+      );
+      if (!now || taken.has(key)) continue;
+      taken.add(key);
+      forwards.push({
+        vmid: vm.vmid,
+        proto: f.proto,
+        publicPort: f.publicPort,
+        target: now.target,
+        targetPort: now.targetPort,
+      });
+    }
+    for (const kind of ["sni", "http"] as const) {
+      for (const r of vm[kind]) {
+        const target = current.routes[kind][r.name];
+        const m = target ? /^(\d+\.\d+\.\d+\.\d+):(\d+)$/.exec(target) : null;
+        if (!m || taken.has(`${kind}:${r.name}`)) continue;
+        taken.add(`${kind}:${r.name}`);
+        routes.push({ vmid: vm.vmid, kind, name: r.name, target: m[1]!, targetPort: Number(m[2]) });
+      }
+    }
+  }
+  return { ...desired, forwards, routes };
 }
 
 export interface DnsPlanEntry {

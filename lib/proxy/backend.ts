@@ -1,7 +1,9 @@
 import type { ProxyConfig } from "../config/types.ts";
 import type { Exec } from "../process/run.ts";
-import { createHaproxyBackend, type ProxyBackend } from "./haproxy.ts";
-import { createNginxBackend } from "./nginx.ts";
+import { createHaproxyBackend, haproxyMapFormat, type ProxyBackend } from "./haproxy.ts";
+import { createNginxBackend, nginxMapFormat } from "./nginx.ts";
+import type { ProxyCurrent, RouteTable } from "./plan.ts";
+import type { RouteKind } from "./routes.ts";
 import { routeSpec } from "./routes.ts";
 
 // The proxy backend chosen by `proxy.backend`. All three have one shape, so
@@ -39,3 +41,13 @@ function noProxy(proxy: ProxyConfig): ProxyBackend {
 // CLI can print these).
 export { type HaproxyConfigOptions, renderHaproxyConfig } from "./haproxy-config.ts";
 export { type NginxConfigOptions, renderNginxConfig } from "./nginx.ts";
+
+/** What the proxy serves now, per kind: the runtime map when there is one, else the map file. */
+export function servingRoutes(current: ProxyCurrent): Record<RouteKind, RouteTable> {
+  const format = current.backend === "nginx" ? nginxMapFormat : haproxyMapFormat;
+  const serving = (kind: RouteKind): RouteTable => {
+    const state = current.maps[kind];
+    return state.runtime ?? (state.fileText === null ? {} : format.parse(state.fileText));
+  };
+  return { sni: serving("sni"), http: serving("http") };
+}

@@ -1,8 +1,9 @@
 import { describe, expect, it } from "vitest";
+import type { VmConfig } from "../../lib/config/types.ts";
 import type { DnsDesired, NodeDesired } from "../../lib/desired/types.ts";
 import type { NameState } from "../../lib/dns/changes.ts";
 import { createNatBackend } from "../../lib/nat/backend.ts";
-import { describeDnsPlan, planDns, planNode } from "../../lib/plan/index.ts";
+import { describeDnsPlan, holdUnresolved, planDns, planNode } from "../../lib/plan/index.ts";
 import type { Exec } from "../../lib/process/run.ts";
 import { createProxyBackend } from "../../lib/proxy/backend.ts";
 
@@ -98,5 +99,62 @@ describe("planDns", () => {
       "~ mail.example.org: 203.0.113.10 -> 198.51.100.20",
       "+ new.example.org: (none) -> 198.51.100.20",
     ]);
+  });
+});
+
+describe("holdUnresolved", () => {
+  const vm102: VmConfig = {
+    vmid: 102,
+    ip: { kind: "agent" },
+    dns: [],
+    forward: [{ proto: "udp", publicPort: 27015, privatePort: 27015 }],
+    sni: [{ name: "shop.example.org", port: 443 }],
+    http: [],
+    nodes: ["pve2"],
+  };
+  const current = {
+    forwards: [
+      { proto: "udp" as const, publicPort: 27015, target: "10.10.2.102", targetPort: 27015 },
+      { proto: "tcp" as const, publicPort: 9999, target: "10.10.2.50", targetPort: 22 },
+    ],
+    routes: { sni: { "shop.example.org": "10.10.2.102:443" }, http: {} },
+  };
+
+  it("keeps what the node has for a VM whose IP is unknown, nothing else", () => {
+    const held = holdUnresolved(desired, [vm102], current);
+    expect(held.forwards).toContainEqual({
+      vmid: 102,
+      proto: "udp",
+      publicPort: 27015,
+      target: "10.10.2.102",
+      targetPort: 27015,
+    });
+    expect(held.forwards.some((f) => f.publicPort === 9999)).toBe(false);
+    expect(held.routes).toContainEqual({
+      vmid: 102,
+      kind: "sni",
+      name: "shop.example.org",
+      target: "10.10.2.102",
+      targetPort: 443,
+    });
+    // A held entry is part of the node's desired table, never a removal.
+    const plan = planNode(
+      held,
+      { backend: nat, current: emptyNat },
+      { backend: proxy, current: emptyProxy },
+      NOW,
+    );
+    expect(plan.changes.some((c) => c.includes("udp/27015 -> 10.10.2.102:27015"))).toBe(true);
+  });
+
+  it("never holds an entry the desired state gives to another VM", () => {
+    const claimed = {
+      ...desired,
+      forwards: [
+        { vmid: 103, proto: "udp" as const, publicPort: 27015, target: "10.10.2.103", targetPort: 27015 },
+      ],
+    };
+    const held = holdUnresolved(claimed, [vm102], current);
+    expect(held.forwards.filter((f) => f.publicPort === 27015)).toEqual(claimed.forwards);
   });
 });
