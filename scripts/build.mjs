@@ -13,6 +13,24 @@ const entries = {
   hookscript: join(root, "hooks", "hookscript.ts"),
 };
 
+// zod re-exports every locale (z.locales); the project uses only English,
+// which zod imports on its own. Keeping the other 40-odd out of the bundle
+// saves a third of the hook's parse time.
+const zodEnglishOnly = {
+  name: "zod-english-only",
+  setup(b) {
+    b.onResolve({ filter: /^\.\.\/locales\/index\.js$/ }, (args) =>
+      args.importer.includes(`${join("node_modules", "zod")}`)
+        ? { path: "zod-locales", namespace: "zod-en" }
+        : undefined,
+    );
+    b.onLoad({ filter: /.*/, namespace: "zod-en" }, () => ({
+      contents: `export { default as en } from ${JSON.stringify(join(root, "node_modules/zod/v4/locales/en.js"))};`,
+      resolveDir: root,
+    }));
+  },
+};
+
 await build({
   entryPoints: entries,
   outdir,
@@ -25,6 +43,7 @@ await build({
   minifyWhitespace: true,
   minifySyntax: true,
   alias: { undici: join(root, "scripts", "undici-shim.mjs") },
+  plugins: [zodEnglishOnly],
   sourcemap: false,
   legalComments: "none",
   // Some dependencies are CommonJS and call require() for node built-ins.
