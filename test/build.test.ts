@@ -1,5 +1,5 @@
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -36,5 +36,20 @@ describe("single-file bundles", () => {
     const file = join(out, "hookscript.mjs");
     expect(statSync(file).mode & 0o111).not.toBe(0);
     expect(readFileSync(file, "utf8").startsWith("#!/usr/bin/env node")).toBe(true);
+  });
+
+  it("the CLI bundle still words schema errors in English (only zod's English locale is bundled)", () => {
+    const broken = join(out, "broken.yaml");
+    writeFileSync(
+      broken,
+      readFileSync(join(root, "examples", "cluster.yaml"), "utf8")
+        .replace("ttl: 60", 'ttl: "sixty"')
+        .replaceAll("secrets/", `${join(root, "examples", "secrets")}/`),
+    );
+    const r = spawnSync(join(out, "pvemigrate-dns.mjs"), ["config", "check", "--config", broken], {
+      encoding: "utf8",
+    });
+    expect(r.status).toBe(1);
+    expect(r.stderr.trim()).toBe("dns.ttl: Invalid input: expected number, received string");
   });
 });
