@@ -1,5 +1,6 @@
 import { messageOf } from "../errors.ts";
 import { applyOnNode } from "../remote/apply.ts";
+import { LockTimeoutError } from "../state/index.ts";
 import { convergeNode, type NodeConvergence } from "./converge.ts";
 import { type DnsSyncResult, syncDns, syncDnsStrict } from "./dns-sync.ts";
 import { observe, type World } from "./observe.ts";
@@ -19,6 +20,8 @@ export interface ReconcileReport {
   dryRun: boolean;
   drained: { done: string[]; failed: Array<{ id: string; error: string }> };
   switched: SwitchReport[];
+  /** VMs another process was switching at the time (the hook's worker): left to it. */
+  busy: number[];
   local?: NodeConvergence;
   dns?: DnsSyncResult;
   errors: string[];
@@ -46,6 +49,9 @@ async function drainJournal(rt: Runtime, report: ReconcileReport): Promise<void>
   );
 }
 
+/** How long the timer's reconcile waits for a VM another process is switching before leaving it alone. */
+export const BUSY_VM_WAIT_MS = 5000;
+
 export async function reconcile(rt: Runtime, opts: { dryRun?: boolean } = {}): Promise<ReconcileReport> {
   const dryRun = opts.dryRun ?? false;
   const report: ReconcileReport = {
@@ -53,6 +59,7 @@ export async function reconcile(rt: Runtime, opts: { dryRun?: boolean } = {}): P
     dryRun,
     drained: { done: [], failed: [] },
     switched: [],
+    busy: [],
     errors: [],
     pending: [],
   };
@@ -82,7 +89,15 @@ export async function reconcile(rt: Runtime, opts: { dryRun?: boolean } = {}): P
       const last = await rt.state.lastApplied.get(p.vmid);
       if (last?.node === rt.self) continue;
       await step(`switch VM ${p.vmid}`, async () => {
-        report.switched.push(await switchVm(rt, p.vmid));
+        try {
+          report.switched.push(await switchVm(rt, p.vmid, { lockWaitMs: BUSY_VM_WAIT_MS }));
+        } catch (err) {
+          // The hook's worker (or a migrate) is switching this VM right now: it
+          // finishes the job, and the next run checks the result.
+          if (!(err instanceof LockTimeoutError)) throw err;
+          report.busy.push(p.vmid);
+          rt.log(`VM ${p.vmid}: being switched by another process; left to it`);
+        }
       });
     }
   }

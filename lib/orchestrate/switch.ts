@@ -56,7 +56,7 @@ export async function journaledStep<P, T>(
 export async function switchVm(
   rt: Runtime,
   vmid: number,
-  opts: { from?: string } = {},
+  opts: { from?: string; lockWaitMs?: number } = {},
 ): Promise<SwitchReport> {
   // Another switch of this VM may be waiting on a hung old node (ssh, 120 s): wait that long.
   return rt.state.withVmLock(
@@ -109,7 +109,7 @@ export async function switchVm(
       if (!report.dns.ok) report.pending.push(`dns:vm:${vmid}`);
       return report;
     },
-    { timeoutMs: SWITCH_LOCK_WAIT_MS },
+    { timeoutMs: opts.lockWaitMs ?? SWITCH_LOCK_WAIT_MS },
   );
 }
 
