@@ -130,7 +130,11 @@ async function perform(rt: Runtime, work: HookWork, wait: boolean): Promise<void
     rt.log(`VM ${work.vmid}: not running on ${rt.self}; nothing to switch`);
     return;
   }
-  const report = await switchVm(rt, work.vmid, work.migratedFrom ? { from: work.migratedFrom } : {});
+  // Reconcile (wait = false) does not queue behind a worker that is switching this VM already.
+  const report = await switchVm(rt, work.vmid, {
+    ...(work.migratedFrom ? { from: work.migratedFrom } : {}),
+    ...(wait ? {} : { lockWaitMs: 5000 }),
+  });
   if (report.skipped) rt.log(report.skipped);
 }
 
