@@ -84,7 +84,10 @@ export function registerOrchestrateCommands(program: Command, load: Load): void 
             "switched:",
             r.switched.map((s) => `VM ${s.vmid}${s.from ? ` from ${s.from}` : ""} -> ${s.to}`),
           );
-          lines("being switched by another process (left to it):", r.busy.map((v) => `VM ${v}`));
+          lines(
+            "being switched by another process (left to it):",
+            r.busy.map((v) => `VM ${v}`),
+          );
           lines("finished from the journal:", r.drained.done);
           lines("still pending:", r.pending);
           lines("errors:", r.errors);
