@@ -1,4 +1,4 @@
-import { createHmac, timingSafeEqual } from "node:crypto";
+import { timingSafeEqual } from "node:crypto";
 import { createSocket, type Socket as UdpSocket } from "node:dgram";
 import { createServer, type Server, type Socket as TcpSocket } from "node:net";
 import type { TsigAlgorithm } from "../config/types.ts";
@@ -20,7 +20,7 @@ import {
 } from "../dns/wire/constants.ts";
 import { type ParsedMessage, type ParsedTsig, parseMessage, type RawRecord } from "../dns/wire/response.ts";
 import { encodeHeader, encodeQuestion, encodeRdata, encodeRecord } from "../dns/wire/rr.ts";
-import { signReply, type TsigKey } from "../dns/wire/tsig.ts";
+import { expectedMac, signReply, type TsigKey } from "../dns/wire/tsig.ts";
 import type { DemoMaster } from "./named.ts";
 
 // The demo's DNS master when BIND's `named` is not installed: a small
@@ -288,14 +288,6 @@ export function applyUpdate(zone: Zone, msg: ParsedMessage): UpdateResult {
 
 // ---------------------------------------------------------------- TSIG, server side (RFC 8945 5.2)
 
-const HASH: Record<TsigAlgorithm, string> = {
-  "hmac-sha1": "sha1",
-  "hmac-sha224": "sha224",
-  "hmac-sha256": "sha256",
-  "hmac-sha384": "sha384",
-  "hmac-sha512": "sha512",
-};
-
 export type RequestAuth =
   | { kind: "unsigned" }
   | { kind: "ok"; tsig: ParsedTsig }
@@ -312,26 +304,7 @@ export function verifyRequest(msg: ParsedMessage, key: TsigKey, nowSeconds: numb
   if (!sameName(tsig.keyName, key.name) || !sameName(tsig.algorithm, key.algorithm)) {
     return { kind: "bad", error: TSIG_ERROR.BADKEY, tsig };
   }
-  // The MAC covers the message as it was before signing (original id, ARCOUNT without the TSIG).
-  const body = Buffer.from(msg.raw.subarray(0, tsig.recordOffset));
-  body.writeUInt16BE(tsig.originalId, 0);
-  body.writeUInt16BE(body.readUInt16BE(10) - 1, 10);
-  const expected = createHmac(HASH[key.algorithm], key.secret)
-    .update(body)
-    .update(
-      Buffer.concat([
-        encodeName(tsig.keyName),
-        u16(CLASS_ANY),
-        u32(0),
-        encodeName(tsig.algorithm),
-        uint48(tsig.timeSigned),
-        u16(tsig.fudge),
-        u16(tsig.error),
-        u16(tsig.other.length),
-        tsig.other,
-      ]),
-    )
-    .digest();
+  const expected = expectedMac(msg, tsig, key);
   // Truncated MACs (RFC 8945 5.2.2.1) are not accepted: the client never sends them.
   if (tsig.mac.length !== expected.length || !timingSafeEqual(tsig.mac, expected)) {
     return { kind: "bad", error: TSIG_ERROR.BADSIG, tsig };

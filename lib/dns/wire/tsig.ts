@@ -125,6 +125,22 @@ function unsignedBytes(message: ParsedMessage, tsig: ParsedTsig): Buffer {
   return body;
 }
 
+/**
+ * The MAC a signed message must carry (RFC 8945 4.3): over the message as it
+ * was before signing and the TSIG variables; a reply's MAC also covers the
+ * request's MAC (`requestMac`). Servers (the demo's master) check requests
+ * with it, the client checks replies.
+ */
+export function expectedMac(
+  message: ParsedMessage,
+  tsig: ParsedTsig,
+  key: TsigKey,
+  requestMac?: Buffer,
+): Buffer {
+  const prefix = requestMac ? [u16(requestMac.length), requestMac] : [];
+  return hmac(key, [...prefix, unsignedBytes(message, tsig), variables(tsig)]);
+}
+
 export type TsigVerdict =
   | { ok: true }
   /** The server rejected our signature (NOTAUTH + TSIG error); its reply cannot be authenticated further. */
@@ -182,12 +198,7 @@ export function verifyResponse(
       detail: describeServerError(tsig, key, nowSeconds),
     };
   }
-  const expected = hmac(key, [
-    u16(requestMac.length),
-    requestMac,
-    unsignedBytes(message, tsig),
-    variables(tsig),
-  ]);
+  const expected = expectedMac(message, tsig, key, requestMac);
   if (tsig.mac.length !== expected.length || !timingSafeEqual(tsig.mac, expected)) {
     return {
       ok: false,
