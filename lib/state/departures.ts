@@ -1,9 +1,10 @@
-import { mkdir, readdir, readFile, unlink } from "node:fs/promises";
+import { mkdir, readFile, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import type { Departure } from "../desired/compute.ts";
 import { messageOf } from "../errors.ts";
 import { writeFileAtomic } from "./atomic-write.ts";
 import { errnoCode } from "./lock-common.ts";
+import { listDir } from "./read.ts";
 
 // Which VM left which node when: the old node grace-forwards to it until
 // leftAt + graceSeconds. Kept in pmxcfs (one small file per VM) so the old
@@ -17,13 +18,7 @@ export class DepartureStore {
   ) {}
 
   async list(): Promise<Departure[]> {
-    let names: string[];
-    try {
-      names = await readdir(this.dir);
-    } catch (err) {
-      if (errnoCode(err) === "ENOENT") return [];
-      throw err;
-    }
+    const names = await listDir(this.dir);
     const out: Departure[] = [];
     for (const name of names.filter((n) => /^\d+\.json$/.test(n))) {
       try {

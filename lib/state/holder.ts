@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { hostname } from "node:os";
-import { parseJsonObject } from "./json.ts";
+import { parseJsonObject } from "./read.ts";
 
 // Who holds a lock. Written inside every lock we take so that a waiter can
 // tell a live holder from a dead one, and so that a human looking at a stuck

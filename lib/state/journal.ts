@@ -1,4 +1,4 @@
-import { mkdir, readdir, readFile, rename, stat, unlink } from "node:fs/promises";
+import { mkdir, readFile, rename, stat, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import { messageOf } from "../errors.ts";
 import { syncDir, TEMP_PREFIX, writeFileAtomic } from "./atomic-write.ts";
@@ -17,6 +17,7 @@ import {
   MAX_ERROR_LENGTH,
 } from "./journal-item.ts";
 import { errnoCode, type WithLock } from "./lock-common.ts";
+import { listDir } from "./read.ts";
 
 // The journal of pending work: one JSON file per item in one directory
 // (stateDir/journal on the node, <pveRoot>/pvemigrate-dns/journal in pmxcfs
@@ -229,13 +230,7 @@ export class Journal {
   }
 
   async #fileNames(): Promise<string[]> {
-    let names: string[];
-    try {
-      names = await readdir(this.dir);
-    } catch (err) {
-      if (errnoCode(err) === "ENOENT") return [];
-      throw err;
-    }
+    const names = await listDir(this.dir);
     await this.#sweepTemps(names.filter((n) => n.startsWith(TEMP_PREFIX)));
     return names.filter((n) => n.endsWith(ITEM_SUFFIX) && !n.startsWith("."));
   }

@@ -1,9 +1,9 @@
-import { mkdir, readdir, readFile, unlink } from "node:fs/promises";
+import { mkdir, readFile, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import { InputError, messageOf } from "../errors.ts";
 import { writeFileAtomic } from "./atomic-write.ts";
-import { parseJsonObject } from "./json.ts";
 import { errnoCode } from "./lock-common.ts";
+import { listDir, parseJsonObject } from "./read.ts";
 
 // What was last applied for each VM: the node it was switched to and the
 // addresses involved. The orchestrator reads it to know where a VM came from
@@ -142,15 +142,10 @@ function newer(a: LastApplied | undefined, b: LastApplied | undefined): LastAppl
 }
 
 async function vmidsIn(dir: string): Promise<number[]> {
-  try {
-    return (await readdir(dir)).flatMap((name) => {
-      const m = /^(\d+)\.json$/.exec(name);
-      return m ? [Number(m[1])] : [];
-    });
-  } catch (err) {
-    if (errnoCode(err) === "ENOENT") return [];
-    throw err;
-  }
+  return (await listDir(dir)).flatMap((name) => {
+    const m = /^(\d+)\.json$/.exec(name);
+    return m ? [Number(m[1])] : [];
+  });
 }
 
 const isStringArray = (v: unknown): v is string[] =>
