@@ -1,11 +1,11 @@
 import { readFile } from "node:fs/promises";
-import { dirname, resolve } from "node:path";
+import { resolve } from "node:path";
 import { parse as parseYaml } from "yaml";
 import type { z } from "zod";
 import { InputError } from "../errors.ts";
 import { writeConfigCache } from "./cache.ts";
 import { crossCheck } from "./cross-check.ts";
-import { formatPath, formatProblem, normalize } from "./normalize.ts";
+import { formatPath, formatProblem, normalize, relativeToConfig } from "./normalize.ts";
 import { configPath } from "./path.ts";
 import { configSchema, parseVmLeniently, type RawVm, vmSchema } from "./schema.ts";
 import { loadSecrets, type Secrets } from "./secrets.ts";
@@ -116,7 +116,7 @@ async function secretProblemsOf(raw: unknown, source: string): Promise<Problem[]
   const tsigFile = doc.dns?.tsig?.secretFile;
   if (typeof tokenFile !== "string" || typeof tsigFile !== "string") return [];
   const pveRoot = typeof doc.pveRoot === "string" ? doc.pveRoot : "/etc/pve";
-  const rel = (f: string) => resolve(dirname(source), f);
+  const rel = (f: string) => relativeToConfig(source, f);
   const fake = {
     proxmox: { tokenSecretFile: rel(tokenFile) },
     dns: { tsig: { secretFile: rel(tsigFile) } },

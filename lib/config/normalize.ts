@@ -18,6 +18,14 @@ export function normalizeVm(vmid: string, raw: RawVm, allNodes: string[]): VmCon
   };
 }
 
+/**
+ * File references are relative to the config file, so a config and its
+ * secrets can travel together (the demo, tests); absolute paths are kept.
+ */
+export function relativeToConfig(source: string, file: string): string {
+  return resolve(dirname(source), file);
+}
+
 export function normalize(raw: RawConfig, source: string): Config {
   const nodeNames = Object.keys(raw.nodes).sort();
   const nodes: Config["nodes"] = {};
@@ -36,9 +44,7 @@ export function normalize(raw: RawConfig, source: string): Config {
   for (const vmid of Object.keys(raw.vms).sort((a, b) => Number(a) - Number(b))) {
     vms[vmid] = normalizeVm(vmid, raw.vms[vmid]!, nodeNames);
   }
-  // File references are relative to the config file, so a config and its
-  // secrets can travel together (the demo, tests); absolute paths are kept.
-  const rel = (file: string) => resolve(dirname(source), file);
+  const rel = (file: string) => relativeToConfig(source, file);
   const caFile =
     raw.proxmox.caFile ?? (raw.proxmox.fingerprint ? undefined : `${raw.pveRoot}/pve-root-ca.pem`);
   return {
