@@ -2,7 +2,7 @@ import { createHmac, timingSafeEqual } from "node:crypto";
 import type { TsigAlgorithm } from "../../config/types.ts";
 import { u16, uint48 } from "./bytes.ts";
 import { encodeName } from "./codec.ts";
-import { CLASS_ANY, TSIG_ERROR, TYPE, tsigErrorName } from "./constants.ts";
+import { CLASS_ANY, RCODE, rcodeName, TSIG_ERROR, TYPE, tsigErrorName } from "./constants.ts";
 import type { ParsedMessage, ParsedTsig } from "./response.ts";
 import { encodeRecord } from "./rr.ts";
 
@@ -180,8 +180,19 @@ export function verifyResponse(
   nowSeconds: number,
 ): TsigVerdict {
   const tsig = message.tsig;
-  if (!tsig)
-    return { ok: false, kind: "invalid", detail: "unsigned response (no TSIG record) to a signed request" };
+  if (!tsig) {
+    // PowerDNS 4.7 rejects a TSIG with a bare REFUSED (updates) or NOTAUTH (queries), no
+    // TSIG record: still not trusted (anyone can send it), but the likely cause is worth naming.
+    const hint =
+      message.rcode === RCODE.REFUSED || message.rcode === RCODE.NOTAUTH
+        ? `: ${rcodeName(message.rcode)} without TSIG, as PowerDNS answers when it rejects the TSIG (key name, secret or algorithm it does not accept, or clocks more than ${DEFAULT_FUDGE} s apart)`
+        : "";
+    return {
+      ok: false,
+      kind: "invalid",
+      detail: `unsigned response (no TSIG record) to a signed request${hint}`,
+    };
+  }
   if (!sameName(tsig.keyName, key.name) || !sameName(tsig.algorithm, key.algorithm)) {
     return {
       ok: false,
