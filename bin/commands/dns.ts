@@ -60,7 +60,9 @@ function parseExpect(expect: string[] | undefined): Addresses | undefined {
 
 /** Outcomes that changed nothing because the name is not ours or not as expected: exit 1. */
 function outcomeExit(o: NameOutcome | DeleteResult): ExitCode {
-  return o.status === "stale" || o.status === "not-owned" ? ExitCode.invalid : ExitCode.ok;
+  return o.status === "stale" || o.status === "not-owned" || o.status === "refused"
+    ? ExitCode.invalid
+    : ExitCode.ok;
 }
 
 export async function dnsSet(
@@ -161,6 +163,8 @@ export function formatSet(r: DnsSetResult): string {
       return `${o.name}: not changed: it holds ${list([...o.actual.a, ...o.actual.aaaa])}, not the expected ${list([...o.expected.a, ...o.expected.aaaa])} (NXRRSET at ${o.master})`;
     case "not-owned":
       return `${o.name}: not changed: the name exists without our ownership TXT (records: ${list([...o.actual.a, ...o.actual.aaaa, ...o.actual.txt])}); it belongs to someone else`;
+    case "refused":
+      return `${o.name}: not changed: it ${o.reason}`;
   }
 }
 

@@ -72,7 +72,7 @@ export function mergeNotes(config: Config, descriptions: Record<string, string>)
     if (!fromNotes) continue;
     const fromFile = config.vms[vmid];
     if (!fromFile) {
-      vms[vmid] = fromNotes;
+      vms[vmid] = { ...fromNotes, notesClaims: fromNotes.dns };
       continue;
     }
     // Field by field: a list the file leaves empty is taken from Notes; any
@@ -84,6 +84,7 @@ export function mergeNotes(config: Config, descriptions: Record<string, string>)
       const fileValue = fromFile[field];
       if (field !== "ip" && field !== "nodes" && Array.isArray(fileValue) && fileValue.length === 0) {
         Object.assign(merged, { [field]: fromNotes[field] });
+        if (field === "dns") merged.notesClaims = fromNotes.dns;
       } else {
         conflicts.push({
           path: `vms.${vmid}.${field}`,

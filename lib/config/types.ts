@@ -41,6 +41,8 @@ export interface VmConfig {
   http: Route[];
   /** Nodes the VM may run on (an HA group, say); default: every node. */
   nodes: string[];
+  /** DNS names this VM's Notes block contributed (untrusted). */
+  notesClaims?: readonly string[];
 }
 
 export interface NodeConfig {

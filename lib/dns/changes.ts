@@ -2,16 +2,12 @@ import { InputError } from "../errors.ts";
 import { canonicalAddress } from "./wire/codec.ts";
 import type { Prerequisite, UpdateOp } from "./wire/update.ts";
 
+export { HERITAGE, ownershipTxt } from "./ownership.ts";
+
 // Pure planning of safe writes: which prerequisites protect each name
 // (ownership + compare-and-swap), which updates set it, how names are packed
 // into messages, and what a failed prerequisite means once the name is read
 // back. No I/O here; client.ts does the sending and reading.
-
-export const HERITAGE = "pvemigrate-dns";
-
-export function ownershipTxt(ownerId: string): string {
-  return `heritage=${HERITAGE},owner=${ownerId}`;
-}
 
 export interface Addresses {
   a: string[];
@@ -23,21 +19,38 @@ export interface NameState extends Addresses {
   /** false when the master answered NXDOMAIN. */
   exists: boolean;
   txt: string[];
-  /** The TXT set contains our ownership marker. */
+  /** The TXT set contains our ownership marker (with or without a guest label). */
   owned: boolean;
+}
+
+/** Our TXT values to delete and the one to add, when a write changes whose name it is. */
+export interface Relabel {
+  remove: string[];
+  add?: string;
 }
 
 /**
  * How a name is written. "create": the name must not exist at all (it gets
- * our TXT). "replace": the name must hold exactly `txt` (incl. our marker) and
- * exactly the `expect`ed addresses.
+ * `label`, else our unlabelled TXT). "replace": the name must hold exactly
+ * `txt` (incl. our marker) and exactly the `expect`ed addresses; `relabel`
+ * swaps our marker in the same message.
  */
-export type WriteForm = { kind: "create" } | { kind: "replace"; expect: Addresses; txt: string[] };
+export type WriteForm =
+  | { kind: "create"; label?: string }
+  | { kind: "replace"; expect: Addresses; txt: string[]; relabel?: Relabel };
+
+/** Which guest a write is for, and where that claim came from (see claims.ts). */
+export interface Claim {
+  vmid: number;
+  origin: "file" | "notes";
+}
 
 export interface NameWrite {
   name: string;
   desired: Addresses;
   form: WriteForm;
+  /** Set for a guest's name: a failed prerequisite is re-decided by the ownership rules. */
+  claim?: Claim;
 }
 
 const LABEL = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/;
@@ -149,7 +162,7 @@ export function sectionsFor(
   const updates: UpdateOp[] = [];
   if (form.kind === "create") {
     prerequisites.push({ kind: "nameAbsent", name });
-    updates.push({ kind: "add", name, ttl, rdata: { type: "TXT", text: ownerTxt } });
+    updates.push({ kind: "add", name, ttl, rdata: { type: "TXT", text: form.label ?? ownerTxt } });
   } else {
     prerequisites.push({ kind: "rrsetEquals", name, rdata: form.txt.map((text) => ({ type: "TXT", text })) });
     for (const type of ["A", "AAAA"] as const) {
@@ -161,6 +174,10 @@ export function sectionsFor(
       );
       updates.push({ kind: "deleteRRset", name, type });
     }
+    for (const text of form.relabel?.remove ?? [])
+      updates.push({ kind: "deleteRR", name, rdata: { type: "TXT", text } });
+    if (form.relabel?.add)
+      updates.push({ kind: "add", name, ttl, rdata: { type: "TXT", text: form.relabel.add } });
   }
   for (const address of desired.a) updates.push({ kind: "add", name, ttl, rdata: { type: "A", address } });
   for (const address of desired.aaaa)
@@ -177,6 +194,35 @@ export function deleteSectionsFor(
     prerequisites: [{ kind: "rrsetEquals", name, rdata: txt.map((text) => ({ type: "TXT", text })) }],
     updates: [{ kind: "deleteName", name }],
   };
+}
+
+/**
+ * Prerequisites and updates that withdraw a guest's name: its A and AAAA
+ * RRsets and our TXT `ours` go, anything else at the name (someone's MX,
+ * another TXT) stays. Compare-and-swap on everything that was read: if the
+ * TXT set or the addresses changed since, the master answers NXRRSET and
+ * nothing is deleted.
+ */
+export function withdrawSectionsFor(
+  name: string,
+  seen: Addresses & { txt: readonly string[] },
+  ours: readonly string[],
+): { prerequisites: Prerequisite[]; updates: UpdateOp[] } {
+  const prerequisites: Prerequisite[] = [
+    { kind: "rrsetEquals", name, rdata: seen.txt.map((text) => ({ type: "TXT", text })) },
+  ];
+  const updates: UpdateOp[] = [];
+  for (const type of ["A", "AAAA"] as const) {
+    const old = type === "A" ? seen.a : seen.aaaa;
+    prerequisites.push(
+      old.length > 0
+        ? { kind: "rrsetEquals", name, rdata: old.map((address) => ({ type, address })) }
+        : { kind: "rrsetAbsent", name, type },
+    );
+    updates.push({ kind: "deleteRRset", name, type });
+  }
+  for (const text of ours) updates.push({ kind: "deleteRR", name, rdata: { type: "TXT", text } });
+  return { prerequisites, updates };
 }
 
 /**

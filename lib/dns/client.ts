@@ -4,7 +4,6 @@ import type { DnsConfig, DnsMaster } from "../config/types.ts";
 import {
   type Addresses,
   batchWrites,
-  deleteSectionsFor,
   formForExpectation,
   type NameState,
   type NameWrite,
@@ -15,53 +14,41 @@ import {
   planFromState,
   sectionsFor,
 } from "./changes.ts";
+import { planClaim, planClaimAfterFailure } from "./claims.ts";
 import { classifyReply, type FinalReply } from "./classify.ts";
 import { DnsAllMastersFailed, DnsRejected, masterLabel } from "./errors.ts";
 import { type Attempt, type AttemptResult, tryMasters } from "./failover.ts";
 import { tsigKeyFrom } from "./key.ts";
+import { isOwned } from "./ownership.ts";
 import { exchange } from "./transport.ts";
+import type {
+  AddressChange,
+  DeleteResult,
+  NameIo,
+  NameOutcome,
+  NameRecords,
+  SetResult,
+  WithdrawResult,
+} from "./types.ts";
 import { OPCODE_QUERY, OPCODE_UPDATE, RCODE, rcodeName, TYPE } from "./wire/constants.ts";
 import { type ParsedMessage, readAddress, readSoa, readTxt } from "./wire/response.ts";
 import type { RecordTypeName } from "./wire/rr.ts";
 import { signMessage, type TsigKey } from "./wire/tsig.ts";
 import { encodeQuery, encodeUpdate, type Prerequisite, type UpdateOp } from "./wire/update.ts";
+import { deleteName, PREREQ_FAILURES, withdrawName } from "./withdraw.ts";
+
+export type {
+  AddressChange,
+  DeleteResult,
+  NameOutcome,
+  NameRecords,
+  SetResult,
+  WithdrawResult,
+} from "./types.ts";
 
 // The DNS engine the orchestrator and the CLI call: safe (owned,
 // compare-and-swap) batched updates sent to the first master candidate that
 // answers, and direct reads at a master.
-
-export interface AddressChange {
-  /** FQDN inside dns.zone. */
-  name: string;
-  a: string[];
-  aaaa: string[];
-  /** What the name holds now, as the caller believes. Omitted: read it first and swap against that. */
-  expect?: Addresses;
-}
-
-export type NameOutcome =
-  | { name: string; status: "updated"; master: string; a: string[]; aaaa: string[] }
-  /** Already held exactly the desired addresses (e.g. an earlier attempt whose reply was lost). */
-  | { name: string; status: "unchanged"; master: string; a: string[]; aaaa: string[] }
-  /** The compare-and-swap failed: the name holds `actual`, not what was expected. Nothing changed. */
-  | { name: string; status: "stale"; master: string; expected: Addresses; actual: Addresses }
-  /** The name exists without our ownership TXT: never touched. */
-  | { name: string; status: "not-owned"; master: string; actual: Addresses & { txt: string[] } };
-
-export interface SetResult {
-  outcomes: NameOutcome[];
-  /** Every master that accepted a message of this call (normally one). */
-  acceptedBy: string[];
-}
-
-export type DeleteResult =
-  | { name: string; status: "deleted" | "absent"; master: string }
-  | { name: string; status: "not-owned"; master: string; actual: Addresses & { txt: string[] } };
-
-export interface NameRecords extends NameState {
-  name: string;
-  master: string;
-}
 
 export interface SoaRecord {
   zone: string;
@@ -74,6 +61,8 @@ export interface SoaRecord {
 export interface DnsClient {
   setAddresses(changes: AddressChange[], opts?: { ttl?: number }): Promise<SetResult>;
   deleteName(name: string): Promise<DeleteResult>;
+  /** Withdraws a guest's name nobody claims any more (see withdraw.ts). */
+  withdrawName(name: string, vmid: number): Promise<WithdrawResult>;
   /** Reads A/AAAA/TXT at `master`, or at the first candidate that answers. */
   query(name: string, master?: DnsMaster): Promise<NameRecords>;
   querySoa(master?: DnsMaster): Promise<SoaRecord>;
@@ -89,8 +78,6 @@ export interface DnsClientOptions {
   /** Largest UPDATE message when batching names (bigger than 512 goes over TCP). */
   maxMessageBytes?: number;
 }
-
-const PREREQ_FAILURES = new Set<number>([RCODE.NXRRSET, RCODE.YXRRSET, RCODE.YXDOMAIN, RCODE.NXDOMAIN]);
 
 /** How long a failed master stays at the end of the candidate order. */
 const DEMOTION_MS = 60_000;
@@ -214,7 +201,7 @@ export function createDnsClient(opts: DnsClientOptions): DnsClient {
         a: values(aMsg, TYPE.A, readAddress),
         aaaa: values(aaaaMsg, TYPE.AAAA, readAddress),
         txt,
-        owned: txt.includes(ownerTxt),
+        owned: isOwned(txt, dns.ownerId),
       },
     };
   }
@@ -280,9 +267,20 @@ export function createDnsClient(opts: DnsClientOptions): DnsClient {
   ) {
     // Read back where the prerequisite was evaluated (or the next candidate if it just went away).
     const state = await readName(write.name, master).catch(() => readName(write.name));
-    const plan = planAfterPrereqFailure(write, state, retried);
+    const plan = write.claim
+      ? planClaimAfterFailure(write, write.claim, state, retried, dns.ownerId)
+      : planAfterPrereqFailure(write, state, retried);
     const label = state.master;
     switch (plan.kind) {
+      case "refused":
+        outcomes.push({
+          name: write.name,
+          status: "refused",
+          master: label,
+          reason: plan.reason,
+          actual: pick(state),
+        });
+        return;
       case "unchanged":
         outcomes.push({ name: write.name, status: "unchanged", master: label, ...write.desired });
         return;
@@ -330,6 +328,7 @@ export function createDnsClient(opts: DnsClientOptions): DnsClient {
     const ttl = setOpts.ttl ?? dns.ttl;
     // Validate everything before anything is sent: bad input changes nothing.
     const normalized = changes.map((c, i) => ({
+      claim: c.claim,
       name: normalizeName(c.name, zone, `changes[${i}].name`),
       desired: normalizeAddresses([...c.a, ...c.aaaa], `changes[${i}].addresses`),
       expect: c.expect
@@ -340,16 +339,21 @@ export function createDnsClient(opts: DnsClientOptions): DnsClient {
     const accepted = new Set<string>();
     const writes: NameWrite[] = [];
     for (const c of normalized) {
-      if (c.expect) {
+      if (c.expect && !c.claim) {
         writes.push({ name: c.name, desired: c.desired, form: formForExpectation(c.expect, ownerTxt) });
         continue;
       }
       const state = await readName(c.name);
-      const plan = planFromState(c.name, c.desired, state);
+      const plan = c.claim
+        ? planClaim(c.name, c.desired, state, c.claim, dns.ownerId)
+        : planFromState(c.name, c.desired, state);
+      const master = state.master;
       if (plan.kind === "write") writes.push(plan.write);
       else if (plan.kind === "unchanged")
-        outcomes.push({ name: c.name, status: "unchanged", master: state.master, ...c.desired });
-      else outcomes.push({ name: c.name, status: "not-owned", master: state.master, actual: pick(state) });
+        outcomes.push({ name: c.name, status: "unchanged", master, ...c.desired });
+      else if (plan.kind === "refused")
+        outcomes.push({ name: c.name, status: "refused", master, reason: plan.reason, actual: pick(state) });
+      else outcomes.push({ name: c.name, status: "not-owned", master, actual: pick(state) });
     }
     const size = (batch: NameWrite[]) => encodeBatch(0, batch, ttl).length + tsigOverhead;
     try {
@@ -365,30 +369,15 @@ export function createDnsClient(opts: DnsClientOptions): DnsClient {
     return { outcomes, acceptedBy: [...accepted] };
   }
 
-  async function deleteName(rawName: string): Promise<DeleteResult> {
-    const name = normalizeName(rawName, zone, "name");
-    const state = await readName(name);
-    if (!state.owned) {
-      if (state.a.length + state.aaaa.length + state.txt.length === 0) {
-        return { name, status: "absent", master: state.master };
-      }
-      return { name, status: "not-owned", master: state.master, actual: pick(state) };
-    }
-    const what = `delete ${name}`;
-    const sections = deleteSectionsFor(name, state.txt);
-    const sent = await send(what, (id) => encodeUpdate({ id, zone, ...sections }), OPCODE_UPDATE);
-    const master = masterLabel(sent.master);
-    if (sent.message.rcode === RCODE.NOERROR) return { name, status: "deleted", master };
-    if (!PREREQ_FAILURES.has(sent.message.rcode)) {
-      throw new DnsRejected(what, master, rcodeName(sent.message.rcode), "unexpected answer to an update");
-    }
-    const after = await readName(name, sent.master);
-    if (after.owned)
-      throw new DnsRejected(what, master, rcodeName(sent.message.rcode), "ownership TXT changed meanwhile");
-    if (after.a.length + after.aaaa.length + after.txt.length === 0)
-      return { name, status: "absent", master };
-    return { name, status: "not-owned", master, actual: pick(after) };
-  }
+  const io: NameIo = {
+    zone,
+    ownerId: dns.ownerId,
+    read: readName,
+    async update(what, sections) {
+      const sent = await send(what, (id) => encodeUpdate({ id, zone, ...sections }), OPCODE_UPDATE);
+      return { master: sent.master, rcode: sent.message.rcode };
+    },
+  };
 
   async function querySoa(master?: DnsMaster): Promise<SoaRecord> {
     const what = `read SOA of ${zone}`;
@@ -415,7 +404,8 @@ export function createDnsClient(opts: DnsClientOptions): DnsClient {
 
   return {
     setAddresses,
-    deleteName,
+    deleteName: (name) => deleteName(io, name),
+    withdrawName: (name, vmid) => withdrawName(io, name, vmid),
     query: (name, master) => readName(normalizeName(name, zone, "name"), master),
     querySoa,
   };

@@ -1,6 +1,6 @@
 import type { DnsMaster } from "../config/types.ts";
 import { PeerError } from "../errors.ts";
-import type { NameOutcome } from "./client.ts";
+import type { NameOutcome } from "./types.ts";
 
 // Errors of the DNS engine. Both are peer problems (exit 2): the input was
 // fine but no master would take it. Neither ever includes key material: the

@@ -1,68 +1,152 @@
 import { computeDesired } from "../desired/compute.ts";
+import type { DnsDesired } from "../desired/types.ts";
 import type { NameState } from "../dns/changes.ts";
+import { registryRefusal } from "../dns/claims.ts";
 import type { NameOutcome } from "../dns/client.ts";
+import { DnsAllMastersFailed } from "../dns/errors.ts";
 import { describeDnsPlan, planDns } from "../plan/index.ts";
-import { observe } from "./observe.ts";
+import { type ClaimRegistry, recordHeld } from "../state/index.ts";
+import { dueNow, withdrawNames } from "./dns-withdraw.ts";
+import { claimOf } from "./name-claims.ts";
+import { observe, type World } from "./observe.ts";
 import type { Runtime } from "./runtime.ts";
 
-// Points the names of some VMs at the nodes that host them now. One writer
-// at a time across the cluster (the "dns" cluster lock), and the cluster is
-// observed INSIDE the lock: a writer that waited behind another sees the
-// newer placement, so a late, stale writer cannot undo a newer move. The DNS
-// client adds compare-and-swap against what it read, which also stops writers
-// outside the lock (a manual `dns set`).
+// Points the names of some VMs at the nodes that host them now, and withdraws
+// names nobody claims any more. One writer at a time across the cluster (the
+// "dns" cluster lock), and the cluster is observed INSIDE the lock: a writer
+// that waited behind another sees the newer placement, so a late, stale
+// writer cannot undo a newer move. The DNS client adds compare-and-swap
+// against what it read, which also stops writers outside the lock (a manual
+// `dns set`), and the ownership rules of lib/dns/claims.ts: each name is
+// written for its VM (TXT vm=<vmid>), and a Notes block never takes a name
+// another VM (or an older version, or the file before) holds. Every name
+// written or confirmed goes into the registry of claimed names, which is how
+// a name whose claim went away is found again and withdrawn.
 
 export interface DnsSyncResult {
   outcomes: NameOutcome[];
   deleted: string[];
+  /** Names withdrawn because their VM no longer claims them. */
+  withdrawn: string[];
   /** Lines for humans: "mail.example.org: 203.0.113.10 -> 198.51.100.20 (at 127.0.0.1:5300)". */
   lines: string[];
-  /** Names we may not touch (exist without our ownership TXT) or that moved under us. */
+  /** Names we may not touch (not ours, another VM's) or that moved under us; failed withdrawals. */
   problems: string[];
+  /** Withdrawals that failed (kept in the registry, journaled unless replaying the journal). */
+  withdrawFailed: string[];
+}
+
+export interface DnsSyncOptions {
+  dryRun?: boolean;
+  /**
+   * Withdraw registered names their VM no longer claims: "unclaimed" every
+   * one that is due (reconcile), or only these names (a journal replay).
+   */
+  withdraw?: "unclaimed" | readonly string[];
 }
 
 /** Names of `vmids` (all configured VMs when undefined) to their desired addresses. */
 export async function syncDns(
   rt: Runtime,
   vmids: number[] | undefined,
-  opts: { dryRun?: boolean } = {},
+  opts: DnsSyncOptions = {},
 ): Promise<DnsSyncResult> {
   return rt.state.withClusterLock("dns", async () => {
     const world = await observe(rt);
     const desired = computeDesired(world.config, world.placements, [], rt.now());
     const wanted = (vmid: number) => vmids === undefined || vmids.includes(vmid);
     const changes = desired.dns.filter((d) => wanted(d.vmid));
-    const result: DnsSyncResult = { outcomes: [], deleted: [], lines: [], problems: [] };
+    const result: DnsSyncResult = {
+      outcomes: [],
+      deleted: [],
+      withdrawn: [],
+      lines: [],
+      problems: [],
+      withdrawFailed: [],
+    };
+    const found = await rt.state.claimedNames.read();
+    const registry: ClaimRegistry = found ?? new Map();
+    const only = opts.withdraw === "unclaimed" ? undefined : opts.withdraw;
     if (opts.dryRun) {
       const current = new Map<string, NameState>();
       for (const c of changes) current.set(c.name, await rt.dns.query(c.name));
       result.lines.push(...describeDnsPlan(planDns(changes, current)));
+      if (opts.withdraw) {
+        for (const w of dueNow(world, registry, only))
+          result.lines.push(`- ${w.name}: withdraw (VM ${w.vmid} no longer claims it)`);
+      }
       return result;
     }
-    if (changes.length) {
-      const set = await rt.dns.setAddresses(changes.map(({ name, a, aaaa }) => ({ name, a, aaaa })));
-      result.outcomes = set.outcomes;
-      for (const o of set.outcomes) {
-        if (o.status === "updated")
-          result.lines.push(`${o.name}: -> ${[...o.a, ...o.aaaa].join(",")} (at ${o.master})`);
-        if (o.status === "not-owned")
-          result.problems.push(`${o.name}: exists without our ownership TXT; left alone`);
-        if (o.status === "stale")
-          result.problems.push(`${o.name}: changed by someone else meanwhile; retried next run`);
+    let dirty = false;
+    let writeError: unknown;
+    try {
+      dirty = await writeClaimed(rt, world, changes, registry, result);
+      for (const w of desired.dnsWithdraw.filter((d) => wanted(d.vmid))) {
+        // dns.deleteOnStop: the VM still claims the name (it stays registered), it just is not running.
+        const r = await rt.dns.withdrawName(w.name, w.vmid);
+        if (r.status === "withdrawn") {
+          result.deleted.push(w.name);
+          result.lines.push(`${w.name}: deleted (VM ${w.vmid} stopped)`);
+        } else if (r.status === "kept") result.problems.push(`${w.name}: left alone: ${r.reason}`);
       }
+    } catch (err) {
+      // Withdrawals still get their journal items (without waiting out the masters again).
+      writeError = err;
     }
-    for (const w of desired.dnsWithdraw.filter((d) => wanted(d.vmid))) {
-      const r = await rt.dns.deleteName(w.name);
-      if (r.status === "deleted") {
-        result.deleted.push(w.name);
-        result.lines.push(`${w.name}: deleted (VM ${w.vmid} stopped)`);
-      } else if (r.status === "not-owned")
-        result.problems.push(`${w.name}: exists without our ownership TXT; left alone`);
+    if (opts.withdraw) {
+      const due = dueNow(world, registry, only);
+      const w = await withdrawNames(rt, due, registry, {
+        journal: only === undefined,
+        ...(writeError instanceof DnsAllMastersFailed ? { mastersDown: writeError } : {}),
+      });
+      result.withdrawn = w.withdrawn;
+      result.withdrawFailed = w.failed;
+      result.lines.push(...w.lines);
+      result.problems.push(...w.problems);
+      dirty ||= due.length > 0;
     }
+    if (dirty) await rt.state.claimedNames.write(registry);
     for (const line of result.lines) rt.log(`dns ${line}`);
     for (const p of result.problems) rt.log(`dns ${p}`);
+    if (writeError !== undefined) throw writeError;
     return result;
   });
+}
+
+/** Writes the names in `changes` for their VMs; records the ones they hold now. True when the registry changed. */
+async function writeClaimed(
+  rt: Runtime,
+  world: World,
+  changes: readonly DnsDesired[],
+  registry: ClaimRegistry,
+  result: DnsSyncResult,
+): Promise<boolean> {
+  const allowed = changes.flatMap((c) => {
+    const claim = claimOf(world.config, c.vmid, c.name);
+    const refusal = registryRefusal(claim, registry.get(c.name));
+    if (refusal === undefined) return [{ name: c.name, a: c.a, aaaa: c.aaaa, claim }];
+    result.problems.push(`${c.name}: not written for VM ${c.vmid} (Notes): it ${refusal}`);
+    return [];
+  });
+  if (allowed.length === 0) return false;
+  const set = await rt.dns.setAddresses(allowed);
+  result.outcomes = set.outcomes;
+  let dirty = false;
+  const claimByName = new Map(allowed.map((c) => [c.name, c.claim]));
+  for (const o of set.outcomes) {
+    const claim = claimByName.get(o.name);
+    if (claim && (o.status === "updated" || o.status === "unchanged"))
+      dirty = recordHeld(registry, o.name, claim) || dirty;
+    if (o.status === "updated")
+      result.lines.push(`${o.name}: -> ${[...o.a, ...o.aaaa].join(",")} (at ${o.master})`);
+    if (o.status === "not-owned")
+      result.problems.push(`${o.name}: exists without our ownership TXT; left alone`);
+    if (o.status === "refused")
+      result.problems.push(`${o.name}: not written for VM ${claim?.vmid}: it ${o.reason}`);
+    if (o.status === "stale")
+      result.problems.push(`${o.name}: changed by someone else meanwhile; retried next run`);
+  }
+  return dirty;
 }
 
 /** Like syncDns, but a name that moved under us is a failure, so a journal item stays for the next run. */
@@ -70,5 +154,13 @@ export async function syncDnsStrict(rt: Runtime, vmids: number[]): Promise<DnsSy
   const r = await syncDns(rt, vmids);
   const stale = r.outcomes.filter((o) => o.status === "stale");
   if (stale.length) throw new Error(`names changed meanwhile: ${stale.map((o) => o.name).join(", ")}`);
+  return r;
+}
+
+/** The journal replay of a withdrawal: fails (the item stays) unless it is done or no longer due. */
+export async function withdrawStrict(rt: Runtime, name: string): Promise<DnsSyncResult> {
+  const r = await syncDns(rt, [], { withdraw: [name] });
+  if (r.withdrawFailed.length)
+    throw new Error(`withdrawal of ${name} failed again: ${r.problems.join("; ")}`);
   return r;
 }

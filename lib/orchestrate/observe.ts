@@ -20,6 +20,8 @@ export interface World {
   config: Config;
   placements: VmPlacement[];
   departures: Departure[];
+  /** Tagged guests whose Notes were read this time (a guest on an offline node, or an API error, leaves them unknown). */
+  notesRead: ReadonlySet<number>;
 }
 
 export interface ObserveOptions {
@@ -27,28 +29,31 @@ export interface ObserveOptions {
   resolveOn?: string[];
 }
 
-async function withNotes(rt: Runtime, snapshot: ClusterSnapshot): Promise<Config> {
+async function withNotes(
+  rt: Runtime,
+  snapshot: ClusterSnapshot,
+): Promise<{ config: Config; notesRead: ReadonlySet<number> }> {
   const tagged = snapshot.vms.filter((vm) => vm.tags.includes(NOTES_TAG)).map((vm) => vm.vmid);
-  if (tagged.length === 0) return rt.config;
+  if (tagged.length === 0) return { config: rt.config, notesRead: new Set() };
   let descriptions: Map<number, string>;
   try {
     descriptions = await getVmDescriptions(rt.proxmox, snapshot, tagged);
   } catch (err) {
     // One unreadable guest config must not stop every switch and reconcile: the file still applies.
     rt.log(`notes: cannot read tagged guests' Notes (${messageOf(err)}); using the config file alone`);
-    return rt.config;
+    return { config: rt.config, notesRead: new Set() };
   }
   const merged = mergeNotes(
     rt.config,
     Object.fromEntries([...descriptions].map(([id, d]) => [String(id), d])),
   );
   for (const p of [...merged.problems, ...merged.conflicts]) rt.log(`notes: ${formatProblem(p)}`);
-  return merged.config;
+  return { config: merged.config, notesRead: new Set(descriptions.keys()) };
 }
 
 export async function observe(rt: Runtime, opts: ObserveOptions = {}): Promise<World> {
   const snapshot = await getSnapshot(rt.proxmox);
-  const config = await withNotes(rt, snapshot);
+  const { config, notesRead } = await withNotes(rt, snapshot);
   const resolveOn = new Set(opts.resolveOn ?? []);
   const forbidden = forbiddenVmAddresses(config);
   const claimed = new Map<string, string>();
@@ -84,5 +89,5 @@ export async function observe(rt: Runtime, opts: ObserveOptions = {}): Promise<W
     }
     placements.push(placement);
   }
-  return { snapshot, config, placements, departures: await rt.departures.list() };
+  return { snapshot, config, placements, departures: await rt.departures.list(), notesRead };
 }

@@ -59,3 +59,20 @@ export const dnsWork = defineKind<DnsWork>(
   (p) => `dns:vm:${p.vmid}`,
   (raw) => ({ vmid: vmidOf(object(raw, "dns"), "dns") }),
 );
+
+/** Withdraw a guest's name nobody claims any more (the masters were down when it was due). */
+export interface WithdrawWork {
+  name: string;
+  vmid: number;
+}
+export const withdrawWork = defineKind<WithdrawWork>(
+  "withdraw",
+  (p) => `withdraw:${p.name}`,
+  (raw) => {
+    const o = object(raw, "withdraw");
+    // The name is checked again (zone, LDH) by the DNS client before anything is sent.
+    if (typeof o.name !== "string" || o.name.length === 0 || o.name.length > 253)
+      throw new Error("withdraw: bad name");
+    return { name: o.name, vmid: vmidOf(o, "withdraw") };
+  },
+);

@@ -2,9 +2,9 @@ import { messageOf } from "../errors.ts";
 import { applyOnNode } from "../remote/apply.ts";
 import { LockTimeoutError } from "../state/index.ts";
 import { convergeNode, type NodeConvergence } from "./converge.ts";
-import { type DnsSyncResult, syncDns, syncDnsStrict } from "./dns-sync.ts";
+import { type DnsSyncResult, syncDns, syncDnsStrict, withdrawStrict } from "./dns-sync.ts";
 import { observe, type World } from "./observe.ts";
-import { dnsWork, nodeWork } from "./pending.ts";
+import { dnsWork, nodeWork, withdrawWork } from "./pending.ts";
 import type { Runtime } from "./runtime.ts";
 import { type SwitchReport, switchVm } from "./switch.ts";
 import { finishHookWork } from "./worker.ts";
@@ -46,6 +46,12 @@ async function drainJournal(rt: Runtime, report: ReconcileReport): Promise<void>
   );
   collect(
     await rt.state.drainPending(dnsWork, async (item) => void (await syncDnsStrict(rt, [item.payload.vmid]))),
+  );
+  collect(
+    await rt.state.drainPending(
+      withdrawWork,
+      async (item) => void (await withdrawStrict(rt, item.payload.name)),
+    ),
   );
 }
 
@@ -107,7 +113,8 @@ export async function reconcile(rt: Runtime, opts: { dryRun?: boolean } = {}): P
   const vmids = hereNow.map((p) => p.vmid);
   await step("dns", async () => {
     try {
-      report.dns = await syncDns(rt, vmids, { dryRun });
+      // Every node withdraws names nobody claims any more (under the dns lock: the first one does it).
+      report.dns = await syncDns(rt, vmids, { dryRun, withdraw: "unclaimed" });
     } catch (err) {
       // Journaled, so the drift is finished by whichever run reaches a master first.
       if (!dryRun) for (const vmid of vmids) await rt.state.recordPending(dnsWork, { vmid });

@@ -1,6 +1,7 @@
 import { join } from "node:path";
 import type { Config } from "../config/types.ts";
 import { messageOf } from "../errors.ts";
+import { ClaimedNamesStore } from "./claimed-names.ts";
 import { clusterLocks } from "./cluster-lock.ts";
 import { Journal } from "./journal.ts";
 import type { JournalItem, JournalKind } from "./journal-item.ts";
@@ -17,8 +18,11 @@ import { type LockOptions, vmLockName, type WithLock } from "./lock-common.ts";
 //   stateDir/locks/<name>.lock                  per-VM and other local locks
 //   <pveRoot>/pvemigrate-dns/journal/*.json     cluster-wide pending work
 //   <pveRoot>/pvemigrate-dns/last-applied/<vmid>.json
+//   <pveRoot>/pvemigrate-dns/claimed-names.json  guest names we wrote (withdrawal)
 //   <pveRoot>/priv/lock/pvemigrate-dns-<name>/  cluster locks (pmxcfs semantics)
 
+export type { ClaimRegistry } from "./claimed-names.ts";
+export { ClaimedNamesStore, recordHeld, recordReleased } from "./claimed-names.ts";
 export type { ClusterLockOptions } from "./cluster-lock.ts";
 export { clusterLocks } from "./cluster-lock.ts";
 export { Journal } from "./journal.ts";
@@ -47,6 +51,8 @@ export interface State {
   /** The cluster-wide journal in pmxcfs (read-only without quorum). */
   cluster: Journal;
   lastApplied: LastAppliedStore;
+  /** Guest names we wrote, cluster-wide; read and written under the "dns" cluster lock only. */
+  claimedNames: ClaimedNamesStore;
   /** A lock between processes on this node. */
   withLock: WithLock;
   /** The per-VM lock: the hook's detached worker and the reconcile both take it around a VM's switch. */
@@ -93,6 +99,7 @@ export function openState(config: Pick<Config, "stateDir" | "pveRoot">, opts: St
     local,
     cluster,
     lastApplied,
+    claimedNames: new ClaimedNamesStore(join(clusterRoot, "claimed-names.json"), warn),
     withLock,
     withClusterLock,
     withVmLock: (vmid, fn, lockOpts) => withLock(vmLockName(vmid), fn, lockOpts),
