@@ -12,13 +12,13 @@ import type { ClaimRecord } from "../dns/claims.ts";
 // it in Notes we did not see, so its names stay.
 
 /** Where `vmid`'s claim on `name` comes from: its Notes block, else the file. */
-export function claimOf(config: Config, vmid: number, name: string): Claim {
+export function claimOf(config: Pick<Config, "vms">, vmid: number, name: string): Claim {
   const vm = config.vms[String(vmid)];
   return { vmid, origin: vm?.notesClaims?.includes(name) ? "notes" : "file" };
 }
 
 /** Every claimed name with its one claimant (the config check allows one VM per name). */
-export function claimsOf(config: Config): Map<string, Claim> {
+export function claimsOf(config: Pick<Config, "vms">): Map<string, Claim> {
   const claims = new Map<string, Claim>();
   for (const vm of Object.values(config.vms)) {
     for (const name of vm.dns) if (!claims.has(name)) claims.set(name, claimOf(config, vm.vmid, name));

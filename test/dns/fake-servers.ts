@@ -63,3 +63,27 @@ export function forgingUdp(mode: "unsigned" | { signWith: TsigKey }): Promise<Fa
     sock.send(out, port, address);
   });
 }
+
+/**
+ * A UDP relay in front of a real master that runs `race()` before it passes
+ * on the first UPDATE: someone else's change lands between our read and our
+ * write, which is exactly what compare-and-swap must survive.
+ */
+export function racingRelay(targetPort: number, race: () => Promise<void>): Promise<FakeServer> {
+  let raced = false;
+  return udpServer((sock, msg, port, address) => {
+    void (async () => {
+      const opcode = msg.length > 2 ? (msg[2]! >> 3) & 0x0f : -1;
+      if (opcode === 5 && !raced) {
+        raced = true;
+        await race();
+      }
+      const upstream = createSocket("udp4");
+      upstream.on("message", (reply) => {
+        sock.send(reply, port, address);
+        upstream.close();
+      });
+      upstream.send(msg, targetPort, "127.0.0.1");
+    })();
+  });
+}

@@ -4,6 +4,7 @@ import { startKnot } from "../support/knot.ts";
 import { type DnsDaemon, dig, generateTsigKey, type TsigKeyFixture } from "../support/named.ts";
 import { missing } from "../support/requirements.ts";
 import { safeWriteCases } from "./cases.ts";
+import { claimCases } from "./claim-cases.ts";
 import { closedPort } from "./fake-servers.ts";
 import { dnsConfig, master, secretOf, ZONE } from "./fixtures.ts";
 
@@ -25,6 +26,10 @@ describe.skipIf(missing({ bins: ["knotd", "tsig-keygen", "dig"] }))("DNS engine 
   });
 
   safeWriteCases({ port: () => knot.port, key: () => key, client, lateAnswers: true });
+
+  describe("guest names: ownership by VM, withdrawal", () => {
+    claimCases({ port: () => knot.port, key: () => key, client, lateAnswers: true });
+  });
 
   it("falls back from a refused candidate to knotd", async () => {
     const c = createDnsClient({

@@ -16,6 +16,7 @@ import {
 } from "../support/named.ts";
 import { missing } from "../support/requirements.ts";
 import { safeWriteCases } from "./cases.ts";
+import { claimCases } from "./claim-cases.ts";
 import { closedPort, type FakeServer, forgingUdp, silentUdp } from "./fake-servers.ts";
 import { dnsConfig, master, secretOf, ZONE } from "./fixtures.ts";
 
@@ -63,6 +64,10 @@ describe.skipIf(missing({ bins: ["named", "tsig-keygen", "dig"] }))("DNS engine 
 
   describe("safe writes at the primary", () => {
     safeWriteCases({ port: () => primary.port, key: () => key, client: () => client() });
+  });
+
+  describe("guest names: ownership by VM, withdrawal", () => {
+    claimCases({ port: () => primary.port, key: () => key, client: () => client() });
   });
 
   it.each(ALGORITHMS)("signs with %s and verifies named's signed reply", async (alg) => {
