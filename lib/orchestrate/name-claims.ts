@@ -7,9 +7,10 @@ import type { ClaimRecord } from "../dns/claims.ts";
 // registered names are due for withdrawal because their VM no longer claims
 // them. A name is withdrawn only when its absence is known: a VM that is
 // merely stopped still claims its names (they are in the config); a VM the
-// API does not show us (gone, or hidden from the token by permissions) or
-// whose Notes could not be read (offline node, API error) might still claim
-// it in Notes we did not see, so its names stay.
+// API does not show us (gone, or hidden from the token: pve-manager
+// PVE/API2/Cluster.pm `resources` skips every guest without VM.Audit,
+// silently) or whose Notes could not be read (offline node, API error) might
+// still claim it in Notes we did not see, so its names stay.
 
 /** Where `vmid`'s claim on `name` comes from: its Notes block, else the file. */
 export function claimOf(config: Pick<Config, "vms">, vmid: number, name: string): Claim {
