@@ -9,6 +9,7 @@ import { type DnsDaemon, dig, generateTsigKey, type TsigKeyFixture } from "../su
 import { startPowerDns } from "../support/pdns.ts";
 import { missing } from "../support/requirements.ts";
 import { safeWriteCases } from "./cases.ts";
+import { claimCases } from "./claim-cases.ts";
 import { closedPort, type FakeServer, silentUdp } from "./fake-servers.ts";
 import { dnsConfig, master, secretOf, ZONE } from "./fixtures.ts";
 
@@ -83,6 +84,10 @@ describe.skipIf(missing({ bins: PDNS_BINS }))("DNS engine against PowerDNS", () 
   });
 
   safeWriteCases({ port: () => pdns.port, key: () => key, client: () => client(), bareTsigRejections: true });
+
+  describe("guest names: ownership by VM, withdrawal", () => {
+    claimCases({ port: () => pdns.port, key: () => key, client: () => client() });
+  });
 
   it("a key missing from TSIG-ALLOW-DNSUPDATE gets a signed REFUSED: final, nothing changes", async () => {
     const err = await client([master(pdns.port)], notAllowed)
