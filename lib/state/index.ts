@@ -18,6 +18,7 @@ import { type LockOptions, vmLockName, type WithLock } from "./lock-common.ts";
 //   <pveRoot>/pvemigrate-dns/journal/*.json     cluster-wide pending work
 //   <pveRoot>/pvemigrate-dns/last-applied/<vmid>.json
 //   <pveRoot>/priv/lock/pvemigrate-dns-<name>/  cluster locks (pmxcfs semantics)
+//   <pveRoot>/priv/lock/pvemigrate-dns-<name>.holder  who holds it (node, pid, start, boot id)
 
 export type { ClusterLockOptions } from "./cluster-lock.ts";
 export { clusterLocks } from "./cluster-lock.ts";
