@@ -31,7 +31,7 @@ function hintFor(err: unknown, tokenFile: string): string {
   }
   const text = messageOf(err);
   if (/TLS|certificate|fingerprint/i.test(text))
-    return "TLS verification failed: check proxmox.caFile (/etc/pve/pve-root-ca.pem) or proxmox.fingerprint";
+    return "TLS verification failed: check proxmox.caFile (/etc/pve/pve-root-ca.pem; `system` plus proxmox.serverName for a custom or ACME certificate) or proxmox.fingerprint; see docs/PERMISSIONS.md";
   return "cannot reach the API: is pveproxy running there, and is the URL (https://host:8006) right?";
 }
 
