@@ -24,7 +24,7 @@ function hintFor(err: unknown, tokenFile: string): string {
     if (err.status === 401)
       return `the API token was refused: check proxmox.tokenId and the secret in ${tokenFile} (pveum user token list <user>)`;
     if (err.status === 403)
-      return "the token lacks privileges: grant it Sys.Audit and VM.Audit on / (or turn privilege separation off for it)";
+      return "the token lacks privileges (GET /cluster/status needs Sys.Audit on /): give it the PVEMigrateDNS role on / (pveum acl modify / --roles PVEMigrateDNS --tokens <tokenId>; docs/PERMISSIONS.md)";
     if (err.status >= 500)
       return "the node behind this endpoint has trouble: check pveproxy and pve-cluster there";
     return "unexpected answer: is this a Proxmox VE API endpoint?";
