@@ -1,9 +1,15 @@
 import { readFileSync } from "node:fs";
 import { type ApiRequestable, type Proxmox, ProxmoxEngine, proxmoxApi } from "proxmox-api";
 import type { Secret } from "../config/secret.ts";
-import type { ProxmoxConfig } from "../config/types.ts";
+import { type ProxmoxConfig, SYSTEM_CAS } from "../config/types.ts";
 import { InputError, PeerError } from "../errors.ts";
-import { createPinnedFetch, type FetchInit, type FetchLike, TransportError } from "./http.ts";
+import {
+  createPinnedFetch,
+  type FetchInit,
+  type FetchLike,
+  type PinnedFetchOptions,
+  TransportError,
+} from "./http.ts";
 
 // The Proxmox API client: proxmox-api's engine for the request/response
 // protocol, our pinned fetch underneath, and endpoint failover around it.
@@ -45,6 +51,8 @@ export interface CreateClientOptions {
   tokenSecret: Secret;
   /** Replaces the pinned fetch (tests); must have the same one-request-per-call behaviour. */
   fetch?: FetchLike;
+  /** Stands in for the system's trusted CAs of `caFile: system` (tests); default Node's own store. */
+  systemCas?: string[];
 }
 
 const API_PREFIX = "/api2/json";
@@ -148,6 +156,20 @@ function readCa(file: string): string {
   }
 }
 
+/** How the API certificate is verified: a fingerprint pin, a CA file, or the system CAs, and which name. */
+function trustOf(
+  proxmox: ProxmoxConfig,
+  endpoints: readonly Endpoint[],
+  systemCas: string[] | undefined,
+): Pick<PinnedFetchOptions, "caPem" | "fingerprint" | "serverName"> {
+  if (proxmox.fingerprint) return { fingerprint: proxmox.fingerprint };
+  const name = proxmox.serverName ? { serverName: proxmox.serverName } : {};
+  if (proxmox.caFile === SYSTEM_CAS) return { ...(systemCas ? { caPem: systemCas } : {}), ...name };
+  if (proxmox.caFile && endpoints.some((e) => e.schema === "https"))
+    return { caPem: readCa(proxmox.caFile), ...name };
+  return name;
+}
+
 export function createProxmoxClient(opts: CreateClientOptions): ProxmoxClient {
   const { proxmox, tokenSecret } = opts;
   if (!TOKEN_ID.test(proxmox.tokenId)) {
@@ -166,11 +188,7 @@ export function createProxmoxClient(opts: CreateClientOptions): ProxmoxClient {
     createPinnedFetch({
       connectTimeoutMs: proxmox.connectTimeoutMs,
       requestTimeoutMs: proxmox.requestTimeoutMs,
-      ...(proxmox.fingerprint
-        ? { fingerprint: proxmox.fingerprint }
-        : proxmox.caFile && endpoints.some((e) => e.schema === "https")
-          ? { caPem: readCa(proxmox.caFile) }
-          : {}),
+      ...trustOf(proxmox, endpoints, opts.systemCas),
     });
   const stats = { requests: 0 };
   // The endpoint that answered last is tried first next time: when the local

@@ -16,10 +16,20 @@ import tls from "node:tls";
 // its Authorization header) is written to the socket.
 
 export interface PinnedFetchOptions {
-  /** PEM of the CA the API certificate must chain to (pve-root-ca.pem). */
-  caPem?: string;
+  /**
+   * PEM of the CA(s) the API certificate must chain to (pve-root-ca.pem). Unset:
+   * the CAs Node trusts by default (its Mozilla bundle, NODE_EXTRA_CA_CERTS, the
+   * OpenSSL store with --use-openssl-ca): "system" for a public (ACME) certificate.
+   */
+  caPem?: string | string[];
   /** SHA-256 fingerprint "AA:BB:..." the API certificate must have; replaces CA verification. */
   fingerprint?: string;
+  /**
+   * The name the certificate must carry, also sent as SNI; default the URL's
+   * host. A custom or ACME certificate names the node (pve1.example.org) while
+   * the endpoint may be an address (https://127.0.0.1:8006).
+   */
+  serverName?: string;
   connectTimeoutMs: number;
   requestTimeoutMs: number;
 }
@@ -98,7 +108,9 @@ function connectVerified(
   let socket: net.Socket;
   if (secure) {
     const tlsOpts: tls.ConnectionOptions = { host: target.host, port: target.port };
-    if (!net.isIP(target.host)) tlsOpts.servername = target.host;
+    // Node checks the certificate against servername when set, else against host.
+    if (opts.serverName) tlsOpts.servername = opts.serverName;
+    else if (!net.isIP(target.host)) tlsOpts.servername = target.host;
     if (pinned) {
       // The fingerprint IS the trust anchor: chain and name checks are replaced
       // by comparing the certificate's SHA-256, for this one connection only.
@@ -131,7 +143,8 @@ function connectVerified(
   }
   socket.once("error", (err) => {
     const { message, code } = describeNetError(err);
-    const tlsProblem = secure && !code?.startsWith("E");
+    // OpenSSL's verify codes (UNABLE_TO_VERIFY_LEAF_SIGNATURE...) and Node's name check (ERR_TLS_CERT_ALTNAME_INVALID).
+    const tlsProblem = secure && (!code?.startsWith("E") || /^ERR_(TLS|SSL)_/.test(code));
     finish(
       new TransportError(tlsProblem ? `TLS verification failed: ${message}` : message, false, code),
       socket,

@@ -6,4 +6,5 @@ export { getSnapshot, getVmConfig, getVmDescriptions } from "./snapshot.ts";
 export { findMigrationSource } from "./source.ts";
 export type * from "./types.ts";
 export { formatUpid, parseUpid } from "./upid.ts";
+export { missingConfiguredVms, missingVmWarning } from "./visibility.ts";
 export { waitForGuestOn } from "./wait.ts";

@@ -10,5 +10,9 @@ export function forNode(config: Config, node: string): Config {
     stateDir: sub(config.stateDir),
     dnsmasqLeases: sub(config.dnsmasqLeases),
     proxy: { ...config.proxy, socket: sub(config.proxy.socket), mapDir: sub(config.proxy.mapDir) },
+    // A per-node certificate (ACME) names its node: "{node}.example.org".
+    ...(config.proxmox.serverName
+      ? { proxmox: { ...config.proxmox, serverName: sub(config.proxmox.serverName) } }
+      : {}),
   };
 }

@@ -1,6 +1,6 @@
 import { dirname, resolve } from "node:path";
 import type { RawConfig, RawVm } from "./schema.ts";
-import type { Config, Problem, VmConfig } from "./types.ts";
+import { type Config, type Problem, SYSTEM_CAS, type VmConfig } from "./types.ts";
 
 // Turns the schema's output into the Config the rest of the code uses: node
 // names and VM ids folded into the records, defaults that depend on other
@@ -52,7 +52,7 @@ export function normalize(raw: RawConfig, source: string): Config {
     proxmox: {
       ...raw.proxmox,
       tokenSecretFile: rel(raw.proxmox.tokenSecretFile),
-      ...(caFile ? { caFile: rel(caFile) } : {}),
+      ...(caFile ? { caFile: caFile === SYSTEM_CAS ? caFile : rel(caFile) } : {}),
     },
     nodes,
     vmNetwork: raw.vmNetwork,

@@ -101,15 +101,36 @@ const endpoint = url.superRefine((text, ctx) => {
   }
 });
 
-const proxmox = z.strictObject({
-  endpoints: z.array(endpoint).min(1, "needs at least one endpoint").default(["https://127.0.0.1:8006"]),
-  tokenId,
-  tokenSecretFile: path,
-  caFile: path.optional(),
-  fingerprint: fingerprint.optional(),
-  connectTimeoutMs: duration(1, 1, MIN_TIMEOUT_MS).default(1500),
-  requestTimeoutMs: duration(1, 1, MIN_TIMEOUT_MS).default(10_000),
+// TLS trust (docs/PERMISSIONS.md "Which certificate check"): caFile is a CA file
+// or "system" (the OS's CAs, for a custom or ACME certificate on pveproxy);
+// serverName is the name the certificate must carry ("{node}" = this node).
+const serverName = z.string().refine((text) => parseHostname(text.replaceAll("{node}", "node")).ok, {
+  error: (issue) =>
+    `${JSON.stringify(issue.input)} is not a host name (letters, digits, hyphens; "{node}" allowed)`,
 });
+
+const proxmox = z
+  .strictObject({
+    endpoints: z.array(endpoint).min(1, "needs at least one endpoint").default(["https://127.0.0.1:8006"]),
+    tokenId,
+    tokenSecretFile: path,
+    caFile: path.optional(),
+    fingerprint: fingerprint.optional(),
+    serverName: serverName.optional(),
+    connectTimeoutMs: duration(1, 1, MIN_TIMEOUT_MS).default(1500),
+    requestTimeoutMs: duration(1, 1, MIN_TIMEOUT_MS).default(10_000),
+  })
+  .superRefine((p, ctx) => {
+    // A fingerprint pin replaces chain and name checks: a second trust setting would be silently ignored.
+    for (const field of ["caFile", "serverName"] as const) {
+      if (p.fingerprint !== undefined && p[field] !== undefined)
+        ctx.addIssue({
+          code: "custom",
+          path: [field],
+          message: "cannot be combined with proxmox.fingerprint (a fingerprint pin checks no CA and no name)",
+        });
+    }
+  });
 
 const node = z.strictObject({
   publicIPv4: ipv4,

@@ -82,9 +82,12 @@ export interface ProxmoxConfig {
   endpoints: string[];
   tokenId: string;
   tokenSecretFile: string;
+  /** PEM file of the CA the API certificate must chain to, or "system" (the OS's trusted CAs). */
   caFile?: string;
   /** SHA-256 fingerprint of the API certificate, "AA:BB:..."; alternative to caFile. */
   fingerprint?: string;
+  /** Name the API certificate must carry instead of the endpoint's host ("{node}" already replaced). */
+  serverName?: string;
   connectTimeoutMs: number;
   requestTimeoutMs: number;
 }
@@ -150,5 +153,8 @@ export interface Problem {
   path: string;
   message: string;
 }
+
+/** proxmox.caFile's word for "the system's trusted CAs". */
+export const SYSTEM_CAS = "system";
 
 export const DEFAULT_CONFIG_PATH = "/etc/pve/pvemigrate-dns.yaml";

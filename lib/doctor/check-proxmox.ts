@@ -24,14 +24,14 @@ function hintFor(err: unknown, tokenFile: string): string {
     if (err.status === 401)
       return `the API token was refused: check proxmox.tokenId and the secret in ${tokenFile} (pveum user token list <user>)`;
     if (err.status === 403)
-      return "the token lacks privileges: grant it Sys.Audit and VM.Audit on / (or turn privilege separation off for it)";
+      return "the token lacks privileges (GET /cluster/status needs Sys.Audit on /): give it the PVEMigrateDNS role on / (pveum acl modify / --roles PVEMigrateDNS --tokens <tokenId>; docs/PERMISSIONS.md)";
     if (err.status >= 500)
       return "the node behind this endpoint has trouble: check pveproxy and pve-cluster there";
     return "unexpected answer: is this a Proxmox VE API endpoint?";
   }
   const text = messageOf(err);
   if (/TLS|certificate|fingerprint/i.test(text))
-    return "TLS verification failed: check proxmox.caFile (/etc/pve/pve-root-ca.pem) or proxmox.fingerprint";
+    return "TLS verification failed: check proxmox.caFile (/etc/pve/pve-root-ca.pem; `system` plus proxmox.serverName for a custom or ACME certificate) or proxmox.fingerprint; see docs/PERMISSIONS.md";
   return "cannot reach the API: is pveproxy running there, and is the URL (https://host:8006) right?";
 }
 

@@ -6,6 +6,7 @@ import { checkDns } from "./check-dns.ts";
 import { checkHookscripts } from "./check-hookscript.ts";
 import { checkJournal } from "./check-journal.ts";
 import { checkNft } from "./check-nat.ts";
+import { checkPrivileges } from "./check-privileges.ts";
 import { checkProxmox } from "./check-proxmox.ts";
 import { checkProxy } from "./check-proxy.ts";
 import { checkNftablesService } from "./nftables-service.ts";
@@ -59,7 +60,11 @@ export async function runDoctor(opts: DoctorOptions = {}): Promise<DoctorReport>
         warn("hookscript", "not checked: no Proxmox API endpoint answered", "fix the proxmox findings first"),
       ];
     }
-    return [...r.findings, ...(await checkHookscripts(rt))];
+    return [
+      ...r.findings,
+      ...(await guarded("privileges", () => checkPrivileges(rt.proxmox, config))),
+      ...(await checkHookscripts(rt)),
+    ];
   });
   const groups = await Promise.all([
     proxmox,

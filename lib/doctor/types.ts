@@ -12,6 +12,7 @@ export type CheckName =
   | "config"
   | "node"
   | "proxmox"
+  | "privileges"
   | "quorum"
   | "dns"
   | "nft"

@@ -1,3 +1,4 @@
+import { missingConfiguredVms } from "../cluster/index.ts";
 import { computeDesired } from "../desired/compute.ts";
 import { InputError } from "../errors.ts";
 import { createNatBackend } from "../nat/backend.ts";
@@ -92,7 +93,11 @@ export async function convergeObserved(
   const unresolvedHere = desired.unresolved
     .filter((u) => world.placements.some((p) => p.vmid === u.vmid && p.node === node))
     .flatMap((u) => world.config.vms[String(u.vmid)] ?? []);
-  const held = holdUnresolved(nodeDesired, unresolvedHere, {
+  // A configured VM the snapshot does not list may run here unseen (no VM.Audit): keep what it has.
+  const unseen = missingConfiguredVms(Object.keys(world.config.vms), world.snapshot).flatMap(
+    (vmid) => world.config.vms[String(vmid)] ?? [],
+  );
+  const held = holdUnresolved(nodeDesired, [...unresolvedHere, ...unseen], {
     forwards: natCurrent.forwards,
     routes: servingRoutes(proxyCurrent),
   });

@@ -1,4 +1,11 @@
-import { type ClusterSnapshot, discoverIp, getSnapshot, getVmDescriptions } from "../cluster/index.ts";
+import {
+  type ClusterSnapshot,
+  discoverIp,
+  getSnapshot,
+  getVmDescriptions,
+  missingConfiguredVms,
+  missingVmWarning,
+} from "../cluster/index.ts";
 import { forbiddenVmAddresses } from "../config/addresses.ts";
 import { formatProblem } from "../config/normalize.ts";
 import { mergeNotes } from "../config/notes.ts";
@@ -54,6 +61,8 @@ async function withNotes(
 export async function observe(rt: Runtime, opts: ObserveOptions = {}): Promise<World> {
   const snapshot = await getSnapshot(rt.proxmox);
   const { config, notesRead } = await withNotes(rt, snapshot);
+  // Not visible is not gone: Proxmox hides guests the token may not audit.
+  for (const vmid of missingConfiguredVms(Object.keys(config.vms), snapshot)) rt.log(missingVmWarning(vmid));
   const resolveOn = new Set(opts.resolveOn ?? []);
   const forbidden = forbiddenVmAddresses(config);
   const claimed = new Map<string, string>();

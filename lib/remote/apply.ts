@@ -1,3 +1,5 @@
+import { stat } from "node:fs/promises";
+import { join } from "node:path";
 import type { Config } from "../config/types.ts";
 import { PLAIN_WORD } from "../config/values.ts";
 import { PeerError } from "../errors.ts";
@@ -23,8 +25,38 @@ export function execOn(config: Config, node: string): Exec {
   };
 }
 
+/**
+ * Where Proxmox keeps `node`'s ssh host keys since PVE 8.2 (pve-cluster
+ * stopped merging them into /etc/ssh/ssh_known_hosts): pve-cluster
+ * src/PVE/SSHInfo.pm `ssh_info_to_ssh_opts` uses this file, when it exists,
+ * for every ssh it runs to that node.
+ */
+export function nodeKnownHostsPath(config: Pick<Config, "pveRoot">, node: string): string {
+  return join(config.pveRoot, "nodes", node, "ssh_known_hosts");
+}
+
+/** The node's known_hosts file when it exists (a regular file, Perl's `-f`), else undefined. */
+export async function nodeKnownHosts(
+  config: Pick<Config, "pveRoot">,
+  node: string,
+): Promise<string | undefined> {
+  const path = nodeKnownHostsPath(config, node);
+  const st = await stat(path).catch(() => undefined);
+  return st?.isFile() ? path : undefined;
+}
+
+export interface RemoteArgvOptions {
+  /** `node`'s known_hosts file (nodeKnownHosts): ssh then checks the host key there and only there. */
+  knownHostsFile?: string;
+}
+
 /** The argv that runs `pvemigrate-dns <args>` on `node`; an array, never a shell string. */
-export function remoteArgv(config: Config, node: string, args: readonly string[]): string[] {
+export function remoteArgv(
+  config: Config,
+  node: string,
+  args: readonly string[],
+  opts: RemoteArgvOptions = {},
+): string[] {
   const r = config.remote;
   const cli = [...r.command, "--config", config.source, ...args];
   if (r.transport === "netns") return [...cli, "--node", node];
@@ -45,10 +77,20 @@ export function remoteArgv(config: Config, node: string, args: readonly string[]
     `ConnectTimeout=${r.connectTimeoutSeconds}`,
     "-o",
     `HostKeyAlias=${node}`,
+    ...knownHostsOptions(opts.knownHostsFile),
     `${r.sshUser}@${target.sshHost}`,
     "--",
     ...cli,
   ];
+}
+
+/** The options PVE::SSHInfo adds for a node's own known_hosts file (same order). */
+function knownHostsOptions(file: string | undefined): string[] {
+  if (!file) return [];
+  // ssh splits an -o value at whitespace: only a plain path can be passed.
+  if (!PLAIN_WORD.test(file))
+    throw new PeerError(`${JSON.stringify(file)} cannot be passed to ssh as a known_hosts file`);
+  return ["-o", `UserKnownHostsFile=${file}`, "-o", "GlobalKnownHostsFile=none"];
 }
 
 /** Runs `pvemigrate-dns <args> --json` on `node` and returns its parsed JSON output. */
@@ -58,7 +100,8 @@ export async function runOnNode(
   args: readonly string[],
   timeoutMs = 120_000,
 ): Promise<unknown> {
-  const argv = remoteArgv(config, node, [...args, "--json"]);
+  const knownHostsFile = config.remote.transport === "ssh" ? await nodeKnownHosts(config, node) : undefined;
+  const argv = remoteArgv(config, node, [...args, "--json"], knownHostsFile ? { knownHostsFile } : {});
   const r = await run(argv, { timeoutMs }).catch((err: Error) => {
     throw new PeerError(`node ${node}: cannot run ${argv[0]}: ${err.message}`);
   });

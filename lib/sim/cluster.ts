@@ -1,6 +1,7 @@
 import http from "node:http";
 import https from "node:https";
 import type { AddressInfo, Socket } from "node:net";
+import { SimAccess } from "./access.ts";
 import { route } from "./routes.ts";
 import { SimError, type SimInterface, type SimRequest, SimState, type SimVm } from "./state.ts";
 
@@ -33,6 +34,10 @@ export interface SimClusterOptions {
   tls?: { key: string; cert: string };
   migrationDelayMs?: number;
   haDelayMs?: number;
+  /** Guests the token may not see (no VM.Audit): left out of /cluster/resources, 403 on their own paths. */
+  hiddenVmids?: number[];
+  /** The token's privileges by ACL path (access.ts); default: everything on /. */
+  acl?: Record<string, string[]>;
 }
 
 export interface SimFault {
@@ -132,6 +137,10 @@ export async function startSimCluster(opts: SimClusterOptions = {}): Promise<Sim
     vms: vmInputs.map(toVm),
     migrationDelayMs: opts.migrationDelayMs ?? 300,
     haDelayMs: opts.haDelayMs ?? 200,
+  });
+  state.access = new SimAccess({
+    ...(opts.hiddenVmids ? { hiddenVmids: opts.hiddenVmids } : {}),
+    ...(opts.acl ? { acl: opts.acl } : {}),
   });
   const tokenId = opts.tokenId ?? SIM_TOKEN_ID;
   const tokenSecret = opts.tokenSecret ?? SIM_TOKEN_SECRET;

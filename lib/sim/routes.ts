@@ -48,6 +48,8 @@ function resources(state: SimState, type: string | null): unknown[] {
   }
   if (type === null || type === "vm") {
     for (const vm of state.vms.values()) {
+      // Cluster.pm resources: a guest without VM.Audit is silently left out.
+      if (!state.access.can(`/vms/${vm.vmid}`, "VM.Audit")) continue;
       const online = state.nodes.get(vm.node)?.online ?? false;
       const item: Record<string, unknown> = {
         id: `${vm.type}/${vm.vmid}`,
@@ -145,6 +147,8 @@ function nodeCall(state: SimState, call: SimCall, node: string, rest: string[]):
     return t.log.slice(start, start + limit).map((line, i) => ({ n: start + i + 1, t: line }));
   }
   if ((a === "qemu" || a === "lxc") && b) {
+    // The permission check runs before the handler looks for the guest (qemu-server's `check`).
+    state.access.check(`/vms/${b}`, guestPrivilege(a, c, d, method));
     const vm = guestOn(state, node, a, b);
     if (c === "config" && method === "GET") return { ...vm.config, digest: "0".repeat(40) };
     if (c === "migrate" && method === "POST") {
@@ -163,11 +167,22 @@ function nodeCall(state: SimState, call: SimCall, node: string, rest: string[]):
   throw new SimError(501, `Method '${method} /nodes/${node}/${rest.join("/")}' not implemented`);
 }
 
+/** The privilege a guest path needs (qemu-server API2/Qemu.pm, API2/Qemu/Agent.pm on PVE 9). */
+function guestPrivilege(kind: string, c?: string, d?: string, method?: string): string {
+  if (c === "migrate" && method === "POST") return "VM.Migrate";
+  if (kind === "qemu" && c === "agent" && d === "network-get-interfaces") return "VM.GuestAgent.Audit";
+  return "VM.Audit";
+}
+
 /** Dispatches one authenticated request; returns `data`. */
 export function route(state: SimState, call: SimCall): unknown {
   const [first, second, ...rest] = call.segments;
-  if (first === "cluster" && second === "status" && call.method === "GET")
+  if (first === "cluster" && second === "status" && call.method === "GET") {
+    state.access.check("/", "Sys.Audit");
     return clusterStatus(state, call.via);
+  }
+  if (first === "access" && second === "permissions" && call.method === "GET")
+    return state.access.permissions(call.query.get("path"));
   if (first === "cluster" && second === "resources" && call.method === "GET") {
     return resources(state, call.query.get("type"));
   }

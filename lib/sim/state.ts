@@ -1,4 +1,5 @@
 import { formatUpid } from "../cluster/upid.ts";
+import { SimAccess } from "./access.ts";
 
 // The simulated cluster's state and its clock-driven behaviour (migrations that
 // take time, HA requests that queue a real migration later). Pure data plus
@@ -76,6 +77,8 @@ export interface SimStateOptions {
 }
 
 export class SimState {
+  /** The token's privileges and the guests it may not see (access.ts). */
+  access = new SimAccess();
   readonly nodes = new Map<string, SimNode>();
   readonly vms = new Map<number, SimVm>();
   readonly tasks: SimTask[] = [];

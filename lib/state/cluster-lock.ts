@@ -1,23 +1,25 @@
+import { mkdir, rename, rm, rmdir, statfs, unlink, utimes } from "node:fs/promises";
+import { dirname, join } from "node:path";
+import { messageOf, PeerError } from "../errors.ts";
 import {
-  mkdir,
-  readFile,
-  rename,
-  rm,
-  rmdir,
-  stat,
-  statfs,
-  unlink,
-  utimes,
-  writeFile,
-} from "node:fs/promises";
-import { join } from "node:path";
-import { PeerError } from "../errors.ts";
-import { currentHolder, type Holder, newToken, parseHolder } from "./holder.ts";
+  breakDeadLock,
+  type ClusterHolder,
+  heldByTheDead,
+  holderPath,
+  look,
+  mtimeOf,
+  readHolder,
+  takeGuard,
+  writeHolder,
+} from "./cluster-lock-holder.ts";
+import { currentHolder, describeHolder, newToken } from "./holder.ts";
 import {
   Backoff,
   checkLockName,
   DEFAULT_LOCK_TIMEOUT_MS,
   errnoCode,
+  type LockLease,
+  LockLostError,
   type LockOptions,
   LockTimeoutError,
   type WithLock,
@@ -31,14 +33,21 @@ import {
 //
 // On a plain directory (tests, or a dev box) nothing expires locks, so the
 // same rules are emulated: a lock directory whose mtime is older than 120 s
-// is stale and may be taken over; the holder renews by touching it. There, a
-// holder.json inside names the node/pid/time for whoever finds it stuck.
+// is stale and may be taken over; the holder renews by touching it.
+//
+// Beyond pmxcfs: the holder is recorded beside the lock (node, pid, pid start
+// time, boot id; cluster-lock-holder.ts). A lock whose holder was a process of
+// this very host that is dead now is broken at once, instead of blocking DNS
+// work cluster-wide until pmxcfs expires it 120 s later. A renewal that fails
+// (no quorum, the lock expired and went to someone else) is logged, and the
+// work under the lock learns it through its lease's signal, as the HA manager
+// logs "lost lock" when its utime update fails (pve-ha-manager
+// src/PVE/HA/Env/PVE2.pm get_pve_lock).
 
 export const PMXCFS_LOCK_EXPIRY_MS = 120_000;
 const FUSE_SUPER_MAGIC = 0x65735546;
 /** Keeps our names apart from Proxmox's own locks in the shared priv/lock. */
 const NAME_PREFIX = "pvemigrate-dns-";
-const HOLDER_FILE = "holder.json";
 
 export interface ClusterLockOptions {
   /** Whether pveRoot is a real pmxcfs mount; detected (FUSE) when unset. */
@@ -60,24 +69,79 @@ export function clusterLocks(pveRoot: string, options: ClusterLockOptions = {}):
     return pmxcfs;
   };
 
-  return async <T>(name: string, fn: () => Promise<T>, opts: LockOptions = {}): Promise<T> => {
+  return async <T>(
+    name: string,
+    fn: (lease: LockLease) => Promise<T>,
+    opts: LockOptions = {},
+  ): Promise<T> => {
     checkLockName(name);
     const lockDir = join(pveRoot, "priv", "lock", `${NAME_PREFIX}${name}`);
     const timeoutMs = opts.timeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS;
     const real = await isPmxcfs();
-    const holder = await acquire(lockDir, real, staleMs, timeoutMs);
-    // Renew so a long step is not expired under us: the "cfs lock update request"
-    // Proxmox's HA manager sends, utime(atime 0, mtime now).
-    const timer = setInterval(() => {
-      utimes(lockDir, 0, new Date()).catch(() => {});
-    }, renewEveryMs);
-    timer.unref();
+    const holder = await acquire(lockDir, real, staleMs, timeoutMs, warn);
+    const renewal = renewEvery(lockDir, holder, renewEveryMs, warn);
     try {
-      return await fn();
+      return await fn({ signal: renewal.lost.signal });
     } finally {
-      clearInterval(timer);
-      await release(lockDir, holder, warn);
+      renewal.stop();
+      await renewal.idle();
+      // Still ours after a failed renewal (no quorum): released if pmxcfs lets us, else it expires.
+      await release(lockDir, holder, renewal.lost.signal.aborted ? () => {} : warn);
     }
+  };
+}
+
+const RENEW_FAILURE: Record<string, string> = {
+  ENOENT: ": the lock directory is gone (expired)",
+  EACCES: ": pmxcfs refused the update (no quorum?)",
+};
+
+/**
+ * Renews the lock every `everyMs` so a long step is not expired under us: the
+ * "cfs lock update request" of the HA manager, utime(atime 0, mtime now),
+ * which pmxcfs only accepts from the node that created the lock. The first
+ * failure ends the renewals and aborts `lost`.
+ */
+function renewEvery(lockDir: string, holder: ClusterHolder, everyMs: number, warn: (m: string) => void) {
+  const lost = new AbortController();
+  let timer: NodeJS.Timeout | undefined;
+  let running: Promise<void> = Promise.resolve();
+  const lose = (why: string) => {
+    warn(
+      `cluster lock ${lockDir}: renewal failed, the lock is lost (${why}); work under it may overlap another holder's`,
+    );
+    lost.abort(new LockLostError(lockDir, why));
+  };
+  const renew = async () => {
+    const seen = await readHolder(lockDir);
+    if (seen?.token !== holder.token) {
+      lose(seen ? `now held by ${describeHolder(seen)}` : "its holder record is gone");
+      return;
+    }
+    try {
+      await utimes(lockDir, 0, new Date());
+      Object.assign(holder, await writeHolder(lockDir, holder));
+    } catch (err) {
+      const code = errnoCode(err);
+      lose(code ? `${code}${RENEW_FAILURE[code] ?? ""}` : messageOf(err));
+    }
+  };
+  const schedule = () => {
+    timer = setTimeout(() => {
+      running = renew().then(() => {
+        if (!lost.signal.aborted && timer !== undefined) schedule();
+      });
+    }, everyMs);
+    timer.unref();
+  };
+  schedule();
+  return {
+    lost,
+    stop: () => {
+      clearTimeout(timer);
+      timer = undefined;
+    },
+    idle: () => running,
   };
 }
 
@@ -94,33 +158,49 @@ async function acquire(
   pmxcfs: boolean,
   staleMs: number,
   timeoutMs: number,
-): Promise<Holder> {
+  warn: (m: string) => void,
+): Promise<ClusterHolder> {
   const deadline = Date.now() + timeoutMs;
   const backoff = new Backoff(5, 250);
   for (;;) {
-    const holder = currentHolder();
-    if (await makeLockDir(lockDir, pmxcfs)) {
-      // Not on pmxcfs: a file inside could keep pmxcfs from expiring the lock directory
-      // of a dead holder, and Proxmox never puts one there either.
-      if (!pmxcfs) await writeFile(join(lockDir, HOLDER_FILE), JSON.stringify(holder));
-      return holder;
+    if (await makeLockDir(lockDir, pmxcfs)) return await recordHolder(lockDir);
+    const seen = await look(lockDir);
+    if (seen === undefined) continue; // released meanwhile
+    if (heldByTheDead(seen) && (await breakDeadLock(lockDir, seen, staleMs))) {
+      warn(
+        `cluster lock ${lockDir}: broke the lock of ${describeHolder(seen.holder)}, a process of this host that is gone`,
+      );
+      continue;
     }
     if (pmxcfs) {
       // The cfs "unlock request": pmxcfs removes the lock if it has expired.
       await utimes(lockDir, 0, 0).catch(() => {});
-    } else {
-      const seen = await mtimeOf(lockDir);
-      if (seen === undefined) continue; // released meanwhile
-      if (Date.now() - seen > staleMs && (await takeOver(lockDir, seen, staleMs))) continue;
+    } else if (Date.now() - seen.mtimeMs > staleMs && (await takeOver(lockDir, seen.mtimeMs, staleMs))) {
+      continue;
     }
     if (Date.now() >= deadline) {
-      throw new LockTimeoutError(lockDir, await readHolder(lockDir), timeoutMs);
+      throw new LockTimeoutError(lockDir, seen.holder, timeoutMs);
     }
     await backoff.wait(deadline);
   }
 }
 
-/** mkdir the lock; false when it exists. */
+/** Records us as the holder of the lock we just created; without a record we give the lock back. */
+async function recordHolder(lockDir: string): Promise<ClusterHolder> {
+  try {
+    return await writeHolder(lockDir, currentHolder());
+  } catch (err) {
+    await rmdir(lockDir).catch(() => {});
+    throw new PeerError(
+      `cluster lock ${lockDir}: cannot record the holder (${errnoCode(err) ?? messageOf(err)})`,
+    );
+  }
+}
+
+/**
+ * mkdir the lock; false when it exists. A missing priv/lock is created first,
+ * as PVE::Cluster cfs_lock does (`mkdir $lockdir`; pmxcfs always has priv/).
+ */
 async function makeLockDir(lockDir: string, pmxcfs: boolean): Promise<boolean> {
   for (let attempt = 0; ; attempt++) {
     try {
@@ -129,32 +209,21 @@ async function makeLockDir(lockDir: string, pmxcfs: boolean): Promise<boolean> {
     } catch (err) {
       const code = errnoCode(err);
       if (code === "EEXIST") return false;
-      if (code === "ENOENT" && !pmxcfs && attempt === 0) {
-        await mkdir(join(lockDir, ".."), { recursive: true });
+      if (code === "ENOENT" && attempt === 0) {
+        await mkdir(dirname(lockDir), { recursive: !pmxcfs }).catch((e: unknown) => {
+          if (errnoCode(e) !== "EEXIST") throw lockDirError(lockDir, e);
+        });
         continue;
       }
-      throw new PeerError(
-        `cluster lock ${lockDir}: mkdir failed (${code ?? String(err)}); is pmxcfs read-only (no quorum)?`,
-      );
+      throw lockDirError(lockDir, err);
     }
   }
 }
 
-async function mtimeOf(path: string): Promise<number | undefined> {
-  try {
-    return (await stat(path)).mtimeMs;
-  } catch (err) {
-    if (errnoCode(err) === "ENOENT") return undefined;
-    throw err;
-  }
-}
-
-async function readHolder(lockDir: string): Promise<Holder | undefined> {
-  try {
-    return parseHolder(await readFile(join(lockDir, HOLDER_FILE), "utf8"));
-  } catch {
-    return undefined;
-  }
+function lockDirError(lockDir: string, err: unknown): PeerError {
+  return new PeerError(
+    `cluster lock ${lockDir}: mkdir failed (${errnoCode(err) ?? String(err)}); is pmxcfs read-only (no quorum) or not mounted?`,
+  );
 }
 
 /**
@@ -165,16 +234,7 @@ async function readHolder(lockDir: string): Promise<Holder | undefined> {
  */
 async function takeOver(lockDir: string, judgedMtime: number, staleMs: number): Promise<boolean> {
   const guard = `${lockDir}.takeover`;
-  try {
-    await mkdir(guard);
-  } catch (err) {
-    if (errnoCode(err) !== "EEXIST") throw err;
-    // A guard older than the expiry belongs to a waiter that died mid-takeover.
-    const guardMtime = await mtimeOf(guard);
-    if (guardMtime !== undefined && Date.now() - guardMtime > staleMs)
-      await rm(guard, { recursive: true, force: true });
-    return false;
-  }
+  if (!(await takeGuard(guard, staleMs))) return false;
   try {
     const now = await mtimeOf(lockDir);
     if (now === judgedMtime && Date.now() - now > staleMs) {
@@ -189,15 +249,15 @@ async function takeOver(lockDir: string, judgedMtime: number, staleMs: number): 
   }
 }
 
-async function release(lockDir: string, holder: Holder, warn: (m: string) => void): Promise<void> {
+async function release(lockDir: string, holder: ClusterHolder, warn: (m: string) => void): Promise<void> {
   const seen = await readHolder(lockDir);
-  if (seen && seen.token !== holder.token) {
+  if (seen?.token !== holder.token) {
     warn(
-      `cluster lock ${lockDir} was taken over by ${seen.node} pid ${seen.pid} (expired?); leaving it alone`,
+      `cluster lock ${lockDir} is no longer ours (${seen ? `held by ${describeHolder(seen)}` : "no holder record"}); leaving it alone`,
     );
     return;
   }
-  await unlink(join(lockDir, HOLDER_FILE)).catch(() => {});
+  await unlink(holderPath(lockDir)).catch(() => {});
   await rmdir(lockDir).catch((err: unknown) => {
     if (errnoCode(err) !== "ENOENT")
       warn(`cluster lock ${lockDir}: release failed (${errnoCode(err) ?? err})`);

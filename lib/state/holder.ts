@@ -124,3 +124,23 @@ export function describeHolder(holder: Holder | undefined): string {
   if (!holder) return "an unknown holder";
   return `pid ${holder.pid} on ${holder.node} since ${holder.since}`;
 }
+
+/**
+ * Whether `holder` was a process of THIS host's current boot that is gone now
+ * (exited, a zombie, or its pid reused by a process started later). The strict
+ * counterpart of holderAlive for locks other nodes share: without the same node
+ * name, the same boot id and a recorded start time nothing is judged, because
+ * a pid means nothing on another kernel.
+ */
+export function deadOnThisHost(holder: Holder): boolean {
+  const boot = bootId();
+  if (!boot || holder.bootId !== boot || holder.node !== nodeName() || !holder.pidStart) return false;
+  try {
+    process.kill(holder.pid, 0);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ESRCH") return true;
+  }
+  const stat = procStat(holder.pid);
+  if (!stat) return false; // exists (or EPERM) but /proc says nothing: cannot judge
+  return stat.state === "Z" || stat.start !== holder.pidStart;
+}

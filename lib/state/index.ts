@@ -20,6 +20,7 @@ import { type LockOptions, vmLockName, type WithLock } from "./lock-common.ts";
 //   <pveRoot>/pvemigrate-dns/last-applied/<vmid>.json
 //   <pveRoot>/pvemigrate-dns/claimed-names.json  guest names we wrote (withdrawal)
 //   <pveRoot>/priv/lock/pvemigrate-dns-<name>/  cluster locks (pmxcfs semantics)
+//   <pveRoot>/priv/lock/pvemigrate-dns-<name>.holder  who holds it (node, pid, start, boot id)
 
 export type { ClaimRegistry } from "./claimed-names.ts";
 export { ClaimedNamesStore, recordHeld, recordReleased } from "./claimed-names.ts";

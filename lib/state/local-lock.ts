@@ -7,8 +7,10 @@ import {
   checkLockName,
   DEFAULT_LOCK_TIMEOUT_MS,
   errnoCode,
+  type LockLease,
   type LockOptions,
   LockTimeoutError,
+  STEADY_LEASE,
   type WithLock,
 } from "./lock-common.ts";
 
@@ -35,12 +37,16 @@ export interface LocalLockOptions {
 
 export function localLocks(dir: string, options: LocalLockOptions = {}): WithLock {
   const warn = options.warn ?? ((m: string) => process.stderr.write(`pvemigrate-dns: ${m}\n`));
-  return async <T>(name: string, fn: () => Promise<T>, opts: LockOptions = {}): Promise<T> => {
+  return async <T>(
+    name: string,
+    fn: (lease: LockLease) => Promise<T>,
+    opts: LockOptions = {},
+  ): Promise<T> => {
     checkLockName(name);
     const path = join(dir, `${name}.lock`);
     const holder = await acquire(dir, path, name, opts.timeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS);
     try {
-      return await fn();
+      return await fn(STEADY_LEASE);
     } finally {
       await release(path, holder, warn);
     }

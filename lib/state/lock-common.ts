@@ -10,8 +10,35 @@ export interface LockOptions {
   timeoutMs?: number;
 }
 
+/**
+ * What the work under a lock may check: `signal` aborts (reason: a
+ * LockLostError) when the lock is lost while held, a cluster lock whose
+ * renewal failed. Work that writes shared state should stop there.
+ */
+export interface LockLease {
+  readonly signal: AbortSignal;
+}
+
 /** Runs fn while holding the lock `name`; the lock is released however fn ends. */
-export type WithLock = <T>(name: string, fn: () => Promise<T>, opts?: LockOptions) => Promise<T>;
+export type WithLock = <T>(
+  name: string,
+  fn: (lease: LockLease) => Promise<T>,
+  opts?: LockOptions,
+) => Promise<T>;
+
+/** A lease of a lock that cannot be lost while its holder lives (the node-local locks). */
+export const STEADY_LEASE: LockLease = { signal: new AbortController().signal };
+
+/** The lock was lost while held: its renewal failed, or someone else holds it now. */
+export class LockLostError extends PeerError {
+  override name = "LockLostError";
+  constructor(
+    readonly lock: string,
+    readonly why: string,
+  ) {
+    super(`lost lock ${lock}: ${why}`);
+  }
+}
 
 export const DEFAULT_LOCK_TIMEOUT_MS = 30_000;
 
