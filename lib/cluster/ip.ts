@@ -169,3 +169,36 @@ export function pickNeighbour(
   if (hit) return { ok: true, address: hit.dst, source: hit.lladdr! };
   return { ok: false, reason: `no neighbour entry in ${vmNetwork} for MAC ${macs.join(", ")}` };
 }
+
+/**
+ * An IPv6 address in RFC 5952 text (lower case, longest zero run as "::"),
+ * the form nft and the DNS code print, so addresses compare as strings;
+ * undefined for anything that is not an IPv6 address (or carries a zone).
+ */
+export function canonicalIPv6(addr: string): string | undefined {
+  if (addr.includes("%")) return undefined;
+  const ip = ipToBigInt(addr);
+  if (ip?.family !== 6) return undefined;
+  const groups = Array.from({ length: 8 }, (_, i) => Number((ip.value >> BigInt(112 - 16 * i)) & 0xffffn));
+  let best = { at: -1, len: 0 };
+  for (let i = 0; i < 8; ) {
+    let j = i;
+    while (j < 8 && groups[j] === 0) j++;
+    if (j - i > best.len) best = { at: i, len: j - i };
+    i = j === i ? i + 1 : j;
+  }
+  const hex = groups.map((g) => g.toString(16));
+  if (best.len < 2) return hex.join(":");
+  return `${hex.slice(0, best.at).join(":")}::${hex.slice(best.at + best.len).join(":")}`;
+}
+
+/** The guest agent's first IPv6 inside vmNetwork6 (a ULA, say), in canonical form. */
+export function pickAgentAddress6(interfaces: readonly AgentInterface[], vmNetwork6: string): AddressPick {
+  const cidr = parseCidr(vmNetwork6);
+  if (cidr?.family !== 6)
+    return { ok: false, reason: `vmNetwork6 ${JSON.stringify(vmNetwork6)} is not an IPv6 CIDR` };
+  const pick = pickAgentAddress(interfaces, vmNetwork6);
+  if (!pick.ok) return pick;
+  const address = canonicalIPv6(pick.address);
+  return address ? { ...pick, address } : { ok: false, reason: `${pick.address} is not an IPv6 address` };
+}

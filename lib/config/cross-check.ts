@@ -1,4 +1,5 @@
 import { reservedVmNetworkAddresses } from "./addresses.ts";
+import { checkIPv6 } from "./ipv6-check.ts";
 import { reservedEntry, reservedLabel } from "./reserved.ts";
 import type { Config, Forward, Problem, VmConfig } from "./types.ts";
 import { inZone, ipv4InCidr } from "./values.ts";
@@ -168,6 +169,7 @@ export function crossCheck(config: Config): Problem[] {
   checkDurations(config, problems);
   checkNodes(config, problems);
   checkAddresses(config, problems);
+  checkIPv6(config, problems);
   checkPorts(config, problems);
   checkNames(config, problems);
   return problems;

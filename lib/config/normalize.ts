@@ -10,6 +10,7 @@ export function normalizeVm(vmid: string, raw: RawVm, allNodes: string[]): VmCon
   return {
     vmid: Number(vmid),
     ip: raw.ip,
+    ...(raw.ip6 ? { ip6: raw.ip6 } : {}),
     dns: raw.dns,
     forward: raw.forward,
     sni: raw.sni,
@@ -56,6 +57,7 @@ export function normalize(raw: RawConfig, source: string): Config {
     },
     nodes,
     vmNetwork: raw.vmNetwork,
+    ...(raw.vmNetwork6 ? { vmNetwork6: raw.vmNetwork6 } : {}),
     dns: { ...raw.dns, tsig: { ...raw.dns.tsig, secretFile: rel(raw.dns.tsig.secretFile) } },
     nat: raw.nat,
     proxy: raw.proxy,

@@ -56,6 +56,10 @@ function parseBlock(vmid: string, block: string, config: Config): { vm?: VmConfi
       })),
     };
   }
+  // The public IPv6 is DNATed to ip6: a tenant must not aim it at another VM or a node.
+  if (parsed.data.ip6 !== undefined) {
+    return { problems: [{ path: `${where}.ip6`, message: "only the config file may set a VM's ip6" }] };
+  }
   return { vm: normalizeVm(vmid, parsed.data, Object.keys(config.nodes)), problems: [] };
 }
 

@@ -1,7 +1,8 @@
-import { isIPv4 } from "node:net";
+import { isIPv4, isIPv6 } from "node:net";
 import { z } from "zod";
+import { canonicalIPv6 } from "../cluster/ip.ts";
 import { DEFAULT_RESERVED_PORTS } from "./reserved.ts";
-import type { IpSource } from "./types.ts";
+import type { Ip6Source, IpSource } from "./types.ts";
 import {
   type Parsed,
   PLAIN_WORD,
@@ -68,6 +69,23 @@ const ipSource = z.string().transform((text, ctx): IpSource => {
   ctx.addIssue({ code: "custom", message: `"${text}" is not an IPv4 address, "agent", "dnsmasq" or "mac"` });
   return z.NEVER;
 });
+
+// IPv6 of a VM (what the node's public IPv6 DNATs to): a fixed address, or
+// the guest agent's first address inside vmNetwork6. Unset: no IPv6 forwards
+// and no AAAA for the VM's names.
+const ip6Source = z.string().transform((text, ctx): Ip6Source => {
+  if (text === "agent") return { kind: "agent" };
+  // Canonical text: nft prints it so, and the read-back compares strings.
+  const address = canonicalIPv6(text);
+  if (address) return { kind: "static", address };
+  ctx.addIssue({ code: "custom", message: `"${text}" is not an IPv6 address or "agent"` });
+  return z.NEVER;
+});
+
+const cidr6 = z.string().refine((text) => {
+  const [addr = "", len, extra] = text.split("/");
+  return isIPv6(addr) && extra === undefined && /^\d{1,3}$/.test(len ?? "") && Number(len) <= 128;
+}, "must be an IPv6 network like fd10:10::/48");
 
 const tokenId = z
   .string()
@@ -169,6 +187,7 @@ const nat = z.strictObject({
     .string()
     .regex(/^[A-Za-z][A-Za-z0-9_-]{0,31}$/, "must be a table name of letters, digits, '_', '-'")
     .default("pvemigrate"),
+  graceMode: z.enum(["snat", "policy-routing"]).default("snat"),
 });
 
 const proxy = z.strictObject({
@@ -213,6 +232,7 @@ const vmItems = {
 
 const vm = z.strictObject({
   ip: ipSource,
+  ip6: ip6Source.optional(),
   dns: z.array(vmItems.dns).default([]),
   forward: z.array(vmItems.forward).default([]),
   sni: z.array(vmItems.sni).default([]),
@@ -237,8 +257,10 @@ export function parseVmLeniently(block: unknown): RawVm {
       const r = item.safeParse(v);
       return r.success ? [r.data] : [];
     });
+  const ip6 = ip6Source.safeParse(obj.ip6);
   return {
     ip: ip.success ? ip.data : { kind: "agent" },
+    ...(ip6.success ? { ip6: ip6.data } : {}),
     dns: list(vmItems.dns, obj.dns),
     forward: list(vmItems.forward, obj.forward),
     sni: list(vmItems.sni, obj.sni),
@@ -254,6 +276,7 @@ export const configSchema = z.strictObject({
     node,
   ),
   vmNetwork: via(parseCidr4).default("10.10.0.0/16"),
+  vmNetwork6: cidr6.optional(),
   dns,
   nat: nat.prefault({}),
   proxy: proxy.prefault({}),

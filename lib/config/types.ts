@@ -31,9 +31,14 @@ export type IpSource =
   | { kind: "dnsmasq" }
   | { kind: "mac" };
 
+/** How the VM's IPv6 (DNAT target of the node's public IPv6) is found. */
+export type Ip6Source = { kind: "static"; address: string } | { kind: "agent" };
+
 export interface VmConfig {
   vmid: number;
   ip: IpSource;
+  /** Unset: the VM gets no IPv6 forwards and its names no AAAA record. */
+  ip6?: Ip6Source;
   /** Fully qualified names (no trailing dot, lower case) inside dns.zone. */
   dns: string[];
   forward: Forward[];
@@ -48,7 +53,7 @@ export interface VmConfig {
 export interface NodeConfig {
   name: string;
   publicIPv4: string;
-  /** When set, the VM's names also get an AAAA record with this address. */
+  /** When set, the node forwards IPv6 too, and names of its VMs that have an `ip6` get an AAAA record. */
   publicIPv6?: string;
   /** Address on the private mesh: corosync, ssh between nodes, grace forwarding. */
   privateIP: string;
@@ -95,6 +100,13 @@ export interface ProxmoxConfig {
 export interface NatConfig {
   backend: "nftables" | "none";
   table: string;
+  /**
+   * How the old node's grace forwards get their replies back: `snat`
+   * masquerades toward the mesh (the VM sees the old node's mesh address);
+   * `policy-routing` keeps the client's address and the new node routes the
+   * replies back over the mesh by conntrack mark (IPv4). Default `snat`.
+   */
+  graceMode?: "snat" | "policy-routing";
 }
 
 export interface ProxyConfig {
@@ -128,6 +140,8 @@ export interface Config {
   nodes: Record<string, NodeConfig>;
   /** The private VM network behind every node's NAT, e.g. 10.10.0.0/16. */
   vmNetwork: string;
+  /** The VMs' IPv6 network (a ULA, say): masqueraded outbound, where `ip6: agent` looks. */
+  vmNetwork6?: string;
   dns: DnsConfig;
   nat: NatConfig;
   proxy: ProxyConfig;

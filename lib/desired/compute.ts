@@ -1,4 +1,5 @@
 import type { Config, VmConfig } from "../config/types.ts";
+import { clientKeepingDepartures, peerRoutes, staticIp6 } from "./grace.ts";
 import type { DnsDesired, NodeDesired, NodeForward, NodeRoute } from "./types.ts";
 
 // PURE: (config, where each VM runs, recent departures, now) -> what every
@@ -13,6 +14,8 @@ export interface VmPlacement {
   status: string;
   /** Resolved private IPv4; undefined when discovery failed (the VM is then left as it is). */
   ip?: string;
+  /** Its IPv6, when discovered (ip6: agent); a static ip6 comes from the config. */
+  ip6?: string;
 }
 
 /** A VM that left `node` at `leftAt`: that node grace-forwards to it until leftAt + graceSeconds. */
@@ -20,6 +23,8 @@ export interface Departure {
   vmid: number;
   node: string;
   ip: string;
+  /** The IPv6 the old node forwarded to, when the VM had one. */
+  ip6?: string;
   leftAt: number;
 }
 
@@ -36,26 +41,40 @@ export interface DesiredState {
 
 function emptyNode(config: Config, name: string): NodeDesired {
   const n = config.nodes[name]!;
+  const peers = peerRoutes(config, name);
   return {
     node: name,
     publicInterface: n.publicInterface,
     publicIPv4: n.publicIPv4,
+    ...(n.publicIPv6 ? { publicIPv6: n.publicIPv6 } : {}),
     privateIP: n.privateIP,
     vmNetwork: config.vmNetwork,
+    ...(config.vmNetwork6 ? { vmNetwork6: config.vmNetwork6 } : {}),
     forwards: [],
     routes: [],
+    ...(peers ? { peers, arrivals: [] } : {}),
   };
 }
 
-function entriesFor(vm: VmConfig, ip: string, graceUntil?: number) {
-  const grace = graceUntil === undefined ? {} : { graceUntil };
+interface Target {
+  ip: string;
+  ip6?: string;
+  graceUntil?: number;
+  keepClient?: boolean;
+}
+
+function entriesFor(vm: VmConfig, to: Target) {
+  const { ip } = to;
+  const grace = to.graceUntil === undefined ? {} : { graceUntil: to.graceUntil };
   const forwards: NodeForward[] = vm.forward.map((f) => ({
     vmid: vm.vmid,
     proto: f.proto,
     publicPort: f.publicPort,
     target: ip,
     targetPort: f.privatePort,
+    ...(to.ip6 ? { target6: to.ip6 } : {}),
     ...grace,
+    ...(to.keepClient ? { keepClient: true } : {}),
   }));
   const routes: NodeRoute[] = [
     ...vm.sni.map((r) => ({
@@ -133,7 +152,9 @@ export function computeDesired(
     }
     const n = config.nodes[p.node]!;
     for (const name of vm.dns) {
-      state.dns.push({ vmid: vm.vmid, name, a: [n.publicIPv4], aaaa: n.publicIPv6 ? [n.publicIPv6] : [] });
+      // AAAA only where something serves it: the node forwards IPv6 and the VM has an ip6.
+      const aaaa = n.publicIPv6 && vm.ip6 ? [n.publicIPv6] : [];
+      state.dns.push({ vmid: vm.vmid, name, a: [n.publicIPv4], aaaa });
     }
     if (!p.ip) {
       state.unresolved.push({
@@ -142,18 +163,28 @@ export function computeDesired(
       });
       continue;
     }
-    addEntries(state, node, entriesFor(vm, p.ip));
+    const ip6 = p.ip6 ?? staticIp6(vm);
+    addEntries(state, node, entriesFor(vm, { ip: p.ip, ...(ip6 ? { ip6 } : {}) }));
   }
 
   const hostedOn = new Map(byVmid.filter((p) => p.status === "running").map((p) => [p.vmid, p.node]));
   const graceMs = config.graceSeconds * 1000;
-  for (const d of [...departures].sort((a, b) => a.vmid - b.vmid || a.node.localeCompare(b.node))) {
-    const vm = config.vms[String(d.vmid)];
+  const inGrace = departures.filter((d) => d.leftAt + graceMs > now && config.vms[String(d.vmid)]);
+  const keepClient = clientKeepingDepartures(config, inGrace, hostedOn);
+  for (const d of [...inGrace].sort((a, b) => a.vmid - b.vmid || a.node.localeCompare(b.node))) {
+    const vm = config.vms[String(d.vmid)]!;
     const node = state.nodes[d.node];
-    const until = d.leftAt + graceMs;
-    // Expired, unknown, or back home: nothing to forward.
-    if (!vm || !node || until <= now || hostedOn.get(d.vmid) === d.node) continue;
-    addEntries(state, node, entriesFor(vm, d.ip, until));
+    // Unknown node, or back home: nothing to forward.
+    if (!node || hostedOn.get(d.vmid) === d.node) continue;
+    const ip6 = d.ip6 ?? staticIp6(vm);
+    const keep = keepClient.has(d);
+    addEntries(
+      state,
+      node,
+      entriesFor(vm, { ip: d.ip, ...(ip6 ? { ip6 } : {}), graceUntil: d.leftAt + graceMs, keepClient: keep }),
+    );
+    const host = state.nodes[hostedOn.get(d.vmid) ?? ""];
+    if (keep && host?.arrivals) host.arrivals.push({ vmid: d.vmid, from: d.node, ip: d.ip });
   }
 
   for (const node of Object.values(state.nodes)) {

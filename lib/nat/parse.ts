@@ -1,17 +1,31 @@
 import type { Proto } from "../config/types.ts";
+import type { RoutingState } from "./policy.ts";
 import { byProtoPort, type NatForward } from "./spec.ts";
 
-// PURE: what `nft list table ip X` (layout, as text: it is nft's canonical
-// form) and `nft -j list table ip X` (map elements, as JSON: structured, and
-// carries each grace element's remaining time) say about the table.
+// PURE: what `nft list table ip|ip6 X` (layout, as text: it is nft's
+// canonical form) and `nft -j list table ip|ip6 X` (map and set elements, as
+// JSON: structured, and carries each grace element's remaining time) say
+// about the tables.
 
-export interface NatCurrent {
-  table: string;
+export interface TableState {
   exists: boolean;
   /** "map fwd_tcp: type ...", "chain prerouting: iifname ..." in file order; elements left out. */
   layout: string[];
-  /** Our maps' elements; graceUntil = read time + remaining seconds. */
+}
+
+export interface NatCurrent {
+  table: string;
+  /** The `table ip` (IPv4). */
+  exists: boolean;
+  layout: string[];
+  /** The `table ip6`; absent means it does not exist. */
+  ip6?: TableState;
+  /** Our maps' elements, both families; graceUntil = read time + remaining seconds. */
   forwards: NatForward[];
+  /** Our sets' elements: "ip grace_keep" -> sorted elements. */
+  sets?: Record<string, string[]>;
+  /** Policy routing rules and routes (only read when there is something to compare). */
+  routing?: RoutingState;
 }
 
 const BLOCK_START = /^(\S+) (\S+) \{$/;
@@ -62,10 +76,31 @@ export function parseNftElements(json: string, now: number): NatForward[] {
     if (!m) continue;
     const proto = m[2] as Proto;
     const grace = m[1] === "grace";
-    for (const elem of Array.isArray(map.elem) ? map.elem : [])
-      out.push(parseElement(elem, proto, grace, now));
+    for (const elem of Array.isArray(map.elem) ? map.elem : []) {
+      const fwd = parseElement(elem, proto, grace, now);
+      out.push(map.family === "ip6" ? { family: 6, ...fwd } : fwd);
+    }
   }
   return out.sort(byProtoPort);
+}
+
+/** Our sets' elements (plain addresses) from `nft -j list table`, keyed "ip grace_keep". */
+export function parseNftSets(json: string): Record<string, string[]> {
+  const doc: unknown = JSON.parse(json);
+  const items = isRecord(doc) && Array.isArray(doc.nftables) ? doc.nftables : [];
+  const out: Record<string, string[]> = {};
+  for (const item of items) {
+    if (!isRecord(item) || !isRecord(item.set)) continue;
+    const { family, name, elem } = item.set;
+    if (typeof family !== "string" || typeof name !== "string") continue;
+    const elements = (Array.isArray(elem) ? elem : []).map((e: unknown) => {
+      if (typeof e !== "string")
+        throw new Error(`unexpected element in nft set ${name}: ${JSON.stringify(e)}`);
+      return e;
+    });
+    out[`${family} ${name}`] = elements.sort();
+  }
+  return out;
 }
 
 function parseElement(elem: unknown, proto: Proto, grace: boolean, now: number): NatForward {

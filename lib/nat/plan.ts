@@ -1,16 +1,20 @@
-import type { NatCurrent } from "./parse.ts";
-import { layoutLines, renderNftScript, tableLayout } from "./render.ts";
-import { forwardKey, type NatForward, type NatSpec } from "./spec.ts";
+import type { NatCurrent, TableState } from "./parse.ts";
+import { planRouting } from "./policy.ts";
+import { layoutLines, nftFamily, renderNftScript, setElements, tableLayout, wantsTable } from "./render.ts";
+import { type Family, familyOf, forwardKey, type NatForward, type NatSpec } from "./spec.ts";
 import type { BackendPlan } from "./types.ts";
 
-// PURE: desired spec vs. read-back table -> the printable changes and, when
-// there are any, the script that replaces the table.
+// PURE: desired spec vs. read-back tables (and policy routes) -> the printable
+// changes and, when there are any, the script that replaces the tables and
+// the `ip` commands that fix the routing.
 
 export interface NatPlan extends BackendPlan {
   backend: "nftables" | "none";
   table: string;
   /** The `nft -f -` transaction; null when nothing changes. */
   script: string | null;
+  /** `ip` argument lists for the policy routing of grace replies; absent or empty: none. */
+  routing?: string[][];
 }
 
 /**
@@ -25,7 +29,8 @@ export function describeForward(f: NatForward, now: number): string {
     f.graceUntil === undefined
       ? ""
       : ` [grace, ${Math.max(0, Math.round((f.graceUntil - now) / 1000))}s left]`;
-  return `${f.proto}/${f.publicPort} -> ${f.target}:${f.targetPort}${vm}${grace}`;
+  const target = familyOf(f) === 6 ? `[${f.target}]` : f.target;
+  return `${forwardKey(f)} -> ${target}:${f.targetPort}${vm}${grace}`;
 }
 
 function sameForward(a: NatForward, b: NatForward): boolean {
@@ -34,21 +39,42 @@ function sameForward(a: NatForward, b: NatForward): boolean {
   return Math.abs(a.graceUntil - b.graceUntil) <= GRACE_TOLERANCE_MS;
 }
 
-export function planNat(spec: NatSpec, current: NatCurrent, now: number): NatPlan {
-  const changes: string[] = [];
-  if (!current.exists) {
-    changes.push(`+ table ip ${spec.table} (masquerade ${spec.vmNetwork} on ${spec.publicInterface})`);
-  } else {
-    const want = layoutLines(tableLayout(spec, now));
-    const have = current.layout;
-    const firstDiff = want.findIndex((line, i) => have[i] !== line);
-    if (firstDiff !== -1 || have.length !== want.length) {
-      const i = firstDiff === -1 ? want.length : firstDiff;
-      changes.push(
-        `~ table ip ${spec.table} layout: want ${JSON.stringify(want[i] ?? "(end)")}, found ${JSON.stringify(have[i] ?? "(end)")}`,
-      );
-    }
+function layoutChanges(spec: NatSpec, have: TableState, family: Family, now: number): string[] {
+  const name = `table ${nftFamily(family)} ${spec.table}`;
+  if (!wantsTable(spec, family)) return have.exists ? [`- ${name} (the node has no publicIPv6)`] : [];
+  if (!have.exists) {
+    const network = family === 4 ? spec.vmNetwork : (spec.vmNetwork6 ?? "no vmNetwork6");
+    return [`+ ${name} (masquerade ${network} on ${spec.publicInterface})`];
   }
+  const want = layoutLines(tableLayout(spec, now, family));
+  const firstDiff = want.findIndex((line, i) => have.layout[i] !== line);
+  if (firstDiff === -1 && have.layout.length === want.length) return [];
+  const i = firstDiff === -1 ? want.length : firstDiff;
+  return [
+    `~ ${name} layout: want ${JSON.stringify(want[i] ?? "(end)")}, found ${JSON.stringify(have.layout[i] ?? "(end)")}`,
+  ];
+}
+
+function setChanges(spec: NatSpec, current: NatCurrent, now: number): string[] {
+  const changes: string[] = [];
+  const want = setElements(spec, now);
+  const have = current.sets ?? {};
+  for (const key of [...new Set([...Object.keys(want), ...Object.keys(have)])].sort()) {
+    // A set of a table that goes away, or is re-created anyway, needs no line of its own.
+    if (want[key] === undefined) continue;
+    const w = want[key] ?? [];
+    const h = have[key] ?? [];
+    for (const e of w.filter((x) => !h.includes(x))) changes.push(`+ ${key} ${e}`);
+    for (const e of h.filter((x) => !w.includes(x))) changes.push(`- ${key} ${e}`);
+  }
+  return changes;
+}
+
+export function planNat(spec: NatSpec, current: NatCurrent, now: number): NatPlan {
+  const changes = [
+    ...layoutChanges(spec, { exists: current.exists, layout: current.layout }, 4, now),
+    ...layoutChanges(spec, current.ip6 ?? { exists: false, layout: [] }, 6, now),
+  ];
   const have = new Map(current.forwards.map((f) => [forwardKey(f), f]));
   for (const f of spec.forwards) {
     const old = have.get(forwardKey(f));
@@ -61,10 +87,15 @@ export function planNat(spec: NatSpec, current: NatCurrent, now: number): NatPla
       changes.push(`~ ${describeForward(f, now)} (was ${describeForward(old, now)})`);
   }
   for (const old of have.values()) changes.push(`- ${describeForward(old, now)}`);
+  if (current.exists) changes.push(...setChanges(spec, current, now));
+  const nftChanged = changes.length > 0;
+  const routing = planRouting(spec, current.routing ?? { rules: [], gateways: {} });
+  changes.push(...routing.changes);
   return {
     backend: "nftables",
     table: spec.table,
     changes,
-    script: changes.length === 0 ? null : renderNftScript(spec, now),
+    script: nftChanged ? renderNftScript(spec, now) : null,
+    ...(routing.commands.length > 0 ? { routing: routing.commands } : {}),
   };
 }

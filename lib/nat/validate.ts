@@ -1,3 +1,4 @@
+import { canonicalIPv6 } from "../cluster/ip.ts";
 import { InputError } from "../errors.ts";
 
 // The one gate every value passes before it is written into an nft script, an
@@ -57,6 +58,40 @@ export function checkIPv4Cidr(field: string, value: unknown): string {
   const mask = bits === 0 ? 0 : (0xffffffff << (32 - bits)) >>> 0;
   if ((n & mask) >>> 0 !== n) fail(field, "has host bits set (use the network address)", value);
   return value;
+}
+
+/**
+ * An IPv6 address (no zone), returned in canonical RFC 5952 text: nft prints
+ * addresses so, and the read-back is compared as text.
+ */
+export function checkIPv6(field: string, value: unknown): string {
+  const canonical = typeof value === "string" ? canonicalIPv6(value) : undefined;
+  if (canonical === undefined) fail(field, "must be an IPv6 address like fd10:10::101", value);
+  return canonical;
+}
+
+/** IPv6 network in CIDR notation, canonical; the address must be the network address. */
+export function checkIPv6Cidr(field: string, value: unknown): string {
+  const [addr, len, extra] = typeof value === "string" ? value.split("/") : [];
+  const canonical = addr === undefined ? undefined : canonicalIPv6(addr);
+  if (canonical === undefined || extra !== undefined || !/^(0|[1-9][0-9]{0,2})$/.test(len ?? "")) {
+    fail(field, "must be an IPv6 network like fd10:10::/48", value);
+  }
+  const bits = Number(len);
+  if (bits > 128) fail(field, "prefix length must be 0-128", value);
+  const n = BigInt(`0x${expandIPv6(canonical)}`);
+  const host = (1n << BigInt(128 - bits)) - 1n;
+  if ((n & host) !== 0n) fail(field, "has host bits set (use the network address)", value);
+  return `${canonical}/${bits}`;
+}
+
+/** 32 hex digits of a canonical IPv6 address. */
+function expandIPv6(canonical: string): string {
+  const [head = "", tail] = canonical.split("::");
+  const h = head ? head.split(":") : [];
+  const t = tail ? tail.split(":") : [];
+  const groups = tail === undefined ? h : [...h, ...Array(8 - h.length - t.length).fill("0"), ...t];
+  return groups.map((g) => g.padStart(4, "0")).join("");
 }
 
 export function ipv4ToInt(addr: string): number {

@@ -54,18 +54,32 @@ const LISTED = `table ip pvemigrate {
 		elements = { 51820 timeout 1m expires 59s944ms : 10.10.1.102 . 51820 }
 	}
 
+	set grace_keep {
+		type ipv4_addr
+	}
+
 	chain prerouting {
 		type nat hook prerouting priority dstnat; policy accept;
-		iifname "eno1" ip daddr 203.0.113.10 dnat ip to tcp dport map @fwd_tcp
-		iifname "eno1" ip daddr 203.0.113.10 dnat ip to udp dport map @fwd_udp
-		iifname "eno1" ip daddr 203.0.113.10 tcp dport @grace_tcp ct mark set ct mark | 0x00100000 dnat ip to tcp dport map @grace_tcp
-		iifname "eno1" ip daddr 203.0.113.10 udp dport @grace_udp ct mark set ct mark | 0x00100000 dnat ip to udp dport map @grace_udp
+		iifname != "eno1" ip daddr 203.0.113.10 ct mark set ct mark | 0x00200000
+		ip daddr 203.0.113.10 dnat ip to tcp dport map @fwd_tcp
+		ip daddr 203.0.113.10 dnat ip to udp dport map @fwd_udp
+		ip daddr 203.0.113.10 tcp dport @grace_tcp ct mark set ct mark | 0x00100000 dnat ip to tcp dport map @grace_tcp
+		ip daddr 203.0.113.10 udp dport @grace_udp ct mark set ct mark | 0x00100000 dnat ip to udp dport map @grace_udp
+	}
+
+	chain output {
+		type nat hook output priority -100; policy accept;
+		ip daddr 203.0.113.10 dnat ip to tcp dport map @fwd_tcp
+		ip daddr 203.0.113.10 dnat ip to udp dport map @fwd_udp
+		ip daddr 203.0.113.10 tcp dport @grace_tcp ct mark set ct mark | 0x00100000 dnat ip to tcp dport map @grace_tcp
+		ip daddr 203.0.113.10 udp dport @grace_udp ct mark set ct mark | 0x00100000 dnat ip to udp dport map @grace_udp
 	}
 
 	chain postrouting {
 		type nat hook postrouting priority srcnat; policy accept;
 		ip saddr 10.10.0.0/16 oifname "eno1" masquerade
-		ct mark & 0x00100000 != 0x00000000 masquerade
+		ct mark & 0x00200000 != 0x00000000 masquerade
+		ct mark & 0x00100000 != 0x00000000 ip daddr != @grace_keep masquerade
 	}
 }
 `;
@@ -159,12 +173,14 @@ describe("nft rendering", () => {
       "delete table ip pvemigrate",
       "table ip pvemigrate {",
     ]);
+    // No public IPv6: the ip6 table of the same name is deleted in the same transaction.
+    expect(lines.slice(-3)).toEqual(["table ip6 pvemigrate", "delete table ip6 pvemigrate", ""]);
     expect(script).toContain("elements = { 2222 : 10.10.1.101 . 22 }");
     expect(script).toContain("elements = { 51820 timeout 90500ms : 10.10.1.102 . 51820 }");
     expect(script).toContain('ip saddr 10.10.0.0/16 oifname "eno1" masquerade');
     expect(script).not.toMatch(/flush|ruleset/);
-    expect(script.match(/^table /gm)).toHaveLength(2);
-    expect([...script.matchAll(/table ip (\S+)/g)].every((m) => m[1] === "pvemigrate")).toBe(true);
+    expect(script.match(/^table /gm)).toHaveLength(3);
+    expect([...script.matchAll(/table ip6? (\S+)/g)].every((m) => m[1] === "pvemigrate")).toBe(true);
   });
 
   it("reads nft's own listing back as the same layout it renders", () => {
@@ -224,14 +240,14 @@ describe("nat plan", () => {
   it("re-renders when the layout differs (another interface, a rule someone added)", () => {
     const moved = { ...desired, publicInterface: "eno2" };
     expect(planNat(natSpec(moved, "pvemigrate", NOW), current(NOW), NOW).changes).toEqual([
-      '~ table ip pvemigrate layout: want "chain prerouting: iifname \\"eno2\\" ip daddr 203.0.113.10 dnat ip to tcp dport map @fwd_tcp", found "chain prerouting: iifname \\"eno1\\" ip daddr 203.0.113.10 dnat ip to tcp dport map @fwd_tcp"',
+      '~ table ip pvemigrate layout: want "chain prerouting: iifname != \\"eno2\\" ip daddr 203.0.113.10 ct mark set ct mark | 0x00200000", found "chain prerouting: iifname != \\"eno1\\" ip daddr 203.0.113.10 ct mark set ct mark | 0x00200000"',
     ]);
     const tampered = {
       ...current(NOW),
-      layout: [...current(NOW).layout, "chain prerouting: tcp dport 22 accept"],
+      layout: [...current(NOW).layout, "chain postrouting: tcp dport 22 accept"],
     };
     expect(planNat(natSpec(desired, "pvemigrate", NOW), tampered, NOW).changes).toEqual([
-      '~ table ip pvemigrate layout: want "(end)", found "chain prerouting: tcp dport 22 accept"',
+      '~ table ip pvemigrate layout: want "(end)", found "chain postrouting: tcp dport 22 accept"',
     ]);
   });
 
