@@ -1,4 +1,4 @@
-import { checkIPv4, checkPath, checkPort } from "../nat/validate.ts";
+import { checkIPv4, checkIPv6, checkPath, checkPort } from "../nat/validate.ts";
 import type { RouteKind } from "./routes.ts";
 
 // PURE: the HAProxy configuration an admin includes (or runs as is): one TCP
@@ -15,8 +15,17 @@ export interface HaproxyConfigOptions {
   httpPort: number;
   /** Send a PROXY protocol v2 header to the VM, so it sees the client's address. */
   proxyProtocol: boolean;
-  /** Address to bind on; default all addresses. */
+  /** IPv4 address to bind on; default all addresses. */
   bindAddress?: string;
+  /**
+   * Also listen on IPv6 (default true): a node with a public IPv6 gets AAAA
+   * records, and IPv6 clients must find :443/:80 open there too. The routes
+   * still lead to the VMs' IPv4 addresses. false only for hosts booted
+   * without IPv6, where HAProxy could not bind `::`.
+   */
+  ipv6?: boolean;
+  /** IPv6 address to bind on; default all addresses. */
+  bindAddress6?: string;
   /** Include `global` and `defaults` sections (default true); false renders only the frontends/backends. */
   standalone?: boolean;
 }
@@ -32,6 +41,12 @@ export function renderHaproxyConfig(opts: HaproxyConfigOptions): string {
   const http = checkPort("proxy.httpPort", opts.httpPort);
   const bind = opts.bindAddress ?? "";
   if (bind !== "") checkIPv4("bindAddress", bind);
+  const bind6 = opts.bindAddress6 === undefined ? "::" : checkIPv6("bindAddress6", opts.bindAddress6);
+  // One socket per family: `v6only` keeps the IPv4 bind the one that takes IPv4.
+  const binds = (port: number) => [
+    `\tbind ${bind}:${port}`,
+    ...((opts.ipv6 ?? true) ? [`\tbind ${bind6}:${port} v6only`] : []),
+  ];
   const server = `server dyn 0.0.0.0:0${opts.proxyProtocol ? " send-proxy-v2" : ""}`;
   const sniMap = haproxyMapPath(mapDir, "sni");
   const httpMap = haproxyMapPath(mapDir, "http");
@@ -53,7 +68,7 @@ export function renderHaproxyConfig(opts: HaproxyConfigOptions): string {
     "# pvemigrate-dns: TLS routed by SNI, without terminating it.",
     "frontend pvemigrate_sni",
     "\tmode tcp",
-    `\tbind ${bind}:${https}`,
+    ...binds(https),
     "\ttcp-request inspect-delay 5s",
     // An ACL on data not fully received yet makes HAProxy wait (up to the
     // inspect delay); the set-var below would not wait, so these come first.
@@ -72,7 +87,7 @@ export function renderHaproxyConfig(opts: HaproxyConfigOptions): string {
     "# pvemigrate-dns: plain HTTP routed by Host (ACME HTTP-01 keeps working).",
     "frontend pvemigrate_http",
     "\tmode http",
-    `\tbind ${bind}:${http}`,
+    ...binds(http),
     "\toption forwardfor",
     // The Host header may carry a port: route on the name only.
     `\thttp-request set-var(txn.pvm_dst) req.hdr(host),field(1,:),lower,map(${httpMap})`,

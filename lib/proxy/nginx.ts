@@ -18,6 +18,8 @@ export interface NginxConfigOptions {
   httpsPort: number;
   httpPort: number;
   proxyProtocol: boolean;
+  /** Also listen on IPv6 (default true; nginx's `[::]` listens on IPv6 only). */
+  ipv6?: boolean;
 }
 
 export const nginxMapPath = (mapDir: string, kind: RouteKind): string =>
@@ -45,6 +47,10 @@ export function renderNginxConfig(opts: NginxConfigOptions): { stream: string; h
   const mapDir = checkPath("proxy.mapDir", opts.mapDir);
   const https = checkPort("proxy.httpsPort", opts.httpsPort);
   const http = checkPort("proxy.httpPort", opts.httpPort);
+  const listen = (port: number) => [
+    `\tlisten ${port};`,
+    ...((opts.ipv6 ?? true) ? [`\tlisten [::]:${port};`] : []),
+  ];
   const stream = [
     "# pvemigrate-dns: inside stream { }",
     "map $ssl_preread_server_name $pvemigrate_sni {",
@@ -52,7 +58,7 @@ export function renderNginxConfig(opts: NginxConfigOptions): { stream: string; h
     '\tdefault "";',
     "}",
     "server {",
-    `\tlisten ${https};`,
+    ...listen(https),
     "\tssl_preread on;",
     "\tproxy_pass $pvemigrate_sni;",
     ...(opts.proxyProtocol ? ["\tproxy_protocol on;"] : []),
@@ -67,7 +73,7 @@ export function renderNginxConfig(opts: NginxConfigOptions): { stream: string; h
     "}",
     "server {",
     // nginx's http proxy cannot send a PROXY header: the VM gets X-Forwarded-For instead.
-    `\tlisten ${http};`,
+    ...listen(http),
     '\tif ($pvemigrate_http = "") { return 404; }',
     "\tlocation / {",
     "\t\tproxy_pass http://$pvemigrate_http;",

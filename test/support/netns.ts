@@ -14,6 +14,11 @@ import { netnsExec, type RunOptions, type RunResult, run } from "../../lib/proce
 //   node a vmbr0 10.10.1.1/24 ── VM namespaces (10.10.1.x/16, gateway 10.10.1.1)
 //   node b vmbr0 10.10.2.1/24 ── VM namespaces (10.10.2.x/16, gateway 10.10.2.1)
 //
+// With `ipv6: true` every link also carries IPv6 (documentation and ULA
+// prefixes): client 2001:db8::1, node n public 2001:db8::(10n), mesh
+// fd99::n, VM bridge fd10:10:n::1/64, VMs their given ip6 (/32, the whole
+// VM network fd10:10::/32, as the IPv4 VMs have /16).
+//
 // Each node routes the other nodes' VM subnets over the mesh. moveVm() re-plugs
 // a VM into another node (keeping its IP, as a migration does) and fixes the
 // host routes. Every name includes process.pid, destroy() kills every process
@@ -32,29 +37,39 @@ export interface WorldNode {
   /** The node's address on its VM bridge: its VMs' default gateway. */
   vmGateway: string;
   vmSubnet: string;
+  /** With ipv6: the node's public IPv6, mesh IPv6, VM bridge IPv6 and its VMs' /64. */
+  publicIp6?: string;
+  meshIp6?: string;
+  vmGateway6?: string;
+  vmSubnet6?: string;
 }
 
 export interface WorldVm {
   name: string;
   ns: string;
   ip: string;
+  ip6?: string;
   node: string;
 }
 
 export interface WorldOptions {
   /** Node names, default ["a", "b"]; node i gets 203.0.113.(10*(i+1)), mesh 10.99.0.(i+1), VMs 10.10.(i+1).0/24. */
   nodes?: string[];
-  /** VMs and the node each starts on; ip inside 10.10.0.0/16. */
-  vms?: { name: string; node: string; ip: string }[];
+  /** VMs and the node each starts on; ip inside 10.10.0.0/16, ip6 (with ipv6) inside fd10:10::/32. */
+  vms?: { name: string; node: string; ip: string; ip6?: string }[];
+  /** Give every link IPv6 addresses too (see the picture above). */
+  ipv6?: boolean;
 }
 
 export interface World {
   hubNs: string;
-  client: { ns: string; ip: string; publicIf: string };
+  client: { ns: string; ip: string; ip6?: string; publicIf: string };
   nodes: Record<string, WorldNode>;
   vms: Record<string, WorldVm>;
   /** The whole VM network behind NAT. */
   vmNetwork: string;
+  /** With ipv6: the VMs' IPv6 network. */
+  vmNetwork6?: string;
   /** A temp dir removed by destroy(). */
   dir: string;
   /** Runs argv inside a namespace (resolves whatever the exit status). */
@@ -135,6 +150,10 @@ export async function createWorld(opts: WorldOptions = {}): Promise<World> {
     await ip(b, "link", "set", bName, "up");
   };
   const sysctl = (ns: string, ...settings: string[]) => sh(ns, ["sysctl", "-q", "-w", ...settings]);
+  const v6 = opts.ipv6 === true;
+  // nodad: an address is usable at once (no duplicate detection delay).
+  const addr6 = (ns: string, address: string, dev: string) =>
+    ip(ns, "-6", "addr", "add", address, "dev", dev, "nodad");
 
   const world: World = {
     hubNs: "",
@@ -163,9 +182,17 @@ export async function createWorld(opts: WorldOptions = {}): Promise<World> {
       await ip(vm.ns, "addr", "add", `${vm.ip}/16`, "dev", "eth0");
       await ip(vm.ns, "route", "replace", "default", "via", to.vmGateway);
       await ip(to.ns, "route", "replace", `${vm.ip}/32`, "dev", to.vmBridge);
+      if (vm.ip6 && to.vmGateway6) {
+        await addr6(vm.ns, `${vm.ip6}/32`, "eth0");
+        await ip(vm.ns, "-6", "route", "replace", "default", "via", to.vmGateway6);
+        await ip(to.ns, "-6", "route", "replace", `${vm.ip6}/128`, "dev", to.vmBridge);
+      }
       // Every other node now reaches the VM over the mesh, through its new node.
       for (const other of Object.values(world.nodes)) {
-        if (other !== to) await ip(other.ns, "route", "replace", `${vm.ip}/32`, "via", to.meshIp);
+        if (other === to) continue;
+        await ip(other.ns, "route", "replace", `${vm.ip}/32`, "via", to.meshIp);
+        if (vm.ip6 && to.meshIp6)
+          await ip(other.ns, "-6", "route", "replace", `${vm.ip6}/128`, "via", to.meshIp6);
       }
       vm.node = toNode;
     },
@@ -190,6 +217,11 @@ export async function createWorld(opts: WorldOptions = {}): Promise<World> {
     await veth(world.hubNs, "c", world.client.ns, "eth0");
     await ip(world.hubNs, "link", "set", "c", "master", "brpub");
     await ip(world.client.ns, "addr", "add", `${world.client.ip}/24`, "dev", "eth0");
+    if (v6) {
+      world.client.ip6 = "2001:db8::1";
+      world.vmNetwork6 = "fd10:10::/32";
+      await addr6(world.client.ns, `${world.client.ip6}/64`, "eth0");
+    }
 
     for (const [i, name] of nodeNames.entries()) {
       const n = i + 1;
@@ -220,16 +252,32 @@ export async function createWorld(opts: WorldOptions = {}): Promise<World> {
       await ip(node.ns, "link", "add", node.vmBridge, "type", "bridge");
       await ip(node.ns, "link", "set", node.vmBridge, "up");
       await ip(node.ns, "addr", "add", `${node.vmGateway}/24`, "dev", node.vmBridge);
+      if (v6) {
+        Object.assign(node, {
+          publicIp6: `2001:db8::${10 * n}`,
+          meshIp6: `fd99::${n}`,
+          vmGateway6: `fd10:10:${n}::1`,
+          vmSubnet6: `fd10:10:${n}::/64`,
+        });
+        await sysctl(node.ns, "net.ipv6.conf.all.forwarding=1");
+        await addr6(node.ns, `${node.publicIp6}/64`, node.publicIf);
+        await addr6(node.ns, `${node.meshIp6}/64`, node.meshIf);
+        await addr6(node.ns, `${node.vmGateway6}/64`, node.vmBridge);
+      }
     }
     for (const node of Object.values(world.nodes)) {
       for (const other of Object.values(world.nodes)) {
-        if (other !== node) await ip(node.ns, "route", "add", other.vmSubnet, "via", other.meshIp);
+        if (other === node) continue;
+        await ip(node.ns, "route", "add", other.vmSubnet, "via", other.meshIp);
+        if (other.vmSubnet6 && other.meshIp6)
+          await ip(node.ns, "-6", "route", "add", other.vmSubnet6, "via", other.meshIp6);
       }
     }
     for (const spec of opts.vms ?? []) {
       const node = world.nodes[spec.node];
       if (!node) throw new Error(`vm ${spec.name}: unknown node ${spec.node}`);
       const vm: WorldVm = { name: spec.name, ns: await addNs(`v${spec.name}`), ip: spec.ip, node: spec.node };
+      if (v6 && spec.ip6) vm.ip6 = spec.ip6;
       world.vms[spec.name] = vm;
       const port = `p${spec.name}`.slice(0, 15);
       await veth(node.ns, port, vm.ns, "eth0");
@@ -239,6 +287,12 @@ export async function createWorld(opts: WorldOptions = {}): Promise<World> {
       const net24 = (a: string) => a.split(".").slice(0, 3).join(".");
       if (net24(vm.ip) !== net24(node.vmGateway)) {
         await ip(node.ns, "route", "add", `${vm.ip}/32`, "dev", node.vmBridge);
+      }
+      if (vm.ip6 && node.vmGateway6) {
+        await addr6(vm.ns, `${vm.ip6}/32`, "eth0");
+        await ip(vm.ns, "-6", "route", "add", "default", "via", node.vmGateway6);
+        // Every VM /128 is routed explicitly: the VM's /32 spans all nodes' /64s.
+        await ip(node.ns, "-6", "route", "add", `${vm.ip6}/128`, "dev", node.vmBridge);
       }
     }
   } catch (err) {
@@ -294,9 +348,18 @@ export function waitForOutput(
 
 // ---- servers and clients that run inside the namespaces (plain node, no shell) ----
 
+// v6: listen on IPv6 only (next to an IPv4 server on the same port).
 export type ServerSpec =
-  | { kind: "tcp" | "udp" | "http"; port: number; label: string; proxyProtocol?: boolean }
-  | { kind: "tls"; port: number; label: string; key: string; cert: string; proxyProtocol?: boolean };
+  | { kind: "tcp" | "udp" | "http"; port: number; label: string; proxyProtocol?: boolean; v6?: boolean }
+  | {
+      kind: "tls";
+      port: number;
+      label: string;
+      key: string;
+      cert: string;
+      proxyProtocol?: boolean;
+      v6?: boolean;
+    };
 
 // Every server answers "<label> <what it saw> <peer address>" so a test can
 // tell which VM answered, and whether the VM saw the client's own address.
@@ -311,25 +374,26 @@ function peerOf(sock, first) {
   return { addr: sock.remoteAddress, rest: first };
 }
 const ready = () => console.log("READY " + spec.port);
+const at = spec.v6 ? { port: spec.port, host: "::", ipv6Only: true } : { port: spec.port, host: "0.0.0.0" };
 if (spec.kind === "tcp") {
   require("node:net").createServer((s) => {
     s.once("data", (b) => { const p = peerOf(s, b); s.end(spec.label + " " + p.rest.toString().trim() + " " + p.addr + "\\n"); });
     s.on("error", () => {});
-  }).listen(spec.port, "0.0.0.0", ready);
+  }).listen(at, ready);
 } else if (spec.kind === "udp") {
-  const sock = require("node:dgram").createSocket("udp4");
+  const sock = require("node:dgram").createSocket(spec.v6 ? { type: "udp6", ipv6Only: true } : "udp4");
   sock.on("message", (m, r) => sock.send(spec.label + " " + m.toString().trim() + " " + r.address, r.port, r.address));
-  sock.bind(spec.port, "0.0.0.0", ready);
+  sock.bind(at.port, at.host, ready);
 } else if (spec.kind === "http") {
   require("node:http").createServer((req, res) => {
     res.end(spec.label + " " + req.headers.host + " " + req.socket.remoteAddress + "\\n");
-  }).listen(spec.port, "0.0.0.0", ready);
+  }).listen(at, ready);
 } else if (spec.kind === "tls") {
   const tls = require("node:tls");
   const opts = { key: fs.readFileSync(spec.key), cert: fs.readFileSync(spec.cert) };
   const handle = (s, addr) => { s.on("error", () => {}); s.end(spec.label + " " + (s.servername || "-") + " " + addr + "\\n"); };
   if (!spec.proxyProtocol) {
-    tls.createServer(opts, (s) => handle(s, s.remoteAddress)).listen(spec.port, "0.0.0.0", ready);
+    tls.createServer(opts, (s) => handle(s, s.remoteAddress)).listen(at, ready);
   } else {
     const ctx = tls.createSecureContext(opts);
     require("node:net").createServer((raw) => {
@@ -347,7 +411,7 @@ if (spec.kind === "tcp") {
       };
       raw.on("data", onData);
       raw.on("error", () => {});
-    }).listen(spec.port, "0.0.0.0", ready);
+    }).listen(at, ready);
   }
 }
 `;
@@ -395,7 +459,7 @@ if (spec.kind === "tcp") {
   let data = ""; s.on("data", (b) => (data += b)); s.on("end", () => out({ ok: data.length > 0, data: data.trim() }));
   s.on("error", (e) => out({ ok: false, error: e.code || e.message }));
 } else if (spec.kind === "udp") {
-  const s = require("node:dgram").createSocket("udp4");
+  const s = require("node:dgram").createSocket(spec.host.includes(":") ? "udp6" : "udp4");
   s.on("message", (m) => out({ ok: true, data: m.toString().trim() }));
   s.on("error", (e) => out({ ok: false, error: e.code || e.message }));
   s.bind(spec.localPort || 0, () => s.send(spec.payload, spec.port, spec.host));
