@@ -10,6 +10,7 @@ import {
   type Neighbour,
   parseLeases,
   pickAgentAddress,
+  pickAgentAddress6,
   pickLease,
   pickNeighbour,
 } from "./ip.ts";
@@ -96,5 +97,19 @@ export async function discoverIp(
     }
   }
   if (!pick.ok) throw new IpDiscoveryError(`VM ${vm.vmid} (ip: ${source.kind}): ${pick.reason}`);
+  return pick.address;
+}
+
+/**
+ * A VM's IPv6 for `ip6: agent`: the guest agent's (or, for a container, the
+ * host's view of its interfaces) first address inside vmNetwork6, canonical.
+ */
+export async function discoverIp6(
+  client: ProxmoxClient,
+  vm: SnapshotVm,
+  vmNetwork6: string,
+): Promise<string> {
+  const pick = pickAgentAddress6(await agentInterfaces(client, vm), vmNetwork6);
+  if (!pick.ok) throw new IpDiscoveryError(`VM ${vm.vmid} (ip6: agent): ${pick.reason}`);
   return pick.address;
 }

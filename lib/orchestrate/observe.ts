@@ -1,11 +1,13 @@
 import {
   type ClusterSnapshot,
   discoverIp,
+  discoverIp6,
   getSnapshot,
   getVmDescriptions,
   missingConfiguredVms,
   missingVmWarning,
 } from "../cluster/index.ts";
+import { canonicalIPv6 } from "../cluster/ip.ts";
 import { forbiddenVmAddresses } from "../config/addresses.ts";
 import { formatProblem } from "../config/normalize.ts";
 import { mergeNotes } from "../config/notes.ts";
@@ -65,6 +67,13 @@ export async function observe(rt: Runtime, opts: ObserveOptions = {}): Promise<W
   for (const vmid of missingConfiguredVms(Object.keys(config.vms), snapshot)) rt.log(missingVmWarning(vmid));
   const resolveOn = new Set(opts.resolveOn ?? []);
   const forbidden = forbiddenVmAddresses(config);
+  const forbidden6 = new Map<string, string>();
+  for (const n of Object.values(config.nodes)) {
+    const pub = n.publicIPv6 && canonicalIPv6(n.publicIPv6);
+    if (pub) forbidden6.set(pub, `node ${n.name}'s publicIPv6`);
+  }
+  for (const v of Object.values(config.vms))
+    if (v.ip6?.kind === "static") forbidden6.set(v.ip6.address, `VM ${v.vmid}'s static ip6`);
   const claimed = new Map<string, string>();
   const placements: VmPlacement[] = [];
   for (const vm of snapshot.vms) {
@@ -95,6 +104,18 @@ export async function observe(rt: Runtime, opts: ObserveOptions = {}): Promise<W
         if (fallback) placement.ip = fallback;
       }
       if (placement.ip) claimed.set(placement.ip, `claimed by VM ${vm.vmid}`);
+      if (vmConfig.ip6?.kind === "agent" && config.vmNetwork6) {
+        // Untrusted like the IPv4: never a node's public IPv6 nor another VM's ip6.
+        try {
+          const ip6 = await discoverIp6(rt.proxmox, vm, config.vmNetwork6);
+          const why = forbidden6.get(ip6) ?? claimed.get(ip6);
+          if (why) throw new Error(`reports ${ip6}, which is ${why}; not routing to it`);
+          placement.ip6 = ip6;
+          claimed.set(ip6, `claimed by VM ${vm.vmid}`);
+        } catch (err) {
+          rt.log(`VM ${vm.vmid}: ${messageOf(err)}; no IPv6 forwards this run`);
+        }
+      }
     }
     placements.push(placement);
   }
