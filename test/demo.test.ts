@@ -37,6 +37,9 @@ describe.skipIf(missing({ bins: ["named"] }))("demo", () => {
     expect(afterMigration).toMatch(/tcp\/2222 -> 10\.10\.1\.101:22 \(VM 101\) \(grace, \d+s left\)/);
     expect(text).toContain("forwards and routes in place on pve2: yes");
     expect(end).toMatch(/play\.example\.org\s+192\.0\.2\.30, 2001:db8:30::1/);
+    // pve3 has a public IPv6: VM 104's forwards exist there for IPv6 too.
+    expect(end).toContain("pve3 192.0.2.30 2001:db8:30::1:");
+    expect(end).toContain("ip6 tcp/2224 -> [fd10:10:2::104]:22 (VM 104)");
     expect(end).toMatch(/blog\.example\.org\s+198\.51\.100\.20/);
   }, 120_000);
 });

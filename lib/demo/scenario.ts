@@ -49,7 +49,13 @@ const VMS = {
     http: ["shop.example.org"],
   },
   103: { ip: "agent", dns: ["blog.example.org"], sni: ["blog.example.org:8443"], http: ["blog.example.org"] },
-  104: { ip: "10.10.2.104", dns: ["play.example.org"], forward: ["udp/27015", "tcp/27015", "tcp/2224:22"] },
+  104: {
+    ip: "10.10.2.104",
+    // IPv6 forwards where its node has a public IPv6 (pve3, after the HA recovery), and an AAAA there.
+    ip6: "fd10:10:2::104",
+    dns: ["play.example.org"],
+    forward: ["udp/27015", "tcp/27015", "tcp/2224:22"],
+  },
   105: { ip: "10.10.3.53", dns: ["ns1.example.org"], forward: ["udp/53", "tcp/53"] },
 };
 const SIM_VMS: SimVmInput[] = [
@@ -100,6 +106,13 @@ function describeNode(n: NodeDesired, now: number): string[] {
     ...n.forwards.map(
       (f) => `${f.proto}/${f.publicPort} -> ${f.target}:${f.targetPort} (VM ${f.vmid})${grace(f.graceUntil)}`,
     ),
+    ...(n.publicIPv6 ? n.forwards : []).flatMap((f) =>
+      f.target6
+        ? [
+            `ip6 ${f.proto}/${f.publicPort} -> [${f.target6}]:${f.targetPort} (VM ${f.vmid})${grace(f.graceUntil)}`,
+          ]
+        : [],
+    ),
     ...n.routes.map(
       (r) => `${r.kind} ${r.name} -> ${r.target}:${r.targetPort} (VM ${r.vmid})${grace(r.graceUntil)}`,
     ),
@@ -146,6 +159,7 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
       proxmox: { endpoints: [sim.url], tokenId: sim.tokenId, tokenSecretFile: "token" },
       nodes: NODES,
       vmNetwork: "10.10.0.0/16",
+      vmNetwork6: "fd10:10::/32",
       dns: {
         zone: ZONE,
         masters: [`127.0.0.1:${master.port}`],
@@ -201,7 +215,7 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
       }
       for (const [node, n] of Object.entries(desired.nodes)) {
         const online = world.snapshot.nodes.find((s) => s.name === node)?.online ? "" : " [OFFLINE]";
-        out(`   ${node} ${n.publicIPv4}${online}:`);
+        out(`   ${node} ${n.publicIPv4}${n.publicIPv6 ? ` ${n.publicIPv6}` : ""}${online}:`);
         for (const line of describeNode(n, now)) out(`     ${line}`);
         if (useNetns && namespaces[node]) {
           const r = await run([
