@@ -57,17 +57,25 @@ export function holdUnresolved(
   for (const vm of vms) {
     for (const f of vm.forward) {
       const key = `${f.proto}/${f.publicPort}`;
-      const now = current.forwards.find(
-        (c) => c.proto === f.proto && c.publicPort === f.publicPort && c.graceUntil === undefined,
-      );
+      const held = (family: 4 | 6) =>
+        current.forwards.find(
+          (c) =>
+            (c.family ?? 4) === family &&
+            c.proto === f.proto &&
+            c.publicPort === f.publicPort &&
+            c.graceUntil === undefined,
+        );
+      const now = held(4);
       if (!now || taken.has(key)) continue;
       taken.add(key);
+      const now6 = held(6);
       forwards.push({
         vmid: vm.vmid,
         proto: f.proto,
         publicPort: f.publicPort,
         target: now.target,
         targetPort: now.targetPort,
+        ...(now6 ? { target6: now6.target } : {}),
       });
     }
     for (const kind of ["sni", "http"] as const) {

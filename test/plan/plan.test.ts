@@ -147,6 +147,23 @@ describe("holdUnresolved", () => {
     expect(plan.changes.some((c) => c.includes("udp/27015 -> 10.10.2.102:27015"))).toBe(true);
   });
 
+  it("holds a VM's IPv6 forward with its IPv4 one, and never reads an IPv6 entry as IPv4", () => {
+    const v6 = {
+      family: 6 as const,
+      proto: "udp" as const,
+      publicPort: 27015,
+      target: "fd10:10::102",
+      targetPort: 27015,
+    };
+    // The IPv6 entry first: the IPv4 one is still the one held, with the IPv6 beside it.
+    const held = holdUnresolved(desired, [vm102], { ...current, forwards: [v6, ...current.forwards] });
+    expect(held.forwards).toContainEqual(
+      expect.objectContaining({ publicPort: 27015, target: "10.10.2.102", target6: "fd10:10::102" }),
+    );
+    const onlyV6 = holdUnresolved(desired, [vm102], { ...current, forwards: [v6] });
+    expect(onlyV6.forwards.some((f) => f.vmid === 102)).toBe(false);
+  });
+
   it("never holds an entry the desired state gives to another VM", () => {
     const claimed = {
       ...desired,
