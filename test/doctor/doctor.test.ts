@@ -10,6 +10,7 @@ import type { DoctorReport, Finding } from "../../lib/doctor/types.ts";
 import { run } from "../../lib/process/run.ts";
 import { defineKind } from "../../lib/state/index.ts";
 import { type Harness, startHarness } from "../e2e/harness.ts";
+import { installBelow } from "../support/install.ts";
 import { freePort } from "../support/named.ts";
 import { missing } from "../support/requirements.ts";
 
@@ -39,6 +40,8 @@ describe.skipIf(missing({ bins: ["named", "dig", "tsig-keygen"] }))("doctor on s
       },
     });
     root = mkdtempSync(join(tmpdir(), `pvemigrate-doctor-${process.pid}-`));
+    // The hookscript file doctor runs on every node, installed the way an admin does (below root).
+    installBelow(root, join(h.dir, "dist"));
   }, 90_000);
   afterAll(async () => {
     if (root) rmSync(root, { recursive: true, force: true });
@@ -63,6 +66,14 @@ describe.skipIf(missing({ bins: ["named", "dig", "tsig-keygen"] }))("doctor on s
     ]);
     expect(of(r, "quorum")[0]?.status).toBe("ok");
     expect(of(r, "hookscript").map((f) => f.message)).toEqual([`VM 101 runs hookscript ${HOOK}`]);
+    // pve2 and pve3 answer through their own CLI (the netns transport runs it here as --node pveN).
+    expect(of(r, "hookscript-file").map((f) => f.message)).toEqual(
+      ["pve1", "pve2", "pve3"].map((n) =>
+        expect.stringMatching(
+          new RegExp(`^${n}: ${root}/var/lib/vz/snippets/pvemigrate-dns\\.mjs starts as Proxmox runs it`),
+        ),
+      ),
+    );
   });
 
   it("a master down fails naming that master; the other stays ok; exit 2", async () => {
