@@ -12,6 +12,7 @@ interface DoctorCliOptions extends GlobalOptions {
   node?: string;
   root?: string;
   hookscriptFile?: boolean;
+  local?: boolean;
 }
 
 export function registerDoctorCommand(
@@ -29,6 +30,7 @@ export function registerDoctorCommand(
       "--root <dir>",
       "where /etc/nftables.conf, /etc/systemd and /var/lib/vz/snippets are looked up (default /)",
     )
+    .option("--local", "check only this node (not the hookscript files of the other nodes, which need ssh)")
     .option(
       "--hookscript-file",
       "only check this node's hookscript file the way Proxmox runs it (what doctor runs on the other nodes)",
@@ -40,6 +42,7 @@ export function registerDoctorCommand(
         ...(opts.config ? { configPath: opts.config } : {}),
         ...(opts.node ? { node: opts.node } : {}),
         ...(opts.root ? { rootDir: opts.root } : {}),
+        ...(opts.local ? { local: true } : {}),
       });
       if (opts.json) printJson(report);
       else process.stdout.write(`${formatReport(report).join("\n")}\n`);

@@ -137,9 +137,13 @@ export async function checkHookFileOn(config: Config, node: string, rootDir: str
   return [cannot(failed ? failed.message : "its doctor reported nothing about the file")];
 }
 
-/** This node and every other node of the config, in the config's node order. */
-export async function checkHookFiles(config: Config, self: string, rootDir: string): Promise<Finding[]> {
-  const nodes = Object.keys(config.nodes);
+/** The hookscript file on each of `nodes` (this node directly, the others through their CLI), in that order. */
+export async function checkHookFiles(
+  config: Config,
+  self: string,
+  rootDir: string,
+  nodes: readonly string[],
+): Promise<Finding[]> {
   const perNode = await Promise.all(
     nodes.map((n) =>
       n === self

@@ -29,6 +29,8 @@ export interface DoctorOptions {
    * (/var/lib/vz/snippets) live: "/" on a node, a temp dir in tests.
    */
   rootDir?: string;
+  /** Check only this node: no other node's hookscript file (no ssh). */
+  local?: boolean;
   now?: () => number;
 }
 
@@ -76,7 +78,14 @@ export async function runDoctor(opts: DoctorOptions = {}): Promise<DoctorReport>
     guarded("nft", () => checkNft(config.nat, execOn(config, rt.self))),
     guarded("nftables.service", () => checkNftablesService(config.nat, opts.rootDir ?? "/")),
     guarded("proxy", () => checkProxy(config.proxy)),
-    guarded("hookscript-file", () => checkHookFiles(config, rt.self, opts.rootDir ?? "/")),
+    guarded("hookscript-file", () =>
+      checkHookFiles(
+        config,
+        rt.self,
+        opts.rootDir ?? "/",
+        opts.local ? [rt.self] : Object.keys(config.nodes),
+      ),
+    ),
     guarded("journal", () =>
       checkJournal(
         [

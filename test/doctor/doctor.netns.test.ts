@@ -56,7 +56,8 @@ describe.skipIf(missing({ root: true, bins: ["ip", "nft", "haproxy", "named", "d
       await h?.stop();
     });
 
-    const doctor = () => runDoctor({ load: loadConfig, configPath: configFile, node: "pve1", rootDir });
+    const doctor = () =>
+      runDoctor({ load: loadConfig, configPath: configFile, node: "pve1", rootDir, local: true });
 
     it("before the first reconcile: no table, no maps, no haproxy -> warnings with hints, exit 0", async () => {
       const r = await doctor();

@@ -27,8 +27,17 @@ const text = (r: DoctorReport) => formatReport(r).join("\n");
 describe.skipIf(missing({ bins: ["named", "dig", "tsig-keygen"] }))("doctor on sim + named", () => {
   let h: Harness;
   let root: string;
+  // --local (this node's hookscript file only) unless a test is about the other nodes: each
+  // other node costs two node processes per run.
   const doctor = (opts: DoctorOptions = {}) =>
-    runDoctor({ load: loadConfig, configPath: h.configFile, node: "pve1", rootDir: root, ...opts });
+    runDoctor({
+      load: loadConfig,
+      configPath: h.configFile,
+      node: "pve1",
+      rootDir: root,
+      local: true,
+      ...opts,
+    });
 
   beforeAll(async () => {
     h = await startHarness({
@@ -49,7 +58,7 @@ describe.skipIf(missing({ bins: ["named", "dig", "tsig-keygen"] }))("doctor on s
   });
 
   it("a healthy node: every check ok, exit 0", async () => {
-    const r = await doctor();
+    const r = await doctor({ local: false });
     expect(
       r.findings.filter((f) => f.status !== "ok"),
       text(r),
@@ -85,6 +94,10 @@ describe.skipIf(missing({ bins: ["named", "dig", "tsig-keygen"] }))("doctor on s
     const r = await doctor({ configPath: file });
     const dns = of(r, "dns");
     expect(dns.map((f) => f.status)).toEqual(["ok", "fail"]);
+    // --local: only this node's hookscript file.
+    expect(of(r, "hookscript-file").map((f) => [f.status, f.message.split(":")[0]])).toEqual([
+      ["ok", "pve1"],
+    ]);
     expect(dns[1]!.message).toContain(`master 127.0.0.1:${closed}`);
     expect(dns[1]!.message).toMatch(/refused/);
     expect(dns[1]!.hint).toMatch(/nothing listens/);
@@ -200,6 +213,7 @@ describe.skipIf(missing({ bins: ["named", "dig", "tsig-keygen"] }))("doctor on s
           "pve1",
           "--root",
           root,
+          "--local",
           ...(json ? ["--json"] : []),
         ],
         { timeoutMs: 60_000 },

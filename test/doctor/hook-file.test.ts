@@ -101,7 +101,7 @@ describe("doctor: the hookscript file on every node", () => {
     installBelow(d, dist, { NODE: undefined, PATH: `${join(node, "..")}:${process.env.PATH}` });
     const file = join(d, HOOK_FILE);
     expect(readFileSync(file, "utf8").split("\n", 1)[0]).toBe(`#!${realpathSync(node)}`);
-    const findings = await checkHookFiles(config, "pve1", d);
+    const findings = await checkHookFiles(config, "pve1", d, ["pve1", "pve2", "pve3"]);
     expect(summary(findings)).toEqual(
       ["pve1", "pve2", "pve3"].map(
         (n) =>
@@ -140,7 +140,7 @@ describe("doctor: the hookscript file on every node", () => {
 
   it("missing on every node, or not executable: fails naming each node, with the install or chmod fix", async () => {
     const d = freshRoot();
-    const missing = await checkHookFiles(config, "pve1", d);
+    const missing = await checkHookFiles(config, "pve1", d, ["pve1", "pve2", "pve3"]);
     expect(missing.map((f) => [f.status, f.message.split(":")[0], f.hint])).toEqual([
       ["fail", "pve1", "run packaging/install.sh on pve1"],
       ["fail", "pve2", "run packaging/install.sh on pve2"],
@@ -168,7 +168,7 @@ describe("doctor: the hookscript file on every node", () => {
     const d = freshRoot();
     installBelow(d, dist);
     const broken = (await loadConfig(writeConfig("no-cli", [join(work, "no-such-cli")]))).config;
-    const findings = await checkHookFiles(broken, "pve1", d);
+    const findings = await checkHookFiles(broken, "pve1", d, ["pve1", "pve2", "pve3"]);
     expect(findings.map((f) => f.status)).toEqual(["ok", "warn", "warn"]);
     expect(findings[1]!.message).toMatch(/^pve2: cannot check its hookscript file from here: .*no-such-cli/);
     expect(findings[1]!.hint).toBe("run pvemigrate-dns doctor on pve2");
