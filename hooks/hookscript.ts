@@ -1,6 +1,9 @@
 #!/usr/bin/env node
 // Proxmox VE guest hookscript: `<script> <vmid> <phase>`.
-// Install: copy dist/hookscript.mjs to a storage with snippets content and
+// Install: packaging/install.sh copies dist/hookscript.mjs to a storage with
+// snippets content, replacing the `#!/usr/bin/env node` line with node's
+// absolute path (Proxmox runs hooks with PATH=/sbin:/bin:/usr/sbin:/usr/bin,
+// where env finds no node from /usr/local/bin, nvm or n), then
 //   qm set <vmid> --hookscript local:snippets/pvemigrate-dns.mjs
 import { runHook } from "../lib/orchestrate/hook.ts";
 

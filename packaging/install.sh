@@ -6,7 +6,8 @@
 #   packaging/install.sh              CLI, hookscript, systemd timer (enabled)
 #   packaging/install.sh --cron       CLI, hookscript, /etc/cron.d entry instead of the timer
 #   packaging/install.sh --no-enable  install the timer but do not enable it
-#   packaging/install.sh --uninstall  remove what this script installs
+#   packaging/install.sh --uninstall  remove what this script installs; the
+#                                     hookscript becomes a no-op (packaging/README.md)
 #
 # Environment:
 #   DESTDIR  install below this directory instead of / (packaging, tests);
@@ -14,6 +15,9 @@
 #            is enabled with the same symlink `systemctl enable` would create
 #   DIST     directory holding the built bundles (default: ../dist next to
 #            this script; build them with `npm ci` or `npm run build`)
+#   NODE     the Node.js (>= 20.12) to run them with (default: `node` in PATH);
+#            its absolute path is written into their first line, because
+#            Proxmox runs hookscripts with PATH=/sbin:/bin:/usr/sbin:/usr/bin
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -27,6 +31,13 @@ unit_dir=/etc/systemd/system
 service=pvemigrate-dns-reconcile.service
 timer=pvemigrate-dns-reconcile.timer
 cron_file=/etc/cron.d/pvemigrate-dns
+# What Proxmox runs a hookscript with (pve-common PVE::CLIHandler/PVE::Daemon,
+# the HA LRM), and nothing else from our environment.
+pve_path=/sbin:/bin:/usr/sbin:/usr/bin
+# Left in place of the hookscript by --uninstall: a guest that still names it
+# must keep starting (GuestHelpers check_hookscript aborts pre-start when the
+# file is missing or not executable).
+noop_marker='# pvemigrate-dns: uninstalled; this no-op keeps guests that still name it starting'
 
 mode=timer
 enable=yes
@@ -47,34 +58,136 @@ for arg in "$@"; do
 done
 
 say() { printf '%s\n' "$*"; }
+die() {
+  printf 'install.sh: %s\n' "$*" >&2
+  exit 1
+}
 
 # systemctl only acts on the running system; under DESTDIR there is none.
 live_systemd() { [ -z "$destdir" ] && command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; }
 
+# A temp name next to <file> that keeps its extension: node picks the module
+# format of the file it runs by its name (.mjs; none = detect), and the
+# installed file is run under this name before it is renamed.
+temp_for() { printf '%s/.tmp-%s-%s' "$(dirname "$1")" "$$" "$(basename "$1")"; }
+
 # Copy to a temp file in the target directory, then rename: a VM starting
 # while this runs executes the old hookscript or the new one, never half a file.
-put() { # put <source> <target> <mode>
+# With an interpreter, the source's `#!` line is replaced by `#!<interpreter>`,
+# and the temp file must start under Proxmox's PATH (the given check) before
+# it replaces anything.
+put() { # put <source> <target> <mode> [<interpreter> <check>]
   target=$destdir$2
   mkdir -p "$(dirname "$target")"
-  tmp=$target.tmp.$$
-  cp "$1" "$tmp"
-  chmod "$3" "$tmp"
+  tmp=$(temp_for "$target")
+  if [ $# -ge 5 ]; then
+    { printf '#!%s\n' "$4" && tail -n +2 "$1"; } >"$tmp"
+    chmod "$3" "$tmp"
+    if ! why=$($5 "$tmp"); then
+      rm -f "$tmp"
+      die "$2 would not start under PATH=$pve_path with $4: $why"
+    fi
+  else
+    cp "$1" "$tmp"
+    chmod "$3" "$tmp"
+  fi
   mv -f "$tmp" "$target"
-  say "installed $2 (mode $3)"
+  say "installed $2 (mode $3${4:+, runs $4})"
+}
+
+# The Node.js the bundles will run with: $NODE, else `node` in PATH; resolved
+# to its real absolute path (the binary whose version is checked here), which
+# is exactly what the kernel runs from the #! line whatever PATH the caller
+# has: Proxmox's lacks /usr/local/bin, nvm and n.
+find_node() {
+  node=${NODE:-$(command -v node 2>/dev/null || true)}
+  [ -n "$node" ] ||
+    die "no Node.js found: no \`node\` in PATH. Install it (apt install nodejs) or name it: NODE=/path/to/node $0"
+  real=$(readlink -f -- "$node" 2>/dev/null || true)
+  [ -n "$real" ] && [ -f "$real" ] && [ -x "$real" ] || die "NODE=$node is not an executable file"
+  nl='
+'
+  case $real in
+    *' '* | *'	'* | *"$nl"*) die "$real: a #! line cannot name a path with blanks; link node from a plain path and set NODE" ;;
+  esac
+  # Linux reads at most 255 bytes of a #! line (BINPRM_BUF_SIZE 256).
+  [ ${#real} -le 250 ] || die "$real: path too long for a #! line; link node from a shorter path and set NODE"
+  version=$("$real" --version 2>/dev/null || true)
+  case $version in
+    v[0-9]*.[0-9]*) ;;
+    *) die "$real does not run as Node.js (--version said \"$version\")" ;;
+  esac
+  major=${version#v}
+  major=${major%%.*}
+  minor=${version#v*.}
+  minor=${minor%%.*}
+  if [ "$major" -lt 20 ] || { [ "$major" -eq 20 ] && [ "$minor" -lt 12 ]; }; then
+    die "$real is Node.js $version; pvemigrate-dns needs >= 20.12 (Proxmox VE 9: apt install nodejs), or set NODE"
+  fi
+  node=$real
+}
+
+# Each check runs the file as Proxmox would (empty environment but PATH and
+# LC_ALL, stdin from /dev/null) in a way that reads no config and changes
+# nothing, and prints why it failed.
+starts_as_hook() { # bad arguments: rejected before anything else happens
+  out=$(env -i PATH=$pve_path LC_ALL=C "$1" x pre-start </dev/null 2>&1) && code=0 || code=$?
+  case $code:$out in
+    1:*'is not a VM id'*) return 0 ;;
+  esac
+  printf 'exit %s: %s' "$code" "$(printf '%s' "$out" | tail -n 3 | tr '\n' ' ')"
+  return 1
+}
+starts_as_cli() {
+  out=$(env -i PATH=$pve_path LC_ALL=C "$1" --version </dev/null 2>&1) && code=0 || code=$?
+  [ "$code" = 0 ] && return 0
+  printf 'exit %s: %s' "$code" "$(printf '%s' "$out" | tail -n 3 | tr '\n' ' ')"
+  return 1
+}
+
+# Guests of the whole cluster (every node's configs are in pmxcfs) whose
+# hookscript is ours, as "qm <vmid>" / "pct <vmid>" lines.
+guests_using_hook() {
+  for conf in "$destdir"/etc/pve/nodes/*/qemu-server/*.conf "$destdir"/etc/pve/nodes/*/lxc/*.conf; do
+    [ -f "$conf" ] || continue
+    grep -q '^hookscript: [^:]*:snippets/pvemigrate-dns\.mjs[[:space:]]*$' "$conf" || continue
+    id=${conf##*/}
+    case $conf in */lxc/*) tool=pct ;; *) tool=qm ;; esac
+    printf '%s %s\n' "$tool" "${id%.conf}"
+  done | sort -u -k2n
 }
 
 if [ "$mode" = uninstall ]; then
   if live_systemd; then systemctl disable --now "$timer" 2>/dev/null || true; fi
   rm -f "$destdir$unit_dir/timers.target.wants/$timer"
-  for f in "$bin" "$snippets_dir/$hook_name" "$unit_dir/$service" "$unit_dir/$timer" "$cron_file"; do
+  for f in "$bin" "$unit_dir/$service" "$unit_dir/$timer" "$cron_file"; do
     if [ -e "$destdir$f" ]; then
       rm -f "$destdir$f"
       say "removed $f"
     fi
   done
   if live_systemd; then systemctl daemon-reload; fi
-  say "VMs that still name local:snippets/$hook_name as their hookscript: remove it with"
-  say "  qm set <vmid> --delete hookscript"
+  # Never delete the hookscript: a guest that still names it could not start,
+  # migrate to this node or be recovered here by HA (check_hookscript dies in
+  # pre-start on a missing or non-executable file). A no-op takes its place.
+  hook=$snippets_dir/$hook_name
+  if [ -e "$destdir$hook" ]; then
+    tmp=$(temp_for "$destdir$hook")
+    printf '#!/bin/sh\n%s\nexit 0\n' "$noop_marker" >"$tmp"
+    chmod 755 "$tmp"
+    mv -f "$tmp" "$destdir$hook"
+    say "replaced $hook by a no-op (#!/bin/sh, exit 0), not removed: Proxmox refuses to start a guest"
+    say "  whose hookscript file is missing, so guests that still name it keep starting and migrating."
+  fi
+  users=$(guests_using_hook)
+  if [ -n "$users" ]; then
+    say "Guests that still name it as their hookscript: detach them (once, from any node, as root):"
+    printf '%s\n' "$users" | while read -r tool id; do say "  $tool set $id --delete hookscript"; done
+  else
+    say "Detach it from every guest that still names it (once, from any node, as root):"
+    say "  qm set <vmid> --delete hookscript      pct set <vmid> --delete hookscript"
+  fi
+  say "Then the no-op can go, on every node: rm $hook"
   exit 0
 fi
 
@@ -84,12 +197,17 @@ for f in pvemigrate-dns.mjs hookscript.mjs; do
     exit 1
   fi
 done
-if ! command -v node >/dev/null 2>&1; then
-  say "warning: no \`node\` in PATH; pvemigrate-dns needs Node.js >= 20.12 (apt install nodejs)"
-fi
+for f in pvemigrate-dns.mjs hookscript.mjs; do
+  IFS= read -r first <"$dist/$f" || true
+  case $first in
+    '#!'*) ;;
+    *) die "$dist/$f does not start with a #! line: rebuild the bundles" ;;
+  esac
+done
+find_node
 
-put "$dist/pvemigrate-dns.mjs" "$bin" 755
-put "$dist/hookscript.mjs" "$snippets_dir/$hook_name" 755
+put "$dist/pvemigrate-dns.mjs" "$bin" 755 "$node" starts_as_cli
+put "$dist/hookscript.mjs" "$snippets_dir/$hook_name" 755 "$node" starts_as_hook
 
 if [ "$mode" = cron ]; then
   put "$here/cron/pvemigrate-dns" "$cron_file" 644

@@ -1,12 +1,16 @@
 import { execFileSync, spawnSync } from "node:child_process";
 import {
+  chmodSync,
+  copyFileSync,
   existsSync,
+  linkSync,
   lstatSync,
   mkdirSync,
   mkdtempSync,
   readdirSync,
   readFileSync,
   readlinkSync,
+  realpathSync,
   rmSync,
   statSync,
   writeFileSync,
@@ -18,6 +22,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 // packaging/install.sh as an admin runs it on a node, but below DESTDIR (a
 // temp dir): it never touches this machine's /usr/local, /var/lib/vz or
 // systemd. The unit files are checked by systemd-analyze when it exists.
+// Proxmox runs a hookscript with PATH=/sbin:/bin:/usr/sbin:/usr/bin and no
+// other environment of ours (pve-common PVE::CLIHandler / PVE::Daemon set that
+// PATH; pve-guest-common PVE::GuestHelpers::exec_hookscript runs the file), so
+// the installed files are run that way here.
 
 const root = join(import.meta.dirname, "..");
 const installer = join(root, "packaging", "install.sh");
@@ -29,6 +37,7 @@ const SERVICE = "etc/systemd/system/pvemigrate-dns-reconcile.service";
 const TIMER = "etc/systemd/system/pvemigrate-dns-reconcile.timer";
 const WANTS = "etc/systemd/system/timers.target.wants/pvemigrate-dns-reconcile.timer";
 const CRON = "etc/cron.d/pvemigrate-dns";
+const PVE_PATH = "PATH=/sbin:/bin:/usr/sbin:/usr/bin";
 
 let work: string;
 let dist: string;
@@ -47,10 +56,10 @@ function freshDestdir(): string {
   return d;
 }
 
-function install(destdir: string, args: string[] = [], env: Record<string, string> = {}) {
+function install(destdir: string, args: string[] = [], env: Record<string, string | undefined> = {}) {
   const r = spawnSync(installer, args, {
     encoding: "utf8",
-    env: { ...process.env, DESTDIR: destdir, DIST: dist, ...env },
+    env: { ...process.env, NODE: process.execPath, DESTDIR: destdir, DIST: dist, ...env },
     timeout: 30_000,
   });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
@@ -58,7 +67,16 @@ function install(destdir: string, args: string[] = [], env: Record<string, strin
 
 const mode = (file: string) => statSync(file).mode & 0o7777;
 // Buffer.equals: vitest's toEqual walks a 2 MB bundle byte by byte, for seconds.
-const sameBytes = (a: string, b: string) => readFileSync(a).equals(readFileSync(b));
+const firstLine = (file: string) => readFileSync(file, "utf8").split("\n", 1)[0];
+/** The bundle with its `#!/usr/bin/env node` line replaced by `#!<interpreter>`: what install.sh writes. */
+const sameBundle = (installed: string, bundle: string, interpreter: string) => {
+  const [a, b] = [readFileSync(installed), readFileSync(bundle)];
+  const [i, j] = [a.indexOf(10), b.indexOf(10)];
+  return a.subarray(0, i).toString() === `#!${interpreter}` && a.subarray(i).equals(b.subarray(j));
+};
+/** Runs `file args` with nothing but `vars` in its environment (`env -i`), stdin empty. */
+const bare = (vars: string[], file: string, args: string[]) =>
+  spawnSync("/usr/bin/env", ["-i", ...vars, file, ...args], { encoding: "utf8", input: "", timeout: 30_000 });
 // The enable symlink points at the real /etc path, absent here: look at the link itself.
 const linked = (file: string) => lstatSync(file, { throwIfNoEntry: false })?.isSymbolicLink() ?? false;
 
@@ -97,8 +115,9 @@ describe("packaging/install.sh with DESTDIR", () => {
     expect(mode(join(d, HOOK))).toBe(0o755);
     expect(mode(join(d, SERVICE))).toBe(0o644);
     expect(mode(join(d, TIMER))).toBe(0o644);
-    expect(sameBytes(join(d, BIN), join(dist, "pvemigrate-dns.mjs"))).toBe(true);
-    expect(sameBytes(join(d, HOOK), join(dist, "hookscript.mjs"))).toBe(true);
+    const node = realpathSync(process.execPath);
+    expect(sameBundle(join(d, BIN), join(dist, "pvemigrate-dns.mjs"), node)).toBe(true);
+    expect(sameBundle(join(d, HOOK), join(dist, "hookscript.mjs"), node)).toBe(true);
     // Enabled the way systemctl enable does it: a symlink to the unit's real (non-DESTDIR) path.
     expect(linked(join(d, WANTS))).toBe(true);
     expect(readlinkSync(join(d, WANTS))).toBe("/etc/systemd/system/pvemigrate-dns-reconcile.timer");
@@ -125,7 +144,9 @@ describe("packaging/install.sh with DESTDIR", () => {
     const again = install(d);
     expect(again.code, again.stderr).toBe(0);
     expect(tree(d)).toEqual([BIN, SERVICE, WANTS, TIMER, HOOK].sort());
-    expect(sameBytes(join(d, HOOK), join(dist, "hookscript.mjs"))).toBe(true);
+    expect(sameBundle(join(d, HOOK), join(dist, "hookscript.mjs"), realpathSync(process.execPath))).toBe(
+      true,
+    );
     expect(mode(join(d, HOOK))).toBe(0o755);
   });
 
@@ -182,15 +203,138 @@ describe("packaging/install.sh with DESTDIR", () => {
     expect(readdirSync(d)).toEqual([]);
   });
 
-  it("--uninstall removes everything it installed", () => {
+  it("--uninstall removes everything but the hookscript, which becomes an executable no-op", () => {
     const d = freshDestdir();
     expect(install(d).code).toBe(0);
     expect(install(d, ["--cron"]).code).toBe(0);
     expect(install(d).code).toBe(0);
     const r = install(d, ["--uninstall"]);
     expect(r.code, r.stderr).toBe(0);
-    expect(tree(d)).toEqual([]);
+    // GuestHelpers check_hookscript: a guest whose hookscript file is missing or not executable
+    // cannot start (pre-start dies), so the file stays, doing nothing, and no temp file is left.
+    expect(tree(d)).toEqual([HOOK]);
+    expect(mode(join(d, HOOK))).toBe(0o755);
+    expect(firstLine(join(d, HOOK))).toBe("#!/bin/sh");
+    const noop = bare([PVE_PATH, "LC_ALL=C"], join(d, HOOK), ["101", "pre-start"]);
+    expect([noop.status, noop.stdout, noop.stderr]).toEqual([0, "", ""]);
+    expect(r.stdout).toContain(`replaced /${HOOK} by a no-op`);
     expect(r.stdout).toContain("qm set <vmid> --delete hookscript");
+    expect(r.stdout).toContain(`rm /${HOOK}`);
+    // Twice is fine, and an install afterwards replaces the no-op with the real hookscript.
+    expect(install(d, ["--uninstall"]).code).toBe(0);
+    expect(tree(d)).toEqual([HOOK]);
+    expect(install(d).code).toBe(0);
+    expect(sameBundle(join(d, HOOK), join(dist, "hookscript.mjs"), realpathSync(process.execPath))).toBe(
+      true,
+    );
+  });
+
+  it("--uninstall names the guests of every node that still use the hookscript, with their detach command", () => {
+    const d = freshDestdir();
+    expect(install(d).code).toBe(0);
+    const guest = (node: string, kind: string, vmid: number, hook: string) => {
+      mkdirSync(join(d, "etc", "pve", "nodes", node, kind), { recursive: true });
+      writeFileSync(
+        join(d, "etc", "pve", "nodes", node, kind, `${vmid}.conf`),
+        `memory: 2048\n${hook ? `hookscript: ${hook}\n` : ""}`,
+      );
+    };
+    guest("pve1", "qemu-server", 101, "local:snippets/pvemigrate-dns.mjs");
+    guest("pve1", "qemu-server", 102, "local:snippets/other-hook.sh");
+    guest("pve1", "qemu-server", 103, "");
+    guest("pve2", "lxc", 200, "local:snippets/pvemigrate-dns.mjs");
+    guest("pve3", "qemu-server", 1000, "nfs-snippets:snippets/pvemigrate-dns.mjs");
+    const r = install(d, ["--uninstall"]);
+    expect(r.code, r.stderr).toBe(0);
+    const detach = r.stdout.split("\n").filter((l) => /--delete hookscript/.test(l));
+    expect(detach.map((l) => l.trim())).toEqual([
+      "qm set 101 --delete hookscript",
+      "pct set 200 --delete hookscript",
+      "qm set 1000 --delete hookscript",
+    ]);
+    expect(firstLine(join(d, HOOK))).toBe("#!/bin/sh");
+  });
+});
+
+describe("install.sh and the Node.js the bundles run with", () => {
+  let nodeDir: string;
+  let emptyDir: string;
+  beforeAll(() => {
+    // A node binary reachable only through a temp dir, as with nvm, n or /usr/local/bin:
+    // none of Proxmox's PATH directories lead to it. A hard link (a copy across filesystems).
+    nodeDir = join(work, "opt-node", "bin");
+    emptyDir = join(work, "no-node-here");
+    mkdirSync(nodeDir, { recursive: true });
+    mkdirSync(emptyDir);
+    try {
+      linkSync(realpathSync(process.execPath), join(nodeDir, "node"));
+    } catch {
+      copyFileSync(realpathSync(process.execPath), join(nodeDir, "node"));
+      chmodSync(join(nodeDir, "node"), 0o755);
+    }
+  }, 60_000);
+
+  it("the installed hookscript and CLI start under Proxmox's PATH with the node that installed them, wherever it is", () => {
+    const d = freshDestdir();
+    // `node` found through PATH, as an admin's shell finds it.
+    const r = install(d, [], { NODE: undefined, PATH: `${nodeDir}:${process.env.PATH}` });
+    expect(r.code, r.stderr).toBe(0);
+    const node = realpathSync(join(nodeDir, "node"));
+    expect(firstLine(join(d, HOOK))).toBe(`#!${node}`);
+    expect(firstLine(join(d, BIN))).toBe(`#!${node}`);
+    expect(r.stdout).toContain(`runs ${node}`);
+
+    // A config that does not exist: the hook says so and does nothing. It ran: the message is its own.
+    const noConfig = `PVEMIGRATE_DNS_CONFIG=${join(work, "absent.yaml")}`;
+    // Exactly Proxmox's environment, then one with no node in PATH at all.
+    for (const path of [PVE_PATH, `PATH=${emptyDir}`]) {
+      const hook = bare([path, "LC_ALL=C", noConfig], join(d, HOOK), ["101", "pre-start"]);
+      expect(hook.status, `${path}: ${hook.stderr}`).toBe(0);
+      expect(hook.stderr).toContain("absent.yaml does not exist; doing nothing");
+      const cli = bare([path, "LC_ALL=C"], join(d, BIN), ["--version"]);
+      expect(cli.status, `${path}: ${cli.stderr}`).toBe(0);
+      expect(cli.stdout.trim()).toBe(pkg.version);
+    }
+    // The control: the bundle as built (#!/usr/bin/env node) does not start without node in PATH,
+    // exit 127 like env's "not found": what a pre-start would have done, aborting the start.
+    const asBuilt = bare([`PATH=${emptyDir}`, "LC_ALL=C", noConfig], join(dist, "hookscript.mjs"), [
+      "101",
+      "pre-start",
+    ]);
+    expect(firstLine(join(dist, "hookscript.mjs"))).toBe("#!/usr/bin/env node");
+    expect(asBuilt.status).toBe(127);
+  });
+
+  it("refuses a node it cannot use, with one line naming it, and installs nothing", () => {
+    const fake = (name: string, body: string) => {
+      const file = join(work, name);
+      mkdirSync(join(file, ".."), { recursive: true });
+      writeFileSync(file, `#!/bin/sh\n${body}\n`, { mode: 0o755 });
+      return file;
+    };
+    const spaced = join(work, "with space", "node");
+    mkdirSync(join(spaced, ".."));
+    linkSync(join(nodeDir, "node"), spaced);
+    const cases: Array<[string, string]> = [
+      [join(work, "no-such-node"), "is not an executable file"],
+      [fake("old/node", "echo v18.19.0"), "is Node.js v18.19.0; pvemigrate-dns needs >= 20.12"],
+      [fake("old20/node", "echo v20.11.1"), "is Node.js v20.11.1; pvemigrate-dns needs >= 20.12"],
+      [fake("not-node/node", "echo 'Python 3.13'"), 'does not run as Node.js (--version said "Python 3.13")'],
+      [spaced, "a #! line cannot name a path with blanks"],
+      // Claims a good version, but cannot run the bundles: caught by starting them before the rename.
+      [
+        fake("broken/node", '[ "$1" = --version ] && echo v22.1.0 && exit 0; echo "boom" >&2; exit 3'),
+        "would not start under PATH=/sbin:/bin:/usr/sbin:/usr/bin",
+      ],
+    ];
+    for (const [node, says] of cases) {
+      const d = freshDestdir();
+      const r = install(d, [], { NODE: node });
+      expect(r.code, `${node}: ${r.stdout}${r.stderr}`).toBe(1);
+      expect(r.stderr.trimEnd().split("\n"), r.stderr).toHaveLength(1);
+      expect(r.stderr).toContain(says);
+      expect(tree(d), node).toEqual([]);
+    }
   });
 });
 

@@ -1,7 +1,7 @@
 import type { Command } from "commander";
 import type { LoadedConfig } from "../../lib/config/load.ts";
 import { formatReport } from "../../lib/doctor/report.ts";
-import { runDoctor } from "../../lib/doctor/run.ts";
+import { runDoctor, runHookFileDoctor } from "../../lib/doctor/run.ts";
 import { type GlobalOptions, printJson } from "./common.ts";
 
 // `doctor`: checks this node's setup; one line per finding with a fix hint.
@@ -11,6 +11,8 @@ import { type GlobalOptions, printJson } from "./common.ts";
 interface DoctorCliOptions extends GlobalOptions {
   node?: string;
   root?: string;
+  hookscriptFile?: boolean;
+  local?: boolean;
 }
 
 export function registerDoctorCommand(
@@ -20,18 +22,27 @@ export function registerDoctorCommand(
   program
     .command("doctor")
     .description(
-      "check this node's setup (config, Proxmox API, DNS masters, nft, haproxy, journal, hookscripts)",
+      "check this node's setup (config, Proxmox API, DNS masters, nft, haproxy, journal, hookscripts) and the hookscript file on every node",
     )
     .option("--node <name>", "act as this node (default: $PVEMIGRATE_DNS_NODE or the hostname)")
     .option("--json", "machine-readable output")
-    .option("--root <dir>", "where /etc/nftables.conf and /etc/systemd are looked up (default /)")
+    .option(
+      "--root <dir>",
+      "where /etc/nftables.conf, /etc/systemd and /var/lib/vz/snippets are looked up (default /)",
+    )
+    .option("--local", "check only this node (not the hookscript files of the other nodes, which need ssh)")
+    .option(
+      "--hookscript-file",
+      "only check this node's hookscript file the way Proxmox runs it (what doctor runs on the other nodes)",
+    )
     .action(async (_o, cmd: Command) => {
       const opts = cmd.optsWithGlobals<DoctorCliOptions>();
-      const report = await runDoctor({
+      const report = await (opts.hookscriptFile ? runHookFileDoctor : runDoctor)({
         load,
         ...(opts.config ? { configPath: opts.config } : {}),
         ...(opts.node ? { node: opts.node } : {}),
         ...(opts.root ? { rootDir: opts.root } : {}),
+        ...(opts.local ? { local: true } : {}),
       });
       if (opts.json) printJson(report);
       else process.stdout.write(`${formatReport(report).join("\n")}\n`);

@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
-import { mkdir, readFile, rename, stat, writeFile } from "node:fs/promises";
+import { readFile, rename, stat, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
+import { makeDirs } from "../state/make-dirs.ts";
 import type { Config } from "./types.ts";
 
 // The hook's cold start: validating the config (zod) costs more than starting
@@ -64,7 +65,7 @@ export async function readConfigCache(
 export async function writeConfigCache(config: Config, text: string, dir = CONFIG_CACHE_DIR): Promise<void> {
   if (!usable()) return;
   try {
-    await mkdir(dir, { recursive: true, mode: 0o700 });
+    await makeDirs(dir, { mode: 0o700 });
     const file = cacheFile(dir, config.source);
     const temp = `${file}.${process.pid}.tmp`;
     await writeFile(

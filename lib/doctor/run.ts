@@ -3,6 +3,7 @@ import { InputError, messageOf } from "../errors.ts";
 import { execOn } from "../remote/apply.ts";
 import { checkConfig, type Load } from "./check-config.ts";
 import { checkDns } from "./check-dns.ts";
+import { checkHookFileHere, checkHookFiles } from "./check-hook-file.ts";
 import { checkHookscripts } from "./check-hookscript.ts";
 import { checkJournal } from "./check-journal.ts";
 import { checkNft } from "./check-nat.ts";
@@ -23,8 +24,13 @@ export interface DoctorOptions {
   configPath?: string;
   /** Act as this node; default $PVEMIGRATE_DNS_NODE or the hostname. */
   node?: string;
-  /** Where /etc/nftables.conf and /etc/systemd live: "/" on a node, a temp dir in tests. */
+  /**
+   * Where /etc/nftables.conf, /etc/systemd and the hookscript file
+   * (/var/lib/vz/snippets) live: "/" on a node, a temp dir in tests.
+   */
   rootDir?: string;
+  /** Check only this node: no other node's hookscript file (no ssh). */
+  local?: boolean;
   now?: () => number;
 }
 
@@ -72,6 +78,14 @@ export async function runDoctor(opts: DoctorOptions = {}): Promise<DoctorReport>
     guarded("nft", () => checkNft(config.nat, execOn(config, rt.self))),
     guarded("nftables.service", () => checkNftablesService(config.nat, opts.rootDir ?? "/")),
     guarded("proxy", () => checkProxy(config.proxy)),
+    guarded("hookscript-file", () =>
+      checkHookFiles(
+        config,
+        rt.self,
+        opts.rootDir ?? "/",
+        opts.local ? [rt.self] : Object.keys(config.nodes),
+      ),
+    ),
     guarded("journal", () =>
       checkJournal(
         [
@@ -92,4 +106,22 @@ export async function runDoctor(opts: DoctorOptions = {}): Promise<DoctorReport>
       ),
     );
   return buildReport([...gate.findings, ...groups.flat(), ...notes], rt.self);
+}
+
+/**
+ * `doctor --hookscript-file`: only this node's hookscript file. What doctor
+ * on another node runs here, since the snippets directory is per node.
+ */
+export async function runHookFileDoctor(opts: DoctorOptions = {}): Promise<DoctorReport> {
+  const gate = await checkConfig(opts.load ?? loadConfig, {
+    ...(opts.configPath ? { configPath: opts.configPath } : {}),
+    ...(opts.node ? { node: opts.node } : {}),
+    log: () => {},
+  });
+  const rt = gate.runtime;
+  if (!rt) return buildReport(gate.findings);
+  const file = await guarded("hookscript-file", async () => [
+    await checkHookFileHere(rt.config, rt.self, opts.rootDir ?? "/"),
+  ]);
+  return buildReport([...gate.findings, ...file], rt.self);
 }

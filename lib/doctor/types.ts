@@ -20,6 +20,7 @@ export type CheckName =
   | "proxy"
   | "journal"
   | "hookscript"
+  | "hookscript-file"
   | "notes";
 
 export interface Finding {

@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import { mkdirSync, openSync } from "node:fs";
+import { openSync } from "node:fs";
 import { join } from "node:path";
 import { forNode } from "../config/for-node.ts";
 import type { LoadedConfig } from "../config/load.ts";
@@ -7,6 +7,7 @@ import { loadConfigFast } from "../config/load-fast.ts";
 import type { Config } from "../config/types.ts";
 import { InputError, messageOf } from "../errors.ts";
 import { openState, type State } from "../state/index.ts";
+import { makeDirsSync } from "../state/make-dirs.ts";
 import { localNodeName } from "./node-name.ts";
 import { type HookWork, hookWork } from "./pending.ts";
 
@@ -46,7 +47,7 @@ const say = (line: string) => process.stderr.write(`pvemigrate-dns: ${line}\n`);
 
 /** Starts this same script again as `<script> <vmid> __worker`, detached, logging to stateDir. */
 export function spawnDetachedWorker(ctx: HookContext, vmid: number): void {
-  mkdirSync(ctx.config.stateDir, { recursive: true, mode: 0o700 });
+  makeDirsSync(ctx.config.stateDir, { mode: 0o700 });
   const log = openSync(join(ctx.config.stateDir, "worker.log"), "a", 0o600);
   const child = spawn(process.execPath, [...process.execArgv, process.argv[1]!, String(vmid), WORKER_PHASE], {
     detached: true,

@@ -1,9 +1,10 @@
-import { mkdir, readFile, unlink } from "node:fs/promises";
+import { readFile, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import type { Departure } from "../desired/compute.ts";
 import { messageOf } from "../errors.ts";
 import { writeFileAtomic } from "./atomic-write.ts";
 import { errnoCode } from "./lock-common.ts";
+import { makeDirs } from "./make-dirs.ts";
 import { listDir } from "./read.ts";
 
 // Which VM left which node when: the old node grace-forwards to it until
@@ -54,7 +55,7 @@ export class DepartureStore {
       await unlink(file).catch(() => {});
       return;
     }
-    await mkdir(this.dir, { recursive: true });
+    await makeDirs(this.dir);
     await writeFileAtomic(file, `${JSON.stringify(list)}\n`);
   }
 }

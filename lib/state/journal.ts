@@ -1,4 +1,4 @@
-import { mkdir, readFile, rename, stat, unlink } from "node:fs/promises";
+import { readFile, rename, stat, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import { messageOf } from "../errors.ts";
 import { syncDir, TEMP_PREFIX, writeFileAtomic } from "./atomic-write.ts";
@@ -17,6 +17,7 @@ import {
   MAX_ERROR_LENGTH,
 } from "./journal-item.ts";
 import { errnoCode, type WithLock } from "./lock-common.ts";
+import { makeDirs } from "./make-dirs.ts";
 import { listDir } from "./read.ts";
 
 // The journal of pending work: one JSON file per item in one directory
@@ -172,7 +173,7 @@ export class Journal {
   }
 
   async #write(item: JournalItem): Promise<void> {
-    await mkdir(this.dir, { recursive: true, ...(this.#fileMode === undefined ? {} : { mode: 0o700 }) });
+    await makeDirs(this.dir, this.#fileMode === undefined ? {} : { mode: 0o700 });
     const opts = this.#fileMode === undefined ? {} : { mode: this.#fileMode };
     await writeFileAtomic(join(this.dir, fileNameFor(item.id)), encodeItem(item), opts);
   }

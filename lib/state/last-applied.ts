@@ -1,8 +1,9 @@
-import { mkdir, readFile, unlink } from "node:fs/promises";
+import { readFile, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import { InputError, messageOf } from "../errors.ts";
 import { writeFileAtomic } from "./atomic-write.ts";
 import { errnoCode } from "./lock-common.ts";
+import { makeDirs } from "./make-dirs.ts";
 import { listDir, parseJsonObject } from "./read.ts";
 
 // What was last applied for each VM: the node it was switched to and the
@@ -89,11 +90,11 @@ export class LastAppliedStore {
       appliedAt: input.appliedAt ?? new Date(this.#now()).toISOString(),
     };
     const text = `${JSON.stringify(record)}\n`;
-    await mkdir(this.#opts.localDir, { recursive: true, mode: 0o700 });
+    await makeDirs(this.#opts.localDir, { mode: 0o700 });
     const mode = this.#opts.fileMode === undefined ? {} : { mode: this.#opts.fileMode };
     await writeFileAtomic(join(this.#opts.localDir, `${record.vmid}.json`), text, mode);
     try {
-      await mkdir(this.#opts.clusterDir, { recursive: true });
+      await makeDirs(this.#opts.clusterDir);
       await writeFileAtomic(join(this.#opts.clusterDir, `${record.vmid}.json`), text);
       return { record, cluster: true };
     } catch (err) {

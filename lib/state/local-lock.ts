@@ -1,4 +1,4 @@
-import { link, mkdir, readFile, stat, unlink, writeFile } from "node:fs/promises";
+import { link, readFile, stat, unlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { tempPathFor } from "./atomic-write.ts";
 import { currentHolder, type Holder, holderAlive, parseHolder } from "./holder.ts";
@@ -13,6 +13,7 @@ import {
   STEADY_LEASE,
   type WithLock,
 } from "./lock-common.ts";
+import { makeDirs } from "./make-dirs.ts";
 
 // An exclusive lock between processes on this node, in stateDir/locks.
 // Node has no flock(2), so: a lock file created atomically with its holder
@@ -59,7 +60,7 @@ interface Seen {
 }
 
 async function acquire(dir: string, path: string, name: string, timeoutMs: number): Promise<Holder> {
-  await mkdir(dir, { recursive: true, mode: 0o700 });
+  await makeDirs(dir, { mode: 0o700 });
   const deadline = Date.now() + timeoutMs;
   const backoff = new Backoff();
   const me = currentHolder();

@@ -12,6 +12,7 @@ import { run, runChecked } from "../../lib/process/run.ts";
 import { haproxyCommand } from "../../lib/proxy/admin-socket.ts";
 import { renderHaproxyConfig } from "../../lib/proxy/haproxy-config.ts";
 import { type Harness, startHarness } from "../e2e/harness.ts";
+import { installBelow } from "../support/install.ts";
 import { missing } from "../support/requirements.ts";
 
 // The node-side checks against the real programs: nft reads the table inside
@@ -41,6 +42,7 @@ describe.skipIf(missing({ root: true, bins: ["ip", "nft", "haproxy", "named", "d
       socket = join(h.dir, "admin.sock");
       mapDir = join(h.dir, "maps");
       rootDir = join(h.dir, "root");
+      installBelow(rootDir, join(h.dir, "dist"));
       configFile = h.writeConfigVariant("netns", (doc) => {
         doc.nat = { backend: "nftables", table: "pvemigrate" };
         doc.proxy = { backend: "haproxy", socket, mapDir, httpsPort: 8443, httpPort: 8080 };
@@ -54,7 +56,8 @@ describe.skipIf(missing({ root: true, bins: ["ip", "nft", "haproxy", "named", "d
       await h?.stop();
     });
 
-    const doctor = () => runDoctor({ load: loadConfig, configPath: configFile, node: "pve1", rootDir });
+    const doctor = () =>
+      runDoctor({ load: loadConfig, configPath: configFile, node: "pve1", rootDir, local: true });
 
     it("before the first reconcile: no table, no maps, no haproxy -> warnings with hints, exit 0", async () => {
       const r = await doctor();

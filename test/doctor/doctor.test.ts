@@ -10,6 +10,7 @@ import type { DoctorReport, Finding } from "../../lib/doctor/types.ts";
 import { run } from "../../lib/process/run.ts";
 import { defineKind } from "../../lib/state/index.ts";
 import { type Harness, startHarness } from "../e2e/harness.ts";
+import { installBelow } from "../support/install.ts";
 import { freePort } from "../support/named.ts";
 import { missing } from "../support/requirements.ts";
 
@@ -26,8 +27,17 @@ const text = (r: DoctorReport) => formatReport(r).join("\n");
 describe.skipIf(missing({ bins: ["named", "dig", "tsig-keygen"] }))("doctor on sim + named", () => {
   let h: Harness;
   let root: string;
+  // --local (this node's hookscript file only) unless a test is about the other nodes: each
+  // other node costs two node processes per run.
   const doctor = (opts: DoctorOptions = {}) =>
-    runDoctor({ load: loadConfig, configPath: h.configFile, node: "pve1", rootDir: root, ...opts });
+    runDoctor({
+      load: loadConfig,
+      configPath: h.configFile,
+      node: "pve1",
+      rootDir: root,
+      local: true,
+      ...opts,
+    });
 
   beforeAll(async () => {
     h = await startHarness({
@@ -39,6 +49,8 @@ describe.skipIf(missing({ bins: ["named", "dig", "tsig-keygen"] }))("doctor on s
       },
     });
     root = mkdtempSync(join(tmpdir(), `pvemigrate-doctor-${process.pid}-`));
+    // The hookscript file doctor runs on every node, installed the way an admin does (below root).
+    installBelow(root, join(h.dir, "dist"));
   }, 90_000);
   afterAll(async () => {
     if (root) rmSync(root, { recursive: true, force: true });
@@ -46,7 +58,7 @@ describe.skipIf(missing({ bins: ["named", "dig", "tsig-keygen"] }))("doctor on s
   });
 
   it("a healthy node: every check ok, exit 0", async () => {
-    const r = await doctor();
+    const r = await doctor({ local: false });
     expect(
       r.findings.filter((f) => f.status !== "ok"),
       text(r),
@@ -63,6 +75,14 @@ describe.skipIf(missing({ bins: ["named", "dig", "tsig-keygen"] }))("doctor on s
     ]);
     expect(of(r, "quorum")[0]?.status).toBe("ok");
     expect(of(r, "hookscript").map((f) => f.message)).toEqual([`VM 101 runs hookscript ${HOOK}`]);
+    // pve2 and pve3 answer through their own CLI (the netns transport runs it here as --node pveN).
+    expect(of(r, "hookscript-file").map((f) => f.message)).toEqual(
+      ["pve1", "pve2", "pve3"].map((n) =>
+        expect.stringMatching(
+          new RegExp(`^${n}: ${root}/var/lib/vz/snippets/pvemigrate-dns\\.mjs starts as Proxmox runs it`),
+        ),
+      ),
+    );
   });
 
   it("a master down fails naming that master; the other stays ok; exit 2", async () => {
@@ -74,6 +94,10 @@ describe.skipIf(missing({ bins: ["named", "dig", "tsig-keygen"] }))("doctor on s
     const r = await doctor({ configPath: file });
     const dns = of(r, "dns");
     expect(dns.map((f) => f.status)).toEqual(["ok", "fail"]);
+    // --local: only this node's hookscript file.
+    expect(of(r, "hookscript-file").map((f) => [f.status, f.message.split(":")[0]])).toEqual([
+      ["ok", "pve1"],
+    ]);
     expect(dns[1]!.message).toContain(`master 127.0.0.1:${closed}`);
     expect(dns[1]!.message).toMatch(/refused/);
     expect(dns[1]!.hint).toMatch(/nothing listens/);
@@ -189,6 +213,7 @@ describe.skipIf(missing({ bins: ["named", "dig", "tsig-keygen"] }))("doctor on s
           "pve1",
           "--root",
           root,
+          "--local",
           ...(json ? ["--json"] : []),
         ],
         { timeoutMs: 60_000 },

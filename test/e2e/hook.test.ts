@@ -163,6 +163,25 @@ describe.skipIf(missing({ bins: ["named", "dig", "tsig-keygen"] }))(
       expect(workerPids(h)).toEqual([]);
     });
 
+    it("a state dir under /proc (where a recursive mkdir never returns) never hangs a start", async () => {
+      // Node 20's mkdir(..., {recursive: true}) spins forever on /proc/self/<missing>/x: every
+      // mkdir there is ENOENT while the parent exists. The bound is a hang catcher, not a speed check.
+      const config = h.writeConfigVariant("proc-state", (doc) => {
+        doc.stateDir = "/proc/self/pvemigrate-dns-missing/{node}";
+      });
+      for (const phase of ["pre-start", "post-start", "post-stop"]) {
+        const r = await hook("pve3", ["101", phase], {
+          config,
+          env: { PVE_MIGRATED_FROM: "pve1" },
+          boundMs: 25_000,
+        });
+        expect(r.code, `${phase}: ${r.stderr}`).toBe(0);
+        expect(r.stderr.trimEnd().split("\n"), r.stderr).toHaveLength(1);
+        expect(r.stderr).toContain(`hook ${phase} VM 101: ENOENT`);
+      }
+      expect(workerPids(h)).toEqual([]);
+    }, 90_000);
+
     it("strict pre-start refuses a VM whose forward collides with a VM running on the node", async () => {
       const refused = await hook("pve1", ["104", "pre-start"], { config: strictConfig });
       expect(refused.code, refused.stderr).toBe(1);
