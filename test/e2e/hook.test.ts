@@ -14,9 +14,10 @@ import { type Harness, startHarness } from "./harness.ts";
 // still, and reads its output until EOF, so every run is timed until its
 // stdio closes: a detached worker that kept our pipes open would show here.
 
-// Generous: the suite runs its files in parallel on small CI machines, where a plain hook run
-// took up to 1.4 s here. It still catches a hook that waits on a peer. Real numbers: bench/hook-startup.ts.
-const HOOK_BOUND_MS = 3000;
+// A hang detector, not a speed claim: a hook that waits on a peer without a deadline never
+// returns, and the suite runs its files in parallel on small, loaded CI machines where a plain
+// hook run has taken over 3 s. Speed is measured in bench/hook-startup.ts, not asserted here.
+const HOOK_BOUND_MS = 15_000;
 
 interface HookRun {
   code: number | null;
