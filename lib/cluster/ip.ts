@@ -1,4 +1,5 @@
 import { isIP } from "node:net";
+import { untrusted } from "../text/untrusted.ts";
 
 // PURE: choosing a VM's private address from what the guest agent, the dnsmasq
 // leases file or the neighbour table report. No I/O here; discover.ts fetches.
@@ -89,7 +90,8 @@ export function pickAgentAddress(interfaces: readonly AgentInterface[], vmNetwor
   }
   return {
     ok: false,
-    reason: `the guest agent reports no address in ${vmNetwork} (saw: ${seen.join(", ") || "no addresses"})`,
+    // Interface names and addresses are the guest's own words.
+    reason: `the guest agent reports no address in ${vmNetwork} (saw: ${untrusted(seen.join(", ")) || "no addresses"})`,
   };
 }
 

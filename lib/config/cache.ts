@@ -17,7 +17,7 @@ export const CONFIG_CACHE_DIR = process.env.PVEMIGRATE_DNS_CACHE_DIR || "/run/pv
 
 // Bumped whenever Config gains or changes a field: an entry written by an
 // older version (after an upgrade without reboot) is then never used.
-const FORMAT = 2;
+const FORMAT = 3;
 
 interface CacheEntry {
   format: number;

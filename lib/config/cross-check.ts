@@ -137,8 +137,11 @@ function checkNames(config: Config, problems: Problem[]): void {
     ];
     for (const [kind, name, i] of entries) {
       const path = `vms.${vm.vmid}.${kind}[${i}]`;
-      if (kind === "dns" && !inZone(name, config.dns.zone)) {
-        problems.push({ path, message: `${name} is outside dns.zone ${config.dns.zone}` });
+      // A route for a name outside the zone sends someone else's traffic (and
+      // their ACME HTTP-01 challenges) to this VM: only when the file says so.
+      if (!inZone(name, config.dns.zone) && (kind === "dns" || !vm.externalNames)) {
+        const hint = kind === "dns" ? "" : ` (set externalNames: true on VM ${vm.vmid} to route it anyway)`;
+        problems.push({ path, message: `${name} is outside dns.zone ${config.dns.zone}${hint}` });
       }
       const key = `${kind}:${name}`;
       if (seenHere.has(key)) problems.push({ path, message: `${name} is listed twice` });
@@ -149,6 +152,30 @@ function checkNames(config: Config, problems: Problem[]): void {
       } else if (!prev) {
         owner.set(name, { vmid: vm.vmid, path });
       }
+    }
+  }
+}
+
+/** The Notes policy may only hand out names of the zone this tool writes. */
+function checkNotesSuffixes(config: Config, problems: Problem[]): void {
+  config.notes.dnsSuffixes.forEach((suffix, i) => {
+    if (!inZone(suffix, config.dns.zone)) {
+      problems.push({
+        path: `notes.dnsSuffixes[${i}]`,
+        message: `${suffix} is outside dns.zone ${config.dns.zone}`,
+      });
+    }
+  });
+}
+
+/** A node's VM bridge address is on the VM network. */
+function checkGateways(config: Config, problems: Problem[]): void {
+  for (const node of Object.values(config.nodes)) {
+    if (!ipv4InCidr(node.vmGateway, config.vmNetwork)) {
+      problems.push({
+        path: `nodes.${node.name}.vmGateway`,
+        message: `${node.vmGateway} is outside vmNetwork ${config.vmNetwork}`,
+      });
     }
   }
 }
@@ -172,5 +199,7 @@ export function crossCheck(config: Config): Problem[] {
   checkIPv6(config, problems);
   checkPorts(config, problems);
   checkNames(config, problems);
+  checkNotesSuffixes(config, problems);
+  checkGateways(config, problems);
   return problems;
 }

@@ -1,4 +1,5 @@
 import { dirname, resolve } from "node:path";
+import { firstUsable } from "./addresses.ts";
 import type { RawConfig, RawVm } from "./schema.ts";
 import { type Config, type Problem, SYSTEM_CAS, type VmConfig } from "./types.ts";
 
@@ -16,6 +17,8 @@ export function normalizeVm(vmid: string, raw: RawVm, allNodes: string[]): VmCon
     sni: raw.sni,
     http: raw.http,
     nodes: raw.nodes ?? allNodes,
+    ...(raw.notesAllowed !== undefined ? { notesAllowed: raw.notesAllowed } : {}),
+    ...(raw.externalNames ? { externalNames: true } : {}),
   };
 }
 
@@ -39,6 +42,7 @@ export function normalize(raw: RawConfig, source: string): Config {
       privateIP: n.privateIP,
       publicInterface: n.publicInterface,
       sshHost: n.sshHost ?? n.privateIP,
+      vmGateway: n.vmGateway ?? firstUsable(raw.vmNetwork),
     };
   }
   const vms: Config["vms"] = {};
@@ -69,6 +73,7 @@ export function normalize(raw: RawConfig, source: string): Config {
     stateDir: raw.stateDir,
     pveRoot: raw.pveRoot,
     dnsmasqLeases: raw.dnsmasqLeases,
+    notes: raw.notes,
     vms,
   };
 }

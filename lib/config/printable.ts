@@ -36,6 +36,7 @@ export function printableConfig({ config, secrets }: LoadedConfig): Record<strin
     stateDir: config.stateDir,
     pveRoot: config.pveRoot,
     dnsmasqLeases: config.dnsmasqLeases,
+    notes: { ...config.notes, ports: config.notes.ports.map(portRangeText) },
     vms: Object.fromEntries(
       Object.entries(config.vms).map(([id, vm]) => [
         id,
@@ -46,6 +47,8 @@ export function printableConfig({ config, secrets }: LoadedConfig): Record<strin
           sni: vm.sni.map(route),
           http: vm.http.map(route),
           nodes: vm.nodes,
+          ...(vm.notesAllowed !== undefined ? { notesAllowed: vm.notesAllowed } : {}),
+          externalNames: vm.externalNames ?? false,
         },
       ]),
     ),

@@ -156,6 +156,7 @@ const node = z.strictObject({
   privateIP: ipv4,
   publicInterface: ifname,
   sshHost: z.string().min(1).optional(),
+  vmGateway: ipv4.optional(),
 });
 
 const dns = z.strictObject({
@@ -238,10 +239,37 @@ const vm = z.strictObject({
   sni: z.array(vmItems.sni).default([]),
   http: z.array(vmItems.http).default([]),
   nodes: z.array(vmItems.nodes).optional(),
+  notesAllowed: z.boolean().optional(),
+  externalNames: z.boolean().default(false),
 });
 
-/** One VM's block, as it may also appear in the VM's Proxmox Notes. */
+/** One VM's block in the config file. */
 export const vmSchema = vm;
+
+/**
+ * The lists a VM's Notes block may carry. No `ip` (a tenant must not pick
+ * where traffic goes), no `nodes`, `notesAllowed` or `externalNames` (the
+ * file's decisions): notes.ts reports those keys by name before this runs.
+ */
+export const notesBlockSchema = z.strictObject({
+  dns: vm.shape.dns,
+  forward: vm.shape.forward,
+  sni: vm.shape.sni,
+  http: vm.shape.http,
+});
+
+const notes = z.strictObject({
+  enabled: z.boolean().default(false),
+  dnsSuffixes: z.array(hostname).default([]),
+  ports: z.array(via(parsePortRange)).default([]),
+  maxNames: z.number().int().min(0).max(1000).default(16),
+  maxForwards: z.number().int().min(0).max(1000).default(16),
+  ip: z
+    .enum(["agent", "dnsmasq", "mac"], {
+      error: (issue) => `${JSON.stringify(issue.input)} is not one of agent, dnsmasq, mac`,
+    })
+    .default("dnsmasq"),
+});
 
 /**
  * Parses a VM block keeping every valid list entry even when others are
@@ -266,6 +294,7 @@ export function parseVmLeniently(block: unknown): RawVm {
     sni: list(vmItems.sni, obj.sni),
     http: list(vmItems.http, obj.http),
     ...(Array.isArray(obj.nodes) ? { nodes: list(vmItems.nodes, obj.nodes) } : {}),
+    externalNames: obj.externalNames === true,
   };
 }
 
@@ -288,6 +317,7 @@ export const configSchema = z.strictObject({
   stateDir: path.default("/var/lib/pvemigrate-dns"),
   pveRoot: path.default("/etc/pve"),
   dnsmasqLeases: path.default("/var/lib/misc/dnsmasq.leases"),
+  notes: notes.prefault({}),
   // Each VM is parsed on its own (vmSchema), so one broken VM does not hide
   // the cross-field problems of the others.
   vms: z
@@ -296,4 +326,5 @@ export const configSchema = z.strictObject({
 });
 
 export type RawVm = z.output<typeof vmSchema>;
+export type RawNotesBlock = z.output<typeof notesBlockSchema>;
 export type RawConfig = Omit<z.output<typeof configSchema>, "vms"> & { vms: Record<string, RawVm> };

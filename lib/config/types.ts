@@ -46,8 +46,34 @@ export interface VmConfig {
   http: Route[];
   /** Nodes the VM may run on (an HA group, say); default: every node. */
   nodes: string[];
-  /** DNS names this VM's Notes block contributed (untrusted). */
+  /** The file's per-VM switch for its Notes; unset: `notes.enabled` decides. */
+  notesAllowed?: boolean;
+  /** The file lets this VM route SNI/HTTP names outside dns.zone (never from Notes); unset: false. */
+  externalNames?: boolean;
+  /** DNS names this VM's Notes block contributed (set by mergeNotes; untrusted). */
   notesClaims?: readonly string[];
+}
+
+/** How a VM that only its Notes describe is found on the VM network (Notes never name an address). */
+export type NotesIpSource = "agent" | "dnsmasq" | "mac";
+
+/**
+ * What a VM's Notes block may ask for. Notes are writable by whoever holds
+ * VM.Config.Options on the VM (its tenant), so they are off unless the file
+ * turns them on, and then bounded by this policy.
+ */
+export interface NotesPolicy {
+  enabled: boolean;
+  /** dns/sni/http names a Notes block may claim: strict subdomains of these (inside dns.zone). */
+  dnsSuffixes: string[];
+  /** Public ports a Notes block may forward. */
+  ports: PortRange[];
+  /** Per VM: dns + sni + http entries together. */
+  maxNames: number;
+  /** Per VM: forward entries. */
+  maxForwards: number;
+  /** How a VM listed only in Notes gets its address. */
+  ip: NotesIpSource;
 }
 
 export interface NodeConfig {
@@ -60,6 +86,8 @@ export interface NodeConfig {
   publicInterface: string;
   /** Where ssh reaches the node; default privateIP. */
   sshHost: string;
+  /** The node's own address on the VM bridge (its VMs' gateway): never a VM's address. */
+  vmGateway: string;
 }
 
 export type TsigAlgorithm = "hmac-sha1" | "hmac-sha224" | "hmac-sha256" | "hmac-sha384" | "hmac-sha512";
@@ -159,6 +187,8 @@ export interface Config {
   pveRoot: string;
   /** dnsmasq leases file for `ip: dnsmasq`. */
   dnsmasqLeases: string;
+  /** What VMs' Notes blocks may set; off by default. */
+  notes: NotesPolicy;
   vms: Record<string, VmConfig>;
 }
 

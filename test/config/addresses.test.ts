@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { forbiddenVmAddresses } from "../../lib/config/addresses.ts";
+import { firstUsable, forbiddenVmAddresses } from "../../lib/config/addresses.ts";
 import { loadConfig } from "../../lib/config/load.ts";
 import type { Config } from "../../lib/config/types.ts";
 import { baseDoc, type Fixture, makeFixture } from "./fixture.ts";
@@ -36,6 +36,22 @@ describe("forbiddenVmAddresses", () => {
     expect(forbidden.get("172.16.64.0")).toBe("the network address of vmNetwork 172.16.77.9/20");
     expect(forbidden.get("172.16.79.255")).toBe("the broadcast address of vmNetwork 172.16.77.9/20");
     expect([...forbidden.values()].some((why) => why.includes("static"))).toBe(false);
+  });
+
+  it("lists every node's VM bridge address (vmGateway), where services meant only for VMs listen", () => {
+    const nodes = {
+      pve1: { ...config.nodes.pve1!, vmGateway: "10.10.1.1" },
+      pve2: { ...config.nodes.pve2!, vmGateway: "10.10.2.1" },
+    };
+    const forbidden = forbiddenVmAddresses({ ...config, nodes });
+    expect(forbidden.get("10.10.1.1")).toBe("node pve1's VM bridge address (vmGateway)");
+    expect(forbidden.get("10.10.2.1")).toBe("node pve2's VM bridge address (vmGateway)");
+  });
+
+  it("a node's vmGateway defaults to the first usable address of vmNetwork", () => {
+    expect(firstUsable("10.10.0.0/16")).toBe("10.10.0.1");
+    expect(firstUsable("172.16.77.9/20")).toBe("172.16.64.1");
+    expect(config.nodes.pve2?.vmGateway).toBe("10.10.0.1");
   });
 
   it("a /31 or /32 VM network has no network or broadcast address", () => {

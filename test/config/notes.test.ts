@@ -1,21 +1,46 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadConfig } from "../../lib/config/load.ts";
-import { extractNotesBlock, mergeNotes } from "../../lib/config/notes.ts";
+import {
+  extractNotesBlock,
+  mergeNotes,
+  NOTES_MAX_BYTES,
+  NOTES_MAX_PROBLEMS,
+} from "../../lib/config/notes.ts";
 import type { Config } from "../../lib/config/types.ts";
-import { baseDoc, type Fixture, makeFixture } from "./fixture.ts";
+import { baseDoc, type Doc, type Fixture, makeFixture } from "./fixture.ts";
+
+// A VM's Notes are written by its tenant (VM.Config.Options), not by root:
+// each test plays a tenant asking for something, first with Notes off (the
+// default), then under the file's policy.
 
 let fx: Fixture;
-let config: Config;
+let off: Config;
+let on: Config;
+const POLICY = {
+  enabled: true,
+  dnsSuffixes: ["tenants.example.org"],
+  ports: ["tcp/20000-20999", "udp/20000-20999"],
+  maxNames: 6,
+  maxForwards: 4,
+  ip: "agent",
+};
+const load = async (mutate: (d: Doc) => void) => {
+  const doc = baseDoc();
+  mutate(doc);
+  return (await loadConfig(fx.write(doc))).config;
+};
 beforeAll(async () => {
   fx = makeFixture();
-  ({ config } = await loadConfig(fx.write(baseDoc())));
+  off = await load(() => {});
+  on = await load((d) => (d.notes = POLICY));
 });
 afterAll(() => fx.cleanup());
 
 const notes = (yaml: string) =>
   `Shop VM, owned by team web.\n\n\`\`\`pvemigrate-dns\n${yaml}\n\`\`\`\nmore text\n`;
+const paths = (r: { problems: Array<{ path: string }> }) => r.problems.map((p) => p.path);
 
-describe("VM Notes blocks", () => {
+describe("extracting the Notes block", () => {
   it("extracts only the fenced pvemigrate-dns block", () => {
     expect(extractNotesBlock(notes("dns: [a.example.org]"))).toBe("dns: [a.example.org]\n");
     expect(extractNotesBlock("```yaml\ndns: [x]\n```")).toBeUndefined();
@@ -23,46 +48,245 @@ describe("VM Notes blocks", () => {
     expect(extractNotesBlock("~~~pvemigrate-dns\r\nip: agent\r\n~~~\r\n")).toBe("ip: agent\n");
   });
 
-  it("adds a VM that only its Notes describe", () => {
-    const r = mergeNotes(config, {
-      110: notes('ip: 10.10.1.110\ndns: [ new.example.org ]\nforward: [ "tcp/2210:22" ]'),
-    });
-    expect(r.problems).toEqual([]);
-    expect(r.config.vms["110"]?.dns).toEqual(["new.example.org"]);
-    expect(r.config.vms["110"]?.forward).toEqual([{ proto: "tcp", publicPort: 2210, privatePort: 22 }]);
+  it("needs the opening fence and the tag on one line, and a closing fence", () => {
+    expect(extractNotesBlock("```\npvemigrate-dns\ndns: [x]\n```\n")).toBeUndefined();
+    expect(extractNotesBlock("```pvemigrate-dns\ndns: [x]\n")).toBeUndefined();
+    expect(extractNotesBlock("```pvemigrate-dns\n```\n")).toBe("");
+  });
+});
+
+describe("Notes are off unless the file turns them on", () => {
+  const block = notes('dns: [ app.tenants.example.org ]\nforward: [ "tcp/20022:22" ]');
+
+  it("a VM only its Notes describe is not added, and the block is reported", () => {
+    const r = mergeNotes(off, { 110: block });
+    expect(r.config.vms["110"]).toBeUndefined();
+    expect(r.problems).toEqual([
+      {
+        path: "vms.110 (Notes)",
+        message: "Notes are off (notes.enabled is false in the config file); the VM's Notes block is ignored",
+      },
+    ]);
   });
 
-  it("the file wins on conflict, and the conflict is reported", () => {
-    const r = mergeNotes(config, { 102: notes("ip: 10.10.1.102\ndns: [ other.example.org ]") });
+  it("the same block is taken under the policy: names and ports inside it, the address from discovery", () => {
+    const r = mergeNotes(on, { 110: block });
+    expect(r.problems).toEqual([]);
+    expect(r.config.vms["110"]).toEqual({
+      vmid: 110,
+      ip: { kind: "agent" },
+      dns: ["app.tenants.example.org"],
+      forward: [{ proto: "tcp", publicPort: 20022, privatePort: 22 }],
+      sni: [],
+      http: [],
+      nodes: ["pve1", "pve2"],
+      notesClaims: ["app.tenants.example.org"],
+    });
+  });
+
+  it("notesAllowed: false in the file opts one VM out of an enabled policy", async () => {
+    const optedOut = await load((d) => {
+      d.notes = POLICY;
+      d.vms[102].notesAllowed = false;
+      d.vms[102].dns = [];
+    });
+    const r = mergeNotes(optedOut, { 102: block });
+    expect(r.config.vms["102"]?.dns).toEqual([]);
+    expect(r.problems).toEqual([
+      {
+        path: "vms.102 (Notes)",
+        message: "Notes are off for this VM (vms.102.notesAllowed: false); its Notes block is ignored",
+      },
+    ]);
+  });
+
+  it("notesAllowed: true in the file opts one VM in, under the policy's limits", async () => {
+    const optedIn = await load((d) => {
+      d.notes = { ...POLICY, enabled: false };
+      d.vms[102].notesAllowed = true;
+      d.vms[102].dns = [];
+    });
+    const r = mergeNotes(optedIn, { 102: block, 110: block });
+    expect(r.config.vms["102"]?.dns).toEqual(["app.tenants.example.org"]);
+    expect(r.config.vms["102"]?.notesClaims).toEqual(["app.tenants.example.org"]);
+    expect(r.config.vms["110"]).toBeUndefined();
+    expect(paths(r)).toEqual(["vms.110 (Notes)"]);
+  });
+});
+
+describe("a Notes block never chooses where traffic goes", () => {
+  it("an ip in Notes is refused and the whole block ignored", () => {
+    const r = mergeNotes(on, { 110: notes("ip: 10.10.0.1\ndns: [ app.tenants.example.org ]") });
+    expect(r.config.vms["110"]).toBeUndefined();
+    expect(r.problems).toEqual([
+      {
+        path: "vms.110 (Notes).ip",
+        message:
+          "a Notes block cannot choose the VM's address: it comes from the config file or from discovery (notes.ip)",
+      },
+    ]);
+  });
+
+  it("nodes, notesAllowed and externalNames are the file's to set", () => {
+    const r = mergeNotes(on, {
+      110: notes("nodes: [pve1]\nnotesAllowed: true\nexternalNames: true\nsni: [ accounts.google.com ]"),
+    });
+    expect(r.config.vms["110"]).toBeUndefined();
+    expect(paths(r)).toEqual([
+      "vms.110 (Notes).nodes",
+      "vms.110 (Notes).notesAllowed",
+      "vms.110 (Notes).externalNames",
+    ]);
+  });
+
+  it("a Notes-only VM's address comes from the policy's discovery method", async () => {
+    const dnsmasq = await load((d) => (d.notes = { ...POLICY, ip: undefined }));
+    const r = mergeNotes(dnsmasq, { 110: notes("dns: [ app.tenants.example.org ]") });
+    expect(r.config.vms["110"]?.ip).toEqual({ kind: "dnsmasq" });
+  });
+});
+
+describe("names and ports outside the policy", () => {
+  it("refuses new names in the zone, a node's host name, the apex and names outside the zone, and the whole block with them", () => {
+    const r = mergeNotes(on, {
+      110: notes(
+        [
+          "dns: [ login.example.org, pve1.example.org, app.tenants.example.org ]",
+          "sni: [ example.org, accounts.google.com ]",
+          "http: [ accounts.google.com ]",
+        ].join("\n"),
+      ),
+    });
+    expect(r.config.vms["110"]).toBeUndefined();
+    expect(r.problems.map((p) => `${p.path}: ${p.message}`)).toEqual([
+      "vms.110 (Notes).dns[0]: login.example.org is not a subdomain of notes.dnsSuffixes (tenants.example.org)",
+      "vms.110 (Notes).dns[1]: pve1.example.org is node pve1's host name",
+      "vms.110 (Notes).sni[0]: example.org is not a subdomain of notes.dnsSuffixes (tenants.example.org)",
+      "vms.110 (Notes).sni[1]: accounts.google.com is not a subdomain of notes.dnsSuffixes (tenants.example.org)",
+      "vms.110 (Notes).http[0]: accounts.google.com is not a subdomain of notes.dnsSuffixes (tenants.example.org)",
+    ]);
+  });
+
+  it("a suffix is not itself a claimable name, and a node's host name stays refused under a zone-wide suffix", async () => {
+    const zoneWide = await load((d) => (d.notes = { ...POLICY, dnsSuffixes: ["example.org"] }));
+    const r = mergeNotes(zoneWide, { 110: notes("dns: [ example.org, pve2.example.org ]") });
+    expect(r.problems.map((p) => p.message)).toEqual([
+      "example.org is not a subdomain of notes.dnsSuffixes (example.org)",
+      "pve2.example.org is node pve2's host name",
+    ]);
+    const ok = mergeNotes(zoneWide, { 110: notes("dns: [ shop2.example.org ]") });
+    expect(ok.config.vms["110"]?.dns).toEqual(["shop2.example.org"]);
+  });
+
+  it("refuses public ports outside notes.ports, by protocol", () => {
+    const r = mergeNotes(on, { 110: notes('forward: [ "tcp/20022:22", "tcp/2222:22", "udp/8080" ]') });
+    expect(r.config.vms["110"]).toBeUndefined();
+    expect(r.problems.map((p) => `${p.path}: ${p.message}`)).toEqual([
+      "vms.110 (Notes).forward[1]: tcp/2222 is not in notes.ports (tcp/20000-20999, udp/20000-20999)",
+      "vms.110 (Notes).forward[2]: udp/8080 is not in notes.ports (tcp/20000-20999, udp/20000-20999)",
+    ]);
+  });
+
+  it("with notes on but no suffixes or ports, nothing can be claimed", async () => {
+    const bare = await load((d) => (d.notes = { enabled: true }));
+    const r = mergeNotes(bare, { 110: notes('dns: [ a.example.org ]\nforward: [ "tcp/20022" ]') });
+    expect(r.config.vms["110"]).toBeUndefined();
+    expect(r.problems.map((p) => p.message)).toEqual([
+      "a.example.org: notes.dnsSuffixes is empty, so Notes may claim no name",
+      "tcp/20022: notes.ports is empty, so Notes may forward no port",
+    ]);
+  });
+});
+
+describe("bounded: limits, sizes and reports", () => {
+  it("400 names and 400 ports are refused by count, in two lines, before any is parsed", () => {
+    const names = Array.from({ length: 400 }, (_, i) => `n${i}.tenants.example.org`);
+    const forwards = Array.from({ length: 400 }, (_, i) => `"tcp/${20000 + i}"`);
+    const r = mergeNotes(on, {
+      110: notes(`dns: [ ${names.join(", ")} ]\nforward: [ ${forwards.join(", ")} ]`),
+    });
+    expect(r.config.vms["110"]).toBeUndefined();
+    expect(r.problems).toEqual([
+      { path: "vms.110 (Notes)", message: "claims 400 names (dns + sni + http), more than notes.maxNames 6" },
+      { path: "vms.110 (Notes).forward", message: "claims 400 forwards, more than notes.maxForwards 4" },
+    ]);
+  });
+
+  it("maxNames counts dns, sni and http together", () => {
+    const three = "[ a.tenants.example.org, b.tenants.example.org, c.tenants.example.org ]";
+    const atLimit = mergeNotes(on, { 110: notes(`dns: ${three}\nsni: ${three}`) });
+    expect(atLimit.problems).toEqual([]);
+    const over = mergeNotes(on, {
+      110: notes(`dns: ${three}\nsni: ${three}\nhttp: [ a.tenants.example.org ]`),
+    });
+    expect(over.config.vms["110"]).toBeUndefined();
+    expect(over.problems[0]?.message).toBe("claims 7 names (dns + sni + http), more than notes.maxNames 6");
+  });
+
+  it("reports at most NOTES_MAX_PROBLEMS lines per block, then how many more", () => {
+    const bad = Array.from({ length: 6 }, (_, i) => `x${i}.example.net`);
+    const r = mergeNotes(on, {
+      110: notes(`dns: [ ${bad.join(", ")} ]\nforward: [ "tcp/1", "tcp/2", "tcp/3", "tcp/4" ]`),
+    });
+    expect(r.problems).toHaveLength(NOTES_MAX_PROBLEMS + 1);
+    expect(r.problems.at(-1)).toEqual({
+      path: "vms.110 (Notes)",
+      message: `and ${10 - NOTES_MAX_PROBLEMS} more problems; the block is ignored`,
+    });
+  });
+
+  it("Notes larger than NOTES_MAX_BYTES are not read", () => {
+    const big = notes("dns: [ app.tenants.example.org ]") + "x".repeat(NOTES_MAX_BYTES);
+    const r = mergeNotes(on, { 110: big });
+    expect(r.config.vms["110"]).toBeUndefined();
+    expect(r.problems[0]?.message).toMatch(/^the Notes are \d+ bytes, more than 65536; not read$/);
+  });
+});
+
+describe("merging an accepted block with the file", () => {
+  const wide = async () =>
+    load(
+      (d) => (d.notes = { ...POLICY, ports: ["tcp/1-65535", "udp/1-65535"], dnsSuffixes: ["example.org"] }),
+    );
+
+  it("the file wins on conflict, and the conflict is reported", async () => {
+    const r = mergeNotes(await wide(), { 102: notes("dns: [ other.example.org ]") });
     expect(r.config.vms["102"]?.dns).toEqual(["shop.example.org"]);
+    expect(r.config.vms["102"]?.notesClaims).toBeUndefined();
     expect(r.conflicts).toEqual([
       { path: "vms.102.dns", message: "the VM's Notes say otherwise; the config file wins" },
     ]);
   });
 
-  it("fills lists the file leaves empty", () => {
-    const r = mergeNotes(config, { 102: notes('ip: 10.10.1.102\nsni: [ "shop.example.org" ]') });
+  it("fills lists the file leaves empty", async () => {
+    const r = mergeNotes(await wide(), { 102: notes('sni: [ "shop.example.org" ]') });
     expect(r.conflicts).toEqual([]);
     expect(r.config.vms["102"]?.sni).toEqual([{ name: "shop.example.org", port: 443 }]);
   });
 
   it("reports an invalid Notes block by field and ignores it", () => {
-    const r = mergeNotes(config, { 110: notes('ip: 10.10.1.110\nforward: [ "tcp/99999" ]') });
+    const r = mergeNotes(on, { 110: notes('forward: [ "tcp/99999" ]') });
     expect(r.problems).toEqual([
       { path: "vms.110 (Notes).forward[0]", message: "port 99999 is out of range 1-65535" },
     ]);
     expect(r.config.vms["110"]).toBeUndefined();
   });
 
-  it("ignores a Notes block that would collide with the file, and says why", () => {
-    const r = mergeNotes(config, { 110: notes('ip: 10.10.1.110\nforward: [ "tcp/25" ]') });
+  it("ignores a Notes block that would collide with the file, and says why", async () => {
+    const r = mergeNotes(await wide(), { 110: notes('forward: [ "tcp/25" ]') });
     expect(r.config.vms["110"]).toBeUndefined();
     expect(r.problems[0]?.path).toBe("vms.110.forward[0]");
     expect(r.problems[0]?.message).toMatch(/also claimed by VM 101 .*\(from the VM's Notes; ignored\)$/);
   });
 
-  it("ignores a Notes forward on a reserved port, naming the field", () => {
-    const r = mergeNotes(config, { 110: notes('ip: 10.10.1.110\nforward: [ "tcp/22" ]') });
+  it("ignores a Notes block claiming a name the file gives another VM", async () => {
+    const r = mergeNotes(await wide(), { 110: notes("dns: [ mail.example.org ]") });
+    expect(r.config.vms["110"]).toBeUndefined();
+    expect(r.problems[0]?.message).toMatch(/^mail\.example\.org is also claimed by VM 101/);
+  });
+
+  it("ignores a Notes forward on a reserved port, naming the field", async () => {
+    const r = mergeNotes(await wide(), { 110: notes('forward: [ "tcp/22" ]') });
     expect(r.config.vms["110"]).toBeUndefined();
     expect(r.problems).toEqual([
       {
@@ -73,19 +297,24 @@ describe("VM Notes blocks", () => {
     ]);
   });
 
-  it("a Notes forward on a reserved port does not fill the file's empty list", () => {
+  it("a Notes forward on a reserved port does not fill the file's empty list", async () => {
+    const config = await wide();
     const bare = { ...config, vms: { ...config.vms, 102: { ...config.vms["102"]!, forward: [] } } };
-    const bad = mergeNotes(bare, { 102: notes('ip: 10.10.1.102\nforward: [ "udp/5405" ]') });
+    const bad = mergeNotes(bare, { 102: notes('forward: [ "udp/5405" ]') });
     expect(bad.config.vms["102"]?.forward).toEqual([]);
-    expect(bad.problems.map((p) => p.path)).toEqual(["vms.102.forward[0]"]);
+    expect(paths(bad)).toEqual(["vms.102.forward[0]"]);
     expect(bad.problems[0]?.message).toMatch(
       /^udp\/5405 is reserved on every node \(reservedPorts: corosync\)/,
     );
   });
 
-  it("reports YAML syntax errors in Notes", () => {
-    const r = mergeNotes(config, { 110: notes("ip: [unclosed") });
+  it("reports YAML syntax errors and non-mappings in Notes", () => {
+    const r = mergeNotes(on, { 110: notes("dns: [unclosed"), 111: notes("- a list") });
     expect(r.problems[0]?.path).toBe("vms.110 (Notes)");
     expect(r.problems[0]?.message).toMatch(/^not valid YAML/);
+    expect(r.problems[1]).toEqual({
+      path: "vms.111 (Notes)",
+      message: "is not a mapping of dns/forward/sni/http",
+    });
   });
 });

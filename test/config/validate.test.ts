@@ -416,6 +416,103 @@ describe("cross-field checks", () => {
   });
 });
 
+describe("trust boundary: what the file allows guests and routes", () => {
+  it("Notes are off by default, with an empty policy", async () => {
+    const { config } = await loadConfig(fx.write(baseDoc()));
+    expect(config.notes).toEqual({
+      enabled: false,
+      dnsSuffixes: [],
+      ports: [],
+      maxNames: 16,
+      maxForwards: 16,
+      ip: "dnsmasq",
+    });
+  });
+
+  it("reads the Notes policy and the per-VM switches", async () => {
+    const doc = baseDoc();
+    doc.notes = {
+      enabled: true,
+      dnsSuffixes: ["Tenants.Example.org"],
+      ports: ["tcp/20000-20999", "udp/20000-20999"],
+      maxNames: 4,
+      maxForwards: 2,
+      ip: "agent",
+    };
+    doc.vms[101].notesAllowed = false;
+    doc.vms[102].externalNames = true;
+    doc.vms[102].sni = ["shop.example.net"];
+    const { config } = await loadConfig(fx.write(doc));
+    expect(config.notes.dnsSuffixes).toEqual(["tenants.example.org"]);
+    expect(config.notes.ports).toEqual([
+      { proto: "tcp", from: 20000, to: 20999 },
+      { proto: "udp", from: 20000, to: 20999 },
+    ]);
+    expect(config.vms["101"]?.notesAllowed).toBe(false);
+    expect(config.vms["102"]?.externalNames).toBe(true);
+    expect(config.vms["102"]?.sni).toEqual([{ name: "shop.example.net", port: 443 }]);
+  });
+
+  it("an SNI or HTTP route for a name outside dns.zone needs externalNames: true on that VM", async () => {
+    const problems = await problemsOf((d) => {
+      d.vms[101].sni.push("accounts.google.com");
+      d.vms[101].http.push("example.net");
+    });
+    expect(problems).toEqual([
+      "vms.101.sni[1]: accounts.google.com is outside dns.zone example.org (set externalNames: true on VM 101 to route it anyway)",
+      "vms.101.http[1]: example.net is outside dns.zone example.org (set externalNames: true on VM 101 to route it anyway)",
+    ]);
+  });
+
+  it("externalNames allows routes outside the zone, never DNS names outside it", async () => {
+    const problems = await problemsOf((d) => {
+      d.vms[101].externalNames = true;
+      d.vms[101].sni.push("accounts.example.net");
+      d.vms[101].dns.push("accounts.example.net");
+    });
+    expect(problems).toEqual(["vms.101.dns[1]: accounts.example.net is outside dns.zone example.org"]);
+  });
+
+  it("the zone apex and names in it stay routable from the file", async () => {
+    expect(await problemsOf((d) => (d.vms[102].sni = ["example.org", "pve1.example.org"]))).toEqual([]);
+  });
+
+  it("names a Notes policy suffix outside dns.zone and a bad policy port", async () => {
+    const problems = await problemsOf((d) => {
+      d.notes = { enabled: true, dnsSuffixes: ["tenants.example.net"], ports: ["tcp/20000-19000"] };
+    });
+    expect(problems).toEqual(['notes.ports[0]: "tcp/20000-19000": 19000 is below 20000']);
+    const suffix = await problemsOf(
+      (d) => (d.notes = { enabled: true, dnsSuffixes: ["tenants.example.net"] }),
+    );
+    expect(suffix).toEqual(["notes.dnsSuffixes[0]: tenants.example.net is outside dns.zone example.org"]);
+  });
+
+  it("a Notes block cannot be given a static address source in the policy", async () => {
+    const problems = await problemsOf((d) => (d.notes = { ip: "10.10.1.5" }));
+    expect(problems).toEqual(['notes.ip: "10.10.1.5" is not one of agent, dnsmasq, mac']);
+  });
+
+  it("a static VM IP on a node's VM bridge address (vmGateway, default the first usable address) is refused", async () => {
+    const byDefault = await problemsOf((d) => {
+      d.nodes.pve1.privateIP = "10.99.0.1";
+      d.vms[101].ip = "10.10.0.1";
+    });
+    expect(byDefault).toEqual(["vms.101.ip: 10.10.0.1 is node pve1's VM bridge address (vmGateway)"]);
+    const explicit = await problemsOf((d) => {
+      d.nodes.pve1.vmGateway = "10.10.1.1";
+      d.nodes.pve2.vmGateway = "10.10.2.1";
+      d.vms[102].ip = "10.10.2.1";
+    });
+    expect(explicit).toEqual(["vms.102.ip: 10.10.2.1 is node pve2's VM bridge address (vmGateway)"]);
+  });
+
+  it("reports a vmGateway outside the VM network", async () => {
+    const problems = await problemsOf((d) => (d.nodes.pve2.vmGateway = "192.168.0.1"));
+    expect(problems).toEqual(["nodes.pve2.vmGateway: 192.168.0.1 is outside vmNetwork 10.10.0.0/16"]);
+  });
+});
+
 describe("secret files", () => {
   it("reports a missing secret file by path", async () => {
     const problems = await problemsOf((d) => (d.dns.tsig.secretFile = "missing.tsig"));
