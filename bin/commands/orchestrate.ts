@@ -89,6 +89,8 @@ export function registerOrchestrateCommands(program: Command, load: Load): void 
             r.busy.map((v) => `VM ${v}`),
           );
           lines("finished from the journal:", r.drained.done);
+          lines("Notes ignored:", r.notes);
+          lines("warnings:", r.local?.warnings ?? []);
           lines("still pending:", r.pending);
           lines("errors:", r.errors);
         }

@@ -11,15 +11,19 @@ import { canonicalIPv6 } from "../cluster/ip.ts";
 import { forbiddenVmAddresses } from "../config/addresses.ts";
 import { formatProblem } from "../config/normalize.ts";
 import { mergeNotes } from "../config/notes.ts";
-import type { Config } from "../config/types.ts";
+import { notesOffReason } from "../config/notes-policy.ts";
+import type { Config, Problem } from "../config/types.ts";
 import type { Departure, VmPlacement } from "../desired/compute.ts";
 import { messageOf } from "../errors.ts";
 import { execOn } from "../remote/apply.ts";
+import { untrusted } from "../text/untrusted.ts";
 import type { Runtime } from "./runtime.ts";
 
 // The imperative half of "what is": one cluster snapshot, the VMs' Notes
-// blocks merged into the config, private IPs of the VMs we are about to
-// route to, and recent departures. Everything after this is pure.
+// blocks merged into the config (as far as the file's notes policy allows),
+// private IPs of the VMs we are about to route to, and recent departures.
+// Everything after this is pure. Notes and agent answers come from guests:
+// whatever of them reaches a log line goes through `untrusted` first.
 
 /** Guests tagged so carry a config block in their Notes (saves one API call per untagged VM). */
 export const NOTES_TAG = "pvemigrate-dns";
@@ -29,8 +33,10 @@ export interface World {
   config: Config;
   placements: VmPlacement[];
   departures: Departure[];
-  /** Tagged guests whose Notes were read this time (a guest on an offline node, or an API error, leaves them unknown). */
+  /** Tagged guests whose Notes are known this time (read, or off by the file's policy) (a guest on an offline node, or an API error, leaves them unknown). */
   notesRead: ReadonlySet<number>;
+  /** What VMs' Notes asked for and did not get (off, outside the policy, invalid, conflicts): escaped lines. */
+  notes: string[];
 }
 
 export interface ObserveOptions {
@@ -38,31 +44,52 @@ export interface ObserveOptions {
   resolveOn?: string[];
 }
 
+/** The file's config with the tagged guests' Notes merged in, and what was refused (escaped, one line each). */
 async function withNotes(
   rt: Runtime,
   snapshot: ClusterSnapshot,
-): Promise<{ config: Config; notesRead: ReadonlySet<number> }> {
-  const tagged = snapshot.vms.filter((vm) => vm.tags.includes(NOTES_TAG)).map((vm) => vm.vmid);
-  if (tagged.length === 0) return { config: rt.config, notesRead: new Set() };
-  let descriptions: Map<number, string>;
-  try {
-    descriptions = await getVmDescriptions(rt.proxmox, snapshot, tagged);
-  } catch (err) {
-    // One unreadable guest config must not stop every switch and reconcile: the file still applies.
-    rt.log(`notes: cannot read tagged guests' Notes (${messageOf(err)}); using the config file alone`);
-    return { config: rt.config, notesRead: new Set() };
+): Promise<{ config: Config; notes: string[]; notesRead: ReadonlySet<number> }> {
+  const tagged = snapshot.vms.filter((vm) => vm.tags.includes(NOTES_TAG)).map((vm) => String(vm.vmid));
+  const problems: Problem[] = [];
+  // Notes the file does not allow are not even read: reported from the tag alone,
+  // and known to add nothing (so names they once claimed are withdrawn).
+  const notesRead = new Set<number>();
+  const readable = tagged.filter((vmid) => {
+    const off = notesOffReason(rt.config, vmid);
+    if (off) {
+      problems.push({ path: `vms.${vmid} (Notes)`, message: off });
+      notesRead.add(Number(vmid));
+    }
+    return !off;
+  });
+  let config = rt.config;
+  if (readable.length > 0) {
+    try {
+      const descriptions = await getVmDescriptions(rt.proxmox, snapshot, readable.map(Number));
+      const merged = mergeNotes(
+        rt.config,
+        Object.fromEntries([...descriptions].map(([id, d]) => [String(id), d])),
+      );
+      problems.push(...merged.problems, ...merged.conflicts);
+      config = merged.config;
+      for (const vmid of descriptions.keys()) notesRead.add(vmid);
+    } catch (err) {
+      // One unreadable guest config must not stop every switch and reconcile: the file still applies.
+      problems.push({
+        path: "notes",
+        message: `cannot read tagged guests' Notes (${messageOf(err)}); using the config file alone`,
+      });
+    }
   }
-  const merged = mergeNotes(
-    rt.config,
-    Object.fromEntries([...descriptions].map(([id, d]) => [String(id), d])),
-  );
-  for (const p of [...merged.problems, ...merged.conflicts]) rt.log(`notes: ${formatProblem(p)}`);
-  return { config: merged.config, notesRead: new Set(descriptions.keys()) };
+  // Guest text (YAML errors, rejected names) is in these messages: one bounded line each.
+  const notes = problems.map((p) => untrusted(formatProblem(p)));
+  for (const line of notes) rt.log(`notes: ${line}`);
+  return { config, notes, notesRead };
 }
 
 export async function observe(rt: Runtime, opts: ObserveOptions = {}): Promise<World> {
   const snapshot = await getSnapshot(rt.proxmox);
-  const { config, notesRead } = await withNotes(rt, snapshot);
+  const { config, notes, notesRead } = await withNotes(rt, snapshot);
   // Not visible is not gone: Proxmox hides guests the token may not audit.
   for (const vmid of missingConfiguredVms(Object.keys(config.vms), snapshot)) rt.log(missingVmWarning(vmid));
   const resolveOn = new Set(opts.resolveOn ?? []);
@@ -75,8 +102,13 @@ export async function observe(rt: Runtime, opts: ObserveOptions = {}): Promise<W
   for (const v of Object.values(config.vms))
     if (v.ip6?.kind === "static") forbidden6.set(v.ip6.address, `VM ${v.vmid}'s static ip6`);
   const claimed = new Map<string, string>();
-  const placements: VmPlacement[] = [];
-  for (const vm of snapshot.vms) {
+  const byVmid = new Map<number, VmPlacement>();
+  // VMs the file lists claim their discovered addresses first: a VM only its
+  // Notes describe can never take an address from one the file describes.
+  const fileFirst = [...snapshot.vms].sort(
+    (a, b) => Number(!rt.config.vms[String(a.vmid)]) - Number(!rt.config.vms[String(b.vmid)]),
+  );
+  for (const vm of fileFirst) {
     const vmConfig = config.vms[String(vm.vmid)];
     if (!vmConfig) continue;
     const status = vm.status;
@@ -100,7 +132,10 @@ export async function observe(rt: Runtime, opts: ObserveOptions = {}): Promise<W
         const last = await rt.state.lastApplied.get(vm.vmid);
         const known = last?.privateIPs[0];
         const fallback = known && !refuse(known) ? known : undefined;
-        rt.log(`VM ${vm.vmid}: ${messageOf(err)}${fallback ? `; using last known ${fallback}` : ""}`);
+        // The message may quote the guest agent's answer.
+        rt.log(
+          `VM ${vm.vmid}: ${untrusted(messageOf(err))}${fallback ? `; using last known ${fallback}` : ""}`,
+        );
         if (fallback) placement.ip = fallback;
       }
       if (placement.ip) claimed.set(placement.ip, `claimed by VM ${vm.vmid}`);
@@ -117,7 +152,8 @@ export async function observe(rt: Runtime, opts: ObserveOptions = {}): Promise<W
         }
       }
     }
-    placements.push(placement);
+    byVmid.set(vm.vmid, placement);
   }
-  return { snapshot, config, placements, departures: await rt.departures.list(), notesRead };
+  const placements = snapshot.vms.flatMap((vm) => byVmid.get(vm.vmid) ?? []);
+  return { snapshot, config, placements, departures: await rt.departures.list(), notes, notesRead };
 }

@@ -24,6 +24,8 @@ export interface ReconcileReport {
   busy: number[];
   local?: NodeConvergence;
   dns?: DnsSyncResult;
+  /** What VMs' Notes asked for and did not get (escaped lines). */
+  notes: string[];
   errors: string[];
   /** Journal ids still pending at the end. */
   pending: string[];
@@ -66,6 +68,7 @@ export async function reconcile(rt: Runtime, opts: { dryRun?: boolean } = {}): P
     drained: { done: [], failed: [] },
     switched: [],
     busy: [],
+    notes: [],
     errors: [],
     pending: [],
   };
@@ -89,6 +92,7 @@ export async function reconcile(rt: Runtime, opts: { dryRun?: boolean } = {}): P
     await listPending(rt, report);
     return report;
   }
+  report.notes = world.notes;
   const hereNow = world.placements.filter((p) => p.node === rt.self && p.status === "running");
   if (!dryRun) {
     for (const p of hereNow) {

@@ -18,6 +18,8 @@ export interface ClusterStatus {
   nodes: Array<{ name: string; online: boolean; publicIPv4: string }>;
   vms: VmStatus[];
   pending: Array<{ id: string; attempts: number; lastError?: string }>;
+  /** What VMs' Notes asked for and did not get (escaped lines). */
+  notes: string[];
   text: string[];
 }
 
@@ -32,6 +34,7 @@ export async function clusterStatus(rt: Runtime): Promise<ClusterStatus> {
     })),
     vms: [],
     pending: [],
+    notes: world.notes,
     text: [],
   };
   for (const vm of Object.values(world.config.vms)) {
@@ -82,5 +85,6 @@ export async function clusterStatus(rt: Runtime): Promise<ClusterStatus> {
   }
   if (out.pending.length)
     out.text.push(`pending: ${out.pending.map((p) => `${p.id} (${p.attempts} failed)`).join(", ")}`);
+  for (const line of out.notes) out.text.push(`notes ignored: ${line}`);
   return out;
 }
