@@ -11,7 +11,7 @@ import type { Config, Problem } from "./types.ts";
 // limits. The caller takes a block whole or not at all.
 
 /** Keys only the config file may set, and why a Notes block may not. */
-const FILE_ONLY: Record<string, string> = {
+export const FILE_ONLY_KEYS: Readonly<Record<string, string>> = {
   ip: "a Notes block cannot choose the VM's address: it comes from the config file or from discovery (notes.ip)",
   // The public IPv6 is DNATed to ip6: a tenant must not aim it at another VM or a node.
   ip6: "only the config file may set a VM's ip6",
@@ -31,15 +31,16 @@ export function notesOffReason(config: Config, vmid: string): string | undefined
     : "Notes are off (notes.enabled is false in the config file); the VM's Notes block is ignored";
 }
 
-/**
- * Checks on the raw YAML before any item is parsed: keys only the file sets,
- * and the per-VM limits (so a 400-entry block costs a count, not 400 parses).
- */
-export function checkNotesShape(config: Config, vmid: string, raw: Record<string, unknown>): Problem[] {
+/** Keys of the raw block only the config file may set, each reported. */
+export function checkFileOnlyKeys(vmid: string, raw: Record<string, unknown>): Problem[] {
+  return Object.entries(FILE_ONLY_KEYS)
+    .filter(([key]) => Object.hasOwn(raw, key))
+    .map(([key, why]) => ({ path: `${where(vmid)}.${key}`, message: why }));
+}
+
+/** The per-VM limits, counted on the raw YAML: a 400-entry block costs a count, not 400 parses. */
+export function checkNotesLimits(config: Config, vmid: string, raw: Record<string, unknown>): Problem[] {
   const problems: Problem[] = [];
-  for (const [key, why] of Object.entries(FILE_ONLY)) {
-    if (key in raw) problems.push({ path: `${where(vmid)}.${key}`, message: why });
-  }
   const count = (key: string) => {
     const v = raw[key];
     return Array.isArray(v) ? v.length : 0;

@@ -2,7 +2,13 @@ import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import { crossCheck } from "./cross-check.ts";
 import { formatPath } from "./normalize.ts";
-import { checkNotesPolicy, checkNotesShape, notesOffReason } from "./notes-policy.ts";
+import {
+  checkFileOnlyKeys,
+  checkNotesLimits,
+  checkNotesPolicy,
+  FILE_ONLY_KEYS,
+  notesOffReason,
+} from "./notes-policy.ts";
 import { notesBlockSchema, type RawNotesBlock } from "./schema.ts";
 import type { Config, Problem, VmConfig } from "./types.ts";
 
@@ -77,19 +83,23 @@ function parseBlock(config: Config, vmid: string, text: string): Parsed {
   const obj = mapping.safeParse(raw ?? {});
   if (!obj.success)
     return { problems: [{ path: where, message: "is not a mapping of dns/forward/sni/http" }] };
-  const shape = checkNotesShape(config, vmid, obj.data);
-  if (shape.length) return { problems: shape };
-  const parsed = notesBlockSchema.safeParse(obj.data);
+  const fileOnly = checkFileOnlyKeys(vmid, obj.data);
+  const limits = checkNotesLimits(config, vmid, obj.data);
+  if (limits.length) return { problems: [...fileOnly, ...limits] };
+  // The entries are still checked with a file-only key present: every reason at once.
+  const lists = Object.fromEntries(
+    Object.entries(obj.data).filter(([key]) => !Object.hasOwn(FILE_ONLY_KEYS, key)),
+  );
+  const parsed = notesBlockSchema.safeParse(lists);
   if (!parsed.success) {
-    return {
-      problems: parsed.error.issues.map((i) => ({
-        path: formatPath([where, ...i.path]),
-        message: i.message,
-      })),
-    };
+    const invalid = parsed.error.issues.map((i) => ({
+      path: formatPath([where, ...i.path]),
+      message: i.message,
+    }));
+    return { problems: [...fileOnly, ...invalid] };
   }
-  const policy = checkNotesPolicy(config, vmid, parsed.data);
-  if (policy.length) return { problems: policy };
+  const problems = [...fileOnly, ...checkNotesPolicy(config, vmid, parsed.data)];
+  if (problems.length) return { problems };
   return { block: parsed.data, keys: new Set(Object.keys(obj.data)) };
 }
 

@@ -127,7 +127,7 @@ describe("a Notes block never chooses where traffic goes", () => {
     ]);
   });
 
-  it("nodes, notesAllowed and externalNames are the file's to set", () => {
+  it("nodes, notesAllowed and externalNames are the file's to set; the entries are still checked", () => {
     const r = mergeNotes(on, {
       110: notes("nodes: [pve1]\nnotesAllowed: true\nexternalNames: true\nsni: [ accounts.google.com ]"),
     });
@@ -136,6 +136,7 @@ describe("a Notes block never chooses where traffic goes", () => {
       "vms.110 (Notes).nodes",
       "vms.110 (Notes).notesAllowed",
       "vms.110 (Notes).externalNames",
+      "vms.110 (Notes).sni[0]",
     ]);
   });
 
