@@ -196,7 +196,16 @@ export async function startNetnsCluster(opts: NetnsClusterOptions = {}): Promise
         d.nodes = Object.fromEntries(
           NODES.map((n) => {
             const w = world.nodes[n]!;
-            return [n, { publicIPv4: w.publicIp, privateIP: w.meshIp, publicInterface: w.publicIf }];
+            // vmGateway: each node's address on its VM bridge, never a VM's address.
+            return [
+              n,
+              {
+                publicIPv4: w.publicIp,
+                privateIP: w.meshIp,
+                publicInterface: w.publicIf,
+                vmGateway: w.vmGateway,
+              },
+            ];
           }),
         );
         d.vmNetwork = world.vmNetwork;
