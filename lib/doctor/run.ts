@@ -102,7 +102,7 @@ export async function runDoctor(opts: DoctorOptions = {}): Promise<DoctorReport>
       warn(
         "notes",
         l.slice("notes: ".length),
-        "fix the VM's Notes block (the central file wins on conflict)",
+        "the VM's Notes add nothing: fix the block, or the config file's notes policy (the file wins on conflict)",
       ),
     );
   return buildReport([...gate.findings, ...groups.flat(), ...notes], rt.self);

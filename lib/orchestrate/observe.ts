@@ -44,6 +44,8 @@ export interface ObserveOptions {
   resolveOn?: string[];
 }
 
+const loggedNotes = new WeakMap<Runtime, Set<string>>();
+
 /** The file's config with the tagged guests' Notes merged in, and what was refused (escaped, one line each). */
 async function withNotes(
   rt: Runtime,
@@ -83,7 +85,13 @@ async function withNotes(
   }
   // Guest text (YAML errors, rejected names) is in these messages: one bounded line each.
   const notes = problems.map((p) => untrusted(formatProblem(p)));
-  for (const line of notes) rt.log(`notes: ${line}`);
+  // One run observes several times (reconcile, converge, DNS): each line is logged once per run.
+  const logged = loggedNotes.get(rt) ?? new Set<string>();
+  loggedNotes.set(rt, logged);
+  for (const line of notes.filter((l) => !logged.has(l))) {
+    logged.add(line);
+    rt.log(`notes: ${line}`);
+  }
   return { config, notes, notesRead };
 }
 
