@@ -223,4 +223,14 @@ describe.skipIf(
     expect(await http(APP)).toMatchObject({ ok: true, status: 200 });
     expect(await tcp(20080)).not.toMatchObject({ data: expect.stringContaining("bridge-only") });
   });
+
+  it("Notes turned off again: what they claimed is withdrawn (forwards, routes, names)", async () => {
+    expect(await a(APP)).toEqual([c.publicIp("pve1")]);
+    const r = await reconcile();
+    expect(r.json.notes).toEqual([NOTES_OFF]);
+    expect(r.json.dns.withdrawn).toEqual([APP]);
+    await nothingPublished();
+    expect(await a(APP)).toEqual([]);
+    expect(await tcp(20022)).toMatchObject({ ok: false });
+  });
 });
