@@ -156,7 +156,7 @@ export async function observe(rt: Runtime, opts: ObserveOptions = {}): Promise<W
           placement.ip6 = ip6;
           claimed.set(ip6, `claimed by VM ${vm.vmid}`);
         } catch (err) {
-          rt.log(`VM ${vm.vmid}: ${messageOf(err)}; no IPv6 forwards this run`);
+          rt.log(`VM ${vm.vmid}: ${untrusted(messageOf(err))}; no IPv6 forwards this run`);
         }
       }
     }

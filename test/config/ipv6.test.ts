@@ -80,8 +80,10 @@ describe("vms.*.ip6", () => {
   });
 
   it("a VM's Notes cannot set ip6: the block is refused and the file's VM stays as it was", async () => {
-    const { config } = await loadConfig(fx.write(baseDoc()));
-    const notes = "```pvemigrate-dns\nip: agent\nip6: fd10::66\ndns: [ notes.example.org ]\n```";
+    const doc = baseDoc();
+    doc.notes = { enabled: true, dnsSuffixes: ["example.org"] };
+    const { config } = await loadConfig(fx.write(doc));
+    const notes = "```pvemigrate-dns\nip6: fd10::66\ndns: [ notes.example.org ]\n```";
     const r = mergeNotes(config, { 102: notes, 150: notes });
     expect(r.problems.map(formatProblem)).toEqual([
       "vms.102 (Notes).ip6: only the config file may set a VM's ip6",
