@@ -1,11 +1,10 @@
-import http from "node:http";
-import https from "node:https";
-import type { AddressInfo, Socket } from "node:net";
 import { SimAccess } from "./access.ts";
 import { recoverGuest, requestMigration, startGuest, stopGuest } from "./migration.ts";
-import { route } from "./routes.ts";
+import { type SimFault, startSimServers } from "./server.ts";
+
+export type { SimFault };
+
 import {
-  SimError,
   type SimEvent,
   type SimFailurePhase,
   type SimHookEvent,
@@ -63,15 +62,6 @@ export interface SimClusterOptions {
   onHook?: (event: SimHookEvent) => void;
 }
 
-export interface SimFault {
-  method: string;
-  path: RegExp;
-  status: number;
-  reason: string;
-  /** How many requests it applies to; default 1. */
-  times?: number;
-}
-
 export interface SimCluster {
   /** The first node's endpoint. */
   url: string;
@@ -103,6 +93,8 @@ export interface SimCluster {
   setQmpStatus(vmid: number, qmpstatus: string): void;
   /** One pvestatd broadcast now (the RRD catches up with the live state). */
   tickRrd(): void;
+  /** pvestatd's broadcast interval from now on (0: live). */
+  setRrdInterval(ms: number): void;
   /** Guest events in order (config-moved, resumed, unlocked, ...). */
   events: SimEvent[];
   setHookListener(listener: (event: SimHookEvent) => void): void;
@@ -149,25 +141,6 @@ function toVm(v: SimVmInput): SimVm {
   };
 }
 
-function listen(server: http.Server, port: number): Promise<number> {
-  return new Promise((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(port, "127.0.0.1", () => {
-      server.off("error", reject);
-      resolve((server.address() as AddressInfo).port);
-    });
-  });
-}
-
-function parseBody(raw: string, contentType: string | undefined): Record<string, string> {
-  if (!raw) return {};
-  if (contentType?.startsWith("application/json")) {
-    const parsed = JSON.parse(raw) as Record<string, unknown>;
-    return Object.fromEntries(Object.entries(parsed).map(([k, v]) => [k, String(v)]));
-  }
-  return Object.fromEntries(new URLSearchParams(raw));
-}
-
 export async function startSimCluster(opts: SimClusterOptions = {}): Promise<SimCluster> {
   const nodeNames =
     typeof opts.nodes === "number"
@@ -198,104 +171,16 @@ export async function startSimCluster(opts: SimClusterOptions = {}): Promise<Sim
   const tokenSecret = opts.tokenSecret ?? SIM_TOKEN_SECRET;
   const expectedAuth = `PVEAPIToken=${tokenId}=${tokenSecret}`;
   const faults: SimFault[] = [];
-
-  function reply(res: http.ServerResponse, status: number, reason: string, payload: unknown) {
-    const body = JSON.stringify(payload);
-    res.writeHead(status, reason.replace(/[^\t\x20-\x7e]/g, "?"), {
-      "content-type": "application/json;charset=UTF-8",
-      "content-length": Buffer.byteLength(body),
-    });
-    res.end(body);
-  }
-
-  function handler(via: string) {
-    return (req: http.IncomingMessage, res: http.ServerResponse) => {
-      const chunks: Buffer[] = [];
-      req.on("data", (c: Buffer) => chunks.push(c));
-      req.on("end", () => {
-        const url = new URL(req.url ?? "/", "http://sim");
-        const method = req.method ?? "GET";
-        const record: SimRequest = { method, path: url.pathname, via, status: 200 };
-        state.requests.push(record);
-        const send = (status: number, reason: string, payload: unknown) => {
-          record.status = status;
-          reply(res, status, reason, payload);
-        };
-        try {
-          const body = parseBody(Buffer.concat(chunks).toString("utf8"), req.headers["content-type"]);
-          if (method !== "GET") record.body = body;
-          if (req.headers.authorization !== expectedAuth) {
-            const delay = opts.authFailureDelayMs ?? 0;
-            if (delay > 0) state.after(delay, () => send(401, "authentication failure", { data: null }));
-            else send(401, "authentication failure", { data: null });
-            return;
-          }
-          const fault = faults.find((f) => f.method === method && f.path.test(url.pathname));
-          if (fault) {
-            fault.times = (fault.times ?? 1) - 1;
-            if (fault.times <= 0) faults.splice(faults.indexOf(fault), 1);
-            send(fault.status, fault.reason, { data: null });
-            return;
-          }
-          if (!url.pathname.startsWith("/api2/json/")) {
-            send(404, "Not Found", { data: null });
-            return;
-          }
-          const segments = url.pathname
-            .slice("/api2/json/".length)
-            .split("/")
-            .filter(Boolean)
-            .map(decodeURIComponent);
-          const data = route(state, {
-            method,
-            segments,
-            query: url.searchParams,
-            body,
-            via,
-            user: tokenId,
-          });
-          send(200, "OK", { data });
-        } catch (err) {
-          if (err instanceof SimError) {
-            send(err.status, err.message, { data: null, ...(err.errors ? { errors: err.errors } : {}) });
-          } else {
-            send(500, err instanceof Error ? err.message : String(err), { data: null });
-          }
-        }
-      });
-    };
-  }
-
-  const servers = new Map<string, { server: http.Server; port: number; sockets: Set<Socket> }>();
-  const urls: Record<string, string> = {};
-  for (const name of nodeNames) {
-    const server = opts.tls
-      ? https.createServer({ key: opts.tls.key, cert: opts.tls.cert })
-      : http.createServer();
-    server.on("request", handler(name));
-    const sockets = new Set<Socket>();
-    server.on("connection", (s: Socket) => {
-      sockets.add(s);
-      s.on("close", () => sockets.delete(s));
-    });
-    const port = await listen(server, 0);
-    urls[name] = `${opts.tls ? "https" : "http"}://127.0.0.1:${port}`;
-    servers.set(name, { server, port, sockets });
-  }
-
-  async function setNodeOnline(node: string, online: boolean): Promise<void> {
-    const n = state.node(node);
-    const entry = servers.get(node)!;
-    if (n.online === online) return;
-    n.online = online;
-    if (online) {
-      await listen(entry.server, entry.port);
-    } else {
-      // A node that is down has no pveproxy: its port refuses connections.
-      for (const s of entry.sockets) s.destroy();
-      await new Promise<void>((resolve) => entry.server.close(() => resolve()));
-    }
-  }
+  const http = await startSimServers({
+    state,
+    nodes: nodeNames,
+    expectedAuth,
+    tokenId,
+    faults,
+    ...(opts.tls ? { tls: opts.tls } : {}),
+    authFailureDelayMs: opts.authFailureDelayMs ?? 0,
+  });
+  const urls = http.urls;
 
   return {
     url: urls[nodeNames[0]!]!,
@@ -316,7 +201,7 @@ export async function startSimCluster(opts: SimClusterOptions = {}): Promise<Sim
     failNextMigration: (message, phase = "phase1") => {
       state.failNext.push({ message, phase });
     },
-    setNodeOnline,
+    setNodeOnline: http.setNodeOnline,
     moveVm: (vmid, node) => {
       state.node(node);
       state.moveConfig(state.vm(vmid), node);
@@ -331,6 +216,7 @@ export async function startSimCluster(opts: SimClusterOptions = {}): Promise<Sim
       vm.qmpstatus = qmpstatus;
     },
     tickRrd: () => state.rrd.tick(),
+    setRrdInterval: (ms) => state.rrd.setInterval(ms),
     events: state.events,
     setHookListener: (listener) => {
       state.onHook = listener;
@@ -362,14 +248,7 @@ export async function startSimCluster(opts: SimClusterOptions = {}): Promise<Sim
     },
     stop: async () => {
       state.stop();
-      await Promise.all(
-        [...servers.values()].map(({ server, sockets }) => {
-          for (const s of sockets) s.destroy();
-          return new Promise<void>((resolve) =>
-            server.listening ? server.close(() => resolve()) : resolve(),
-          );
-        }),
-      );
+      await http.stop();
     },
   };
 }

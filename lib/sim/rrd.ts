@@ -25,13 +25,21 @@ export class SimRrd {
   readonly #state: SimState;
   readonly #entries = new Map<number, RrdEntry>();
   /** 0: every read sees the live status (no lag). */
-  readonly intervalMs: number;
+  intervalMs = 0;
+  #stopTimer: (() => void) | undefined;
 
   constructor(state: SimState, intervalMs: number) {
     this.#state = state;
-    this.intervalMs = intervalMs;
     this.tick();
-    if (intervalMs > 0) state.every(intervalMs, () => this.tick());
+    this.setInterval(intervalMs);
+  }
+
+  /** Changes the broadcast interval; the next broadcast is one full interval from now. */
+  setInterval(ms: number): void {
+    this.#stopTimer?.();
+    this.#stopTimer = undefined;
+    this.intervalMs = ms;
+    if (ms > 0) this.#stopTimer = this.#state.every(ms, () => this.tick());
   }
 
   /** What the guest's node broadcasts: the QMP state while a process exists, else `stopped`. */

@@ -222,11 +222,15 @@ export class SimState {
     this.#timers.add(t);
   }
 
-  /** Runs fn every `ms` until stop(); the timer does not keep the process alive. */
-  every(ms: number, fn: () => void): void {
+  /** Runs fn every `ms` until stop() or the returned function is called; the timer does not keep the process alive. */
+  every(ms: number, fn: () => void): () => void {
     const t = setInterval(fn, ms);
     t.unref();
     this.#timers.add(t);
+    return () => {
+      clearInterval(t);
+      this.#timers.delete(t);
+    };
   }
 
   stop(): void {

@@ -324,6 +324,29 @@ describe("Proxmox adapter against the simulated cluster", () => {
       );
     });
 
+    it("container: reads every address from `ip-addresses` (PVE 8.4+), not only the last one `inet` keeps (PVE::LXC::get_interfaces)", async () => {
+      const client = await start();
+      sim.setAgentInterfaces(200, [
+        { name: "lo", "ip-addresses": [{ "ip-address": "127.0.0.1", "ip-address-type": "ipv4", prefix: 8 }] },
+        {
+          name: "eth0",
+          "hardware-address": "bc:24:11:00:00:c8",
+          "ip-addresses": [
+            { "ip-address": "10.10.5.200", "ip-address-type": "ipv4", prefix: 16 },
+            { "ip-address": "192.0.2.5", "ip-address-type": "ipv4", prefix: 24 },
+          ],
+        },
+      ]);
+      const raw = (await client.request("GET", "/nodes/pve2/lxc/200/interfaces")) as Array<
+        Record<string, unknown>
+      >;
+      expect(raw.find((i) => i.name === "eth0")?.inet).toBe("192.0.2.5/24");
+      expect(await discoverIp(client, await vmOf(200), { ip: { kind: "agent" } }, opts())).toBe(
+        "10.10.5.200",
+      );
+      expect(sim.requests.at(-1)?.path).toBe("/api2/json/nodes/pve2/lxc/200/interfaces");
+    });
+
     it("dnsmasq: matches the lease by the MAC of the VM's net0", async () => {
       const client = await start();
       await writeFile(
