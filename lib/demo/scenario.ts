@@ -13,6 +13,7 @@ import { reconcile } from "../orchestrate/reconcile.ts";
 import { createRuntime, type Runtime } from "../orchestrate/runtime.ts";
 import { run } from "../process/run.ts";
 import { type SimVmInput, startSimCluster } from "../sim/cluster.ts";
+import { runHooksInProcess } from "./hooks.ts";
 import { startInProcessMaster } from "./inprocess-master.ts";
 import { type DemoMaster, findNamed, startDemoNamed } from "./named.ts";
 
@@ -94,6 +95,11 @@ export interface DemoOptions {
   master?: "named" | "in-process";
 }
 
+async function waitFor(check: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+}
+
 async function canUseNetns(): Promise<boolean> {
   if (process.getuid?.() !== 0) return false;
   const r = await run(["nft", "--version"]).catch(() => undefined);
@@ -127,7 +133,13 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
   const namespaces: Record<string, string> = {};
   try {
     const tsigSecret = randomBytes(32).toString("base64");
-    const sim = await startSimCluster({ nodes: Object.keys(NODES), vms: SIM_VMS, migrationDelayMs: 1500 });
+    // The sim moves guest configs in the same pmxcfs tree the nodes read (pveRoot below).
+    const sim = await startSimCluster({
+      nodes: Object.keys(NODES),
+      vms: SIM_VMS,
+      migrationDelayMs: 1500,
+      pveRoot: join(dir, "pve"),
+    });
     cleanups.push(() => sim.stop());
     const zoneSpec = {
       zone: ZONE,
@@ -182,6 +194,9 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
     await writeFile(configFile, stringify(doc));
     const loaded = await loadConfig(configFile);
     const rt = (node: string): Runtime => createRuntime(loaded, { node, log: () => {} });
+
+    const hooks = runHooksInProcess(sim, loaded, out);
+    const hooksDone = () => hooks.done();
 
     out("pvemigrate-dns demo: 3 simulated Proxmox nodes (API on loopback), 5 VMs");
     const why = opts.master === "in-process" ? "requested" : "named not installed";
@@ -253,6 +268,7 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
     const summary = await runMigration(rt("pve1"), plan, (line) =>
       out(`   [${((Date.now() - t0) / 1000).toFixed(1)}s] ${line}`),
     );
+    await hooksDone();
     out(
       `   migrated in ${summary.taskSeconds?.toFixed(1)}s; public face switched ${summary.switchSeconds?.toFixed(2)}s after the task ended`,
     );
@@ -261,17 +277,19 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
     await show("after step 2 (pve1 keeps grace forwards to 10.10.1.101 over the mesh for 120 s)");
 
     out("");
-    out("-- step 3: pve2 fails; the HA stack recovers VM 104 (game) on pve3; no hook runs on pve2");
+    out(
+      "-- step 3: pve2 fails; the HA stack recovers VM 104 (game) on pve3: its LRM starts it there, no hook runs on pve2",
+    );
     await sim.setNodeOnline("pve2", false);
     if (useNetns && namespaces.pve2) await run(["ip", "netns", "del", namespaces.pve2]);
-    sim.moveVm(104, "pve3");
+    sim.recoverVm(104, "pve3");
+    // The LRM starts it after a moment: its post-start hook's worker switches it.
+    await waitFor(() => sim.state.vm(104).status === "running");
+    await hooksDone();
+    const last = await rt("pve3").state.lastApplied.get(104);
+    out(`   VM 104 switched to ${last?.node ?? "?"} by its post-start hook's worker`);
     const r3 = await reconcile(rt("pve3"));
-    for (const s of r3.switched) {
-      out(
-        `   pve3 switched VM ${s.vmid} from ${s.from ?? "?"}: DNS ${s.dns?.ok ? "updated" : `journaled (${s.dns?.error})`}`,
-      );
-      if (s.old && !s.old.ok) out(`   old node ${s.from} unreachable: journaled (${s.old.error})`);
-    }
+    if (r3.pending.includes("node:pve2")) out("   old node pve2 unreachable: journaled (node:pve2)");
     out(`   still pending: ${r3.pending.join(", ") || "nothing"}`);
     await show("after step 3");
 
@@ -283,6 +301,7 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
     out(`   pve2 finished from the journal: ${r4.drained.done.join(", ") || "nothing"}`);
     out(`   pending now: ${r4.pending.join(", ") || "nothing"}`);
     await show("after step 4");
+    await hooksDone();
     out("");
     out("demo finished: every name points at the node hosting its VM.");
     return 0;
