@@ -131,7 +131,7 @@ describe.skipIf(
     c.h.sim.migrate(VMID, "pve1", { online: true });
     expect((await c.hook("pve1", "pre-start", env)).code).toBe(0);
     await waitFor("the second migration to fail", async () => !vm().lock);
-    expect(await hookItems("pve1")).toEqual([`hook:vm:${VMID}`]);
+    expect(await hookItems("pve1")).toEqual([`hook:vm:${VMID}:post-start`]);
     const r = await c.cli("pve1", ["reconcile", "--json"]);
     expect(r.code, r.stderr).toBe(0);
     expect(json(r.stdout)).toMatchObject({ switched: [], pending: [], errors: [] });
