@@ -41,6 +41,11 @@ describe.skipIf(missing({ bins: ["named"] }))("demo", () => {
     expect(end).toContain("pve3 192.0.2.30 2001:db8:30::1:");
     expect(end).toContain("ip6 tcp/2224 -> [fd10:10:2::104]:22 (VM 104)");
     expect(end).toMatch(/blog\.example\.org\s+198\.51\.100\.20/);
+    // HA recovery: the new node's LRM starts the VM, so its start hooks run there (no PVE_MIGRATED_FROM), none on pve2.
+    const recovery = text.slice(text.indexOf("-- step 3"), text.indexOf("== after step 3"));
+    expect(recovery).toContain("pve3: Proxmox runs the hookscript: 104 post-start\n");
+    expect(recovery).not.toMatch(/pve2: Proxmox runs the hookscript: 104/);
+    expect(recovery).toContain("VM 104 switched to pve3 by its post-start hook's worker");
   }, 120_000);
 });
 

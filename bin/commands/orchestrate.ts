@@ -184,6 +184,7 @@ export function registerOrchestrateCommands(program: Command, load: Load): void 
           `VM ${vmid} migrated ${s.from} -> ${s.to} in ${s.taskSeconds?.toFixed(1)}s; public face switched ${s.switchSeconds?.toFixed(2)}s after the task ended` +
             `${s.qemuDowntimeMs !== undefined ? `; QEMU downtime ${s.qemuDowntimeMs} ms` : ""}\n`,
         );
+        if (s.taskProblems) lines("the migration task reported problems after the move:", [s.taskProblems]);
         lines("on the target:", s.switch?.local?.value?.changes ?? []);
         lines(
           "on the old node:",

@@ -1,4 +1,5 @@
 import { readFile } from "node:fs/promises";
+import { z } from "zod";
 import type { VmConfig } from "../config/types.ts";
 import { PeerError } from "../errors.ts";
 import { type Exec, runLocal } from "../process/run.ts";
@@ -32,6 +33,28 @@ export interface DiscoverOptions {
   guestConfig?: Record<string, string>;
 }
 
+/**
+ * One entry of GET /nodes/{n}/lxc/{id}/interfaces (pve-container
+ * PVE::LXC::get_interfaces). `ip-addresses` (PVE 8.4+) lists every address;
+ * the older `inet`/`inet6` hold only the LAST address of each family (the loop
+ * overwrites them), so a CT with two IPv4 addresses may show the wrong one there.
+ */
+const lxcInterface = z.object({
+  name: z.string(),
+  inet: z.string().optional(),
+  inet6: z.string().optional(),
+  "ip-addresses": z
+    .array(z.object({ "ip-address": z.string().optional(), "ip-address-type": z.string().optional() }))
+    .optional(),
+});
+
+/** PURE: a container interface in the agent's shape, from `ip-addresses` when present. */
+export function lxcAddresses(i: z.infer<typeof lxcInterface>): AgentInterface {
+  const all = i["ip-addresses"]?.map((a) => a["ip-address"]).filter((a): a is string => !!a);
+  const addresses = all ?? [i.inet, i.inet6].filter((a): a is string => !!a).map((a) => a.split("/")[0]!);
+  return { name: i.name, "ip-addresses": addresses.map((a) => ({ "ip-address": a })) };
+}
+
 export class IpDiscoveryError extends PeerError {
   override name = "IpDiscoveryError";
 }
@@ -40,18 +63,10 @@ async function agentInterfaces(client: ProxmoxClient, vm: SnapshotVm): Promise<A
   const base = `/nodes/${encodeURIComponent(vm.node)}/${vm.type}/${vm.vmid}`;
   if (vm.type === "lxc") {
     // Containers have no agent: the host sees their interfaces directly.
-    const data = (await client.request("GET", `${base}/interfaces`)) as Array<{
-      name: string;
-      hwaddr?: string;
-      inet?: string;
-      inet6?: string;
-    }> | null;
-    return (data ?? []).map((i) => ({
-      name: i.name,
-      "ip-addresses": [i.inet, i.inet6]
-        .filter((a): a is string => !!a)
-        .map((a) => ({ "ip-address": a.split("/")[0]! })),
-    }));
+    const data = await client.request("GET", `${base}/interfaces`);
+    const parsed = z.array(lxcInterface).safeParse(data ?? []);
+    if (!parsed.success) throw new IpDiscoveryError(`CT ${vm.vmid}: unexpected /interfaces answer`);
+    return parsed.data.map(lxcAddresses);
   }
   const data = (await client.request("GET", `${base}/agent/network-get-interfaces`)) as {
     result?: unknown;

@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from "node:timers/promises";
+import { z } from "zod";
 import { PeerError } from "../errors.ts";
 import type { ProxmoxClient } from "./client.ts";
 import type { GuestType, MigrateProgress, MigrateResult, TaskStatus, Upid } from "./types.ts";
@@ -48,16 +49,28 @@ async function taskStatus(client: ProxmoxClient, task: Upid): Promise<TaskStatus
   };
 }
 
+const logLine = z.object({ n: z.coerce.number().int().nonnegative(), t: z.coerce.string().default("") });
+
+/**
+ * Lines `start`.. of a task's log. pve-common PVE::Tools::dump_logfile
+ * answers an empty log with the one line `{n: 1, t: "no content"}` (an ExtJS
+ * workaround): that is no line at all, or the next read would skip the
+ * task's real first line.
+ */
 async function taskLog(client: ProxmoxClient, task: Upid, start: number): Promise<string[]> {
-  const data = (await client.request(
+  const data = await client.request(
     "GET",
     `${nodePath(task.node)}/tasks/${encodeURIComponent(task.upid)}/log`,
     {
       start,
       limit: 500,
     },
-  )) as Array<{ n?: number; t?: string }> | null;
-  return (data ?? []).map((l) => String(l.t ?? ""));
+  );
+  const parsed = z.array(logLine).safeParse(data ?? []);
+  if (!parsed.success) throw new PeerError(`task log of ${task.upid}: unexpected answer`);
+  const lines = parsed.data;
+  if (start === 0 && lines.length === 1 && lines[0]!.n === 1 && lines[0]!.t === "no content") return [];
+  return lines.map((l) => l.t);
 }
 
 /** Polls a task until it stops, reporting its new log lines; returns exit status and log. */
@@ -133,13 +146,28 @@ async function awaitHaTask(
   }
 }
 
-function errorText(exitstatus: string, log: readonly string[]): string {
-  // Proxmox's exit status is terse ("migration aborted"); the log's ERROR lines say why.
-  const reasons = log
-    .filter((l) => l.startsWith("ERROR"))
-    .map((l) => l.replace(/^ERROR:\s*/, "").trim())
-    .filter((l, i, all) => l && all.indexOf(l) === i);
-  return reasons.length ? `${exitstatus}: ${reasons.join("; ")}` : exitstatus;
+/** `2026-12-03 10:00:00 ERROR: why` (pve-guest-common AbstractMigrate $msg2text, strftime "%F %H:%M:%S"). */
+const ERROR_LINE = /^(?:\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} )?ERROR: ?(.*)$/;
+/** AbstractMigrate::migrate's closing lines repeat the reason or say nothing new. */
+const CLOSING = /^migration (?:aborted|finished with problems) \(duration [\d:]+\):? ?/;
+const MAX_REASON = 500;
+
+/**
+ * PURE: the task's error text for a human: Proxmox's terse exit status
+ * ("migration aborted", "migration problems") and the reasons from its log's
+ * ERROR lines, timestamps stripped, each once. Task logs quote commands and
+ * storage names, so the text is bounded.
+ */
+export function errorText(exitstatus: string, log: readonly string[]): string {
+  const reasons: string[] = [];
+  for (const line of log) {
+    const m = ERROR_LINE.exec(line);
+    if (!m) continue;
+    const reason = m[1]!.replace(CLOSING, "").trim();
+    if (reason && !reasons.includes(reason)) reasons.push(reason);
+  }
+  const text = reasons.length ? `${exitstatus}: ${reasons.join("; ")}` : exitstatus;
+  return text.length > MAX_REASON ? `${text.slice(0, MAX_REASON)}...` : text;
 }
 
 export async function migrate(

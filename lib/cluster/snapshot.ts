@@ -45,6 +45,20 @@ function parse<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
   );
 }
 
+/**
+ * PURE: a guest's status as the rest of the code reads it. Proxmox reports
+ * QMP states there (pve-manager pvestatd update_qemu_status: `$d->{qmpstatus}
+ * || $d->{status}`): paused, suspended, prelaunch, inmigrate, postmigrate,
+ * io-error, ... all mean a QEMU process exists, so the guest is present and
+ * keeps its forwards and names: "running". `stopped` stays; anything else
+ * (no RRD entry yet or any more) is "unknown".
+ */
+export function presence(status: string): "running" | "stopped" | "unknown" {
+  if (status === "stopped") return "stopped";
+  if (status === "unknown" || status === "") return "unknown";
+  return "running";
+}
+
 /** Proxmox separates tags with ";" (also accepts "," and spaces on input). */
 export function splitTags(tags: string | undefined): string[] {
   return (tags ?? "").split(/[;, ]+/).filter(Boolean);
@@ -81,9 +95,10 @@ export function parseResources(data: unknown): SnapshotVm[] {
       vmid: r.vmid,
       type: r.type,
       node: r.node,
-      status: r.status,
+      status: presence(r.status),
       tags: splitTags(r.tags),
     };
+    if (presence(r.status) === "running" && r.status !== "running") vm.qmpstatus = r.status;
     if (r.lock) vm.lock = r.lock;
     if (r.hastate) vm.hastate = r.hastate;
     if (r.name) vm.name = r.name;

@@ -17,8 +17,15 @@ export interface SnapshotVm {
   vmid: number;
   type: GuestType;
   node: string;
-  /** "running" | "stopped" | "paused" | "unknown" (the node is offline) ... as Proxmox says. */
+  /**
+   * "running" (a process exists, whatever its QMP state: see `qmpstatus`),
+   * "stopped", or "unknown" (no status known). From /cluster/resources, this
+   * lags: Proxmox refreshes it every ~10 s and keeps a dead node's last one
+   * for minutes. Decisions about one guest use its live status (live.ts).
+   */
   status: string;
+  /** The QMP state when it is not plain "running": paused, suspended, io-error, postmigrate, ... */
+  qmpstatus?: string;
   /** Set while Proxmox holds a lock on the guest: "migrate", "backup", "snapshot", ... */
   lock?: string;
   /** Set for HA-managed guests: "started", "stopped", "migrate", "relocate", "fence", "error", ... */

@@ -1,44 +1,34 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { PeerError } from "../errors.ts";
-import { ProxmoxApiError, type ProxmoxClient } from "./client.ts";
+import type { ProxmoxClient } from "./client.ts";
+import { getLiveStatus, type LiveStatus } from "./live.ts";
 import type { GuestType } from "./types.ts";
 
 // A live migration runs the target's start hooks BEFORE the switchover, while
-// the VM still runs on the source. The public face may only move once the
-// guest's config is on the target and the migrate lock is gone: that is what
-// this waits for, asking the target node about the guest directly (one small
-// request per poll, not the whole cluster).
+// the VM still runs on the source. The public face may move once the guest's
+// config is on the target and its process runs there: QemuMigrate::
+// phase3_cleanup moves the config, resumes the VM on the target, and only then
+// stops the source, frees local disks and unlocks, which can take long. So the
+// migrate lock is NOT waited for. This asks the target node about the guest
+// directly (one small, live request per poll, not the lagging cluster view).
 
 export interface WaitOptions {
   timeoutMs: number;
   pollMs?: number;
 }
 
-export interface GuestOnNode {
-  status: string;
-  lock?: string;
-}
-
-/** Resolves once the guest's config is on `node` and no migrate lock is held; PeerError on timeout. */
+/** Resolves once the guest's config is on `node` and its process exists there (any QMP state); PeerError on timeout. */
 export async function waitForGuestOn(
   client: ProxmoxClient,
   guest: { vmid: number; node: string; type?: GuestType },
   opts: WaitOptions,
-): Promise<GuestOnNode> {
-  const path = `/nodes/${encodeURIComponent(guest.node)}/${guest.type ?? "qemu"}/${guest.vmid}/status/current`;
+): Promise<LiveStatus> {
   const deadline = Date.now() + opts.timeoutMs;
-  let last = "not there yet";
+  let last = "its config is not there yet";
   for (;;) {
-    try {
-      const data = (await client.request("GET", path)) as { status?: unknown; lock?: unknown } | null;
-      const lock = typeof data?.lock === "string" ? data.lock : undefined;
-      if (lock !== "migrate") return { status: String(data?.status ?? "unknown"), ...(lock ? { lock } : {}) };
-      last = "still locked by the migration";
-    } catch (err) {
-      // 500 "Configuration file ... does not exist": the config has not moved yet. Anything else is real.
-      if (!(err instanceof ProxmoxApiError && err.status === 500)) throw err;
-      last = err.message;
-    }
+    const live = await getLiveStatus(client, guest);
+    if (live?.status === "running") return live;
+    if (live) last = "its config is there but it is not running";
     if (Date.now() >= deadline) {
       throw new PeerError(
         `${guest.vmid} did not arrive on ${guest.node} within ${opts.timeoutMs} ms (${last})`,

@@ -12,7 +12,9 @@ import { observe } from "../orchestrate/observe.ts";
 import { reconcile } from "../orchestrate/reconcile.ts";
 import { createRuntime, type Runtime } from "../orchestrate/runtime.ts";
 import { run } from "../process/run.ts";
-import { type SimVmInput, startSimCluster } from "../sim/cluster.ts";
+import { startSimCluster } from "../sim/cluster.ts";
+import { NODES, SIM_VMS, VMS, ZONE } from "./cluster-fixture.ts";
+import { runHooksInProcess } from "./hooks.ts";
 import { startInProcessMaster } from "./inprocess-master.ts";
 import { type DemoMaster, findNamed, startDemoNamed } from "./named.ts";
 
@@ -23,67 +25,6 @@ import { type DemoMaster, findNamed, startDemoNamed } from "./named.ts";
 // node forwards and routes. As root, each node's nft table is really applied
 // inside a network namespace of its own; otherwise the rendered plan is shown.
 
-const ZONE = "example.org";
-const NODES = {
-  pve1: { publicIPv4: "203.0.113.10", privateIP: "10.10.0.1", publicInterface: "eno1" },
-  pve2: { publicIPv4: "198.51.100.20", privateIP: "10.10.0.2", publicInterface: "enp3s0" },
-  pve3: {
-    publicIPv4: "192.0.2.30",
-    privateIP: "10.10.0.3",
-    publicInterface: "eno1",
-    publicIPv6: "2001:db8:30::1",
-  },
-};
-const VMS = {
-  101: {
-    ip: "10.10.1.101",
-    dns: ["mail.example.org"],
-    forward: ["tcp/25", "tcp/587", "tcp/993", "tcp/2222:22"],
-    sni: ["webmail.example.org"],
-    http: ["webmail.example.org"],
-  },
-  102: {
-    ip: "10.10.1.102",
-    dns: ["shop.example.org"],
-    sni: ["shop.example.org"],
-    http: ["shop.example.org"],
-  },
-  103: { ip: "agent", dns: ["blog.example.org"], sni: ["blog.example.org:8443"], http: ["blog.example.org"] },
-  104: {
-    ip: "10.10.2.104",
-    // IPv6 forwards where its node has a public IPv6 (pve3, after the HA recovery), and an AAAA there.
-    ip6: "fd10:10:2::104",
-    dns: ["play.example.org"],
-    forward: ["udp/27015", "tcp/27015", "tcp/2224:22"],
-  },
-  105: { ip: "10.10.3.53", dns: ["ns1.example.org"], forward: ["udp/53", "tcp/53"] },
-};
-const SIM_VMS: SimVmInput[] = [
-  { vmid: 101, node: "pve1", name: "mail" },
-  { vmid: 102, node: "pve1", name: "shop" },
-  {
-    vmid: 103,
-    node: "pve2",
-    name: "blog",
-    agent: [
-      { name: "lo", "ip-addresses": [{ "ip-address": "127.0.0.1", "ip-address-type": "ipv4", prefix: 8 }] },
-      {
-        name: "docker0",
-        "ip-addresses": [{ "ip-address": "172.17.0.1", "ip-address-type": "ipv4", prefix: 16 }],
-      },
-      {
-        name: "eth0",
-        "ip-addresses": [
-          { "ip-address": "fe80::be24:11ff:fe00:67", "ip-address-type": "ipv6", prefix: 64 },
-          { "ip-address": "10.10.2.103", "ip-address-type": "ipv4", prefix: 16 },
-        ],
-      },
-    ],
-  },
-  { vmid: 104, node: "pve2", name: "game", hastate: "started" },
-  { vmid: 105, node: "pve3", name: "ns1" },
-];
-
 export interface DemoOptions {
   out: (line: string) => void;
   /** Apply nft inside network namespaces (needs root and nft); default: when possible. */
@@ -92,6 +33,11 @@ export interface DemoOptions {
   cliCommand: string[];
   /** DNS master: BIND's named when installed (default), else the in-process signed-update master. */
   master?: "named" | "in-process";
+}
+
+async function waitFor(check: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
 }
 
 async function canUseNetns(): Promise<boolean> {
@@ -127,7 +73,13 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
   const namespaces: Record<string, string> = {};
   try {
     const tsigSecret = randomBytes(32).toString("base64");
-    const sim = await startSimCluster({ nodes: Object.keys(NODES), vms: SIM_VMS, migrationDelayMs: 1500 });
+    // The sim moves guest configs in the same pmxcfs tree the nodes read (pveRoot below).
+    const sim = await startSimCluster({
+      nodes: Object.keys(NODES),
+      vms: SIM_VMS,
+      migrationDelayMs: 1500,
+      pveRoot: join(dir, "pve"),
+    });
     cleanups.push(() => sim.stop());
     const zoneSpec = {
       zone: ZONE,
@@ -182,6 +134,9 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
     await writeFile(configFile, stringify(doc));
     const loaded = await loadConfig(configFile);
     const rt = (node: string): Runtime => createRuntime(loaded, { node, log: () => {} });
+
+    const hooks = runHooksInProcess(sim, loaded, out);
+    const hooksDone = () => hooks.done();
 
     out("pvemigrate-dns demo: 3 simulated Proxmox nodes (API on loopback), 5 VMs");
     const why = opts.master === "in-process" ? "requested" : "named not installed";
@@ -253,6 +208,7 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
     const summary = await runMigration(rt("pve1"), plan, (line) =>
       out(`   [${((Date.now() - t0) / 1000).toFixed(1)}s] ${line}`),
     );
+    await hooksDone();
     out(
       `   migrated in ${summary.taskSeconds?.toFixed(1)}s; public face switched ${summary.switchSeconds?.toFixed(2)}s after the task ended`,
     );
@@ -261,17 +217,19 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
     await show("after step 2 (pve1 keeps grace forwards to 10.10.1.101 over the mesh for 120 s)");
 
     out("");
-    out("-- step 3: pve2 fails; the HA stack recovers VM 104 (game) on pve3; no hook runs on pve2");
+    out(
+      "-- step 3: pve2 fails; the HA stack recovers VM 104 (game) on pve3: its LRM starts it there, no hook runs on pve2",
+    );
     await sim.setNodeOnline("pve2", false);
     if (useNetns && namespaces.pve2) await run(["ip", "netns", "del", namespaces.pve2]);
-    sim.moveVm(104, "pve3");
+    sim.recoverVm(104, "pve3");
+    // The LRM starts it after a moment: its post-start hook's worker switches it.
+    await waitFor(() => sim.state.vm(104).status === "running");
+    await hooksDone();
+    const last = await rt("pve3").state.lastApplied.get(104);
+    out(`   VM 104 switched to ${last?.node ?? "?"} by its post-start hook's worker`);
     const r3 = await reconcile(rt("pve3"));
-    for (const s of r3.switched) {
-      out(
-        `   pve3 switched VM ${s.vmid} from ${s.from ?? "?"}: DNS ${s.dns?.ok ? "updated" : `journaled (${s.dns?.error})`}`,
-      );
-      if (s.old && !s.old.ok) out(`   old node ${s.from} unreachable: journaled (${s.old.error})`);
-    }
+    if (r3.pending.includes("node:pve2")) out("   old node pve2 unreachable: journaled (node:pve2)");
     out(`   still pending: ${r3.pending.join(", ") || "nothing"}`);
     await show("after step 3");
 
@@ -283,6 +241,7 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
     out(`   pve2 finished from the journal: ${r4.drained.done.join(", ") || "nothing"}`);
     out(`   pending now: ${r4.pending.join(", ") || "nothing"}`);
     await show("after step 4");
+    await hooksDone();
     out("");
     out("demo finished: every name points at the node hosting its VM.");
     return 0;

@@ -43,6 +43,8 @@ export interface DnsSyncOptions {
    * one that is due (reconcile), or only these names (a journal replay).
    */
   withdraw?: "unclaimed" | readonly string[];
+  /** Guests whose status comes from their node live, not from the lagging /cluster/resources. */
+  live?: readonly number[];
 }
 
 /** Names of `vmids` (all configured VMs when undefined) to their desired addresses. */
@@ -52,7 +54,7 @@ export async function syncDns(
   opts: DnsSyncOptions = {},
 ): Promise<DnsSyncResult> {
   return rt.state.withClusterLock("dns", async () => {
-    const world = await observe(rt);
+    const world = await observe(rt, opts.live ? { live: opts.live } : {});
     const desired = computeDesired(world.config, world.placements, [], rt.now());
     const wanted = (vmid: number) => vmids === undefined || vmids.includes(vmid);
     const changes = desired.dns.filter((d) => wanted(d.vmid));
@@ -151,7 +153,8 @@ async function writeClaimed(
 
 /** Like syncDns, but a name that moved under us is a failure, so a journal item stays for the next run. */
 export async function syncDnsStrict(rt: Runtime, vmids: number[]): Promise<DnsSyncResult> {
-  const r = await syncDns(rt, vmids);
+  // A few named VMs (a switch, a journaled retry): their status live, not the lagging RRD one.
+  const r = await syncDns(rt, vmids, { live: vmids });
   const stale = r.outcomes.filter((o) => o.status === "stale");
   if (stale.length) throw new Error(`names changed meanwhile: ${stale.map((o) => o.name).join(", ")}`);
   return r;

@@ -39,27 +39,31 @@ export interface HookContext {
 
 export interface HookEnv {
   env: NodeJS.ProcessEnv;
-  /** How to start the detached worker; tests may run it inline. */
-  spawnWorker?: (ctx: HookContext, vmid: number) => void;
+  /** How to start the detached worker for one VM and phase; tests may run it inline. */
+  spawnWorker?: (ctx: HookContext, vmid: number, phase: HookWork["phase"]) => void;
 }
 
 const say = (line: string) => process.stderr.write(`pvemigrate-dns: ${line}\n`);
 
-/** Starts this same script again as `<script> <vmid> __worker`, detached, logging to stateDir. */
-export function spawnDetachedWorker(ctx: HookContext, vmid: number): void {
+/** Starts this same script again as `<script> <vmid> __worker <phase>`, detached, logging to stateDir. */
+export function spawnDetachedWorker(ctx: HookContext, vmid: number, phase: HookWork["phase"]): void {
   makeDirsSync(ctx.config.stateDir, { mode: 0o700 });
   const log = openSync(join(ctx.config.stateDir, "worker.log"), "a", 0o600);
-  const child = spawn(process.execPath, [...process.execArgv, process.argv[1]!, String(vmid), WORKER_PHASE], {
-    detached: true,
-    stdio: ["ignore", log, log],
-    env: { ...process.env, PVEMIGRATE_DNS_NODE: ctx.self },
-  });
+  const child = spawn(
+    process.execPath,
+    [...process.execArgv, process.argv[1]!, String(vmid), WORKER_PHASE, phase],
+    {
+      detached: true,
+      stdio: ["ignore", log, log],
+      env: { ...process.env, PVEMIGRATE_DNS_NODE: ctx.self },
+    },
+  );
   child.unref();
 }
 
 /** Returns the exit code: non-zero only for bad arguments and for a strict pre-start refusal. */
 export async function runHook(args: string[], opts: HookEnv): Promise<number> {
-  const [vmidText, phase] = args;
+  const [vmidText, phase, workerOf] = args;
   if (!vmidText || !/^[1-9]\d{2,8}$/.test(vmidText)) {
     say(`hook: vmid ${JSON.stringify(vmidText ?? "")} is not a VM id (usage: <script> <vmid> <phase>)`);
     return 1;
@@ -101,13 +105,19 @@ export async function runHook(args: string[], opts: HookEnv): Promise<number> {
       case "post-stop": {
         const work: HookWork = { vmid, phase: phase as HookWork["phase"] };
         // pre-start of the same start recorded the source moments ago; an older record is another event.
-        const earlier = (await rt.state.local.list(hookWork)).find(
-          (i) => i.payload.vmid === vmid && Date.now() - Date.parse(i.updatedAt) < 10 * 60_000,
-        )?.payload;
-        const from = migratedFrom ?? (phase === "post-start" ? earlier?.migratedFrom : undefined);
-        if (from) work.migratedFrom = from;
+        const earlier =
+          phase === "post-start"
+            ? (await rt.state.local.list(hookWork)).find(
+                (i) =>
+                  i.payload.vmid === vmid &&
+                  i.payload.phase === "post-start" &&
+                  Date.now() - Date.parse(i.updatedAt) < 10 * 60_000,
+              )?.payload
+            : undefined;
+        const from = migratedFrom ?? earlier?.migratedFrom;
+        if (from && phase === "post-start") work.migratedFrom = from;
         await rt.state.local.record(hookWork, work);
-        (opts.spawnWorker ?? spawnDetachedWorker)(rt, vmid);
+        (opts.spawnWorker ?? spawnDetachedWorker)(rt, vmid, work.phase);
         if (inFile) {
           say(
             `VM ${vmid} ${phase}${from ? ` (migrating from ${from})` : ""}: switch recorded, finishing in the background`,
@@ -125,7 +135,11 @@ export async function runHook(args: string[], opts: HookEnv): Promise<number> {
         ]);
         const runtime = createRuntime(rt.loaded ?? (await loadConfig()), { node: rt.self });
         try {
-          await runHookWorker(runtime, vmid);
+          await runHookWorker(
+            runtime,
+            vmid,
+            workerOf === "post-start" || workerOf === "post-stop" ? workerOf : undefined,
+          );
           return 0;
         } catch (err) {
           runtime.log(`worker VM ${vmid}: ${messageOf(err)}`);

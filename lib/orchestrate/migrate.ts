@@ -31,6 +31,12 @@ export interface MigrateSummary extends MigratePlan {
   switchSeconds?: number;
   switch?: SwitchReport;
   verified?: { dns: string[]; forwardsInPlace: boolean };
+  /**
+   * The task failed AFTER the guest's config moved (`migration problems`:
+   * freeing the source's disks or the unlock failed): the guest runs on the
+   * target and was switched, but Proxmox left something to clean up.
+   */
+  taskProblems?: string;
   pending: string[];
 }
 
@@ -120,10 +126,18 @@ export async function runMigration(
   summary.upid = result.realUpid ?? result.upid;
   const finished = rt.now();
   summary.taskSeconds = (finished - started) / 1000;
-  if (!result.ok)
-    throw new PeerError(
-      `migration of VM ${plan.vmid} failed: ${result.error ?? result.exitstatus}; nothing changed`,
-    );
+  if (!result.ok) {
+    // `migration problems` is set both when phase2 failed (the VM stayed) and
+    // when phase3_cleanup failed after the config moved (the VM runs on the
+    // target): pve-guest-common AbstractMigrate::migrate. Only the guest's
+    // placement now tells which; its `node` comes from its config file.
+    const reason = result.error ?? result.exitstatus;
+    const now = (await getSnapshot(rt.proxmox)).vms.find((v) => v.vmid === plan.vmid);
+    if (now?.node !== plan.to)
+      throw new PeerError(`migration of VM ${plan.vmid} failed: ${reason}; nothing changed`);
+    summary.taskProblems = reason;
+    onProgress(`the task failed after the VM moved to ${plan.to} (${reason}); switching`);
+  }
 
   // The switch runs on the target: it owns the target's nft and haproxy.
   const args = ["switch", String(plan.vmid), "--from", plan.from];

@@ -8,6 +8,7 @@ import {
   missingVmWarning,
 } from "../cluster/index.ts";
 import { canonicalIPv6 } from "../cluster/ip.ts";
+import { withLiveStatus } from "../cluster/live.ts";
 import { forbiddenVmAddresses } from "../config/addresses.ts";
 import { formatProblem } from "../config/normalize.ts";
 import { mergeNotes } from "../config/notes.ts";
@@ -42,6 +43,8 @@ export interface World {
 export interface ObserveOptions {
   /** Resolve private IPs of the running VMs on these nodes (the nodes being converged). */
   resolveOn?: string[];
+  /** Guests whose status comes from their node live, not from the lagging /cluster/resources (the one being switched or stopped). */
+  live?: readonly number[];
 }
 
 const loggedNotes = new WeakMap<Runtime, Set<string>>();
@@ -96,7 +99,7 @@ async function withNotes(
 }
 
 export async function observe(rt: Runtime, opts: ObserveOptions = {}): Promise<World> {
-  const snapshot = await getSnapshot(rt.proxmox);
+  const snapshot = await withLiveStatus(rt.proxmox, await getSnapshot(rt.proxmox), opts.live ?? [], rt.log);
   const { config, notes, notesRead } = await withNotes(rt, snapshot);
   // Not visible is not gone: Proxmox hides guests the token may not audit.
   for (const vmid of missingConfiguredVms(Object.keys(config.vms), snapshot)) rt.log(missingVmWarning(vmid));

@@ -16,7 +16,14 @@ function vmidOf(o: Record<string, unknown>, what: string): number {
   return vmid;
 }
 
-/** A hook event to finish on this node (local journal): the detached worker's to-do. */
+/**
+ * A hook event to finish on this node (local journal): the detached worker's
+ * to-do. One intent per VM and phase: a post-stop never replaces a pending
+ * post-start. qemu-server >= 9.1.13 runs post-stop on the TARGET of a failed
+ * live migration (phase2_cleanup's `qm stop --migratedfrom` -> vm_stop_cleanup),
+ * and with the older cleanup path (`qm cleanup` from qmeventd) that can come
+ * after the next attempt's pre-start recorded where the VM comes from.
+ */
 export interface HookWork {
   vmid: number;
   phase: "post-start" | "post-stop";
@@ -24,7 +31,7 @@ export interface HookWork {
 }
 export const hookWork = defineKind<HookWork>(
   "hook",
-  (p) => `hook:vm:${p.vmid}`,
+  (p) => `hook:vm:${p.vmid}:${p.phase}`,
   (raw) => {
     const o = object(raw, "hook");
     if (o.phase !== "post-start" && o.phase !== "post-stop") throw new Error("hook: bad phase");

@@ -63,7 +63,8 @@ export async function switchVm(
     vmid,
     async () => {
       const report: SwitchReport = { vmid, to: rt.self, pending: [] };
-      const world = await observe(rt, { resolveOn: [rt.self] });
+      // This VM's status live: /cluster/resources lags ~10 s behind a start or an arrival.
+      const world = await observe(rt, { resolveOn: [rt.self], live: [vmid] });
       const placement = world.placements.find((p) => p.vmid === vmid);
       if (!world.config.vms[String(vmid)]) return { ...report, skipped: `VM ${vmid} is not in the config` };
       if (!placement || placement.node !== rt.self || placement.status !== "running") {
@@ -88,7 +89,9 @@ export async function switchVm(
         }
       }
 
-      report.local = await journaledStep(rt, nodeWork, { node: rt.self }, () => convergeNode(rt, rt.self));
+      report.local = await journaledStep(rt, nodeWork, { node: rt.self }, () =>
+        convergeNode(rt, rt.self, { live: [vmid] }),
+      );
       if (report.local.ok) {
         const node = world.config.nodes[rt.self]!;
         await rt.state.lastApplied.set({

@@ -1,7 +1,6 @@
-import { access } from "node:fs/promises";
-import { join } from "node:path";
 import type { SnapshotVm } from "../cluster/index.ts";
 import { getSnapshot } from "../cluster/index.ts";
+import { configNode, getLiveStatus } from "../cluster/live.ts";
 import { messageOf } from "../errors.ts";
 import type { DrainResult, JournalItem } from "../state/index.ts";
 import { convergeNode } from "./converge.ts";
@@ -15,48 +14,71 @@ import { switchVm } from "./switch.ts";
 // migration it first waits until the migration really completed: Proxmox
 // runs the target's post-start hook when the incoming QEMU starts, BEFORE
 // memory transfer and switch-over, while the VM still runs on the source.
+//
+// Every decision about this one VM comes from immediate data, never from the
+// RRD-fed `status` of /cluster/resources (~10 s behind, and showing a dead
+// node's guests as running for minutes): where its config file is in pmxcfs,
+// and its live status on this node (GET .../status/current). See live.ts.
 
 export type MigrationState = "done" | "failed" | "running";
 
-/** PURE: has a live migration to `self` finished, failed, or is it still running? */
-export function migrationState(
-  vm: SnapshotVm | undefined,
-  self: string,
-  configMoved: boolean,
-): MigrationState {
-  // The VM is gone (destroyed meanwhile): there is nothing to switch.
-  if (!vm) return "failed";
-  if (vm.node === self && vm.status === "running" && vm.lock !== "migrate") return "done";
-  // qemu-server moves the config to the target once the VM state is across.
-  if (configMoved && vm.status !== "stopped") return "done";
-  const migrating = vm.lock === "migrate" || vm.hastate === "migrate";
-  // The migration ended (no lock) and the VM stayed where it was: it failed, the target was stopped.
-  if (vm.node !== self && !migrating) return "failed";
-  // Here but stopped, nothing in flight (stopped after arriving, or a reboot killed the worker):
-  // no switch to make; a later start runs its own hooks.
-  if (vm.node === self && vm.status !== "running" && !migrating) return "failed";
-  return "running";
+/** What the worker knows about the VM right now, all of it immediate. */
+export interface GuestNow {
+  /** The node whose pmxcfs directory holds its config (/cluster/resources `node` says the same). */
+  node: string;
+  /** Asked only when `node` is this node: its process exists, in any QMP state (paused, postmigrate, ...). */
+  present?: boolean;
+  /** A migration is in flight: `lock: migrate` in its config, or HA's `hastate: migrate`. */
+  migrating: boolean;
 }
 
-async function configMovedHere(rt: Runtime, vmid: number): Promise<boolean> {
-  for (const dir of ["qemu-server", "lxc"]) {
-    try {
-      await access(join(rt.config.pveRoot, "nodes", rt.self, dir, `${vmid}.conf`));
-      return true;
-    } catch {}
+/** PURE: has a live migration to `self` finished, failed, or is it still running? */
+export function migrationState(guest: GuestNow | undefined, self: string): MigrationState {
+  // The VM is gone (destroyed meanwhile): there is nothing to switch.
+  if (!guest) return "failed";
+  // QemuMigrate::phase3_cleanup moves the config here, resumes the VM here, and only
+  // then stops the source, frees disks and unlocks (which can take long): switch now,
+  // lock or not. A paused VM is here too (it was paused before, or the resume failed).
+  if (guest.node === self && guest.present) return "done";
+  // Still on the source (phase1/phase2), or HA has only queued it: wait.
+  if (guest.migrating) return "running";
+  // Over, and the VM is not here: the migration failed (the target was stopped), or it
+  // sits here stopped with nothing in flight: no switch to make (a later start runs its hooks).
+  return "failed";
+}
+
+/** The VM as it is now: config location from pmxcfs, then the API; live status when it is here. */
+async function guestNow(rt: Runtime, vmid: number): Promise<GuestNow | undefined> {
+  const inPmxcfs = await configNode(rt.config.pveRoot, vmid);
+  let node = inPmxcfs?.node;
+  let type = inPmxcfs?.type;
+  let vm: SnapshotVm | undefined;
+  if (node !== rt.self) {
+    // Not here (or no pmxcfs tree): the API has the lock and HA's state.
+    vm = (await getSnapshot(rt.proxmox)).vms.find((v) => v.vmid === vmid);
+    if (!vm && !inPmxcfs) return undefined;
+    node = vm?.node ?? node;
+    type = vm?.type ?? type;
   }
-  return false;
+  const haMigrating = vm?.hastate === "migrate";
+  if (!node || node !== rt.self)
+    return { node: node ?? "", migrating: vm?.lock === "migrate" || haMigrating };
+  const live = await getLiveStatus(rt.proxmox, { vmid, node, ...(type ? { type } : {}) });
+  return {
+    node,
+    present: live?.status === "running",
+    migrating: live?.lock === "migrate" || haMigrating,
+  };
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Waits for a live migration to this node to finish; "failed" means: change nothing. */
-export async function waitForMigration(rt: Runtime, vmid: number, pollMs = 500): Promise<MigrationState> {
+export async function waitForMigration(rt: Runtime, vmid: number, pollMs = 250): Promise<MigrationState> {
   const deadline = rt.now() + rt.config.migrationWatchSeconds * 1000;
   while (rt.now() < deadline) {
     try {
-      const vm = (await getSnapshot(rt.proxmox)).vms.find((v) => v.vmid === vmid);
-      const state = migrationState(vm, rt.self, await configMovedHere(rt, vmid));
+      const state = migrationState(await guestNow(rt, vmid), rt.self);
       if (state !== "running") return state;
     } catch (err) {
       rt.log(`VM ${vmid}: waiting for the migration: ${messageOf(err)}`);
@@ -66,30 +88,18 @@ export async function waitForMigration(rt: Runtime, vmid: number, pollMs = 500):
   return "running";
 }
 
-/** Polls the API until `done` holds for the VM (true) or the time is up (false). */
-async function waitUntil(
-  rt: Runtime,
-  vmid: number,
-  done: (vm: SnapshotVm | undefined) => boolean,
-  timeoutMs: number,
-  pollMs = 300,
-): Promise<boolean> {
+/** Waits (briefly) until the VM is present here after a plain start (live status, not the RRD's). */
+async function waitForStart(rt: Runtime, vmid: number, timeoutMs = 30_000, pollMs = 250): Promise<boolean> {
   const deadline = rt.now() + timeoutMs;
   while (rt.now() < deadline) {
-    if (done((await getSnapshot(rt.proxmox)).vms.find((v) => v.vmid === vmid))) return true;
+    const guest = await guestNow(rt, vmid).catch((err: unknown) => {
+      rt.log(`VM ${vmid}: waiting for the start: ${messageOf(err)}`);
+      return undefined;
+    });
+    if (guest?.node === rt.self && guest.present) return true;
     await sleep(pollMs);
   }
   return false;
-}
-
-/** Waits (briefly) until the API shows the VM running here after a plain start. */
-function waitForStart(rt: Runtime, vmid: number): Promise<boolean> {
-  return waitUntil(
-    rt,
-    vmid,
-    (vm) => vm?.node === rt.self && vm.status === "running" && vm.lock !== "migrate",
-    30_000,
-  );
 }
 
 /** Configured in the file, or by a Notes block (observe merges those). */
@@ -104,22 +114,23 @@ async function perform(rt: Runtime, work: HookWork, wait: boolean): Promise<void
     return;
   }
   if (work.phase === "post-stop") {
-    // Converge from what the API says once it has caught up with the stop. No
-    // "pretend it is stopped" override: after a quick restart (stop + start)
-    // the VM runs again and must keep its forwards.
-    if (wait) await waitUntil(rt, work.vmid, (vm) => vm?.node !== rt.self || vm.status !== "running", 10_000);
-    await convergeNode(rt, rt.self);
-    if (rt.config.dns.deleteOnStop) await syncDns(rt, [work.vmid]);
+    // post-stop runs once the process is gone (qemu-server vm_stop_cleanup), so the
+    // live status already says so, while /cluster/resources shows `running` for up
+    // to ~10 s more. Converge from the live status: no "pretend it is stopped"
+    // either, after a quick restart (stop + start) the VM runs again and keeps its
+    // forwards. Without a live answer this fails and stays journaled.
+    const guest = await guestNow(rt, work.vmid);
+    rt.log(
+      `VM ${work.vmid} post-stop: ${guest?.node === rt.self ? (guest.present ? "running again here" : "stopped here") : `config on ${guest?.node || "no node"}`}`,
+    );
+    await convergeNode(rt, rt.self, { live: [work.vmid] });
+    if (rt.config.dns.deleteOnStop) await syncDns(rt, [work.vmid], { live: [work.vmid] });
     return;
   }
   if (work.migratedFrom) {
     const state = wait
       ? await waitForMigration(rt, work.vmid)
-      : migrationState(
-          (await getSnapshot(rt.proxmox)).vms.find((v) => v.vmid === work.vmid),
-          rt.self,
-          await configMovedHere(rt, work.vmid),
-        );
+      : migrationState(await guestNow(rt, work.vmid), rt.self);
     if (state === "failed") {
       rt.log(`VM ${work.vmid}: migration from ${work.migratedFrom} did not complete; nothing changed`);
       return;
@@ -138,11 +149,12 @@ async function perform(rt: Runtime, work: HookWork, wait: boolean): Promise<void
   if (report.skipped) rt.log(report.skipped);
 }
 
-/** The detached worker: finishes the hook event recorded for `vmid`. */
-export async function runHookWorker(rt: Runtime, vmid: number): Promise<void> {
-  const item = (await rt.state.local.list(hookWork)).find((i) => i.payload.vmid === vmid);
-  if (!item) return;
-  await finishOne(rt, item, true);
+/** The detached worker: finishes the hook event recorded for `vmid` (of that phase, when given). */
+export async function runHookWorker(rt: Runtime, vmid: number, phase?: HookWork["phase"]): Promise<void> {
+  const items = (await rt.state.local.list(hookWork)).filter(
+    (i) => i.payload.vmid === vmid && (!phase || i.payload.phase === phase),
+  );
+  for (const item of items) await finishOne(rt, item, true);
 }
 
 async function finishOne(rt: Runtime, item: JournalItem<HookWork>, wait: boolean): Promise<void> {

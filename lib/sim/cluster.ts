@@ -1,9 +1,18 @@
-import http from "node:http";
-import https from "node:https";
-import type { AddressInfo, Socket } from "node:net";
 import { SimAccess } from "./access.ts";
-import { route } from "./routes.ts";
-import { SimError, type SimInterface, type SimRequest, SimState, type SimVm } from "./state.ts";
+import { recoverGuest, requestMigration, startGuest, stopGuest } from "./migration.ts";
+import { type SimFault, startSimServers } from "./server.ts";
+
+export type { SimFault };
+
+import {
+  type SimEvent,
+  type SimFailurePhase,
+  type SimHookEvent,
+  type SimInterface,
+  type SimRequest,
+  SimState,
+  type SimVm,
+} from "./state.ts";
 
 // A simulated Proxmox VE cluster: one real HTTP(S) listener per node on
 // 127.0.0.1 (port 0), all sharing one state, speaking the API's response shapes
@@ -15,6 +24,8 @@ export interface SimVmInput {
   node: string;
   type?: "qemu" | "lxc";
   status?: "running" | "stopped";
+  /** qemu: the QMP state while running (paused, suspended, io-error, ...). */
+  qmpstatus?: string;
   name?: string;
   tags?: string[];
   hastate?: string;
@@ -32,21 +43,23 @@ export interface SimClusterOptions {
   tokenSecret?: string;
   /** Serve HTTPS with this key and certificate (PEM). */
   tls?: { key: string; cert: string };
+  /** A live migration's phase1 + phase2 (until the config moves). */
   migrationDelayMs?: number;
   haDelayMs?: number;
   /** Guests the token may not see (no VM.Audit): left out of /cluster/resources, 403 on their own paths. */
   hiddenVmids?: number[];
   /** The token's privileges by ACL path (access.ts); default: everything on /. */
   acl?: Record<string, string[]>;
-}
-
-export interface SimFault {
-  method: string;
-  path: RegExp;
-  status: number;
-  reason: string;
-  /** How many requests it applies to; default 1. */
-  times?: number;
+  /** phase3_cleanup: from the resume on the target to `qm unlock` (freeing local disks). Default 0. */
+  unlockDelayMs?: number;
+  /** pvestatd's broadcast interval: /cluster/resources `status` lags by up to this. Default 10 s, like Proxmox; 0 = live. */
+  rrdIntervalMs?: number;
+  /** A pmxcfs root (temp dir standing for /etc/pve): guest configs are written and moved under `nodes/`. */
+  pveRoot?: string;
+  /** pveproxy answers a bad token only after a delay (3 s in Proxmox); default 0 here. */
+  authFailureDelayMs?: number;
+  /** Told about every hookscript call Proxmox would make (migrations, HA recovery, starts, stops). */
+  onHook?: (event: SimHookEvent) => void;
 }
 
 export interface SimCluster {
@@ -60,13 +73,37 @@ export interface SimCluster {
   requests: SimRequest[];
   setMigrationDelay(ms: number): void;
   setHaDelay(ms: number): void;
-  failNextMigration(message: string): void;
-  /** An offline node's endpoint stops listening (connections are refused) and it is reported offline. */
+  setUnlockDelay(ms: number): void;
+  /**
+   * The next migration fails: in phase1 (`migration aborted`, default), in phase2
+   * (`migration problems`, target stopped, VM stays), or after the config moved
+   * (`cleanup`/`unlock`: `migration problems` with the VM running on the target).
+   */
+  failNextMigration(message: string, phase?: SimFailurePhase): void;
+  /** An offline node's endpoint stops listening (connections are refused) and it is reported offline; its guests keep their last RRD status. */
   setNodeOnline(node: string, online: boolean): Promise<void>;
-  /** Moves a guest without a task: offline move, HA recovery after fencing. */
+  /** Moves a guest's config without a task or hooks (an offline move done by hand). */
   moveVm(vmid: number, node: string): void;
+  /** HA recovery after fencing: the config is stolen to `node`, whose LRM starts the guest (start hooks there). */
+  recoverVm(vmid: number, node: string): void;
+  /** Starts / stops a guest on its node, with its hooks. */
   startVm(vmid: number): void;
   stopVm(vmid: number): void;
+  /** Sets a running qemu guest's QMP state (paused, suspended, io-error, ...). */
+  setQmpStatus(vmid: number, qmpstatus: string): void;
+  /** One pvestatd broadcast now (the RRD catches up with the live state). */
+  tickRrd(): void;
+  /** pvestatd's broadcast interval from now on (0: live). */
+  setRrdInterval(ms: number): void;
+  /** Guest events in order (config-moved, resumed, unlocked, ...). */
+  events: SimEvent[];
+  setHookListener(listener: (event: SimHookEvent) => void): void;
+  /** What POST .../migrate does (same checks, same tasks); returns the UPID. */
+  migrate(
+    vmid: number,
+    target: string,
+    opts?: { online?: boolean; restart?: boolean; user?: string },
+  ): string;
   setAgentInterfaces(vmid: number, interfaces: SimInterface[] | undefined): void;
   setQuorate(quorate: boolean | undefined): void;
   /** Moves the sim's task clock forward (tasks have one-second resolution, like Proxmox's). */
@@ -92,6 +129,9 @@ function toVm(v: SimVmInput): SimVm {
     type,
     node: v.node,
     status: v.status ?? "running",
+    ...((v.status ?? "running") === "running" && type === "qemu"
+      ? { qmpstatus: v.qmpstatus ?? "running" }
+      : {}),
     tags: v.tags ?? [],
     config: v.config ?? { net0: defaultNet, name: v.name ?? `vm${v.vmid}` },
     ...(v.name !== undefined ? { name: v.name } : { name: `vm${v.vmid}` }),
@@ -99,25 +139,6 @@ function toVm(v: SimVmInput): SimVm {
     ...(v.lock !== undefined ? { lock: v.lock } : {}),
     ...(v.agent !== undefined ? { agent: v.agent } : {}),
   };
-}
-
-function listen(server: http.Server, port: number): Promise<number> {
-  return new Promise((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(port, "127.0.0.1", () => {
-      server.off("error", reject);
-      resolve((server.address() as AddressInfo).port);
-    });
-  });
-}
-
-function parseBody(raw: string, contentType: string | undefined): Record<string, string> {
-  if (!raw) return {};
-  if (contentType?.startsWith("application/json")) {
-    const parsed = JSON.parse(raw) as Record<string, unknown>;
-    return Object.fromEntries(Object.entries(parsed).map(([k, v]) => [k, String(v)]));
-  }
-  return Object.fromEntries(new URLSearchParams(raw));
 }
 
 export async function startSimCluster(opts: SimClusterOptions = {}): Promise<SimCluster> {
@@ -137,104 +158,29 @@ export async function startSimCluster(opts: SimClusterOptions = {}): Promise<Sim
     vms: vmInputs.map(toVm),
     migrationDelayMs: opts.migrationDelayMs ?? 300,
     haDelayMs: opts.haDelayMs ?? 200,
+    unlockDelayMs: opts.unlockDelayMs ?? 0,
+    rrdIntervalMs: opts.rrdIntervalMs ?? 10_000,
+    ...(opts.pveRoot ? { pveRoot: opts.pveRoot } : {}),
   });
   state.access = new SimAccess({
     ...(opts.hiddenVmids ? { hiddenVmids: opts.hiddenVmids } : {}),
     ...(opts.acl ? { acl: opts.acl } : {}),
   });
+  if (opts.onHook) state.onHook = opts.onHook;
   const tokenId = opts.tokenId ?? SIM_TOKEN_ID;
   const tokenSecret = opts.tokenSecret ?? SIM_TOKEN_SECRET;
   const expectedAuth = `PVEAPIToken=${tokenId}=${tokenSecret}`;
   const faults: SimFault[] = [];
-
-  function reply(res: http.ServerResponse, status: number, reason: string, payload: unknown) {
-    const body = JSON.stringify(payload);
-    res.writeHead(status, reason.replace(/[^\t\x20-\x7e]/g, "?"), {
-      "content-type": "application/json;charset=UTF-8",
-      "content-length": Buffer.byteLength(body),
-    });
-    res.end(body);
-  }
-
-  function handler(via: string) {
-    return (req: http.IncomingMessage, res: http.ServerResponse) => {
-      const chunks: Buffer[] = [];
-      req.on("data", (c: Buffer) => chunks.push(c));
-      req.on("end", () => {
-        const url = new URL(req.url ?? "/", "http://sim");
-        const method = req.method ?? "GET";
-        const record: SimRequest = { method, path: url.pathname, via, status: 200 };
-        state.requests.push(record);
-        const send = (status: number, reason: string, payload: unknown) => {
-          record.status = status;
-          reply(res, status, reason, payload);
-        };
-        try {
-          const body = parseBody(Buffer.concat(chunks).toString("utf8"), req.headers["content-type"]);
-          if (method !== "GET") record.body = body;
-          if (req.headers.authorization !== expectedAuth) {
-            send(401, "authentication failure", { data: null });
-            return;
-          }
-          const fault = faults.find((f) => f.method === method && f.path.test(url.pathname));
-          if (fault) {
-            fault.times = (fault.times ?? 1) - 1;
-            if (fault.times <= 0) faults.splice(faults.indexOf(fault), 1);
-            send(fault.status, fault.reason, { data: null });
-            return;
-          }
-          if (!url.pathname.startsWith("/api2/json/")) {
-            send(404, "Not Found", { data: null });
-            return;
-          }
-          const segments = url.pathname
-            .slice("/api2/json/".length)
-            .split("/")
-            .filter(Boolean)
-            .map(decodeURIComponent);
-          const data = route(state, { method, segments, query: url.searchParams, body, via, user: tokenId });
-          send(200, "OK", { data });
-        } catch (err) {
-          if (err instanceof SimError) {
-            send(err.status, err.message, { data: null, ...(err.errors ? { errors: err.errors } : {}) });
-          } else {
-            send(500, err instanceof Error ? err.message : String(err), { data: null });
-          }
-        }
-      });
-    };
-  }
-
-  const servers = new Map<string, { server: http.Server; port: number; sockets: Set<Socket> }>();
-  const urls: Record<string, string> = {};
-  for (const name of nodeNames) {
-    const server = opts.tls
-      ? https.createServer({ key: opts.tls.key, cert: opts.tls.cert })
-      : http.createServer();
-    server.on("request", handler(name));
-    const sockets = new Set<Socket>();
-    server.on("connection", (s: Socket) => {
-      sockets.add(s);
-      s.on("close", () => sockets.delete(s));
-    });
-    const port = await listen(server, 0);
-    urls[name] = `${opts.tls ? "https" : "http"}://127.0.0.1:${port}`;
-    servers.set(name, { server, port, sockets });
-  }
-
-  async function setNodeOnline(node: string, online: boolean): Promise<void> {
-    const n = state.node(node);
-    const entry = servers.get(node)!;
-    if (n.online === online) return;
-    n.online = online;
-    if (online) {
-      await listen(entry.server, entry.port);
-    } else {
-      // A node that is down has no pveproxy: its port refuses connections.
-      for (const s of entry.sockets) s.destroy();
-      await new Promise<void>((resolve) => entry.server.close(() => resolve()));
-    }
-  }
+  const http = await startSimServers({
+    state,
+    nodes: nodeNames,
+    expectedAuth,
+    tokenId,
+    faults,
+    ...(opts.tls ? { tls: opts.tls } : {}),
+    authFailureDelayMs: opts.authFailureDelayMs ?? 0,
+  });
+  const urls = http.urls;
 
   return {
     url: urls[nodeNames[0]!]!,
@@ -249,17 +195,31 @@ export async function startSimCluster(opts: SimClusterOptions = {}): Promise<Sim
     setHaDelay: (ms) => {
       state.haDelayMs = ms;
     },
-    failNextMigration: (message) => state.failNextMigration(message),
-    setNodeOnline,
+    setUnlockDelay: (ms) => {
+      state.unlockDelayMs = ms;
+    },
+    failNextMigration: (message, phase = "phase1") => {
+      state.failNext.push({ message, phase });
+    },
+    setNodeOnline: http.setNodeOnline,
     moveVm: (vmid, node) => {
       state.node(node);
-      state.vm(vmid).node = node;
+      state.moveConfig(state.vm(vmid), node);
     },
-    startVm: (vmid) => {
-      state.vm(vmid).status = "running";
+    recoverVm: (vmid, node) => recoverGuest(state, state.vm(vmid), node),
+    startVm: (vmid) => startGuest(state, state.vm(vmid)),
+    stopVm: (vmid) => stopGuest(state, state.vm(vmid)),
+    setQmpStatus: (vmid, qmpstatus) => {
+      const vm = state.vm(vmid);
+      if (vm.status !== "running" || vm.type !== "qemu")
+        throw new Error(`sim: VM ${vmid} is not a running qemu guest`);
+      vm.qmpstatus = qmpstatus;
     },
-    stopVm: (vmid) => {
-      state.vm(vmid).status = "stopped";
+    tickRrd: () => state.rrd.tick(),
+    setRrdInterval: (ms) => state.rrd.setInterval(ms),
+    events: state.events,
+    setHookListener: (listener) => {
+      state.onHook = listener;
     },
     setAgentInterfaces: (vmid, interfaces) => {
       const vm = state.vm(vmid);
@@ -273,21 +233,22 @@ export async function startSimCluster(opts: SimClusterOptions = {}): Promise<Sim
       state.quorateOverride = q;
     },
     addVm: (vm) => {
-      state.vms.set(vm.vmid, toVm(vm));
+      const added = toVm(vm);
+      state.addVm(added);
+      state.rrd.report(added);
     },
+    migrate: (vmid, target, o = {}) =>
+      requestMigration(state, state.vm(vmid), target, {
+        online: o.online ?? state.vm(vmid).status === "running",
+        restart: o.restart ?? false,
+        user: o.user ?? "root@pam",
+      }),
     injectFault: (fault) => {
       faults.push({ ...fault });
     },
     stop: async () => {
       state.stop();
-      await Promise.all(
-        [...servers.values()].map(({ server, sockets }) => {
-          for (const s of sockets) s.destroy();
-          return new Promise<void>((resolve) =>
-            server.listening ? server.close(() => resolve()) : resolve(),
-          );
-        }),
-      );
+      await http.stop();
     },
   };
 }

@@ -1,5 +1,6 @@
-import { parseUpid } from "../cluster/upid.ts";
-import { SimError, type SimState, type SimTask, type SimVm } from "./state.ts";
+import { requestMigration } from "./migration.ts";
+import { SimError, type SimState, type SimVm } from "./state.ts";
+import { listTasks, taskLog, taskStatus } from "./tasks.ts";
 
 // The API surface the sim speaks, with Proxmox's documented response shapes.
 // Each handler returns the value of `data`; errors are SimError(status, reason).
@@ -39,25 +40,24 @@ function clusterStatus(state: SimState, via: string): unknown[] {
   ];
 }
 
+/**
+ * GET /cluster/resources (pve-manager PVE/API2/Cluster.pm resources): `node`
+ * and `lock` from the guests' config files (immediate), `status` from the RRD
+ * (rrd.ts: lagging, QMP states, a dead node's guests keep their last one).
+ */
 function resources(state: SimState, type: string | null): unknown[] {
   const out: unknown[] = [];
-  if (type === null || type === "node") {
-    for (const n of state.nodes.values()) {
-      out.push({ id: `node/${n.name}`, type: "node", node: n.name, status: n.online ? "online" : "offline" });
-    }
-  }
   if (type === null || type === "vm") {
+    state.rrd.beforeRead();
     for (const vm of state.vms.values()) {
-      // Cluster.pm resources: a guest without VM.Audit is silently left out.
+      // Cluster.pm resources: a guest without VM.Audit is silently left out (the one place a token's view is filtered).
       if (!state.access.can(`/vms/${vm.vmid}`, "VM.Audit")) continue;
-      const online = state.nodes.get(vm.node)?.online ?? false;
       const item: Record<string, unknown> = {
         id: `${vm.type}/${vm.vmid}`,
         vmid: vm.vmid,
         type: vm.type,
         node: vm.node,
-        // A node that is down reports nothing: the cluster shows its guests as unknown.
-        status: online ? vm.status : "unknown",
+        status: state.rrd.status(vm.vmid),
         name: vm.name,
         maxmem: 2147483648,
         template: 0,
@@ -68,49 +68,47 @@ function resources(state: SimState, type: string | null): unknown[] {
       out.push(item);
     }
   }
+  if (type === null || type === "node") {
+    for (const n of state.nodes.values()) {
+      out.push({ id: `node/${n.name}`, type: "node", node: n.name, status: n.online ? "online" : "offline" });
+    }
+  }
   return out;
 }
 
-function taskItem(t: SimTask): Record<string, unknown> {
-  const item: Record<string, unknown> = {
-    upid: t.upid,
-    node: t.node,
-    pid: t.pid,
-    pstart: t.pstart,
-    starttime: t.starttime,
-    type: t.type,
-    id: t.id,
-    user: t.user,
+/** GET .../status/current (qemu-server PVE/API2/Qemu.pm vm_status -> vmstatus($vmid, 1)): live, on the node. */
+function statusCurrent(vm: SimVm): Record<string, unknown> {
+  const running = vm.status === "running";
+  return {
+    vmid: vm.vmid,
+    name: vm.name,
+    status: vm.status,
+    ...(vm.type === "qemu" ? { qmpstatus: running ? (vm.qmpstatus ?? "running") : "stopped" } : {}),
+    ...(running ? { pid: 10_000 + vm.vmid, uptime: 42 } : {}),
+    ...(vm.lock ? { lock: vm.lock } : {}),
+    ha: vm.hastate ? { managed: 1, state: vm.hastate } : { managed: 0 },
   };
-  if (t.endtime !== undefined) {
-    item.endtime = t.endtime;
-    item.status = t.exitstatus;
-  }
-  return item;
 }
 
-function listTasks(state: SimState, node: string, q: URLSearchParams): unknown[] {
-  const typefilter = q.get("typefilter");
-  const vmid = q.get("vmid");
-  const source = q.get("source") ?? "archive";
-  const limit = Number(q.get("limit") ?? 50);
-  return state.tasks
-    .filter(
-      (t) =>
-        t.node === node &&
-        (!typefilter || t.type === typefilter) &&
-        (!vmid || t.id === vmid) &&
-        (source === "all" || (source === "active") === (t.endtime === undefined)),
-    )
-    .sort((a, b) => b.starttime - a.starttime || b.pid - a.pid)
-    .slice(0, limit)
-    .map(taskItem);
-}
-
-function findTask(state: SimState, node: string, upid: string): SimTask {
-  const t = state.tasks.find((x) => x.upid === upid && x.node === node);
-  if (!t) throw new SimError(500, `no such task`);
-  return t;
+/** GET /nodes/{n}/lxc/{id}/interfaces (pve-container PVE::LXC::get_interfaces): `inet`/`inet6` keep only the LAST address of each family. */
+function lxcInterfaces(vm: SimVm): unknown[] {
+  if (vm.status !== "running") throw new SimError(500, `CT ${vm.vmid} not running`);
+  return (vm.agent ?? []).map((i) => {
+    const item: Record<string, unknown> = {
+      name: i.name,
+      hwaddr: i["hardware-address"] ?? "00:00:00:00:00:00",
+      "hardware-address": i["hardware-address"] ?? "00:00:00:00:00:00",
+      "ip-addresses": (i["ip-addresses"] ?? []).map((a) => ({
+        "ip-address": a["ip-address"],
+        "ip-address-type": a["ip-address-type"] === "ipv4" ? "inet" : "inet6",
+        prefix: a.prefix,
+      })),
+    };
+    for (const a of i["ip-addresses"] ?? []) {
+      item[a["ip-address-type"] === "ipv4" ? "inet" : "inet6"] = `${a["ip-address"]}/${a.prefix}`;
+    }
+    return item;
+  });
 }
 
 function guestOn(state: SimState, node: string, kind: string, id: string): SimVm {
@@ -130,39 +128,27 @@ function nodeCall(state: SimState, call: SimCall, node: string, rest: string[]):
   const [a, b, c, d] = rest;
   const { method } = call;
   if (a === "tasks" && b === undefined && method === "GET") return listTasks(state, node, call.query);
-  if (a === "tasks" && b && c === "status" && method === "GET") {
-    const t = findTask(state, node, b);
-    const u = parseUpid(t.upid);
-    return {
-      ...taskItem(t),
-      status: t.endtime === undefined ? "running" : "stopped",
-      ...(t.exitstatus !== undefined ? { exitstatus: t.exitstatus } : {}),
-      ...(u ? { pid: u.pid } : {}),
-    };
-  }
-  if (a === "tasks" && b && c === "log" && method === "GET") {
-    const t = findTask(state, node, b);
-    const start = Number(call.query.get("start") ?? 0);
-    const limit = Number(call.query.get("limit") ?? 50);
-    return t.log.slice(start, start + limit).map((line, i) => ({ n: start + i + 1, t: line }));
-  }
+  if (a === "tasks" && b && c === "status" && method === "GET") return taskStatus(state, node, b);
+  if (a === "tasks" && b && c === "log" && method === "GET") return taskLog(state, node, b, call.query);
   if ((a === "qemu" || a === "lxc") && b) {
     // The permission check runs before the handler looks for the guest (qemu-server's `check`).
     state.access.check(`/vms/${b}`, guestPrivilege(a, c, d, method));
     const vm = guestOn(state, node, a, b);
     if (c === "config" && method === "GET") return { ...vm.config, digest: "0".repeat(40) };
     if (c === "migrate" && method === "POST") {
-      const target = call.body.target ?? "";
-      return state.migrate(vm, target, call.body.online === "1", call.body.restart === "1", call.user);
+      return requestMigration(state, vm, call.body.target ?? "", {
+        online: call.body.online === "1",
+        restart: call.body.restart === "1",
+        user: call.user,
+      });
     }
     if (a === "qemu" && c === "agent" && d === "network-get-interfaces" && method === "GET") {
       if (vm.status !== "running") throw new SimError(500, `VM ${vm.vmid} is not running`);
       if (!vm.agent) throw new SimError(500, "QEMU guest agent is not running");
       return { result: vm.agent };
     }
-    if (c === "status" && d === "current" && method === "GET") {
-      return { vmid: vm.vmid, status: vm.status, name: vm.name, ...(vm.lock ? { lock: vm.lock } : {}) };
-    }
+    if (a === "lxc" && c === "interfaces" && method === "GET") return lxcInterfaces(vm);
+    if (c === "status" && d === "current" && method === "GET") return statusCurrent(vm);
   }
   throw new SimError(501, `Method '${method} /nodes/${node}/${rest.join("/")}' not implemented`);
 }

@@ -1,9 +1,15 @@
 import { formatUpid } from "../cluster/upid.ts";
 import { SimAccess } from "./access.ts";
+import { SimPmxcfs } from "./pmxcfs.ts";
+import { SimRrd } from "./rrd.ts";
 
-// The simulated cluster's state and its clock-driven behaviour (migrations that
-// take time, HA requests that queue a real migration later). Pure data plus
-// timers; the HTTP layer (routes.ts, server.ts) only reads and calls it.
+// The simulated cluster's state and its clock-driven behaviour. Pure data plus
+// timers; the HTTP layer (routes.ts, cluster.ts) only reads and calls it, and
+// migration.ts drives migrations and HA recovery in Proxmox's own order.
+//
+// Two views of a guest, like Proxmox: `node`/`lock` come from its config file
+// (pmxcfs, immediate), its run state is live on the node (status/current) and
+// only reaches /cluster/resources through the RRD, which lags (rrd.ts).
 
 export interface SimInterface {
   name: string;
@@ -21,15 +27,19 @@ export interface SimNode {
 export interface SimVm {
   vmid: number;
   type: "qemu" | "lxc";
+  /** Where its config file is (pmxcfs `nodes/<node>/...`): immediate, like Proxmox's vmlist. */
   node: string;
+  /** Live: whether its process exists on `node` (qemu: a QEMU process, whatever its QMP state). */
   status: "running" | "stopped";
+  /** qemu, live, while running: QMP `query-status` (running, paused, prelaunch, inmigrate, postmigrate, suspended, io-error, ...). */
+  qmpstatus?: string;
   name?: string;
   tags: string[];
   hastate?: string;
   lock?: string;
   /** The guest's config as GET .../config returns it (net0, description, ...). */
   config: Record<string, string | number>;
-  /** Guest agent answer; undefined = no agent running. */
+  /** Guest agent answer (qemu) or the container's interfaces (lxc); undefined = no agent running. */
   agent?: SimInterface[];
 }
 
@@ -58,6 +68,34 @@ export interface SimRequest {
   body?: Record<string, string>;
 }
 
+/** A hookscript call Proxmox would make: `<script> <vmid> <phase>` on `node`. */
+export interface SimHookEvent {
+  node: string;
+  vmid: number;
+  phase: "pre-start" | "post-start" | "pre-stop" | "post-stop";
+  /** PVE_MIGRATED_FROM (qemu live migration target only). */
+  migratedFrom?: string;
+}
+
+/** Something that happened to a guest, in order: tests assert "the switch came before unlock". */
+export interface SimEvent {
+  seq: number;
+  vmid: number;
+  what:
+    | "locked"
+    | "target-started"
+    | "config-moved"
+    | "resumed"
+    | "source-stopped"
+    | "unlocked"
+    | "task-ended"
+    | "target-stopped"
+    | "recovered"
+    | "started"
+    | "stopped";
+  node: string;
+}
+
 export class SimError extends Error {
   constructor(
     readonly status: number,
@@ -68,12 +106,21 @@ export class SimError extends Error {
   }
 }
 
+/** Where an injected migration failure strikes (pve-guest-common AbstractMigrate::migrate). */
+export type SimFailurePhase = "phase1" | "phase2" | "cleanup" | "unlock";
+
 export interface SimStateOptions {
   nodes: string[];
   vms: SimVm[];
   migrationDelayMs: number;
-  /** How long the HA stack takes to start the real migration after an hamigrate. */
+  /** How long the HA stack takes to start the real migration after an hamigrate (and the LRM a recovered guest). */
   haDelayMs: number;
+  /** phase3_cleanup: from stopping the source to `qm unlock` (freeing local disks can be slow). */
+  unlockDelayMs?: number;
+  /** pvestatd's update interval (10 s in Proxmox); 0 = /cluster/resources shows live status. */
+  rrdIntervalMs?: number;
+  /** A pmxcfs root (a temp dir standing for /etc/pve): guest config files are written and moved there. */
+  pveRoot?: string;
 }
 
 export class SimState {
@@ -83,22 +130,32 @@ export class SimState {
   readonly vms = new Map<number, SimVm>();
   readonly tasks: SimTask[] = [];
   readonly requests: SimRequest[] = [];
+  readonly events: SimEvent[] = [];
+  readonly rrd: SimRrd;
+  readonly pmxcfs: SimPmxcfs;
   migrationDelayMs: number;
   haDelayMs: number;
+  unlockDelayMs: number;
   quorateOverride: boolean | undefined;
   /** Added to the wall clock for task times, so tests can put seconds between tasks without waiting. */
   clockOffsetSec = 0;
-  #failNext: string[] = [];
+  /** Told about every hookscript call Proxmox would make (tests and the demo run the hook). */
+  onHook: (event: SimHookEvent) => void = () => {};
+  readonly failNext: Array<{ message: string; phase: SimFailurePhase }> = [];
   #timers = new Set<NodeJS.Timeout>();
   #pid = 4000;
+  #seq = 0;
 
   constructor(opts: SimStateOptions) {
     opts.nodes.forEach((name, i) => {
       this.nodes.set(name, { name, ip: `10.10.0.${i + 1}`, online: true, nodeid: i + 1 });
     });
-    for (const vm of opts.vms) this.vms.set(vm.vmid, vm);
+    this.pmxcfs = new SimPmxcfs(opts.pveRoot, opts.nodes);
+    for (const vm of opts.vms) this.addVm(vm);
     this.migrationDelayMs = opts.migrationDelayMs;
     this.haDelayMs = opts.haDelayMs;
+    this.unlockDelayMs = opts.unlockDelayMs ?? 0;
+    this.rrd = new SimRrd(this, opts.rrdIntervalMs ?? 10_000);
   }
 
   get quorate(): boolean {
@@ -112,8 +169,9 @@ export class SimState {
     return Math.floor(Date.now() / 1000) + this.clockOffsetSec;
   }
 
-  failNextMigration(message: string): void {
-    this.#failNext.push(message);
+  addVm(vm: SimVm): void {
+    this.vms.set(vm.vmid, vm);
+    this.pmxcfs.write(vm);
   }
 
   vm(vmid: number): SimVm {
@@ -132,12 +190,47 @@ export class SimState {
     return this.requests.filter((r) => r.method === method && path.test(r.path)).length;
   }
 
+  event(vm: SimVm, what: SimEvent["what"], node = vm.node): void {
+    this.events.push({ seq: ++this.#seq, vmid: vm.vmid, what, node });
+  }
+
+  hook(event: SimHookEvent): void {
+    this.onHook(event);
+  }
+
+  /** Sets the lock in the guest's config (and its file), like PVE::AbstractConfig::set_lock. */
+  setLock(vm: SimVm, lock: string | undefined): void {
+    if (lock) vm.lock = lock;
+    else delete vm.lock;
+    this.pmxcfs.write(vm);
+    this.event(vm, lock ? "locked" : "unlocked");
+  }
+
+  /** Renames the config to another node's directory (PVE::AbstractConfig::move_config_to_node). */
+  moveConfig(vm: SimVm, to: string): void {
+    const from = vm.node;
+    vm.node = to;
+    this.pmxcfs.move(vm, from);
+    this.event(vm, "config-moved", to);
+  }
+
   after(ms: number, fn: () => void): void {
     const t = setTimeout(() => {
       this.#timers.delete(t);
       fn();
     }, ms);
     this.#timers.add(t);
+  }
+
+  /** Runs fn every `ms` until stop() or the returned function is called; the timer does not keep the process alive. */
+  every(ms: number, fn: () => void): () => void {
+    const t = setInterval(fn, ms);
+    t.unref();
+    this.#timers.add(t);
+    return () => {
+      clearInterval(t);
+      this.#timers.delete(t);
+    };
   }
 
   stop(): void {
@@ -162,69 +255,18 @@ export class SimState {
     return task;
   }
 
+  /** A migration log line: `2026-12-03 10:00:00 [ERROR: ]msg` (AbstractMigrate's $msg2text, strftime localtime). */
+  log(task: SimTask, msg: string, level: "info" | "err" = "info"): void {
+    const d = new Date(this.now() * 1000);
+    const p = (n: number) => String(n).padStart(2, "0");
+    const stamp = `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
+    task.log.push(`${stamp}${level === "err" ? " ERROR:" : ""} ${msg}`);
+  }
+
+  /** The worker's last line (PVE::RESTEnvironment fork_worker), read back by PVE::UPID::read_status. */
   endTask(task: SimTask, exitstatus: string): void {
     task.endtime = this.now();
     task.exitstatus = exitstatus;
     task.log.push(`TASK ${exitstatus === "OK" ? "OK" : `ERROR: ${exitstatus}`}`);
-  }
-
-  /** POST .../migrate: validates like Proxmox, then starts an hamigrate or the real migration. */
-  migrate(vm: SimVm, target: string, online: boolean, restart: boolean, user: string): string {
-    const targetNode = this.nodes.get(target);
-    if (!targetNode)
-      throw new SimError(400, "Parameter verification failed.", {
-        target: `no such cluster node '${target}'`,
-      });
-    if (target === vm.node)
-      throw new SimError(400, "Parameter verification failed.", { target: `target is local node.` });
-    if (!targetNode.online) throw new SimError(500, `target node '${target}' is not online`);
-    if (vm.lock) throw new SimError(500, `VM is locked (${vm.lock})`);
-    if (vm.status === "running" && vm.type === "qemu" && !online && !vm.hastate) {
-      throw new SimError(500, "can't migrate running VM without --online");
-    }
-    if (vm.status === "running" && vm.type === "lxc" && !restart && !vm.hastate) {
-      throw new SimError(500, "lxc live migration is currently not implemented - use 'restart' mode");
-    }
-    const realType = vm.type === "qemu" ? "qmigrate" : "vzmigrate";
-    if (vm.hastate) {
-      // The HA stack owns the guest: the API only queues a request for the CRM,
-      // which starts the real migration a bit later on the source node.
-      const ha = this.startTask(vm.node, "hamigrate", String(vm.vmid), user);
-      ha.log.push(
-        `requesting HA migration for ${vm.type === "qemu" ? "VM" : "CT"} ${vm.vmid} to node ${target}`,
-      );
-      vm.hastate = "migrate";
-      this.after(Math.min(20, this.haDelayMs), () => this.endTask(ha, "OK"));
-      this.after(this.haDelayMs, () => {
-        this.runMigration(vm, target, realType, "root@pam");
-      });
-      return ha.upid;
-    }
-    return this.runMigration(vm, target, realType, user).upid;
-  }
-
-  runMigration(vm: SimVm, target: string, type: string, user: string): SimTask {
-    const source = vm.node;
-    const task = this.startTask(source, type, String(vm.vmid), user);
-    vm.lock = "migrate";
-    const failure = this.#failNext.shift();
-    task.log.push(`starting migration of VM ${vm.vmid} to node '${target}' (${this.node(target).ip})`);
-    this.after(this.migrationDelayMs / 2, () => {
-      task.log.push(`migration active, transferred 512.0 MiB of 1.0 GiB VM-state`);
-    });
-    this.after(this.migrationDelayMs, () => {
-      delete vm.lock;
-      if (vm.hastate) vm.hastate = vm.status === "running" ? "started" : "stopped";
-      if (failure !== undefined) {
-        task.log.push(`ERROR: ${failure}`);
-        task.log.push(`ERROR: migration aborted (duration 00:00:01): ${failure}`);
-        this.endTask(task, "migration aborted");
-        return;
-      }
-      vm.node = target;
-      task.log.push("migration finished successfully (duration 00:00:01)");
-      this.endTask(task, "OK");
-    });
-    return task;
   }
 }

@@ -96,14 +96,17 @@ describe("Proxmox adapter against the simulated cluster", () => {
     ]);
   });
 
-  it("sees offline nodes and lost quorum", async () => {
+  it("sees offline nodes and lost quorum; a dead node's guests keep their last status for 5 minutes (status.c rrd_entry_is_old)", async () => {
     const client = await start();
     await sim.setNodeOnline("pve2", false);
     await sim.setNodeOnline("pve3", false);
     const snap = await getSnapshot(client);
     expect(snap.quorate).toBe(false);
     expect(snap.nodes.filter((n) => n.online).map((n) => n.name)).toEqual(["pve1"]);
-    expect(snap.vms.find((v) => v.vmid === 102)?.status).toBe("unknown");
+    expect(snap.vms.find((v) => v.vmid === 102)?.status).toBe("running");
+    sim.advanceClock(5 * 60 + 1);
+    const later = await getSnapshot(client);
+    expect(later.vms.find((v) => v.vmid === 102)?.status).toBe("unknown");
   });
 
   it("a wrong token gets 401, and the error does not show it", async () => {
@@ -154,8 +157,10 @@ describe("Proxmox adapter against the simulated cluster", () => {
     expect(posts).toHaveLength(1);
     expect(posts[0]!.body).toEqual({ target: "pve3", online: "1", "with-local-disks": "1" });
     expect(events[0]).toEqual({ kind: "submitted", upid: r.upid, taskType: "qmigrate" });
-    expect(events.filter((e) => e.kind === "log").map((e) => (e as { line: string }).line)).toContain(
-      "migration finished successfully (duration 00:00:01)",
+    expect(events.filter((e) => e.kind === "log").map((e) => (e as { line: string }).line)).toContainEqual(
+      expect.stringMatching(
+        /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d migration finished successfully \(duration 00:00:0\d\)$/,
+      ),
     );
     expect(events.at(-1)).toEqual({ kind: "finished", upid: r.upid, exitstatus: "OK" });
     const snap = await getSnapshot(client);
@@ -187,19 +192,22 @@ describe("Proxmox adapter against the simulated cluster", () => {
     expect(sim.state.countRequests("POST", /migrate$/)).toBe(1);
   });
 
-  it("waits until a migrating VM has really arrived on the target (what a target's hook needs)", async () => {
+  it("waits until a migrating VM runs on the target, not for the slow unlock after it (QemuMigrate::phase3_cleanup)", async () => {
     const client = await start();
     sim.setMigrationDelay(300);
+    sim.setUnlockDelay(1500);
     const running = migrate(client, { vmid: 101, from: "pve1", to: "pve2", online: true }, () => {}, POLL);
     await expect(
       waitForGuestOn(client, { vmid: 101, node: "pve2" }, { timeoutMs: 100, pollMs: 20 }),
-    ).rejects.toThrow(/101 did not arrive on pve2 within 100 ms/);
+    ).rejects.toThrow(/101 did not arrive on pve2 within 100 ms \(its config is not there yet\)/);
     const arrived = await waitForGuestOn(
       client,
       { vmid: 101, node: "pve2" },
       { timeoutMs: 5000, pollMs: 20 },
     );
-    expect(arrived).toEqual({ status: "running" });
+    expect(arrived.status).toBe("running");
+    expect(arrived.lock).toBe("migrate");
+    expect(sim.events.filter((e) => e.vmid === 101).map((e) => e.what)).not.toContain("unlocked");
     expect(sim.state.vm(101).node).toBe("pve2");
     expect((await running).ok).toBe(true);
   });
@@ -314,6 +322,29 @@ describe("Proxmox adapter against the simulated cluster", () => {
       await expect(discoverIp(client, await vmOf(102), { ip: { kind: "agent" } }, opts())).rejects.toThrow(
         "VM 102 (ip: agent): the guest agent reports no address in 10.10.0.0/16 (saw: docker0 172.17.0.1)",
       );
+    });
+
+    it("container: reads every address from `ip-addresses` (PVE 8.4+), not only the last one `inet` keeps (PVE::LXC::get_interfaces)", async () => {
+      const client = await start();
+      sim.setAgentInterfaces(200, [
+        { name: "lo", "ip-addresses": [{ "ip-address": "127.0.0.1", "ip-address-type": "ipv4", prefix: 8 }] },
+        {
+          name: "eth0",
+          "hardware-address": "bc:24:11:00:00:c8",
+          "ip-addresses": [
+            { "ip-address": "10.10.5.200", "ip-address-type": "ipv4", prefix: 16 },
+            { "ip-address": "192.0.2.5", "ip-address-type": "ipv4", prefix: 24 },
+          ],
+        },
+      ]);
+      const raw = (await client.request("GET", "/nodes/pve2/lxc/200/interfaces")) as Array<
+        Record<string, unknown>
+      >;
+      expect(raw.find((i) => i.name === "eth0")?.inet).toBe("192.0.2.5/24");
+      expect(await discoverIp(client, await vmOf(200), { ip: { kind: "agent" } }, opts())).toBe(
+        "10.10.5.200",
+      );
+      expect(sim.requests.at(-1)?.path).toBe("/api2/json/nodes/pve2/lxc/200/interfaces");
     });
 
     it("dnsmasq: matches the lease by the MAC of the VM's net0", async () => {

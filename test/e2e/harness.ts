@@ -75,7 +75,9 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
       secondary = await startNamedSecondary({ zone: ZONE, primaryPort: primary.port, keys: [key] });
       cleanups.push(() => secondary!.stop());
     }
+    // The sim writes and moves guest configs in the same pmxcfs tree the nodes read (config pveRoot).
     const sim = await startSimCluster({
+      pveRoot: join(dir, "pve"),
       nodes: ["pve1", "pve2", "pve3"],
       vms: [
         { vmid: 101, node: "pve1" },

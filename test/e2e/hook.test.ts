@@ -255,7 +255,7 @@ describe.skipIf(missing({ bins: ["named", "dig", "tsig-keygen"] }))(
 
       h.sim.setMigrationDelay(4000);
       const vm = h.sim.state.vm(101);
-      h.sim.state.migrate(vm, "pve2", true, false, "root@pam");
+      h.sim.migrate(101, "pve2", { online: true });
       // Proxmox runs the TARGET's start hooks when the incoming QEMU launches, before the switch-over.
       const env = { PVE_MIGRATED_FROM: "pve1" };
       expect((await hook("pve2", ["101", "pre-start"], { env })).code).toBe(0);
@@ -283,7 +283,7 @@ describe.skipIf(missing({ bins: ["named", "dig", "tsig-keygen"] }))(
       h.sim.setMigrationDelay(1500);
       h.sim.failNextMigration("storage migration failed: disk full");
       const vm = h.sim.state.vm(102);
-      h.sim.state.migrate(vm, "pve3", true, false, "root@pam");
+      h.sim.migrate(102, "pve3", { online: true });
       const env = { PVE_MIGRATED_FROM: "pve2" };
       expect((await hook("pve3", ["102", "pre-start"], { env })).code).toBe(0);
       // Without the variable this time: pre-start recorded where the VM comes from.

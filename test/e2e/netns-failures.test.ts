@@ -165,7 +165,7 @@ describe.skipIf(
     const vm = c.h.sim.state.vm(VMID);
     expect(vm.node).toBe("pve1");
     const env = { PVE_MIGRATED_FROM: "pve1" };
-    c.h.sim.state.migrate(vm, "pve2", true, false, "root@pam");
+    c.h.sim.migrate(VMID, "pve2", { online: true });
     c.freezeMasters(true);
     try {
       expect((await c.hook("pve2", "pre-start", env)).code).toBe(0);

@@ -35,7 +35,7 @@ describe.skipIf(
   });
 
   it("live migration pve1 -> pve2: nothing moves in flight, then everything follows; pve1 grace-forwards, then drops", async () => {
-    c.h.sim.state.migrate(vm(), "pve2", true, false, "root@pam");
+    c.h.sim.migrate(VMID, "pve2", { online: true });
     const env = { PVE_MIGRATED_FROM: "pve1" };
     // Proxmox runs the target's start hooks when the incoming QEMU launches.
     const pre = await c.hook("pve2", "pre-start", env);
@@ -105,7 +105,7 @@ describe.skipIf(
   it("failed migration pve2 -> pve1 changes nothing", async () => {
     const before = { pve1: await c.nftTable("pve1"), dns: await c.dnsA() };
     c.h.sim.failNextMigration("storage migration failed: out of space");
-    c.h.sim.state.migrate(vm(), "pve1", true, false, "root@pam");
+    c.h.sim.migrate(VMID, "pve1", { online: true });
     const env = { PVE_MIGRATED_FROM: "pve2" };
     expect((await c.hook("pve1", "pre-start", env)).code).toBe(0);
     expect((await c.hook("pve1", "post-start", env)).code).toBe(0);
@@ -128,10 +128,10 @@ describe.skipIf(
     // pve1's timer finds the migration over and not here, and drops the record.
     c.h.sim.setMigrationDelay(800);
     c.h.sim.failNextMigration("start of the target VM failed");
-    c.h.sim.state.migrate(vm(), "pve1", true, false, "root@pam");
+    c.h.sim.migrate(VMID, "pve1", { online: true });
     expect((await c.hook("pve1", "pre-start", env)).code).toBe(0);
     await waitFor("the second migration to fail", async () => !vm().lock);
-    expect(await hookItems("pve1")).toEqual([`hook:vm:${VMID}`]);
+    expect(await hookItems("pve1")).toEqual([`hook:vm:${VMID}:post-start`]);
     const r = await c.cli("pve1", ["reconcile", "--json"]);
     expect(r.code, r.stderr).toBe(0);
     expect(json(r.stdout)).toMatchObject({ switched: [], pending: [], errors: [] });

@@ -39,7 +39,7 @@ describe.skipIf(
       const from = vm().node as NodeName;
       const to = other(from);
       const where = `round ${round} (${from} -> ${to})`;
-      c.h.sim.state.migrate(vm(), to, true, false, "root@pam");
+      c.h.sim.migrate(VMID, to, { online: true });
       const env = { PVE_MIGRATED_FROM: from };
       const hooks = (async () => {
         const pre = await c.hook(to, "pre-start", env);

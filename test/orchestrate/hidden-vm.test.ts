@@ -82,6 +82,8 @@ describe("a configured VM the token cannot see", () => {
   it("still drops the routes of a VM that really stopped (visible, not running)", async () => {
     sim.state.access.hiddenVmids.clear();
     sim.stopVm(101);
+    // /cluster/resources shows the stop after pvestatd's next broadcast (the sim lags like Proxmox).
+    sim.tickRrd();
     await convergeNode(rt, "pve1");
     expect(sniMap()).not.toContain("webmail.example.org");
   });

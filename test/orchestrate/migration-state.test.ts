@@ -1,34 +1,50 @@
 import { describe, expect, it } from "vitest";
-import type { SnapshotVm } from "../../lib/cluster/index.ts";
-import { migrationState } from "../../lib/orchestrate/worker.ts";
+import { type GuestNow, migrationState } from "../../lib/orchestrate/worker.ts";
 
-// When does the target's worker switch, give up, or keep waiting?
+// When does the target's worker switch, give up, or keep waiting? From
+// immediate data only: the config file's node and the live status here
+// (qemu-server QemuMigrate::phase3_cleanup: move config -> resume on the
+// target -> stop source -> free local disks -> unlock).
 
-const vm = (over: Partial<SnapshotVm>): SnapshotVm => ({
-  vmid: 101,
-  type: "qemu",
-  node: "pve1",
-  status: "running",
-  tags: [],
-  ...over,
-});
+const source = (over: Partial<GuestNow> = {}): GuestNow => ({ node: "pve1", migrating: false, ...over });
+const here = (over: Partial<GuestNow> = {}): GuestNow => ({ node: "pve2", migrating: false, ...over });
 
 describe("migrationState (worker on pve2, migration from pve1)", () => {
-  it("keeps waiting while the source holds the migrate lock", () => {
-    expect(migrationState(vm({ lock: "migrate" }), "pve2", false)).toBe("running");
-  });
-  it("keeps waiting while HA has only queued the migration", () => {
-    expect(migrationState(vm({ hastate: "migrate" }), "pve2", false)).toBe("running");
-  });
-  it("switches once the VM runs here unlocked, or its config moved here", () => {
-    expect(migrationState(vm({ node: "pve2" }), "pve2", false)).toBe("done");
-    expect(migrationState(vm({ lock: "migrate" }), "pve2", true)).toBe("done");
-  });
-  it("gives up when the migration ended with the VM still on the source", () => {
-    expect(migrationState(vm({}), "pve2", false)).toBe("failed");
-  });
-  it("gives up when the VM is gone, or sits here stopped with nothing in flight (never waits forever)", () => {
-    expect(migrationState(undefined, "pve2", false)).toBe("failed");
-    expect(migrationState(vm({ node: "pve2", status: "stopped" }), "pve2", true)).toBe("failed");
-  });
+  const cases: Array<[string, GuestNow | undefined, ReturnType<typeof migrationState>]> = [
+    ["phase1/phase2: config on the source, migrate lock held", source({ migrating: true }), "running"],
+    [
+      "HA has only queued the migration (hastate migrate, no lock yet)",
+      source({ migrating: true }),
+      "running",
+    ],
+    [
+      "phase3_cleanup: config moved here, VM resumed, lock still held (unlock can take long)",
+      here({ migrating: true, present: true }),
+      "done",
+    ],
+    [
+      "config moved here, VM paused here (vm_was_paused, or the resume failed): present",
+      here({ migrating: true, present: true }),
+      "done",
+    ],
+    ["migration over, VM runs here unlocked", here({ present: true }), "done"],
+    [
+      "`migration problems` after the move (unlock failed): lock stays, VM runs here",
+      here({ migrating: true, present: true }),
+      "done",
+    ],
+    ["migration over, VM still on the source (failed; the target was stopped)", source(), "failed"],
+    ["VM gone (destroyed meanwhile)", undefined, "failed"],
+    ["VM here but stopped, nothing in flight (never waits forever)", here({ present: false }), "failed"],
+    [
+      "config here, process not there yet, lock held: wait",
+      here({ migrating: true, present: false }),
+      "running",
+    ],
+  ];
+  for (const [what, guest, expected] of cases) {
+    it(`${what} -> ${expected}`, () => {
+      expect(migrationState(guest, "pve2")).toBe(expected);
+    });
+  }
 });
