@@ -1,4 +1,6 @@
 #!/usr/bin/env node
+// First: refuses a too-old Node.js before any other module runs.
+import "./check-node.ts";
 import { Command, CommanderError } from "commander";
 import { loadConfig } from "../lib/config/load.ts";
 import { ExitCode, exitCodeOf, messageOf } from "../lib/errors.ts";

@@ -5,6 +5,8 @@
 // absolute path (Proxmox runs hooks with PATH=/sbin:/bin:/usr/sbin:/usr/bin,
 // where env finds no node from /usr/local/bin, nvm or n), then
 //   qm set <vmid> --hookscript local:snippets/pvemigrate-dns.mjs
+// First: on a too-old Node.js, log and exit 0 before any other module runs.
+import "./check-node.ts";
 import { runHook } from "../lib/orchestrate/hook.ts";
 
 const code = await runHook(process.argv.slice(2), { env: process.env });

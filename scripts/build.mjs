@@ -5,6 +5,7 @@ import { chmodSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
+import { builtinsViaRequire } from "./builtins-via-require.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const outdir = process.argv[2] ?? join(root, "dist");
@@ -37,13 +38,14 @@ await build({
   outExtension: { ".js": ".mjs" },
   bundle: true,
   platform: "node",
-  target: "node20.12",
+  // The oldest Node the bundles support (Proxmox VE 8's Debian 12): lib/node-version.ts.
+  target: "node18.19",
   format: "esm",
   // Whitespace and syntax only: stack traces keep their names.
   minifyWhitespace: true,
   minifySyntax: true,
   alias: { undici: join(root, "scripts", "undici-shim.mjs") },
-  plugins: [zodEnglishOnly],
+  plugins: [zodEnglishOnly, builtinsViaRequire],
   sourcemap: false,
   legalComments: "none",
   // Some dependencies are CommonJS and call require() for node built-ins.
