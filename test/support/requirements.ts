@@ -1,4 +1,5 @@
 import { execFileSync } from "node:child_process";
+import { accessSync, constants } from "node:fs";
 
 // Tests that need root or a binary that is not installed skip, and say so
 // loudly: a developer run without bind9 or root must not look like a pass of
@@ -17,11 +18,26 @@ function which(bin: string): boolean {
   return false;
 }
 
+function isExecutable(path: string): boolean {
+  try {
+    accessSync(path, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** Returns the reason the requirements are not met, or undefined when they are. */
-export function missing(opts: { root?: boolean; bins?: string[] }): string | undefined {
+export function missing(opts: {
+  root?: boolean;
+  bins?: string[];
+  /** Executables outside PATH, by path, each with the reason shown when it is absent. */
+  executables?: Array<{ path: string; reason: string }>;
+}): string | undefined {
   const reasons: string[] = [];
   if (opts.root && process.getuid?.() !== 0) reasons.push("root");
   for (const bin of opts.bins ?? []) if (!which(bin)) reasons.push(bin);
+  for (const e of opts.executables ?? []) if (!isExecutable(e.path)) reasons.push(e.reason);
   if (reasons.length === 0) return undefined;
   const reason = `needs ${reasons.join(", ")}`;
   if (process.env.PVEMIGRATE_REQUIRE_ALL === "1") {
