@@ -15,7 +15,7 @@
 #            is enabled with the same symlink `systemctl enable` would create
 #   DIST     directory holding the built bundles (default: ../dist next to
 #            this script; build them with `npm ci` or `npm run build`)
-#   NODE     the Node.js (>= 20.12) to run them with (default: `node` in PATH);
+#   NODE     the Node.js (>= 18.19) to run them with (default: `node` in PATH);
 #            its absolute path is written into their first line, because
 #            Proxmox runs hookscripts with PATH=/sbin:/bin:/usr/sbin:/usr/bin
 set -eu
@@ -25,6 +25,11 @@ dist=${DIST:-$here/../dist}
 destdir=${DESTDIR:-}
 
 bin=/usr/local/bin/pvemigrate-dns
+# The CLI file itself; $bin is a relative symlink to it. Node takes a file for
+# ESM by its .mjs name (the link's target: node runs the real path), while an
+# extensionless file is CommonJS before Node 20.19 (Proxmox VE 8's 18.x).
+cli=/usr/local/lib/pvemigrate-dns/pvemigrate-dns.mjs
+cli_link=../lib/pvemigrate-dns/pvemigrate-dns.mjs
 snippets_dir=/var/lib/vz/snippets
 hook_name=pvemigrate-dns.mjs
 unit_dir=/etc/systemd/system
@@ -67,7 +72,8 @@ die() {
 live_systemd() { [ -z "$destdir" ] && command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; }
 
 # A temp name next to <file> that keeps its extension: node picks the module
-# format of the file it runs by its name (.mjs; none = detect), and the
+# format of the file it runs by its name (.mjs; no extension: CommonJS before
+# Node 20.19, detected after), and the
 # installed file is run under this name before it is renamed.
 temp_for() { printf '%s/.tmp-%s-%s' "$(dirname "$1")" "$$" "$(basename "$1")"; }
 
@@ -121,8 +127,9 @@ find_node() {
   major=${major%%.*}
   minor=${version#v*.}
   minor=${minor%%.*}
-  if [ "$major" -lt 20 ] || { [ "$major" -eq 20 ] && [ "$minor" -lt 12 ]; }; then
-    die "$real is Node.js $version; pvemigrate-dns needs >= 20.12 (Proxmox VE 9: apt install nodejs), or set NODE"
+  # The bundles' minimum: lib/node-version.ts (test/node-version.test.ts keeps the two equal).
+  if [ "$major" -lt 18 ] || { [ "$major" -eq 18 ] && [ "$minor" -lt 19 ]; }; then
+    die "$real is Node.js $version; pvemigrate-dns needs >= 18.19 (apt install nodejs), or set NODE"
   fi
   node=$real
 }
@@ -160,12 +167,13 @@ guests_using_hook() {
 if [ "$mode" = uninstall ]; then
   if live_systemd; then systemctl disable --now "$timer" 2>/dev/null || true; fi
   rm -f "$destdir$unit_dir/timers.target.wants/$timer"
-  for f in "$bin" "$unit_dir/$service" "$unit_dir/$timer" "$cron_file"; do
-    if [ -e "$destdir$f" ]; then
+  for f in "$bin" "$cli" "$unit_dir/$service" "$unit_dir/$timer" "$cron_file"; do
+    if [ -e "$destdir$f" ] || [ -L "$destdir$f" ]; then
       rm -f "$destdir$f"
       say "removed $f"
     fi
   done
+  rmdir "$destdir$(dirname "$cli")" 2>/dev/null || true
   if live_systemd; then systemctl daemon-reload; fi
   # Never delete the hookscript: a guest that still names it could not start,
   # migrate to this node or be recovered here by HA (check_hookscript dies in
@@ -206,7 +214,13 @@ for f in pvemigrate-dns.mjs hookscript.mjs; do
 done
 find_node
 
-put "$dist/pvemigrate-dns.mjs" "$bin" 755 "$node" starts_as_cli
+put "$dist/pvemigrate-dns.mjs" "$cli" 755 "$node" starts_as_cli
+# A new link renamed over the old file or link: $bin never goes missing.
+mkdir -p "$destdir$(dirname "$bin")"
+tmp=$(temp_for "$destdir$bin")
+ln -s "$cli_link" "$tmp"
+mv -f "$tmp" "$destdir$bin"
+say "installed $bin -> $cli"
 put "$dist/hookscript.mjs" "$snippets_dir/$hook_name" 755 "$node" starts_as_hook
 
 if [ "$mode" = cron ]; then

@@ -34,9 +34,16 @@ describe("nodeVersionProblem (pure)", () => {
     expect(nodeVersionProblem("18.19.1", [18, 19, 1])).toBeUndefined();
   });
 
-  it("the minimum is what package.json's engines promises", () => {
-    const pkg = JSON.parse(readFileSync(join(import.meta.dirname, "..", "package.json"), "utf8"));
+  it("the minimum is what package.json's engines promises and packaging/install.sh checks", () => {
+    const root = join(import.meta.dirname, "..");
+    const pkg = JSON.parse(readFileSync(join(root, "package.json"), "utf8"));
     expect(pkg.engines.node).toBe(`>=${MIN_NODE.join(".")}`);
+    const install = readFileSync(join(root, "packaging", "install.sh"), "utf8");
+    const [major, minor] = MIN_NODE;
+    expect(install).toContain(
+      `[ "$major" -lt ${major} ] || { [ "$major" -eq ${major} ] && [ "$minor" -lt ${minor} ]; }`,
+    );
+    expect(install).toContain(`pvemigrate-dns needs >= ${major}.${minor} `);
   });
 });
 

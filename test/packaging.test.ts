@@ -18,6 +18,7 @@ import {
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { missingNode18, NODE18 } from "./support/node18.ts";
 
 // packaging/install.sh as an admin runs it on a node, but below DESTDIR (a
 // temp dir): it never touches this machine's /usr/local, /var/lib/vz or
@@ -32,6 +33,7 @@ const installer = join(root, "packaging", "install.sh");
 const pkg = JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as { version: string };
 
 const BIN = "usr/local/bin/pvemigrate-dns";
+const CLI = "usr/local/lib/pvemigrate-dns/pvemigrate-dns.mjs";
 const HOOK = "var/lib/vz/snippets/pvemigrate-dns.mjs";
 const SERVICE = "etc/systemd/system/pvemigrate-dns-reconcile.service";
 const TIMER = "etc/systemd/system/pvemigrate-dns-reconcile.timer";
@@ -110,7 +112,9 @@ describe("packaging/install.sh with DESTDIR", () => {
     const d = freshDestdir();
     const r = install(d);
     expect(r.code, r.stderr).toBe(0);
-    expect(tree(d)).toEqual([BIN, SERVICE, WANTS, TIMER, HOOK].sort());
+    expect(tree(d)).toEqual([BIN, CLI, SERVICE, WANTS, TIMER, HOOK].sort());
+    // A relative link: right below DESTDIR and on the node alike.
+    expect(readlinkSync(join(d, BIN))).toBe("../lib/pvemigrate-dns/pvemigrate-dns.mjs");
     expect(mode(join(d, BIN))).toBe(0o755);
     expect(mode(join(d, HOOK))).toBe(0o755);
     expect(mode(join(d, SERVICE))).toBe(0o644);
@@ -143,7 +147,7 @@ describe("packaging/install.sh with DESTDIR", () => {
     writeFileSync(join(d, HOOK), "stale");
     const again = install(d);
     expect(again.code, again.stderr).toBe(0);
-    expect(tree(d)).toEqual([BIN, SERVICE, WANTS, TIMER, HOOK].sort());
+    expect(tree(d)).toEqual([BIN, CLI, SERVICE, WANTS, TIMER, HOOK].sort());
     expect(sameBundle(join(d, HOOK), join(dist, "hookscript.mjs"), realpathSync(process.execPath))).toBe(
       true,
     );
@@ -154,7 +158,7 @@ describe("packaging/install.sh with DESTDIR", () => {
     const d = freshDestdir();
     const r = install(d, ["--no-enable"]);
     expect(r.code, r.stderr).toBe(0);
-    expect(tree(d)).toEqual([BIN, SERVICE, TIMER, HOOK].sort());
+    expect(tree(d)).toEqual([BIN, CLI, SERVICE, TIMER, HOOK].sort());
   });
 
   it("--cron installs the cron.d entry instead of the timer, and undoes an earlier timer enable", () => {
@@ -305,6 +309,23 @@ describe("install.sh and the Node.js the bundles run with", () => {
     expect(asBuilt.status).toBe(127);
   });
 
+  it.skipIf(missingNode18())(
+    "accepts Proxmox VE 8's Node.js 18.19: the installed hookscript and CLI run under it",
+    () => {
+      const d = freshDestdir();
+      const r = install(d, [], { NODE: NODE18 });
+      expect(r.code, r.stderr).toBe(0);
+      expect(firstLine(join(d, HOOK))).toBe(`#!${realpathSync(NODE18)}`);
+      const noConfig = `PVEMIGRATE_DNS_CONFIG=${join(work, "absent.yaml")}`;
+      const hook = bare([PVE_PATH, "LC_ALL=C", noConfig], join(d, HOOK), ["101", "pre-start"]);
+      expect(hook.status, hook.stderr).toBe(0);
+      expect(hook.stderr).toContain("absent.yaml does not exist; doing nothing");
+      const cli = bare([PVE_PATH, "LC_ALL=C"], join(d, BIN), ["--version"]);
+      expect(cli.status, cli.stderr).toBe(0);
+      expect(cli.stdout.trim()).toBe(pkg.version);
+    },
+  );
+
   it("refuses a node it cannot use, with one line naming it, and installs nothing", () => {
     const fake = (name: string, body: string) => {
       const file = join(work, name);
@@ -317,8 +338,8 @@ describe("install.sh and the Node.js the bundles run with", () => {
     linkSync(join(nodeDir, "node"), spaced);
     const cases: Array<[string, string]> = [
       [join(work, "no-such-node"), "is not an executable file"],
-      [fake("old/node", "echo v18.19.0"), "is Node.js v18.19.0; pvemigrate-dns needs >= 20.12"],
-      [fake("old20/node", "echo v20.11.1"), "is Node.js v20.11.1; pvemigrate-dns needs >= 20.12"],
+      [fake("old/node", "echo v16.20.2"), "is Node.js v16.20.2; pvemigrate-dns needs >= 18.19"],
+      [fake("old18/node", "echo v18.18.2"), "is Node.js v18.18.2; pvemigrate-dns needs >= 18.19"],
       [fake("not-node/node", "echo 'Python 3.13'"), 'does not run as Node.js (--version said "Python 3.13")'],
       [spaced, "a #! line cannot name a path with blanks"],
       // Claims a good version, but cannot run the bundles: caught by starting them before the rename.
