@@ -9,6 +9,7 @@ import { registerConfigCommands } from "./commands/config.ts";
 import { registerDemoCommand } from "./commands/demo.ts";
 import { registerDnsCommands } from "./commands/dns.ts";
 import { registerDoctorCommand } from "./commands/doctor.ts";
+import { registerHooksCommands } from "./commands/hooks.ts";
 import { registerOrchestrateCommands } from "./commands/orchestrate.ts";
 
 // The CLI: every subcommand is a thin call into lib/. Exit codes (README):
@@ -29,6 +30,7 @@ export function buildProgram(): Command {
   registerDnsCommands(program, loadConfig);
   registerDemoCommand(program);
   registerDoctorCommand(program, loadConfig);
+  registerHooksCommands(program, loadConfig);
   return program;
 }
 

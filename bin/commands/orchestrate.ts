@@ -24,7 +24,7 @@ async function runtime(load: Load, opts: NodeOptions): Promise<Runtime> {
   return createRuntime(await load(opts.config), opts.node ? { node: opts.node } : {});
 }
 
-function vmidArg(text: string): number {
+export function vmidArg(text: string): number {
   if (!/^[1-9]\d{2,8}$/.test(text)) throw new InputError(`VMID: "${text}" is not a VM id`);
   return Number(text);
 }

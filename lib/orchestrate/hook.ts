@@ -6,6 +6,7 @@ import type { LoadedConfig } from "../config/load.ts";
 import { loadConfigFast } from "../config/load-fast.ts";
 import type { Config } from "../config/types.ts";
 import { InputError, messageOf } from "../errors.ts";
+import { runChainedHookscript } from "../hookscripts/chain.ts";
 import { openState, type State } from "../state/index.ts";
 import { makeDirsSync } from "../state/make-dirs.ts";
 import { localNodeName } from "./node-name.ts";
@@ -88,8 +89,15 @@ export async function runHook(args: string[], opts: HookEnv): Promise<number> {
   } catch (err) {
     // A broken config must not keep VMs from starting; reconcile reports it too.
     say(`hook ${phase} VM ${vmid}: ${messageOf(err).split("\n").join("; ")}; doing nothing`);
-    return 0;
+    // A guest's chained hookscript still runs (pmxcfs at its usual place): see lib/hookscripts/chain.ts.
+    return (await runChainedHookscript(vmid, phase, { pveRoot: "/etc/pve", env: opts.env, say })) ?? 0;
   }
+  const chainedRefusal = await runChainedHookscript(vmid, phase, {
+    pveRoot: rt.config.pveRoot,
+    env: opts.env,
+    say,
+  });
+  if (chainedRefusal !== undefined) return chainedRefusal;
   // A VM the file does not list may still be configured by its Notes block,
   // which only the API shows: its post-start/post-stop go to the worker, which
   // decides with the merged config (and does nothing for an unmanaged VM).

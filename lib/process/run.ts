@@ -9,6 +9,12 @@ export interface RunOptions {
   timeoutMs?: number;
   env?: NodeJS.ProcessEnv;
   cwd?: string;
+  /**
+   * Proxmox's run_command way (pve-common Cmd.pm): stdin /dev/null, stdout and
+   * stderr this process's own (a chained hookscript's lines reach the task log);
+   * `input` is ignored and the result's output is empty.
+   */
+  passthrough?: boolean;
 }
 
 export interface RunResult {
@@ -36,7 +42,7 @@ export function run(argv: readonly string[], opts: RunOptions = {}): Promise<Run
   if (!cmd) return Promise.reject(new Error("run: empty argv"));
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, {
-      stdio: ["pipe", "pipe", "pipe"],
+      stdio: opts.passthrough ? ["ignore", "inherit", "inherit"] : ["pipe", "pipe", "pipe"],
       env: opts.env ?? process.env,
       cwd: opts.cwd,
       timeout: opts.timeoutMs,
@@ -44,8 +50,8 @@ export function run(argv: readonly string[], opts: RunOptions = {}): Promise<Run
     });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
-    child.stdout.on("data", (b: Buffer) => out.push(b));
-    child.stderr.on("data", (b: Buffer) => err.push(b));
+    child.stdout?.on("data", (b: Buffer) => out.push(b));
+    child.stderr?.on("data", (b: Buffer) => err.push(b));
     child.on("error", reject);
     child.on("close", (code, signal) =>
       resolve({
@@ -56,8 +62,8 @@ export function run(argv: readonly string[], opts: RunOptions = {}): Promise<Run
       }),
     );
     // A child that exits before reading stdin raises EPIPE here; its exit status tells the story.
-    child.stdin.on("error", () => {});
-    child.stdin.end(opts.input ?? "");
+    child.stdin?.on("error", () => {});
+    child.stdin?.end(opts.input ?? "");
   });
 }
 
