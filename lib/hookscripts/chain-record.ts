@@ -1,7 +1,8 @@
-import { mkdir, readFile, unlink } from "node:fs/promises";
+import { readFile, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import { writeFileAtomic } from "../state/atomic-write.ts";
 import { errnoCode } from "../state/lock-common.ts";
+import { makeDirs } from "../state/make-dirs.ts";
 import { parseJsonObject } from "../state/read.ts";
 
 // Which other hookscript our hook runs first for a guest (`hooks attach
@@ -70,7 +71,7 @@ export async function readChainRecord(pveRoot: string, vmid: number): Promise<Ch
 }
 
 export async function writeChainRecord(pveRoot: string, record: ChainRecord): Promise<void> {
-  await mkdir(chainDir(pveRoot), { recursive: true });
+  await makeDirs(chainDir(pveRoot));
   await writeFileAtomic(chainFile(pveRoot, record.vmid), `${JSON.stringify(record, null, 2)}\n`);
 }
 
