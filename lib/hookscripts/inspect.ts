@@ -18,7 +18,7 @@ export interface Selection {
   vmids?: number[];
   /** attach: an explicit VMID must be configured (file or Notes), else our hook does nothing for it. */
   requireConfigured: boolean;
-  /** --local: only guests on this node (what another node asks over ssh). */
+  /** --local: only guests on this node (what another node asks over ssh); a named one elsewhere is unreadable. */
   localOnly: boolean;
 }
 
@@ -84,14 +84,16 @@ export async function inspectGuests(rt: Runtime, sel: Selection): Promise<Inspec
   const out: Inspected = { guests: [], unreadable: [], missing };
   const todo: SnapshotVm[] = [];
   for (const vm of chosen) {
-    if (sel.localOnly && vm.node !== rt.self) {
+    if (!sel.localOnly || vm.node === rt.self) todo.push(vm);
+    // Named by another node that saw it here: it moved meanwhile. --all --local: simply not ours to do.
+    else if (sel.vmids) {
       out.unreadable.push({
         vmid: vm.vmid,
         type: vm.type,
         node: vm.node,
         error: `is on ${vm.node}, not here`,
       });
-    } else todo.push(vm);
+    }
   }
   // Indexed by position: the output keeps VMID order whichever request finishes first.
   const results: Array<GuestHooks | Unreadable> = new Array(todo.length);

@@ -232,6 +232,19 @@ describe("hooks attach|detach|status", () => {
     }
   });
 
+  it("--local keeps to this node's guests; one named there but found elsewhere is reported, not touched", async () => {
+    const all = await w.cli("pve2", ["hooks", "status", "--local", "--json"]);
+    expect(all.code, all.stderr).toBe(0);
+    expect(json(all.stdout).guests.map((g: { vmid: number }) => g.vmid)).toEqual([102]);
+    const before = w.calls().length;
+    const moved = await w.cli("pve2", ["hooks", "attach", "101", "--local", "--json"]);
+    expect(moved.code).toBe(2);
+    expect(json(moved.stdout).guests).toEqual([
+      { vmid: 101, type: "qemu", node: "pve1", outcome: "failed", message: "VM 101: is on pve1, not here" },
+    ]);
+    expect(w.calls().slice(before)).toEqual([]);
+  });
+
   it("status of a guest on an offline node says why it is unknown and exits 2", async () => {
     w.sim.addVm({ vmid: 106, node: "pve3" });
     await w.sim.setNodeOnline("pve3", false);
