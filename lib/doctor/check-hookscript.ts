@@ -1,5 +1,6 @@
 import { getVmConfig } from "../cluster/index.ts";
 import { messageOf } from "../errors.ts";
+import { OUR_VOLID } from "../hookscripts/volume.ts";
 import { observe } from "../orchestrate/observe.ts";
 import type { Runtime } from "../orchestrate/runtime.ts";
 import { type Finding, fail, ok, warn } from "./types.ts";
@@ -8,7 +9,6 @@ import { type Finding, fail, ok, warn } from "./types.ts";
 // the reconcile timer notices (up to a minute late): say which ones.
 
 const CONCURRENCY = 4;
-const SNIPPET = "local:snippets/pvemigrate-dns.mjs";
 
 export async function checkHookscripts(rt: Runtime): Promise<Finding[]> {
   let world: Awaited<ReturnType<typeof observe>>;
@@ -37,7 +37,7 @@ export async function checkHookscripts(rt: Runtime): Promise<Finding[]> {
           : warn(
               "hookscript",
               `VM ${vm.vmid} has no hookscript: its moves are followed only by the reconcile timer`,
-              `${tool} set ${vm.vmid} --hookscript ${SNIPPET}`,
+              `${tool} set ${vm.vmid} --hookscript ${OUR_VOLID}`,
             );
       } catch (err) {
         findings[index] = fail(
