@@ -121,7 +121,13 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
       pveRoot: join(dir, "pve"),
       remote: { transport: "netns", command: [process.execPath, bundle] },
       vms: {
-        101: { ip: "10.10.1.101", dns: ["mail.example.org"], forward: ["tcp/2222:22", "udp/51820"] },
+        // An IPv6 too, so its names get an AAAA on pve3 (the node with publicIPv6).
+        101: {
+          ip: "10.10.1.101",
+          ip6: "fd10:10:1::101",
+          dns: ["mail.example.org"],
+          forward: ["tcp/2222:22", "udp/51820"],
+        },
         102: { ip: "10.10.2.102", dns: ["shop.example.org", "www.example.org"], sni: ["shop.example.org"] },
       },
     };
