@@ -46,8 +46,19 @@ async function drainJournal(rt: Runtime, report: ReconcileReport): Promise<void>
       else await applyOnNode(rt.config, node);
     }),
   );
+  // Names wait for the node they would point at when its convergence is still pending (switch.ts).
+  const unconverged = new Set(
+    [...(await rt.state.cluster.list(nodeWork)), ...(await rt.state.local.list(nodeWork))].map(
+      (i) => i.payload.node,
+    ),
+  );
   collect(
-    await rt.state.drainPending(dnsWork, async (item) => void (await syncDnsStrict(rt, [item.payload.vmid]))),
+    await rt.state.drainPending(dnsWork, async (item) => {
+      const { vmid, after } = item.payload;
+      if (after && unconverged.has(after))
+        throw new Error(`names not moved: waiting for node:${after} (its forwards are not in place)`);
+      await syncDnsStrict(rt, [vmid]);
+    }),
   );
   collect(
     await rt.state.drainPending(
@@ -116,6 +127,8 @@ export async function reconcile(rt: Runtime, opts: { dryRun?: boolean } = {}): P
   });
   const vmids = hereNow.map((p) => p.vmid);
   await step("dns", async () => {
+    // Names point here only while this node's forwards are in place.
+    if (!report.local) throw new Error("not checked: this node did not converge");
     try {
       // Every node withdraws names nobody claims any more (under the dns lock: the first one does it).
       report.dns = await syncDns(rt, vmids, { dryRun, withdraw: "unclaimed" });
