@@ -125,10 +125,14 @@ export async function reconcile(rt: Runtime, opts: { dryRun?: boolean } = {}): P
   await step("converge", async () => {
     report.local = await convergeNode(rt, rt.self, { dryRun });
   });
-  const vmids = hereNow.map((p) => p.vmid);
+  // Names point here only while this node's forwards are in place; withdrawing
+  // names nobody claims any more does not depend on them.
+  const vmids = report.local ? hereNow.map((p) => p.vmid) : [];
+  if (!report.local && hereNow.length > 0)
+    rt.log(
+      `dns: names of VM ${hereNow.map((p) => p.vmid).join(", ")} not checked: this node did not converge`,
+    );
   await step("dns", async () => {
-    // Names point here only while this node's forwards are in place.
-    if (!report.local) throw new Error("not checked: this node did not converge");
     try {
       // Every node withdraws names nobody claims any more (under the dns lock: the first one does it).
       report.dns = await syncDns(rt, vmids, { dryRun, withdraw: "unclaimed" });
