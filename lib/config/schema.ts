@@ -4,6 +4,7 @@ import { canonicalIPv6 } from "../cluster/ip.ts";
 import { DEFAULT_RESERVED_PORTS } from "./reserved.ts";
 import type { Ip6Source, IpSource } from "./types.ts";
 import {
+  ipv4Mapped,
   type Parsed,
   PLAIN_WORD,
   parseCidr4,
@@ -99,6 +100,14 @@ const ipSource = z.string().transform((text, ctx): IpSource => {
 // and no AAAA for the VM's names.
 const ip6Source = z.string().transform((text, ctx): Ip6Source => {
   if (text === "agent") return { kind: "agent" };
+  const v4 = ipv4Mapped(text);
+  if (v4) {
+    ctx.addIssue({
+      code: "custom",
+      message: `"${text}" is the IPv4 address ${v4} written as IPv6 (IPv4-mapped)`,
+    });
+    return z.NEVER;
+  }
   // Canonical text: nft prints it so, and the read-back compares strings.
   const address = canonicalIPv6(text);
   if (address) return { kind: "static", address };

@@ -126,6 +126,11 @@ describe("IPv6 fields take no IPv4-mapped address", () => {
       ]);
     });
   }
+  it("a VM's ip6 is refused as the IPv4 it is", async () => {
+    expect(await problemsOf((d) => (d.vms[101].ip6 = "::ffff:10.10.1.101"))).toEqual([
+      'vms.101.ip6: "::ffff:10.10.1.101" is the IPv4 address 10.10.1.101 written as IPv6 (IPv4-mapped)',
+    ]);
+  });
 });
 
 describe("paths are relative to the config file, whatever the working directory", () => {
