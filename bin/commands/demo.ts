@@ -18,7 +18,6 @@ export function registerDemoCommand(program: Command): void {
       });
       const demo = runDemo({
         out: (line) => {
-          guard.check();
           if (guard.writable) process.stdout.write(`${line}\n`);
         },
         ...(opts.netns ? {} : { netns: false }),

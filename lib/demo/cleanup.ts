@@ -51,11 +51,6 @@ type Reason = keyof typeof INTERRUPT_EXIT;
 /** How long an interrupted scenario gets to unwind (it may still write state) before the final cleanup. */
 export const SETTLE_MS = 5000;
 
-/** Thrown by InterruptGuard.check() once interrupted, so the scenario unwinds at its next line. */
-export class DemoInterrupted extends Error {
-  override name = "DemoInterrupted";
-}
-
 export interface InterruptIo {
   stdout: NodeJS.WriteStream;
   /** Where "interrupted: cleaning up" goes (stderr). */
@@ -65,10 +60,12 @@ export interface InterruptIo {
 
 export interface InterruptGuard {
   readonly interrupted: boolean;
-  /** False once stdout is gone: nothing may be written to it any more. */
+  /**
+   * False once interrupted: nothing more is printed (stdout may be gone). The
+   * scenario is not stopped by a throw: its background hook workers print
+   * too, and an error thrown there would end the process before the cleanup.
+   */
   readonly writable: boolean;
-  /** Throws DemoInterrupted once interrupted. */
-  check(): void;
   /** The scenario: the final cleanup waits (at most SETTLE_MS) for it to unwind. */
   watch(scenario: Promise<unknown>): void;
   /** Resolves never: the process exits with the interrupt's code once everything is undone. */
@@ -79,14 +76,14 @@ export interface InterruptGuard {
 
 /**
  * Installs the handlers. On a signal or EPIPE: undo everything at once (the
- * peers go away, so the scenario fails fast), let the scenario unwind, undo
- * again whatever it wrote meanwhile, then exit with INTERRUPT_EXIT's code. A
+ * peers go away, so the scenario fails fast), let the scenario run out (at
+ * most SETTLE_MS), undo again whatever it wrote meanwhile, then exit with
+ * INTERRUPT_EXIT's code. A
  * second signal while cleaning up is ignored (every step is bounded: named is
  * killed after 3 s).
  */
 export function guardInterrupts(cleanups: Cleanups, io: InterruptIo): InterruptGuard {
   let reason: Reason | undefined;
-  let writable = true;
   let scenario: Promise<unknown> = Promise.resolve();
   let exiting: Promise<never> | undefined;
   const finish = (why: Reason) => {
@@ -107,7 +104,6 @@ export function guardInterrupts(cleanups: Cleanups, io: InterruptIo): InterruptG
   for (const [signal, handler] of handlers) process.on(signal, handler);
   const onError = (err: NodeJS.ErrnoException) => {
     if (err.code !== "EPIPE") throw err;
-    writable = false;
     finish("EPIPE");
   };
   io.stdout.on("error", onError);
@@ -116,10 +112,7 @@ export function guardInterrupts(cleanups: Cleanups, io: InterruptIo): InterruptG
       return reason !== undefined;
     },
     get writable() {
-      return writable;
-    },
-    check() {
-      if (reason) throw new DemoInterrupted(`demo interrupted (${reason})`);
+      return reason === undefined;
     },
     watch(p) {
       scenario = p;
