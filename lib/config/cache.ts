@@ -15,9 +15,11 @@ import type { Config } from "./types.ts";
 /** $PVEMIGRATE_DNS_CACHE_DIR lets tests keep the cache in their own temp dir. */
 export const CONFIG_CACHE_DIR = process.env.PVEMIGRATE_DNS_CACHE_DIR || "/run/pvemigrate-dns";
 
-// Bumped whenever Config gains or changes a field: an entry written by an
-// older version (after an upgrade without reboot) is then never used.
-const FORMAT = 3;
+// Bumped whenever Config gains or changes a field, or validation or path
+// resolution changes: an entry written by an older version (after an upgrade
+// without reboot) is then never used. 4: bounded durations, validated
+// sshHost, every path relative to the config file.
+const FORMAT = 4;
 
 interface CacheEntry {
   format: number;

@@ -5,6 +5,7 @@ import type { z } from "zod";
 import { InputError } from "../errors.ts";
 import { writeConfigCache } from "./cache.ts";
 import { crossCheck } from "./cross-check.ts";
+import { duplicateJsonKeys, protoKeyProblems } from "./keys.ts";
 import { formatPath, formatProblem, normalize, relativeToConfig } from "./normalize.ts";
 import { configPath } from "./path.ts";
 import { configSchema, parseVmLeniently, type RawVm, vmSchema } from "./schema.ts";
@@ -29,9 +30,29 @@ export class ConfigError extends InputError {
 
 export { configPath };
 
-/** YAML is a superset of JSON, but JSON files get JSON's stricter parser and error positions. */
-function parseText(text: string, file: string): unknown {
-  return file.endsWith(".json") ? JSON.parse(text) : parseYaml(text);
+/**
+ * pmxcfs refuses to hold a file over 1 MiB (pve-cluster src/pmxcfs/memdb.h
+ * MEMDB_MAX_FILE_SIZE, enforced by memdb.c memdb_pwrite with EFBIG): a bigger
+ * config could never be the cluster's shared /etc/pve file.
+ */
+export const MAX_CONFIG_BYTES = 1024 * 1024;
+
+/**
+ * YAML is a superset of JSON, but JSON files get JSON's stricter parser and
+ * error positions. The YAML parser refuses duplicate keys itself; for JSON a
+ * linear scan does (keys.ts); "__proto__" is refused in both.
+ */
+export function parseConfigText(text: string, file: string): unknown {
+  let raw: unknown;
+  try {
+    raw = file.endsWith(".json") ? JSON.parse(text) : parseYaml(text);
+  } catch (err) {
+    const message = `not valid YAML/JSON: ${(err as Error).message.split("\n")[0]}`;
+    throw new ConfigError(file, [{ path: "(file)", message }]);
+  }
+  const problems = [...(file.endsWith(".json") ? duplicateJsonKeys(text) : []), ...protoKeyProblems(raw)];
+  if (problems.length) throw new ConfigError(file, problems);
+  return raw;
 }
 
 /**
@@ -68,9 +89,9 @@ export async function loadConfig(flagPath?: string): Promise<LoadedConfig> {
   // Absolute, so config.source still names the file when passed to another
   // node's CLI (remote --config) or a worker running in another directory.
   const file = resolve(configPath(flagPath));
-  let text: string;
+  let bytes: Buffer;
   try {
-    text = await readFile(file, "utf8");
+    bytes = await readFile(file);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     throw new ConfigError(file, [
@@ -80,14 +101,16 @@ export async function loadConfig(flagPath?: string): Promise<LoadedConfig> {
       },
     ]);
   }
-  let raw: unknown;
-  try {
-    raw = parseText(text, file);
-  } catch (err) {
+  if (bytes.length > MAX_CONFIG_BYTES) {
     throw new ConfigError(file, [
-      { path: "(file)", message: `not valid YAML/JSON: ${(err as Error).message.split("\n")[0]}` },
+      {
+        path: "--config",
+        message: `${file} is ${bytes.length} bytes; pmxcfs (/etc/pve) holds at most 1 MiB (${MAX_CONFIG_BYTES} bytes) per file`,
+      },
     ]);
   }
+  const text = bytes.toString("utf8");
+  const raw = parseConfigText(text, file);
   const { config, problems } = validateConfig(raw, file);
   // Secret files are checked even when other fields are wrong: all problems at once.
   const secretProblems: Problem[] = [];
@@ -115,8 +138,8 @@ async function secretProblemsOf(raw: unknown, source: string): Promise<Problem[]
   const tokenFile = doc.proxmox?.tokenSecretFile;
   const tsigFile = doc.dns?.tsig?.secretFile;
   if (typeof tokenFile !== "string" || typeof tsigFile !== "string") return [];
-  const pveRoot = typeof doc.pveRoot === "string" ? doc.pveRoot : "/etc/pve";
   const rel = (f: string) => relativeToConfig(source, f);
+  const pveRoot = rel(typeof doc.pveRoot === "string" ? doc.pveRoot : "/etc/pve");
   const fake = {
     proxmox: { tokenSecretFile: rel(tokenFile) },
     dns: { tsig: { secretFile: rel(tsigFile) } },

@@ -23,8 +23,11 @@ export function normalizeVm(vmid: string, raw: RawVm, allNodes: string[]): VmCon
 }
 
 /**
- * File references are relative to the config file, so a config and its
- * secrets can travel together (the demo, tests); absolute paths are kept.
+ * File references (secrets, the CA, stateDir, pveRoot, the leases file, the
+ * proxy's socket and map dir) are relative to the config file, so a config
+ * and its files can travel together (the demo, tests) and a process started
+ * in another directory (the hook, a worker, another node's CLI) finds the
+ * same ones; absolute paths are kept.
  */
 export function relativeToConfig(source: string, file: string): string {
   return resolve(dirname(source), file);
@@ -64,15 +67,15 @@ export function normalize(raw: RawConfig, source: string): Config {
     ...(raw.vmNetwork6 ? { vmNetwork6: raw.vmNetwork6 } : {}),
     dns: { ...raw.dns, tsig: { ...raw.dns.tsig, secretFile: rel(raw.dns.tsig.secretFile) } },
     nat: raw.nat,
-    proxy: raw.proxy,
+    proxy: { ...raw.proxy, socket: rel(raw.proxy.socket), mapDir: rel(raw.proxy.mapDir) },
     graceSeconds: raw.graceSeconds,
     remote: raw.remote,
     migrationWatchSeconds: raw.migrationWatchSeconds,
     reservedPorts: raw.reservedPorts,
     strict: raw.strict,
-    stateDir: raw.stateDir,
-    pveRoot: raw.pveRoot,
-    dnsmasqLeases: raw.dnsmasqLeases,
+    stateDir: rel(raw.stateDir),
+    pveRoot: rel(raw.pveRoot),
+    dnsmasqLeases: rel(raw.dnsmasqLeases),
     notes: raw.notes,
     vms,
   };

@@ -4,6 +4,7 @@ import { canonicalIPv6 } from "../cluster/ip.ts";
 import { DEFAULT_RESERVED_PORTS } from "./reserved.ts";
 import type { Ip6Source, IpSource } from "./types.ts";
 import {
+  ipv4Mapped,
   type Parsed,
   PLAIN_WORD,
   parseCidr4,
@@ -15,6 +16,7 @@ import {
   parseMaster,
   parsePortRange,
   parseRoute,
+  parseSshHost,
 } from "./values.ts";
 
 // The shape of the config file, with defaults. Field names follow the
@@ -30,8 +32,20 @@ function via<T>(parse: (text: string) => Parsed<T>) {
   });
 }
 
-/** A duration in the field's unit (ms or s), at least `min` of that unit. */
-function duration(numberUnitMs: number, outUnitMs: 1 | 1000, min = 0) {
+/** Upper bound of a duration field, in the field's unit, with how an admin would say it. */
+interface Max {
+  value: number;
+  words: string;
+}
+
+/**
+ * A duration in the field's unit (ms or s), from `min` to `max` of that unit.
+ * The maximum keeps every timer valid (setTimeout takes at most 2^31-1 ms,
+ * about 24.8 days; a larger delay fires at once) and every nft element
+ * timeout a sane number.
+ */
+function duration(numberUnitMs: number, outUnitMs: 1 | 1000, max: Max, min = 0) {
+  const unit = outUnitMs === 1 ? "ms" : "s";
   return z.union([z.number(), z.string()]).transform((value, ctx) => {
     const r = parseDurationMs(value, numberUnitMs);
     if (!r.ok) {
@@ -40,17 +54,28 @@ function duration(numberUnitMs: number, outUnitMs: 1 | 1000, min = 0) {
     }
     const out = Math.round(r.value / outUnitMs);
     // "100ms" for a seconds field would silently become 0 (off), not a short wait.
-    const tooShort =
-      r.value > 0 && out === 0 ? "a second" : out < min ? `${min}${outUnitMs === 1 ? "ms" : "s"}` : undefined;
-    if (tooShort === undefined) return out;
-    ctx.addIssue({ code: "custom", message: `${value} is less than ${tooShort}` });
-    return z.NEVER;
+    const tooShort = r.value > 0 && out === 0 ? "a second" : out < min ? `${min}${unit}` : undefined;
+    if (tooShort !== undefined) {
+      ctx.addIssue({ code: "custom", message: `${value} is less than ${tooShort}` });
+      return z.NEVER;
+    }
+    if (out > max.value) {
+      ctx.addIssue({ code: "custom", message: `${value} is more than ${max.words} (${max.value}${unit})` });
+      return z.NEVER;
+    }
+    return out;
   });
 }
 
 // Below this a DNS or API attempt cannot even complete a round trip to a busy
 // peer: every attempt would time out.
 const MIN_TIMEOUT_MS = 50;
+// Above these a peer is not slow but gone; waiting longer only holds up a VM start.
+const MAX_ATTEMPT_MS: Max = { value: 60_000, words: "a minute" };
+const MAX_TOTAL_MS: Max = { value: 600_000, words: "10 minutes" };
+// Grace forwarding and the migration watch: a day covers any cached DNS
+// answer (dns.ttl is at most a day) and any live migration.
+const MAX_DAY_S: Max = { value: 86_400, words: "a day" };
 
 const hostname = via(parseHostname);
 const ipv4 = via(parseIPv4);
@@ -75,6 +100,14 @@ const ipSource = z.string().transform((text, ctx): IpSource => {
 // and no AAAA for the VM's names.
 const ip6Source = z.string().transform((text, ctx): Ip6Source => {
   if (text === "agent") return { kind: "agent" };
+  const v4 = ipv4Mapped(text);
+  if (v4) {
+    ctx.addIssue({
+      code: "custom",
+      message: `"${text}" is the IPv4 address ${v4} written as IPv6 (IPv4-mapped)`,
+    });
+    return z.NEVER;
+  }
   // Canonical text: nft prints it so, and the read-back compares strings.
   const address = canonicalIPv6(text);
   if (address) return { kind: "static", address };
@@ -135,8 +168,8 @@ const proxmox = z
     caFile: path.optional(),
     fingerprint: fingerprint.optional(),
     serverName: serverName.optional(),
-    connectTimeoutMs: duration(1, 1, MIN_TIMEOUT_MS).default(1500),
-    requestTimeoutMs: duration(1, 1, MIN_TIMEOUT_MS).default(10_000),
+    connectTimeoutMs: duration(1, 1, MAX_ATTEMPT_MS, MIN_TIMEOUT_MS).default(1500),
+    requestTimeoutMs: duration(1, 1, MAX_TOTAL_MS, MIN_TIMEOUT_MS).default(10_000),
   })
   .superRefine((p, ctx) => {
     // A fingerprint pin replaces chain and name checks: a second trust setting would be silently ignored.
@@ -155,7 +188,7 @@ const node = z.strictObject({
   publicIPv6: via(parseIPv6).optional(),
   privateIP: ipv4,
   publicInterface: ifname,
-  sshHost: z.string().min(1).optional(),
+  sshHost: via(parseSshHost).optional(),
   vmGateway: ipv4.optional(),
 });
 
@@ -173,8 +206,8 @@ const dns = z.strictObject({
     secretFile: path,
   }),
   ttl: z.number().int().min(1, "must be at least 1").max(86_400, "must be at most 86400").default(60),
-  timeoutMs: duration(1, 1, MIN_TIMEOUT_MS).default(700),
-  totalTimeoutMs: duration(1, 1).default(10_000),
+  timeoutMs: duration(1, 1, MAX_ATTEMPT_MS, MIN_TIMEOUT_MS).default(700),
+  totalTimeoutMs: duration(1, 1, MAX_TOTAL_MS).default(10_000),
   ownerId: z
     .string()
     .regex(/^[A-Za-z0-9._-]{1,63}$/, "must be 1-63 letters, digits, '.', '_', '-'")
@@ -309,9 +342,9 @@ export const configSchema = z.strictObject({
   dns,
   nat: nat.prefault({}),
   proxy: proxy.prefault({}),
-  graceSeconds: duration(1000, 1000).default(120),
+  graceSeconds: duration(1000, 1000, MAX_DAY_S).default(120),
   remote: remote.prefault({}),
-  migrationWatchSeconds: duration(1000, 1000, 1).default(3600),
+  migrationWatchSeconds: duration(1000, 1000, MAX_DAY_S, 1).default(3600),
   reservedPorts: z.array(via(parsePortRange)).prefault([...DEFAULT_RESERVED_PORTS]),
   strict: z.boolean().default(false),
   stateDir: path.default("/var/lib/pvemigrate-dns"),

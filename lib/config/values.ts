@@ -75,8 +75,40 @@ export function parseIPv4(text: string): Parsed<string> {
   return isIPv4(text) ? ok(text) : fail(`"${text}" is not an IPv4 address`);
 }
 
+/**
+ * The IPv4 address an IPv4-mapped IPv6 address (RFC 4291 2.5.5.2,
+ * `::ffff:a.b.c.d`, in any spelling) stands for; undefined for anything else.
+ * Such an address is an IPv4 host: as an AAAA record it would replace the
+ * name's A record with an address no IPv6 client can reach.
+ */
+export function ipv4Mapped(text: string): string | undefined {
+  if (!isIPv6(text) || text.includes("%")) return undefined;
+  // URL prints an IPv6 host in its canonical form: "::ffff:1.2.3.4" -> "[::ffff:102:304]".
+  const m = /^\[::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})\]$/.exec(new URL(`http://[${text}]`).hostname);
+  if (!m) return undefined;
+  const [high, low] = [Number.parseInt(m[1] ?? "", 16), Number.parseInt(m[2] ?? "", 16)];
+  return [high >> 8, high & 0xff, low >> 8, low & 0xff].join(".");
+}
+
 export function parseIPv6(text: string): Parsed<string> {
-  return isIPv6(text) ? ok(text) : fail(`"${text}" is not an IPv6 address`);
+  if (!isIPv6(text)) return fail(`"${text}" is not an IPv6 address`);
+  const v4 = ipv4Mapped(text);
+  if (v4)
+    return fail(`"${text}" is the IPv4 address ${v4} written as IPv6 (IPv4-mapped), not an IPv6 address`);
+  return ok(text);
+}
+
+/**
+ * Where ssh reaches a node: a host name (LDH) or an IPv4/IPv6 literal,
+ * nothing else. The value becomes ssh's destination argument, so a leading
+ * "-" (an option such as -oProxyCommand), "@", spaces or shell syntax must
+ * never get through; IPv6 scope ids ("%eth0") are refused as well.
+ */
+export function parseSshHost(text: string): Parsed<string> {
+  if (isIPv4(text) || (isIPv6(text) && /^[0-9A-Fa-f:.]+$/.test(text))) return ok(text);
+  const name = parseHostname(text);
+  if (name.ok && !/^[\d.]+$/.test(text)) return name;
+  return fail(`"${text}" is not a host name or an IPv4/IPv6 address`);
 }
 
 export function parseCidr4(text: string): Parsed<string> {

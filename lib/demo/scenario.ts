@@ -13,6 +13,7 @@ import { reconcile } from "../orchestrate/reconcile.ts";
 import { createRuntime, type Runtime } from "../orchestrate/runtime.ts";
 import { run } from "../process/run.ts";
 import { startSimCluster } from "../sim/cluster.ts";
+import { type Cleanups, createCleanups, deleteNamespaces } from "./cleanup.ts";
 import { NODES, SIM_VMS, VMS, ZONE } from "./cluster-fixture.ts";
 import { runHooksInProcess } from "./hooks.ts";
 import { startInProcessMaster } from "./inprocess-master.ts";
@@ -33,6 +34,8 @@ export interface DemoOptions {
   cliCommand: string[];
   /** DNS master: BIND's named when installed (default), else the in-process signed-update master. */
   master?: "named" | "in-process";
+  /** Where the demo registers what it must undo (idempotent steps); the CLI also runs them on a signal (cleanup.ts). */
+  cleanups?: Cleanups;
 }
 
 async function waitFor(check: () => boolean, timeoutMs = 10_000): Promise<void> {
@@ -67,8 +70,9 @@ function describeNode(n: NodeDesired, now: number): string[] {
 
 export async function runDemo(opts: DemoOptions): Promise<number> {
   const out = opts.out;
+  const cleanups = opts.cleanups ?? createCleanups();
   const dir = await mkdtemp(join(tmpdir(), "pvemigrate-demo-"));
-  const cleanups: Array<() => Promise<unknown>> = [() => rm(dir, { recursive: true, force: true })];
+  cleanups.add(() => rm(dir, { recursive: true, force: true }));
   const useNetns = opts.netns ?? (await canUseNetns());
   const namespaces: Record<string, string> = {};
   try {
@@ -80,7 +84,7 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
       migrationDelayMs: 1500,
       pveRoot: join(dir, "pve"),
     });
-    cleanups.push(() => sim.stop());
+    cleanups.add(() => sim.stop());
     const zoneSpec = {
       zone: ZONE,
       keyName: "pvemigrate-key",
@@ -96,13 +100,14 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
     const master: DemoMaster = named
       ? await startDemoNamed(named, dir, zoneSpec)
       : await startInProcessMaster(zoneSpec);
-    cleanups.push(() => master.stop());
+    cleanups.add(() => master.stop());
     if (useNetns) {
+      const prefix = `pvmdemo${process.pid}-`;
+      cleanups.add(() => deleteNamespaces(prefix));
       for (const node of Object.keys(NODES)) {
-        const ns = `pvmdemo${process.pid}-${node}`;
+        const ns = `${prefix}${node}`;
         await run(["ip", "netns", "add", ns]);
         namespaces[node] = ns;
-        cleanups.push(() => run(["ip", "netns", "del", ns]));
       }
     }
     await writeFile(join(dir, "token"), `${sim.tokenSecret}\n`, { mode: 0o600 });
@@ -246,6 +251,6 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
     out("demo finished: every name points at the node hosting its VM.");
     return 0;
   } finally {
-    for (const c of cleanups.reverse()) await c().catch(() => {});
+    await cleanups.run();
   }
 }

@@ -60,11 +60,21 @@ export const nodeWork = defineKind<NodeWork>(
 /** Point a VM's names at its current node (all masters were down, say). */
 export interface DnsWork {
   vmid: number;
+  /**
+   * A node whose convergence failed when the VM switched to it: the names
+   * move only once no `node:<after>` work is pending (its forwards are in place).
+   */
+  after?: string;
 }
 export const dnsWork = defineKind<DnsWork>(
   "dns",
   (p) => `dns:vm:${p.vmid}`,
-  (raw) => ({ vmid: vmidOf(object(raw, "dns"), "dns") }),
+  (raw) => {
+    const o = object(raw, "dns");
+    if (o.after !== undefined && (typeof o.after !== "string" || !/^[A-Za-z0-9-]+$/.test(o.after)))
+      throw new Error("dns: bad node name");
+    return { vmid: vmidOf(o, "dns"), ...(typeof o.after === "string" ? { after: o.after } : {}) };
+  },
 );
 
 /** Withdraw a guest's name nobody claims any more (the masters were down when it was due). */

@@ -46,8 +46,19 @@ async function drainJournal(rt: Runtime, report: ReconcileReport): Promise<void>
       else await applyOnNode(rt.config, node);
     }),
   );
+  // Names wait for the node they would point at when its convergence is still pending (switch.ts).
+  const unconverged = new Set(
+    [...(await rt.state.cluster.list(nodeWork)), ...(await rt.state.local.list(nodeWork))].map(
+      (i) => i.payload.node,
+    ),
+  );
   collect(
-    await rt.state.drainPending(dnsWork, async (item) => void (await syncDnsStrict(rt, [item.payload.vmid]))),
+    await rt.state.drainPending(dnsWork, async (item) => {
+      const { vmid, after } = item.payload;
+      if (after && unconverged.has(after))
+        throw new Error(`names not moved: waiting for node:${after} (its forwards are not in place)`);
+      await syncDnsStrict(rt, [vmid]);
+    }),
   );
   collect(
     await rt.state.drainPending(
@@ -114,7 +125,13 @@ export async function reconcile(rt: Runtime, opts: { dryRun?: boolean } = {}): P
   await step("converge", async () => {
     report.local = await convergeNode(rt, rt.self, { dryRun });
   });
-  const vmids = hereNow.map((p) => p.vmid);
+  // Names point here only while this node's forwards are in place; withdrawing
+  // names nobody claims any more does not depend on them.
+  const vmids = report.local ? hereNow.map((p) => p.vmid) : [];
+  if (!report.local && hereNow.length > 0)
+    rt.log(
+      `dns: names of VM ${hereNow.map((p) => p.vmid).join(", ")} not checked: this node did not converge`,
+    );
   await step("dns", async () => {
     try {
       // Every node withdraws names nobody claims any more (under the dns lock: the first one does it).

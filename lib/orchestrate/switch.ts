@@ -14,7 +14,11 @@ import type { Runtime } from "./runtime.ts";
 //   3. the old node, over ssh: its entries turn into grace forwards,
 //   4. DNS, compare-and-swap to this node's address.
 // A step that fails stays in the journal and the next run (reconcile, or the
-// next event) finishes it; the steps after it still run.
+// next event) finishes it; the steps after it still run, except DNS: names
+// move here only once this node's forwards are in place. When step 2 failed
+// (an nft error, a full disk), the DNS step is journaled without running,
+// waiting for `node:<this node>`, so clients keep reaching the old node (its
+// grace forwards) instead of a node that drops them.
 
 export interface StepOutcome<T> {
   ok: boolean;
@@ -32,6 +36,19 @@ export interface SwitchReport {
   dns?: StepOutcome<DnsSyncResult>;
   /** Journal ids still pending after this switch. */
   pending: string[];
+}
+
+/** Records a step that must wait for another, without running it: pending, with the reason as its error. */
+async function heldStep<P>(
+  rt: Runtime,
+  kind: JournalKind<P>,
+  payload: P,
+  reason: string,
+): Promise<StepOutcome<never>> {
+  const { item, journal } = await rt.state.recordPending(kind, payload);
+  await journal.markFailed(item, new Error(reason)).catch(() => {});
+  rt.log(`${item.id}: ${reason} (kept in the journal)`);
+  return { ok: false, error: reason };
 }
 
 /** Runs one step under a journal item; its failure is recorded, reported, and not thrown. */
@@ -105,7 +122,14 @@ export async function switchVm(
       if (from) {
         report.old = await journaledStep(rt, nodeWork, { node: from }, () => applyOnNode(world.config, from));
       }
-      report.dns = await journaledStep(rt, dnsWork, { vmid }, () => syncDnsStrict(rt, [vmid]));
+      report.dns = report.local.ok
+        ? await journaledStep(rt, dnsWork, { vmid }, () => syncDnsStrict(rt, [vmid]))
+        : await heldStep(
+            rt,
+            dnsWork,
+            { vmid, after: rt.self },
+            `names not moved: ${rt.self}'s forwards are not in place (${report.local.error}); waiting for node:${rt.self}`,
+          );
 
       if (!report.local.ok) report.pending.push(`node:${rt.self}`);
       if (report.old && !report.old.ok) report.pending.push(`node:${from}`);

@@ -5,7 +5,7 @@ import { messageOf } from "../errors.ts";
 import { writeFileAtomic } from "./atomic-write.ts";
 import { errnoCode } from "./lock-common.ts";
 import { makeDirs } from "./make-dirs.ts";
-import { listDir } from "./read.ts";
+import { listDir, parseJson } from "./read.ts";
 
 // Which VM left which node when: the old node grace-forwards to it until
 // leftAt + graceSeconds. Kept in pmxcfs (one small file per VM) so the old
@@ -22,12 +22,18 @@ export class DepartureStore {
     const names = await listDir(this.dir);
     const out: Departure[] = [];
     for (const name of names.filter((n) => /^\d+\.json$/.test(n))) {
+      const file = join(this.dir, name);
+      let text: string;
       try {
-        const list = JSON.parse(await readFile(join(this.dir, name), "utf8")) as unknown;
-        if (Array.isArray(list)) out.push(...list.filter(isDeparture));
+        text = await readFile(file, "utf8");
       } catch (err) {
-        if (errnoCode(err) !== "ENOENT") this.warn(`departures ${name}: ${messageOf(err)}; ignored`);
+        if (errnoCode(err) !== "ENOENT") this.warn(`departures ${file}: ${messageOf(err)}; ignored`);
+        continue;
       }
+      // The warning names the file and the problem, never the content (parseJson).
+      const parsed = parseJson(text);
+      if (!parsed.ok) this.warn(`departures ${file}: ${parsed.problem}; ignored`);
+      else if (Array.isArray(parsed.value)) out.push(...parsed.value.filter(isDeparture));
     }
     return out;
   }

@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import { InputError } from "../errors.ts";
+import { parseJson } from "./read.ts";
 
 // The record of one piece of pending work, as stored (one JSON file per item)
 // and as handed to the orchestrator. Pure: encoding, decoding, validation.
@@ -105,15 +106,13 @@ export function encodeItem(item: JournalItem): string {
 
 /** Parses a stored item; throws an Error saying what is wrong with it. */
 export function decodeItem(text: string, fileName: string): JournalItem {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch (err) {
-    throw new Error(`not JSON (${(err as Error).message})`);
-  }
+  const parsed = parseJson(text);
+  if (!parsed.ok) throw new Error(parsed.problem);
+  const raw = parsed.value;
   if (!raw || typeof raw !== "object" || Array.isArray(raw)) throw new Error("not an object");
   const r = raw as Record<string, unknown>;
-  if (r.v !== FORMAT_VERSION) throw new Error(`unknown format version ${JSON.stringify(r.v)}`);
+  // Nothing read from the file is quoted: it may hold anything (read.ts parseJson).
+  if (r.v !== FORMAT_VERSION) throw new Error(`format version is not ${FORMAT_VERSION}`);
   for (const field of ["id", "kind", "rev", "createdAt", "updatedAt"] as const) {
     if (typeof r[field] !== "string") throw new Error(`field ${field} is not a string`);
   }
@@ -134,7 +133,6 @@ export function decodeItem(text: string, fileName: string): JournalItem {
   };
   if (typeof r.lastError === "string") item.lastError = r.lastError;
   if (typeof r.lastAttemptAt === "string") item.lastAttemptAt = r.lastAttemptAt;
-  if (fileNameFor(item.id) !== fileName)
-    throw new Error(`id ${JSON.stringify(item.id)} does not belong in this file`);
+  if (fileNameFor(item.id) !== fileName) throw new Error("its id does not belong in this file");
   return item;
 }

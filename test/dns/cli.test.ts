@@ -239,6 +239,56 @@ describe.skipIf(missing({ bins: ["named", "tsig-keygen", "dig"] }))("dns CLI com
     expect(silent.received()).toBe(0);
   });
 
+  it("an IPv4-mapped address (::ffff:a.b.c.d) is refused, never written as AAAA over the A record", async () => {
+    const cfg = await configWith([silent.port], "mapped.yaml");
+    for (const args of [
+      ["legacy.example.org", "::ffff:192.0.2.8"],
+      ["legacy.example.org", "0:0:0:0:0:ffff:c000:208"],
+      ["legacy.example.org", "192.0.2.8", "--expect", "::ffff:192.0.2.7"],
+    ]) {
+      const r = await cli(["--config", cfg, "dns", "set", ...args]);
+      expect(r.code, args.join(" ")).toBe(ExitCode.invalid);
+      expect(r.err).toMatch(
+        /^(ADDRESS|--expect): ".*" is the IPv4 address 192\.0\.2\.[78] written as IPv6 \(IPv4-mapped\); give 192\.0\.2\.[78] for an A record\n$/,
+      );
+    }
+    expect(silent.received()).toBe(0);
+  });
+
+  it("more addresses than one DNS message holds: one line naming ADDRESS, exit 1, no packet sent", async () => {
+    const cfg = await configWith([silent.port], "many.yaml");
+    const many = Array.from({ length: 6000 }, (_, i) => `10.${i >> 8}.${i & 255}.1`);
+    for (const expectArgs of [[], ["--expect", "none"]]) {
+      const r = await cli(["--config", cfg, "dns", "set", "many.example.org", ...many, ...expectArgs]);
+      expect(r.code).toBe(ExitCode.invalid);
+      expect(r.err).toMatch(
+        /^ADDRESS: 6000 addresses need a \d+-byte DNS message, over the 65535 bytes one message holds \(\d+ IPv4 addresses fit for many\.example\.org\)\n$/,
+      );
+    }
+    expect(silent.received()).toBe(0);
+
+    // The count the error gives is exact: that many reach the client, one more does not.
+    const loaded = await loadConfig(cfg);
+    const r = await dnsSet(loaded, { fqdn: "many.example.org", addresses: many }).catch(
+      (e: Error) => e.message,
+    );
+    const fit = Number(/\((\d+) IPv4 addresses fit/.exec(String(r))?.[1]);
+    const sent: string[][] = [];
+    const fake = (() => ({
+      setAddresses: async (changes: Array<{ name: string; a: string[] }>) => {
+        sent.push(changes[0]?.a ?? []);
+        const outcome = { name: "many.example.org", status: "updated", master: "fake", a: [], aaaa: [] };
+        return { outcomes: [outcome], acceptedBy: ["fake"] };
+      },
+    })) as unknown as Parameters<typeof dnsSet>[2];
+    await dnsSet(loaded, { fqdn: "many.example.org", addresses: many.slice(0, fit) }, fake);
+    expect(sent.map((a) => a.length)).toEqual([fit]);
+    await expect(
+      dnsSet(loaded, { fqdn: "many.example.org", addresses: many.slice(0, fit + 1) }, fake),
+    ).rejects.toThrow(/^ADDRESS: /);
+    expect(sent).toHaveLength(1);
+  });
+
   it("all masters down: exit 2, one line per master, nothing written (text and JSON)", async () => {
     const closed = await closedPort();
     const cfg = await configWith([silent.port, closed], "down.yaml", { totalTimeoutMs: 1200 });
