@@ -12,6 +12,14 @@ export const ExitCode = {
 } as const;
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
 
+/** What each exit code tells the caller: README's "Exit codes" table and the man page's EXIT STATUS. */
+export const exitCodeMeanings: Readonly<Record<ExitCode, string>> = {
+  0: "ok",
+  1: "invalid input or config: nothing was changed; every problem is printed as field.path: what is wrong",
+  2: "a peer failed (DNS master, Proxmox API, another node): nothing was changed, or the work was journaled",
+  3: "partial success: part of the work was applied, the rest is journaled and the next run finishes it",
+};
+
 /** Bad input or config; message is one line naming the field or argument. */
 export class InputError extends Error {
   readonly exitCode = ExitCode.invalid;

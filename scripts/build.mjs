@@ -1,7 +1,8 @@
 // Bundles the CLI and the hookscript into single ESM files (dist/) so a
 // Proxmox node needs no node_modules, and the hook cold-starts fast: it delays
 // VM start and live migration.
-import { chmodSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { chmodSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
@@ -55,6 +56,17 @@ await build({
   logLevel: "warning",
 });
 for (const name of Object.keys(entries)) chmodSync(join(outdir, `${name}.mjs`), 0o755);
+// The man page and the bash completion, printed by the CLI bundle from its own
+// command definitions (hidden commands `man`, `completion bash`); packages install both.
+for (const [file, args] of [
+  ["pvemigrate-dns.1", ["man"]],
+  ["pvemigrate-dns.bash-completion", ["completion", "bash"]],
+]) {
+  const text = execFileSync(process.execPath, [join(outdir, "pvemigrate-dns.mjs"), ...args], {
+    encoding: "utf8",
+  });
+  writeFileSync(join(outdir, file), text);
+}
 console.error(
   `built ${Object.keys(entries)
     .map((n) => `${outdir}/${n}.mjs`)

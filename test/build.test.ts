@@ -52,4 +52,15 @@ describe("single-file bundles", () => {
     expect(r.status).toBe(1);
     expect(r.stderr.trim()).toBe("dns.ttl: Invalid input: expected number, received string");
   });
+
+  it("the build writes the man page and the bash completion, as the CLI bundle prints them", () => {
+    const printed = (args: string[]) =>
+      spawnSync(join(out, "pvemigrate-dns.mjs"), args, { cwd: out, encoding: "utf8" }).stdout;
+    const man = readFileSync(join(out, "pvemigrate-dns.1"), "utf8");
+    expect(man).toMatch(/^\.TH PVEMIGRATE\\-DNS 1 /m);
+    expect(man).toBe(printed(["man"]));
+    const completion = readFileSync(join(out, "pvemigrate-dns.bash-completion"), "utf8");
+    expect(completion).toMatch(/^complete -F _pvemigrate_dns pvemigrate-dns$/m);
+    expect(completion).toBe(printed(["completion", "bash"]));
+  });
 });

@@ -1,5 +1,6 @@
 import type { Command } from "commander";
 import { stringify } from "yaml";
+import type { ExampleTable } from "../../lib/cli-docs/examples.ts";
 import { ConfigError, type LoadedConfig } from "../../lib/config/load.ts";
 import { formatProblem } from "../../lib/config/normalize.ts";
 import { printableConfig } from "../../lib/config/printable.ts";
@@ -15,10 +16,6 @@ export function registerConfigCommands(
   config
     .command("check")
     .description("validate the config and print it normalized (never connects to anything)")
-    .option(
-      "--config <file>",
-      "config file (default: $PVEMIGRATE_DNS_CONFIG or /etc/pve/pvemigrate-dns.yaml)",
-    )
     .option("--json", "machine-readable output")
     .action(async (_opts, cmd: Command) => {
       const opts = cmd.optsWithGlobals<GlobalOptions>();
@@ -41,3 +38,16 @@ export function registerConfigCommands(
       }
     });
 }
+
+export const configExamples: ExampleTable = {
+  "config check": [
+    {
+      command: "pvemigrate-dns config check",
+      explain: "validate /etc/pve/pvemigrate-dns.yaml and print it normalized",
+    },
+    {
+      command: "pvemigrate-dns config check --config examples/cluster.yaml --json",
+      explain: "validate another file; the problems (or the config) as JSON",
+    },
+  ],
+};

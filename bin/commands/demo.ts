@@ -1,9 +1,10 @@
 import type { Command } from "commander";
+import type { ExampleTable } from "../../lib/cli-docs/examples.ts";
 import { createCleanups, guardInterrupts } from "../../lib/demo/cleanup.ts";
 import { runDemo } from "../../lib/demo/scenario.ts";
 
-export function registerDemoCommand(program: Command): void {
-  program
+export function registerDemoCommand(program: Command): Command {
+  return program
     .command("demo")
     .description("run a live migration and an HA recovery on an embedded simulated cluster (no root needed)")
     .option("--no-netns", "do not apply nft tables in network namespaces even as root")
@@ -35,3 +36,16 @@ export function registerDemoCommand(program: Command): void {
       guard.stop();
     });
 }
+
+export const demoExamples: ExampleTable = {
+  demo: [
+    {
+      command: "pvemigrate-dns demo",
+      explain: "a live migration and an HA recovery on the embedded cluster",
+    },
+    {
+      command: "pvemigrate-dns demo --no-netns",
+      explain: "the same as root, without applying nft tables in network namespaces",
+    },
+  ],
+};

@@ -1,4 +1,5 @@
 import type { Command } from "commander";
+import type { ExampleTable } from "../../lib/cli-docs/examples.ts";
 import type { LoadedConfig } from "../../lib/config/load.ts";
 import { formatReport } from "../../lib/doctor/report.ts";
 import { runDoctor, runHookFileDoctor } from "../../lib/doctor/run.ts";
@@ -49,3 +50,10 @@ export function registerDoctorCommand(
       process.exitCode = report.exitCode;
     });
 }
+
+export const doctorExamples: ExampleTable = {
+  doctor: [
+    { command: "pvemigrate-dns doctor", explain: "check this node: one line per finding, with the fix" },
+    { command: "pvemigrate-dns doctor --node pve2 --json", explain: "check as node pve2, as JSON" },
+  ],
+};

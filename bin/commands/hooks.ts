@@ -25,14 +25,8 @@ interface HooksCliOptions extends GlobalOptions {
 
 type Load = (path?: string) => Promise<LoadedConfig>;
 
-const EXAMPLES = `
-Examples (as root on a node):
-  pvemigrate-dns hooks status                  every configured guest: ours, other or none, and its files
-  pvemigrate-dns hooks attach --all --dry-run  the qm/pct commands attach would run
-  pvemigrate-dns hooks attach --all            ours on every configured guest that has no hookscript
-  pvemigrate-dns hooks attach 103 --chain      keep 103's own hookscript; ours runs it first
-  pvemigrate-dns hooks detach 101 102          remove ours (a chained hookscript is put back)
-
+// The examples are in hooks-examples.ts (help, man page, tests).
+const NOTES = `
 Only root@pam may set a guest's hookscript; the API refuses it to API tokens,
 root's own included. So these commands run qm/pct set as root on the guest's
 node (guests on other nodes: over ssh, like apply --local). A guest with
@@ -50,7 +44,7 @@ export function registerHooksCommands(program: Command, load: Load): void {
   const hooks = program
     .command("hooks")
     .description("attach, detach or show our hookscript on the configured guests (qm/pct set as root)")
-    .addHelpText("after", EXAMPLES);
+    .addHelpText("after", NOTES);
   const descriptions = {
     attach: "attach our hookscript (a guest with another one is refused unless --chain)",
     detach: "remove our hookscript where it is ours (put back the one it chained)",
@@ -71,7 +65,7 @@ export function registerHooksCommands(program: Command, load: Load): void {
       .option("--local", "only guests on this node (what other nodes run over ssh)")
       .option("--node <name>", "act as this node (default: $PVEMIGRATE_DNS_NODE or the hostname)")
       .option("--json", "machine-readable output")
-      .addHelpText("after", EXAMPLES)
+      .addHelpText("after", NOTES)
       .action(async (texts: string[], _o, c: Command) => {
         const opts = c.optsWithGlobals<HooksCliOptions>();
         const vmids = selection(texts, opts, action);

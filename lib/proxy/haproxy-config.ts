@@ -51,7 +51,8 @@ export function renderHaproxyConfig(opts: HaproxyConfigOptions): string {
   const sniMap = haproxyMapPath(mapDir, "sni");
   const httpMap = haproxyMapPath(mapDir, "http");
   const lines: string[] = [];
-  if (opts.standalone ?? true) {
+  const standalone = opts.standalone ?? true;
+  if (standalone) {
     lines.push(
       "global",
       `\tstats socket ${socket} mode 600 level admin`,
@@ -68,6 +69,10 @@ export function renderHaproxyConfig(opts: HaproxyConfigOptions): string {
     "# pvemigrate-dns: TLS routed by SNI, without terminating it.",
     "frontend pvemigrate_sni",
     "\tmode tcp",
+    // Included in the admin's haproxy.cfg, this overrides an `option httplog` in
+    // its defaults (Debian's has one), which HAProxy warns about on a TCP
+    // frontend at every reload. Standalone, there is no log address to use it.
+    ...(standalone ? [] : ["\toption tcplog"]),
     ...binds(https),
     "\ttcp-request inspect-delay 5s",
     // An ACL on data not fully received yet makes HAProxy wait (up to the
