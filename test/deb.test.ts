@@ -310,6 +310,21 @@ describe.skipIf(skip)("dpkg installs, removes and purges it (below a temp root)"
     expect(i.stdout).toContain("qm set <vmid> --hookscript local:snippets/pvemigrate-dns.mjs");
   });
 
+  it("install names leftovers of an install.sh install and a storage local without snippets, and still succeeds", () => {
+    const r = freshRoot();
+    mkdirSync(join(r, "etc/systemd/system"), { recursive: true });
+    writeFileSync(join(r, "etc/systemd/system/pvemigrate-dns-reconcile.service"), "[Service]\n");
+    mkdirSync(join(r, "etc/pve"), { recursive: true });
+    writeFileSync(join(r, "etc/pve/storage.cfg"), "dir: local\n\tpath /var/lib/vz\n\tcontent iso,backup\n");
+    const i = dpkg(r, "-i", deb);
+    expect(i.status, i.stdout + i.stderr).toBe(0);
+    expect(i.stderr).toContain(
+      "/etc/systemd/system/pvemigrate-dns-reconcile.service is left from packaging/install.sh and overrides",
+    );
+    expect(i.stderr).not.toContain("/usr/local/bin/pvemigrate-dns is left");
+    expect(i.stderr).toContain("pvesm set local --content iso,backup,snippets");
+  });
+
   it("an upgrade (or reinstall) replaces the hookscript copy and keeps the timer enabled", () => {
     const r = freshRoot();
     expect(dpkg(r, "-i", deb).status).toBe(0);
@@ -318,6 +333,16 @@ describe.skipIf(skip)("dpkg installs, removes and purges it (below a temp root)"
     expect(again.status, again.stdout + again.stderr).toBe(0);
     expect(readFileSync(join(r, HOOK)).equals(debBundle(join(dist, "hookscript.mjs")))).toBe(true);
     expect(isLink(join(r, WANTS))).toBe(true);
+  });
+
+  it("an upgrade keeps the timer disabled when the admin disabled it", () => {
+    const r = freshRoot();
+    expect(dpkg(r, "-i", deb).status).toBe(0);
+    // What `systemctl disable` does; deb-systemd-helper's was-enabled then says no.
+    rmSync(join(r, WANTS));
+    expect(isLink(join(r, WANTS))).toBe(false);
+    expect(dpkg(r, "-i", deb).status).toBe(0);
+    expect(isLink(join(r, WANTS))).toBe(false);
   });
 
   it("remove leaves an executable no-op hookscript, names the guests still using it; a reinstall brings it back", () => {
