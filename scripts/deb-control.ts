@@ -22,10 +22,12 @@ export interface DebEntry {
 export const DEB_NODE = "/usr/bin/node";
 
 export const DEB_FILES: readonly DebEntry[] = [
+  // Run through the /usr/bin link (DEB_SYMLINKS): Node.js takes a file for an ES module by its .mjs
+  // name (it resolves the link first), which an extensionless file lacks before Node 20.19.
   {
     from: "dist",
     source: "pvemigrate-dns.mjs",
-    target: "/usr/bin/pvemigrate-dns",
+    target: "/usr/share/pvemigrate-dns/pvemigrate-dns.mjs",
     mode: 0o755,
     transform: "shebang",
   },
@@ -75,6 +77,11 @@ export const DEB_FILES: readonly DebEntry[] = [
     target: "/usr/share/doc/pvemigrate-dns/copyright",
     mode: 0o644,
   },
+];
+
+/** Symbolic links: relative, as Debian policy 10.5 wants within one top-level directory. */
+export const DEB_SYMLINKS: readonly { target: string; link: string }[] = [
+  { target: "/usr/bin/pvemigrate-dns", link: "../share/pvemigrate-dns/pvemigrate-dns.mjs" },
 ];
 
 /** The maintainer scripts in packaging/deb/, shipped in DEBIAN/ with mode 755. */
@@ -164,9 +171,9 @@ export function renderChangelog(version: string, maintainer: string, epochSecond
   ].join("\n");
 }
 
-/** What dpkg-gencontrol counts: each file's size rounded up to KiB, plus one per directory. */
-export function installedSizeKiB(fileSizes: readonly number[], directories: number): number {
-  return fileSizes.reduce((sum, size) => sum + Math.ceil(size / 1024), 0) + directories;
+/** What dpkg-gencontrol counts: each file's size rounded up to KiB, plus one per directory or symlink. */
+export function installedSizeKiB(fileSizes: readonly number[], otherEntries: number): number {
+  return fileSizes.reduce((sum, size) => sum + Math.ceil(size / 1024), 0) + otherEntries;
 }
 
 /** DEBIAN/md5sums: `<md5>  <path without leading slash>`, sorted by path. */

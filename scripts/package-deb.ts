@@ -15,13 +15,14 @@ import { createHash } from "node:crypto";
 import {
   chmodSync,
   existsSync,
+  lutimesSync,
   mkdirSync,
   mkdtempSync,
   readdirSync,
   readFileSync,
   rmSync,
   statSync,
-  utimesSync,
+  symlinkSync,
   writeFileSync,
 } from "node:fs";
 import { tmpdir } from "node:os";
@@ -33,6 +34,7 @@ import {
   CONFFILES,
   DEB_FILES,
   DEB_NODE,
+  DEB_SYMLINKS,
   type DebEntry,
   debianVersion,
   installedSizeKiB,
@@ -110,13 +112,12 @@ function write(stage: string, target: string, bytes: Buffer | string, mode: numb
   chmodSync(file, mode);
 }
 
-/** Every directory and file below `dir`, depth first, relative paths. */
-function walk(dir: string, prefix = ""): Array<{ rel: string; isDir: boolean }> {
+/** Every directory, file and symlink below `dir`, depth first, relative paths. */
+function walk(dir: string, prefix = ""): Array<{ rel: string; kind: "dir" | "file" | "link" }> {
   return readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
     const rel = `${prefix}/${e.name}`;
-    return e.isDirectory()
-      ? [{ rel, isDir: true }, ...walk(join(dir, e.name), rel)]
-      : [{ rel, isDir: false }];
+    if (e.isDirectory()) return [{ rel, kind: "dir" as const }, ...walk(join(dir, e.name), rel)];
+    return [{ rel, kind: e.isSymbolicLink() ? ("link" as const) : ("file" as const) }];
   });
 }
 
@@ -155,6 +156,10 @@ function main(): void {
   try {
     chmodSync(stage, 0o755);
     for (const e of DEB_FILES) write(stage, e.target, content(e, join(dir(e), e.source)), e.mode);
+    for (const l of DEB_SYMLINKS) {
+      mkdirSync(dirname(join(stage, l.target)), { recursive: true });
+      symlinkSync(l.link, join(stage, l.target));
+    }
     const who = maintainer();
     write(
       stage,
@@ -165,8 +170,8 @@ function main(): void {
 
     const entries = walk(stage);
     const md5 = new Map<string, string>();
-    for (const { rel, isDir } of entries) {
-      if (!isDir)
+    for (const { rel, kind } of entries) {
+      if (kind === "file")
         md5.set(
           rel,
           createHash("md5")
@@ -176,7 +181,7 @@ function main(): void {
     }
     const size = installedSizeKiB(
       [...md5.keys()].map((rel) => statSync(join(stage, rel)).size),
-      entries.filter((e) => e.isDir).length,
+      entries.filter((e) => e.kind !== "file").length,
     );
     write(
       stage,
@@ -189,8 +194,12 @@ function main(): void {
     for (const s of MAINTAINER_SCRIPTS)
       write(stage, `/DEBIAN/${s}`, readFileSync(join(packaging, "deb", s)), 0o755);
 
-    for (const { rel } of walk(stage)) utimesSync(join(stage, rel), epoch, epoch);
-    utimesSync(stage, epoch, epoch);
+    // The builder's umask must not reach the package: directories 755, all stamped SOURCE_DATE_EPOCH.
+    for (const { rel, kind } of walk(stage)) {
+      if (kind === "dir") chmodSync(join(stage, rel), 0o755);
+      lutimesSync(join(stage, rel), epoch, epoch);
+    }
+    lutimesSync(stage, epoch, epoch);
 
     mkdirSync(out, { recursive: true });
     const deb = join(out, `pvemigrate-dns_${version}_all.deb`);

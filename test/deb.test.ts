@@ -19,6 +19,7 @@ import { gunzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { NOOP_MARKER } from "../lib/doctor/hook-file.ts";
 import { debianVersion, nodejsDependency } from "../scripts/deb-control.ts";
+import { missingNode18, NODE18 } from "./support/node18.ts";
 import { missing } from "./support/requirements.ts";
 
 // `npm run package` end to end: the .deb is built from freshly built bundles,
@@ -125,7 +126,7 @@ describe.skipIf(skip)("the .deb as built", () => {
     ].map((d) => `drwxr-xr-x ${d}`);
     const files = [
       "-rw-r--r-- ./etc/logrotate.d/pvemigrate-dns",
-      "-rwxr-xr-x ./usr/bin/pvemigrate-dns",
+      "lrwxrwxrwx ./usr/bin/pvemigrate-dns -> ../share/pvemigrate-dns/pvemigrate-dns.mjs",
       "-rw-r--r-- ./usr/lib/systemd/system/pvemigrate-dns-reconcile.service",
       "-rw-r--r-- ./usr/lib/systemd/system/pvemigrate-dns-reconcile.timer",
       "-rw-r--r-- ./usr/share/bash-completion/completions/pvemigrate-dns",
@@ -133,8 +134,9 @@ describe.skipIf(skip)("the .deb as built", () => {
       "-rw-r--r-- ./usr/share/doc/pvemigrate-dns/copyright",
       "-rw-r--r-- ./usr/share/man/man1/pvemigrate-dns.1.gz",
       "-rwxr-xr-x ./usr/share/pvemigrate-dns/hookscript.mjs",
+      "-rwxr-xr-x ./usr/share/pvemigrate-dns/pvemigrate-dns.mjs",
     ];
-    expect(rows.map((c) => `${c[0]} ${c[5]}`).sort()).toEqual([...dirs, ...files].sort());
+    expect(rows.map((c) => `${c[0]} ${c.slice(5).join(" ")}`).sort()).toEqual([...dirs, ...files].sort());
   });
 
   it("control: version and nodejs dependency from package.json, conffiles, maintainer scripts", () => {
@@ -172,8 +174,13 @@ describe.skipIf(skip)("the .deb as built", () => {
     });
     expect(sums.status, sums.stdout + sums.stderr).toBe(0);
     expect(
-      readFileSync(join(x, "usr/bin/pvemigrate-dns")).equals(debBundle(join(dist, "pvemigrate-dns.mjs"))),
+      readFileSync(join(x, "usr/share/pvemigrate-dns/pvemigrate-dns.mjs")).equals(
+        debBundle(join(dist, "pvemigrate-dns.mjs")),
+      ),
     ).toBe(true);
+    expect(readlinkSync(join(x, "usr/bin/pvemigrate-dns"))).toBe(
+      "../share/pvemigrate-dns/pvemigrate-dns.mjs",
+    );
     expect(
       readFileSync(join(x, "usr/share/pvemigrate-dns/hookscript.mjs")).equals(
         debBundle(join(dist, "hookscript.mjs")),
@@ -221,6 +228,25 @@ describe.skipIf(skip)("the .deb as built", () => {
     expect(hook.status, hook.stderr).toBe(0);
     expect(hook.stderr).toContain("absent.yaml does not exist; doing nothing");
   });
+
+  // Proxmox VE 8's Debian 12 nodejs is 18.19: Depends allows it, so the files must start there too.
+  // Through the /usr/bin link: before Node 20.19 an extensionless file is CommonJS, the .mjs it
+  // resolves to is a module.
+  it.skipIf(missingNode18())(
+    "the CLI (through its /usr/bin link) and the hookscript start under Node.js 18",
+    () => {
+      const cli = bare([PVE_PATH, "LC_ALL=C"], NODE18, [join(x, "usr/bin/pvemigrate-dns"), "--version"]);
+      expect(cli.status, cli.stderr).toBe(0);
+      expect(cli.stdout.trim()).toBe(pkg.version);
+      const hook = bare([PVE_PATH, "LC_ALL=C"], NODE18, [
+        join(x, "usr/share/pvemigrate-dns/hookscript.mjs"),
+        "x",
+        "pre-start",
+      ]);
+      expect(hook.status).toBe(1);
+      expect(hook.stderr).toContain('vmid "x" is not a VM id');
+    },
+  );
 
   it("lintian finds no errors (warnings are listed here)", () => {
     const r = run("lintian", ["--display-info", deb]);
