@@ -3,8 +3,8 @@
 # snippets directory and /usr/local are local to each node; the config in
 # /etc/pve is shared by pmxcfs).
 #
-#   packaging/install.sh              CLI, hookscript, systemd timer (enabled)
-#   packaging/install.sh --cron       CLI, hookscript, /etc/cron.d entry instead of the timer
+#   packaging/install.sh              CLI, hookscript, systemd timer (enabled), logrotate entry
+#   packaging/install.sh --cron       the same with an /etc/cron.d entry instead of the timer
 #   packaging/install.sh --no-enable  install the timer but do not enable it
 #   packaging/install.sh --uninstall  remove what this script installs; the
 #                                     hookscript becomes a no-op (packaging/README.md)
@@ -36,6 +36,7 @@ unit_dir=/etc/systemd/system
 service=pvemigrate-dns-reconcile.service
 timer=pvemigrate-dns-reconcile.timer
 cron_file=/etc/cron.d/pvemigrate-dns
+logrotate_file=/etc/logrotate.d/pvemigrate-dns
 # What Proxmox runs a hookscript with (pve-common PVE::CLIHandler/PVE::Daemon,
 # the HA LRM), and nothing else from our environment.
 pve_path=/sbin:/bin:/usr/sbin:/usr/bin
@@ -167,7 +168,7 @@ guests_using_hook() {
 if [ "$mode" = uninstall ]; then
   if live_systemd; then systemctl disable --now "$timer" 2>/dev/null || true; fi
   rm -f "$destdir$unit_dir/timers.target.wants/$timer"
-  for f in "$bin" "$cli" "$unit_dir/$service" "$unit_dir/$timer" "$cron_file"; do
+  for f in "$bin" "$cli" "$unit_dir/$service" "$unit_dir/$timer" "$cron_file" "$logrotate_file"; do
     if [ -e "$destdir$f" ] || [ -L "$destdir$f" ]; then
       rm -f "$destdir$f"
       say "removed $f"
@@ -222,6 +223,8 @@ ln -s "$cli_link" "$tmp"
 mv -f "$tmp" "$destdir$bin"
 say "installed $bin -> $cli"
 put "$dist/hookscript.mjs" "$snippets_dir/$hook_name" 755 "$node" starts_as_hook
+# The hook's background worker appends to <stateDir>/worker.log.
+put "$here/logrotate/pvemigrate-dns" "$logrotate_file" 644
 
 if [ "$mode" = cron ]; then
   put "$here/cron/pvemigrate-dns" "$cron_file" 644

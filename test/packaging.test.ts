@@ -39,6 +39,7 @@ const SERVICE = "etc/systemd/system/pvemigrate-dns-reconcile.service";
 const TIMER = "etc/systemd/system/pvemigrate-dns-reconcile.timer";
 const WANTS = "etc/systemd/system/timers.target.wants/pvemigrate-dns-reconcile.timer";
 const CRON = "etc/cron.d/pvemigrate-dns";
+const LOGROTATE = "etc/logrotate.d/pvemigrate-dns";
 const PVE_PATH = "PATH=/sbin:/bin:/usr/sbin:/usr/bin";
 
 let work: string;
@@ -112,13 +113,14 @@ describe("packaging/install.sh with DESTDIR", () => {
     const d = freshDestdir();
     const r = install(d);
     expect(r.code, r.stderr).toBe(0);
-    expect(tree(d)).toEqual([BIN, CLI, SERVICE, WANTS, TIMER, HOOK].sort());
+    expect(tree(d)).toEqual([BIN, CLI, SERVICE, WANTS, TIMER, HOOK, LOGROTATE].sort());
     // A relative link: right below DESTDIR and on the node alike.
     expect(readlinkSync(join(d, BIN))).toBe("../lib/pvemigrate-dns/pvemigrate-dns.mjs");
     expect(mode(join(d, BIN))).toBe(0o755);
     expect(mode(join(d, HOOK))).toBe(0o755);
     expect(mode(join(d, SERVICE))).toBe(0o644);
     expect(mode(join(d, TIMER))).toBe(0o644);
+    expect(mode(join(d, LOGROTATE))).toBe(0o644);
     const node = realpathSync(process.execPath);
     expect(sameBundle(join(d, BIN), join(dist, "pvemigrate-dns.mjs"), node)).toBe(true);
     expect(sameBundle(join(d, HOOK), join(dist, "hookscript.mjs"), node)).toBe(true);
@@ -147,7 +149,7 @@ describe("packaging/install.sh with DESTDIR", () => {
     writeFileSync(join(d, HOOK), "stale");
     const again = install(d);
     expect(again.code, again.stderr).toBe(0);
-    expect(tree(d)).toEqual([BIN, CLI, SERVICE, WANTS, TIMER, HOOK].sort());
+    expect(tree(d)).toEqual([BIN, CLI, SERVICE, WANTS, TIMER, HOOK, LOGROTATE].sort());
     expect(sameBundle(join(d, HOOK), join(dist, "hookscript.mjs"), realpathSync(process.execPath))).toBe(
       true,
     );
@@ -158,7 +160,7 @@ describe("packaging/install.sh with DESTDIR", () => {
     const d = freshDestdir();
     const r = install(d, ["--no-enable"]);
     expect(r.code, r.stderr).toBe(0);
-    expect(tree(d)).toEqual([BIN, CLI, SERVICE, TIMER, HOOK].sort());
+    expect(tree(d)).toEqual([BIN, CLI, SERVICE, TIMER, HOOK, LOGROTATE].sort());
   });
 
   it("--cron installs the cron.d entry instead of the timer, and undoes an earlier timer enable", () => {
