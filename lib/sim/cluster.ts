@@ -72,6 +72,9 @@ export interface SimCluster {
   state: SimState;
   requests: SimRequest[];
   setMigrationDelay(ms: number): void;
+  /** Live migrations stay in their memory transfer until releaseMigrations(). */
+  holdMigrations(): void;
+  releaseMigrations(): void;
   setHaDelay(ms: number): void;
   setUnlockDelay(ms: number): void;
   /**
@@ -189,6 +192,8 @@ export async function startSimCluster(opts: SimClusterOptions = {}): Promise<Sim
     tokenSecret,
     state,
     requests: state.requests,
+    holdMigrations: () => state.holdMigrations(),
+    releaseMigrations: () => state.releaseMigrations(),
     setMigrationDelay: (ms) => {
       state.migrationDelayMs = ms;
     },

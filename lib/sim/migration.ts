@@ -146,44 +146,46 @@ export function runMigration(
     });
     state.after(d / 2, () => state.log(task, "migration active, transferred 512.0 MiB of 1.0 GiB VM-state"));
   }
-  state.after(d, () => {
-    if (failure?.phase === "phase2" && live) {
-      state.log(task, `online migrate failure - ${failure.message}`, "err");
-      state.log(task, "aborting phase 2 - cleanup resources");
-      state.log(task, "migrate_cancel");
-      state.setLock(vm, undefined);
-      state.event(vm, "target-stopped", target);
-      state.hook({ node: target, vmid: vm.vmid, phase: "post-stop" });
-      finish("migration problems");
-      return;
-    }
-    // phase3_cleanup
-    const wasPaused = vm.qmpstatus === "paused";
-    state.moveConfig(vm, target);
-    if (live) vm.qmpstatus = "paused";
-    state.after(RESUME_AFTER_MOVE_MS, () => {
-      if (live && !wasPaused) {
-        vm.qmpstatus = "running";
-        state.event(vm, "resumed", target);
+  state.after(d, () =>
+    state.whenReleased(() => {
+      if (failure?.phase === "phase2" && live) {
+        state.log(task, `online migrate failure - ${failure.message}`, "err");
+        state.log(task, "aborting phase 2 - cleanup resources");
+        state.log(task, "migrate_cancel");
+        state.setLock(vm, undefined);
+        state.event(vm, "target-stopped", target);
+        state.hook({ node: target, vmid: vm.vmid, phase: "post-stop" });
+        finish("migration problems");
+        return;
       }
-      if (live) state.event(vm, "source-stopped", source);
-      state.after(state.unlockDelayMs, () => {
-        if (failure?.phase === "cleanup") {
-          state.log(
-            task,
-            `removing local copy of 'local-lvm:vm-${vm.vmid}-disk-0' failed - ${failure.message}`,
-            "err",
-          );
+      // phase3_cleanup
+      const wasPaused = vm.qmpstatus === "paused";
+      state.moveConfig(vm, target);
+      if (live) vm.qmpstatus = "paused";
+      state.after(RESUME_AFTER_MOVE_MS, () => {
+        if (live && !wasPaused) {
+          vm.qmpstatus = "running";
+          state.event(vm, "resumed", target);
         }
-        if (failure?.phase === "unlock") {
-          state.log(task, `failed to clear migrate lock - ${failure.message}`, "err");
-        } else {
-          state.setLock(vm, undefined);
-        }
-        finish(failure ? "migration problems" : "OK");
+        if (live) state.event(vm, "source-stopped", source);
+        state.after(state.unlockDelayMs, () => {
+          if (failure?.phase === "cleanup") {
+            state.log(
+              task,
+              `removing local copy of 'local-lvm:vm-${vm.vmid}-disk-0' failed - ${failure.message}`,
+              "err",
+            );
+          }
+          if (failure?.phase === "unlock") {
+            state.log(task, `failed to clear migrate lock - ${failure.message}`, "err");
+          } else {
+            state.setLock(vm, undefined);
+          }
+          finish(failure ? "migration problems" : "OK");
+        });
       });
-    });
-  });
+    }),
+  );
   return task;
 }
 

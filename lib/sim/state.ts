@@ -214,6 +214,29 @@ export class SimState {
     this.event(vm, "config-moved", to);
   }
 
+  /** Memory transfers that wait for releaseMigrations(); undefined while migrations run freely. */
+  #held: Array<() => void> | undefined;
+
+  /**
+   * Keeps every live migration in its memory transfer (before phase3_cleanup)
+   * until releaseMigrations(): tests check "in flight" without racing a timer.
+   */
+  holdMigrations(): void {
+    this.#held ??= [];
+  }
+
+  releaseMigrations(): void {
+    const held = this.#held ?? [];
+    this.#held = undefined;
+    for (const fn of held) fn();
+  }
+
+  /** Runs fn now, or when migrations are released if they are held. */
+  whenReleased(fn: () => void): void {
+    if (this.#held) this.#held.push(fn);
+    else fn();
+  }
+
   after(ms: number, fn: () => void): void {
     const t = setTimeout(() => {
       this.#timers.delete(t);

@@ -35,6 +35,8 @@ describe.skipIf(
   });
 
   it("live migration pve1 -> pve2: nothing moves in flight, then everything follows; pve1 grace-forwards, then drops", async () => {
+    // The memory transfer waits for the test: the in-flight checks never race a timer.
+    c.h.sim.holdMigrations();
     c.h.sim.migrate(VMID, "pve2", { online: true });
     const env = { PVE_MIGRATED_FROM: "pve1" };
     // Proxmox runs the target's start hooks when the incoming QEMU launches.
@@ -63,6 +65,8 @@ describe.skipIf(
     expect(await c.sniMap("pve2")).toBe("");
     expect(await c.tcp("pve1")).toMatchObject({ ok: true });
     expect(vm().lock, "the checks above ran while the migration was in flight").toBe("migrate");
+    expect(vm().node).toBe("pve1");
+    c.h.sim.releaseMigrations();
 
     await waitFor("the sim to finish the migration", async () => vm().node === "pve2" && !vm().lock);
     await c.world.moveVm("vm101", "pve2");
