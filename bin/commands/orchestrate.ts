@@ -16,6 +16,7 @@ import { type GlobalOptions, printJson } from "./common.ts";
 interface NodeOptions extends GlobalOptions {
   node?: string;
   dryRun?: boolean;
+  force?: boolean;
 }
 
 type Load = (path?: string) => Promise<LoadedConfig>;
@@ -71,11 +72,12 @@ export function registerOrchestrateCommands(program: Command, load: Load): void 
       )
       .option(nodeOption, nodeHelp)
       .option("--dry-run", "show what would change, change nothing")
+      .option("--force", "apply a plan over safety.maxChangePercent")
       .option("--json", "machine-readable output")
       .action(async (_o, cmd: Command) => {
         const opts = cmd.optsWithGlobals<NodeOptions>();
         const rt = await runtime(load, opts);
-        const r = await reconcile(rt, { dryRun: dry || (opts.dryRun ?? false) });
+        const r = await reconcile(rt, { dryRun: dry || (opts.dryRun ?? false), force: opts.force ?? false });
         if (opts.json) printJson(r);
         else {
           lines(`${r.node}${r.dryRun ? " (dry run)" : ""}: node`, r.local?.changes ?? []);

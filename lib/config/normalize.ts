@@ -71,6 +71,7 @@ export function normalize(raw: RawConfig, source: string): Config {
     graceSeconds: raw.graceSeconds,
     remote: raw.remote,
     migrationWatchSeconds: raw.migrationWatchSeconds,
+    safety: raw.safety,
     reservedPorts: raw.reservedPorts,
     strict: raw.strict,
     stateDir: rel(raw.stateDir),

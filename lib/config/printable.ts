@@ -31,6 +31,7 @@ export function printableConfig({ config, secrets }: LoadedConfig): Record<strin
     graceSeconds: config.graceSeconds,
     remote: config.remote,
     migrationWatchSeconds: config.migrationWatchSeconds,
+    safety: config.safety,
     reservedPorts: config.reservedPorts.map(portRangeText),
     strict: config.strict,
     stateDir: config.stateDir,

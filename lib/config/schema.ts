@@ -345,6 +345,7 @@ export const configSchema = z.strictObject({
   graceSeconds: duration(1000, 1000, MAX_DAY_S).default(120),
   remote: remote.prefault({}),
   migrationWatchSeconds: duration(1000, 1000, MAX_DAY_S, 1).default(3600),
+  safety: z.strictObject({ maxChangePercent: z.number().min(0).max(100).default(30) }).prefault({}),
   reservedPorts: z.array(via(parsePortRange)).prefault([...DEFAULT_RESERVED_PORTS]),
   strict: z.boolean().default(false),
   stateDir: path.default("/var/lib/pvemigrate-dns"),

@@ -175,6 +175,8 @@ export interface Config {
   proxy: ProxyConfig;
   graceSeconds: number;
   remote: RemoteConfig;
+  /** reconcile refuses to rewrite or remove more than this share of managed names/forwards without --force. */
+  safety: { maxChangePercent: number };
   /** How long a migration watcher waits for a live migration to finish. */
   migrationWatchSeconds: number;
   /** The nodes' own services (sshd, pveproxy, corosync, ...): no VM forward may claim them. */

@@ -1,3 +1,4 @@
+import type { Change } from "../plan/types.ts";
 import type { NatCurrent, TableState } from "./parse.ts";
 import { planRouting } from "./policy.ts";
 import { layoutLines, nftFamily, renderNftScript, setElements, tableLayout, wantsTable } from "./render.ts";
@@ -23,14 +24,30 @@ export interface NatPlan extends BackendPlan {
  */
 export const GRACE_TOLERANCE_MS = 3000;
 
-export function describeForward(f: NatForward, now: number): string {
+/** Where a forward points: "10.10.1.101:22 (vm 101) [grace, 30s left]". */
+export function describeTarget(f: NatForward, now: number): string {
   const vm = f.vmid === undefined ? "" : ` (vm ${f.vmid})`;
   const grace =
     f.graceUntil === undefined
       ? ""
       : ` [grace, ${Math.max(0, Math.round((f.graceUntil - now) / 1000))}s left]`;
   const target = familyOf(f) === 6 ? `[${f.target}]` : f.target;
-  return `${forwardKey(f)} -> ${target}:${f.targetPort}${vm}${grace}`;
+  return `${target}:${f.targetPort}${vm}${grace}`;
+}
+
+export function describeForward(f: NatForward, now: number): string {
+  return `${forwardKey(f)} -> ${describeTarget(f, now)}`;
+}
+
+function forwardChange(op: Change["op"], f: NatForward, now: number, old?: NatForward): Change {
+  return {
+    op,
+    backend: "nat",
+    ...(f.vmid === undefined ? {} : { vmid: f.vmid }),
+    key: forwardKey(f),
+    ...(op === "remove" ? { before: describeTarget(f, now) } : { after: describeTarget(f, now) }),
+    ...(old === undefined ? {} : { before: describeTarget(old, now) }),
+  };
 }
 
 function sameForward(a: NatForward, b: NatForward): boolean {
@@ -39,24 +56,31 @@ function sameForward(a: NatForward, b: NatForward): boolean {
   return Math.abs(a.graceUntil - b.graceUntil) <= GRACE_TOLERANCE_MS;
 }
 
-function layoutChanges(spec: NatSpec, have: TableState, family: Family, now: number): string[] {
-  const name = `table ${nftFamily(family)} ${spec.table}`;
-  if (!wantsTable(spec, family)) return have.exists ? [`- ${name} (the node has no publicIPv6)`] : [];
+function layoutChanges(spec: NatSpec, have: TableState, family: Family, now: number): Change[] {
+  const key = `table ${nftFamily(family)} ${spec.table}`;
+  if (!wantsTable(spec, family))
+    return have.exists ? [{ op: "remove", backend: "nat", key, note: "the node has no publicIPv6" }] : [];
   if (!have.exists) {
     const network = family === 4 ? spec.vmNetwork : (spec.vmNetwork6 ?? "no vmNetwork6");
-    return [`+ ${name} (masquerade ${network} on ${spec.publicInterface})`];
+    return [{ op: "add", backend: "nat", key, note: `masquerade ${network} on ${spec.publicInterface}` }];
   }
   const want = layoutLines(tableLayout(spec, now, family));
   const firstDiff = want.findIndex((line, i) => have.layout[i] !== line);
   if (firstDiff === -1 && have.layout.length === want.length) return [];
   const i = firstDiff === -1 ? want.length : firstDiff;
   return [
-    `~ ${name} layout: want ${JSON.stringify(want[i] ?? "(end)")}, found ${JSON.stringify(have.layout[i] ?? "(end)")}`,
+    {
+      op: "update",
+      backend: "nat",
+      key: `${key} layout`,
+      before: JSON.stringify(have.layout[i] ?? "(end)"),
+      after: JSON.stringify(want[i] ?? "(end)"),
+    },
   ];
 }
 
-function setChanges(spec: NatSpec, current: NatCurrent, now: number): string[] {
-  const changes: string[] = [];
+function setChanges(spec: NatSpec, current: NatCurrent, now: number): Change[] {
+  const changes: Change[] = [];
   const want = setElements(spec, now);
   const have = current.sets ?? {};
   for (const key of [...new Set([...Object.keys(want), ...Object.keys(have)])].sort()) {
@@ -64,14 +88,16 @@ function setChanges(spec: NatSpec, current: NatCurrent, now: number): string[] {
     if (want[key] === undefined) continue;
     const w = want[key] ?? [];
     const h = have[key] ?? [];
-    for (const e of w.filter((x) => !h.includes(x))) changes.push(`+ ${key} ${e}`);
-    for (const e of h.filter((x) => !w.includes(x))) changes.push(`- ${key} ${e}`);
+    for (const e of w.filter((x) => !h.includes(x)))
+      changes.push({ op: "add", backend: "nat", key: `${key} ${e}` });
+    for (const e of h.filter((x) => !w.includes(x)))
+      changes.push({ op: "remove", backend: "nat", key: `${key} ${e}` });
   }
   return changes;
 }
 
 export function planNat(spec: NatSpec, current: NatCurrent, now: number): NatPlan {
-  const changes = [
+  const changes: Change[] = [
     ...layoutChanges(spec, { exists: current.exists, layout: current.layout }, 4, now),
     ...layoutChanges(spec, current.ip6 ?? { exists: false, layout: [] }, 6, now),
   ];
@@ -81,12 +107,11 @@ export function planNat(spec: NatSpec, current: NatCurrent, now: number): NatPla
     have.delete(forwardKey(f));
     // A grace entry about to end that nft already expired is not worth a new transaction.
     const ending = f.graceUntil !== undefined && f.graceUntil - now <= GRACE_TOLERANCE_MS;
-    if (old === undefined && !ending) changes.push(`+ ${describeForward(f, now)}`);
+    if (old === undefined && !ending) changes.push(forwardChange("add", f, now));
     else if (old === undefined) continue;
-    else if (!sameForward(f, old))
-      changes.push(`~ ${describeForward(f, now)} (was ${describeForward(old, now)})`);
+    else if (!sameForward(f, old)) changes.push(forwardChange("update", f, now, old));
   }
-  for (const old of have.values()) changes.push(`- ${describeForward(old, now)}`);
+  for (const old of have.values()) changes.push(forwardChange("remove", old, now));
   if (current.exists) changes.push(...setChanges(spec, current, now));
   const nftChanged = changes.length > 0;
   const routing = planRouting(spec, current.routing ?? { rules: [], gateways: {} });

@@ -1,3 +1,4 @@
+import type { Change } from "../plan/types.ts";
 import type { NatSpec } from "./spec.ts";
 
 // PURE: the policy routing behind nat.graceMode policy-routing, on the VM's
@@ -66,14 +67,14 @@ export function parseDefaultGateway(json: string): string | undefined {
 }
 
 export interface RoutingPlan {
-  changes: string[];
+  changes: Change[];
   /** `ip` argument lists, in order. */
   commands: string[][];
 }
 
 /** What to change so that exactly the spec's peers have their rule and route. */
 export function planRouting(spec: NatSpec, have: RoutingState): RoutingPlan {
-  const changes: string[] = [];
+  const changes: Change[] = [];
   const commands: string[][] = [];
   const wanted = new Map((spec.peers ?? []).map((p) => [ROUTING_BASE + p.index, p]));
   for (const rule of have.rules) {
@@ -84,7 +85,12 @@ export function planRouting(spec: NatSpec, have: RoutingState): RoutingPlan {
       rule.fwmark === Number(peerMark(peer.index)) &&
       rule.fwmask === PEER_MARK_MASK;
     if (exact) continue;
-    changes.push(`- ip rule priority ${rule.priority} (lookup ${rule.table})`);
+    changes.push({
+      op: "remove",
+      backend: "nat",
+      key: `ip rule priority ${rule.priority}`,
+      note: `lookup ${rule.table}`,
+    });
     commands.push(["rule", "del", "priority", String(rule.priority)]);
     if (!wanted.has(Number(rule.table)) && have.gateways[rule.table] !== undefined) {
       commands.push(["route", "flush", "table", rule.table]);
@@ -93,7 +99,12 @@ export function planRouting(spec: NatSpec, have: RoutingState): RoutingPlan {
   for (const [table, peer] of wanted) {
     const label = `grace replies for ${peer.node} via ${peer.via}`;
     if (have.gateways[String(table)] !== peer.via) {
-      changes.push(`+ ip route default via ${peer.via} table ${table} (${label})`);
+      changes.push({
+        op: "add",
+        backend: "nat",
+        key: `ip route default via ${peer.via} table ${table}`,
+        note: label,
+      });
       commands.push(["route", "replace", "default", "via", peer.via, "table", String(table)]);
     }
     const present = have.rules.some(
@@ -105,7 +116,7 @@ export function planRouting(spec: NatSpec, have: RoutingState): RoutingPlan {
     );
     if (!present) {
       const mark = `${peerMark(peer.index)}/0x${PEER_MARK_MASK.toString(16)}`;
-      changes.push(`+ ip rule fwmark ${mark} lookup ${table} (${label})`);
+      changes.push({ op: "add", backend: "nat", key: `ip rule fwmark ${mark} lookup ${table}`, note: label });
       commands.push(["rule", "add", "fwmark", mark, "lookup", String(table), "priority", String(table)]);
     }
   }

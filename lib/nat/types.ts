@@ -1,4 +1,5 @@
 import type { NodeDesired } from "../desired/types.ts";
+import { type Change, renderPlan } from "../plan/types.ts";
 
 // The shape both node backends (lib/nat, lib/proxy) share, so the orchestrator
 // converges them the same way: render what should be, read what is, diff the
@@ -7,8 +8,10 @@ import type { NodeDesired } from "../desired/types.ts";
 export interface BackendPlan {
   /** Which backend produced it ("nftables", "haproxy", "nginx", "none"). */
   backend: string;
-  /** Human lines like "+ tcp/2222 -> 10.10.1.101:22 (vm 101)"; empty when nothing changes. */
-  changes: string[];
+  /** What apply() changes, as data (lib/plan/types.ts); empty when nothing changes. */
+  changes: Change[];
+  /** What the plan cannot do, or only in part ("admin socket not reachable"); not changes. */
+  warnings?: string[];
 }
 
 export interface NodeBackend<Rendered, Current, Plan extends BackendPlan> {
@@ -26,5 +29,5 @@ export interface NodeBackend<Rendered, Current, Plan extends BackendPlan> {
 export function describePlan(plan: BackendPlan): string[] {
   return plan.changes.length === 0
     ? [`= ${plan.backend}: no changes`]
-    : plan.changes.map((l) => `${plan.backend}: ${l}`);
+    : renderPlan(plan).map((l) => `${plan.backend}: ${l}`);
 }

@@ -3,6 +3,8 @@ import { computeDesired } from "../desired/compute.ts";
 import { InputError } from "../errors.ts";
 import { createNatBackend } from "../nat/backend.ts";
 import { holdUnresolved, planNode } from "../plan/index.ts";
+import { assertSafe, type SafetyLimit } from "../plan/safety.ts";
+import { type Change, describeChange } from "../plan/types.ts";
 import { createProxyBackend, servingRoutes } from "../proxy/backend.ts";
 import { execOn } from "../remote/apply.ts";
 import { localNodeName } from "./node-name.ts";
@@ -16,7 +18,9 @@ import type { Runtime } from "./runtime.ts";
 
 export interface NodeConvergence {
   node: string;
-  /** Plan lines, "+ tcp/2222 -> ..." style; empty when the node already matched. */
+  /** The plan, as data; empty when the node already matched. */
+  plan: Change[];
+  /** The plan rendered, "nat: + tcp/2222 -> ..." style; empty when the node already matched. */
   changes: string[];
   applied: boolean;
   /** Problems the desired state carries: unresolved IPs, port conflicts between VMs. */
@@ -25,6 +29,8 @@ export interface NodeConvergence {
 
 export interface ConvergeOptions extends ObserveOptions {
   dryRun?: boolean;
+  /** Refuse (UnsafePlan, nothing applied) a plan over this share of the node's forwards and routes. */
+  safety?: SafetyLimit;
 }
 
 export async function convergeNode(
@@ -40,7 +46,7 @@ export async function convergeNode(
   return rt.state.withLock(`node-${node}`, async () => {
     const world = await observe(rt, { ...opts, resolveOn: [node] });
     await noteUnrecordedDepartures(rt, world, node, opts.dryRun ?? false);
-    return convergeObserved(rt, world, node, opts.dryRun ?? false);
+    return convergeObserved(rt, world, node, opts.dryRun ?? false, opts.safety);
   });
 }
 
@@ -80,6 +86,7 @@ export async function convergeObserved(
   world: World,
   node: string,
   dryRun: boolean,
+  safety?: SafetyLimit,
 ): Promise<NodeConvergence> {
   const now = rt.now();
   const desired = computeDesired(world.config, world.placements, world.departures, now);
@@ -107,7 +114,13 @@ export async function convergeObserved(
     { backend: proxy, current: proxyCurrent },
     now,
   );
-  const { changes } = plan;
+  const changes = plan.changes.map(describeChange);
+  if (safety && !dryRun) {
+    const routes = servingRoutes(proxyCurrent);
+    const managed =
+      natCurrent.forwards.length + Object.keys(routes.sni).length + Object.keys(routes.http).length;
+    assertSafe(plan.changes, managed, safety);
+  }
   if (!dryRun) {
     await nat.apply(plan.nat);
     await proxy.apply(plan.proxy);
@@ -119,8 +132,9 @@ export async function convergeObserved(
     ...desired.conflicts
       .filter((c) => c.node === node)
       .map((c) => `${c.key} on ${c.node}: kept for VM ${c.kept}, VM ${c.dropped} left out`),
+    ...plan.warnings,
   ];
   for (const w of warnings) rt.log(w);
   if (changes.length && !dryRun) for (const line of changes) rt.log(`${node} ${line}`);
-  return { node, changes, applied: !dryRun && changes.length > 0, warnings };
+  return { node, plan: plan.changes, changes, applied: !dryRun && changes.length > 0, warnings };
 }

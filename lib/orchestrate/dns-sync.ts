@@ -4,7 +4,9 @@ import type { NameState } from "../dns/changes.ts";
 import { registryRefusal } from "../dns/claims.ts";
 import type { NameOutcome } from "../dns/client.ts";
 import { DnsAllMastersFailed } from "../dns/errors.ts";
-import { describeDnsPlan, planDns } from "../plan/index.ts";
+import { planDns } from "../plan/index.ts";
+import { assertSafe, type SafetyLimit } from "../plan/safety.ts";
+import { type Change, renderChange } from "../plan/types.ts";
 import { type ClaimRegistry, recordHeld } from "../state/index.ts";
 import { dueNow, withdrawNames } from "./dns-withdraw.ts";
 import { claimOf } from "./name-claims.ts";
@@ -24,6 +26,8 @@ import type { Runtime } from "./runtime.ts";
 // a name whose claim went away is found again and withdrawn.
 
 export interface DnsSyncResult {
+  /** A dry run's plan, as data (lib/plan/types.ts). */
+  plan?: Change[];
   outcomes: NameOutcome[];
   deleted: string[];
   /** Names withdrawn because their VM no longer claims them. */
@@ -45,6 +49,8 @@ export interface DnsSyncOptions {
   withdraw?: "unclaimed" | readonly string[];
   /** Guests whose status comes from their node live, not from the lagging /cluster/resources. */
   live?: readonly number[];
+  /** Refuse (UnsafePlan, nothing written) removing more than this share of the registered names. */
+  safety?: SafetyLimit;
 }
 
 /** Names of `vmids` (all configured VMs when undefined) to their desired addresses. */
@@ -72,12 +78,28 @@ export async function syncDns(
     if (opts.dryRun) {
       const current = new Map<string, NameState>();
       for (const c of changes) current.set(c.name, await rt.dns.query(c.name));
-      result.lines.push(...describeDnsPlan(planDns(changes, current)));
+      const plan = planDns(changes, current);
       if (opts.withdraw) {
         for (const w of dueNow(world, registry, only))
-          result.lines.push(`- ${w.name}: withdraw (VM ${w.vmid} no longer claims it)`);
+          plan.changes.push({
+            op: "remove",
+            backend: "dns",
+            vmid: w.vmid,
+            key: w.name,
+            note: `VM ${w.vmid} no longer claims it`,
+          });
       }
+      result.plan = plan.changes;
+      result.lines.push(...plan.changes.map(renderChange));
+      result.problems.push(...plan.warnings);
       return result;
+    }
+    if (opts.safety) {
+      const removals: Change[] = [
+        ...(opts.withdraw ? dueNow(world, registry, only) : []),
+        ...desired.dnsWithdraw.filter((d) => wanted(d.vmid)),
+      ].map((w) => ({ op: "remove", backend: "dns", vmid: w.vmid, key: w.name }));
+      assertSafe(removals, registry.size, opts.safety);
     }
     let dirty = false;
     let writeError: unknown;

@@ -1,4 +1,5 @@
 import { messageOf } from "../errors.ts";
+import { UnsafePlan } from "../plan/safety.ts";
 import { applyOnNode } from "../remote/apply.ts";
 import { LockTimeoutError } from "../state/index.ts";
 import { convergeNode, type NodeConvergence } from "./converge.ts";
@@ -29,6 +30,8 @@ export interface ReconcileReport {
   errors: string[];
   /** Journal ids still pending at the end. */
   pending: string[];
+  /** Plans refused by the safety threshold (safety.maxChangePercent); nothing of them was applied. */
+  unsafe: string[];
 }
 
 async function drainJournal(rt: Runtime, report: ReconcileReport): Promise<void> {
@@ -71,8 +74,15 @@ async function drainJournal(rt: Runtime, report: ReconcileReport): Promise<void>
 /** How long the timer's reconcile waits for a VM another process is switching before leaving it alone. */
 export const BUSY_VM_WAIT_MS = 5000;
 
-export async function reconcile(rt: Runtime, opts: { dryRun?: boolean } = {}): Promise<ReconcileReport> {
+export interface ReconcileOptions {
+  dryRun?: boolean;
+  /** Apply plans over the safety threshold. */
+  force?: boolean;
+}
+
+export async function reconcile(rt: Runtime, opts: ReconcileOptions = {}): Promise<ReconcileReport> {
   const dryRun = opts.dryRun ?? false;
+  const safety = opts.force ? undefined : rt.config.safety;
   const report: ReconcileReport = {
     node: rt.self,
     dryRun,
@@ -82,11 +92,13 @@ export async function reconcile(rt: Runtime, opts: { dryRun?: boolean } = {}): P
     notes: [],
     errors: [],
     pending: [],
+    unsafe: [],
   };
   const step = async (what: string, fn: () => Promise<void>) => {
     try {
       await fn();
     } catch (err) {
+      if (err instanceof UnsafePlan) report.unsafe.push(err.message);
       report.errors.push(`${what}: ${messageOf(err)}`);
       rt.log(`${what}: ${messageOf(err)}`);
     }
@@ -123,7 +135,7 @@ export async function reconcile(rt: Runtime, opts: { dryRun?: boolean } = {}): P
     }
   }
   await step("converge", async () => {
-    report.local = await convergeNode(rt, rt.self, { dryRun });
+    report.local = await convergeNode(rt, rt.self, { dryRun, ...(safety ? { safety } : {}) });
   });
   // Names point here only while this node's forwards are in place; withdrawing
   // names nobody claims any more does not depend on them.
@@ -135,8 +147,9 @@ export async function reconcile(rt: Runtime, opts: { dryRun?: boolean } = {}): P
   await step("dns", async () => {
     try {
       // Every node withdraws names nobody claims any more (under the dns lock: the first one does it).
-      report.dns = await syncDns(rt, vmids, { dryRun, withdraw: "unclaimed" });
+      report.dns = await syncDns(rt, vmids, { dryRun, withdraw: "unclaimed", ...(safety ? { safety } : {}) });
     } catch (err) {
+      if (err instanceof UnsafePlan) throw err;
       // Journaled, so the drift is finished by whichever run reaches a master first.
       if (!dryRun) for (const vmid of vmids) await rt.state.recordPending(dnsWork, { vmid });
       throw err;
@@ -170,11 +183,13 @@ async function listPending(rt: Runtime, report: ReconcileReport): Promise<void> 
 }
 
 /**
+ * 1 a plan was over the safety threshold (nothing of it applied; --force);
  * 0 converged, nothing pending; 3 this node converged but work is still
  * journaled for a later run; 2 a peer failed and nothing was journaled or
  * this node could not converge.
  */
-export function reconcileExitCode(r: ReconcileReport): 0 | 2 | 3 {
+export function reconcileExitCode(r: ReconcileReport): 0 | 1 | 2 | 3 {
+  if (r.unsafe.length > 0) return 1;
   if (r.errors.length === 0 && r.pending.length === 0) return 0;
   return r.local && r.pending.length > 0 ? 3 : 2;
 }

@@ -7,6 +7,7 @@ import type { NatPlan } from "../nat/plan.ts";
 import type { NatForward } from "../nat/spec.ts";
 import type { ProxyBackend, ProxyCurrent, ProxyPlan } from "../proxy/backend.ts";
 import type { RouteTable } from "../proxy/plan.ts";
+import type { Change } from "./types.ts";
 
 // PURE: the difference between what should be (lib/desired) and what is (read
 // back from nft, HAProxy, the DNS master), as one printable, JSON-able plan.
@@ -18,8 +19,10 @@ export interface NodePlan {
   node: string;
   nat: NatPlan;
   proxy: ProxyPlan;
-  /** "nat: + tcp/2222 -> 10.10.1.101:22 (vm 101)" ...; empty when the node already matches. */
-  changes: string[];
+  /** Both backends' changes, each naming this node; empty when the node already matches. */
+  changes: Change[];
+  /** What a backend can only do in part (an unreachable admin socket); not changes. */
+  warnings: string[];
 }
 
 export function planNode(
@@ -30,11 +33,13 @@ export function planNode(
 ): NodePlan {
   const natPlan = nat.backend.plan(desired, nat.current, now);
   const proxyPlan = proxy.backend.plan(desired, proxy.current, now);
+  const node = desired.node;
   return {
-    node: desired.node,
+    node,
     nat: natPlan,
     proxy: proxyPlan,
-    changes: [...natPlan.changes.map((c) => `nat: ${c}`), ...proxyPlan.changes.map((c) => `proxy: ${c}`)],
+    changes: [...natPlan.changes, ...proxyPlan.changes].map((c) => ({ ...c, node })),
+    warnings: [...(natPlan.warnings ?? []), ...(proxyPlan.warnings ?? [])].map((w) => `${node}: ${w}`),
   };
 }
 
@@ -91,47 +96,36 @@ export function holdUnresolved(
   return { ...desired, forwards, routes };
 }
 
-export interface DnsPlanEntry {
-  vmid: number;
-  name: string;
-  action: "create" | "update" | "unchanged" | "not-owned";
-  from: string[];
-  to: string[];
+export interface DnsPlan {
+  changes: Change[];
+  /** Names left alone (not ours); not changes. */
+  warnings: string[];
 }
 
-export function planDns(
-  desired: readonly DnsDesired[],
-  current: ReadonlyMap<string, NameState>,
-): DnsPlanEntry[] {
-  return [...desired]
-    .sort((a, b) => a.name.localeCompare(b.name))
-    .map((d) => {
-      const state = current.get(d.name) ?? { exists: false, a: [], aaaa: [], txt: [], owned: false };
-      const p = planFromState(d.name, { a: d.a, aaaa: d.aaaa }, state);
-      const action =
-        p.kind === "unchanged"
-          ? "unchanged"
-          : p.kind === "not-owned"
-            ? "not-owned"
-            : p.write.form.kind === "create"
-              ? "create"
-              : "update";
-      return {
-        vmid: d.vmid,
-        name: d.name,
-        action,
-        from: [...state.a, ...state.aaaa],
-        to: [...d.a, ...d.aaaa],
-      };
-    });
-}
-
-export function describeDnsPlan(entries: readonly DnsPlanEntry[]): string[] {
-  return entries
-    .filter((e) => e.action !== "unchanged")
-    .map((e) =>
-      e.action === "not-owned"
-        ? `! ${e.name}: exists without our ownership TXT; left alone`
-        : `${e.action === "create" ? "+" : "~"} ${e.name}: ${e.from.join(",") || "(none)"} -> ${e.to.join(",")}`,
+/** The writes that bring `desired` names to their addresses, from what was read (`current`). */
+export function planDns(desired: readonly DnsDesired[], current: ReadonlyMap<string, NameState>): DnsPlan {
+  const plan: DnsPlan = { changes: [], warnings: [] };
+  for (const d of [...desired].sort((a, b) => a.name.localeCompare(b.name))) {
+    const state = current.get(d.name) ?? { exists: false, a: [], aaaa: [], txt: [], owned: false };
+    const p = planFromState(d.name, { a: d.a, aaaa: d.aaaa }, state);
+    if (p.kind === "unchanged") continue;
+    if (p.kind === "not-owned") {
+      plan.warnings.push(`${d.name}: exists without our ownership TXT; left alone`);
+      continue;
+    }
+    const after = [...d.a, ...d.aaaa].join(",");
+    plan.changes.push(
+      p.write.form.kind === "create"
+        ? { op: "add", backend: "dns", vmid: d.vmid, key: d.name, after }
+        : {
+            op: "update",
+            backend: "dns",
+            vmid: d.vmid,
+            key: d.name,
+            before: [...state.a, ...state.aaaa].join(","),
+            after,
+          },
     );
+  }
+  return plan;
 }

@@ -77,9 +77,10 @@ export function createHaproxyBackend(opts: { proxy: ProxyConfig }): ProxyBackend
       const plan = planProxy("haproxy", routeSpec(desired, now), current, haproxyMapFormat, now);
       const down = ROUTE_KINDS.some((k) => current.maps[k].runtime === null);
       if (down && plan.files.length > 0) {
-        plan.changes.push(
-          `! haproxy admin socket ${socket} not reachable: map files only (loaded when HAProxy starts)`,
-        );
+        plan.warnings = [
+          ...(plan.warnings ?? []),
+          `haproxy admin socket ${socket} not reachable: map files only (loaded when HAProxy starts)`,
+        ];
       }
       // HAProxy takes route changes through its socket (or its files at start), never a reload.
       return { ...plan, reload: false };

@@ -1,5 +1,12 @@
 import type { BackendPlan } from "../nat/types.ts";
-import { describeRoute, ROUTE_KINDS, type RouteEntry, type RouteKind, type RouteSpec } from "./routes.ts";
+import type { Change } from "../plan/types.ts";
+import {
+  describeRouteTarget,
+  ROUTE_KINDS,
+  type RouteEntry,
+  type RouteKind,
+  type RouteSpec,
+} from "./routes.ts";
 
 // PURE: desired routes vs. what the proxy holds -> printable changes, the map
 // files to (re)write and, for HAProxy, the maps to swap at run time.
@@ -40,17 +47,24 @@ export function toTable(entries: readonly RouteEntry[]): RouteTable {
   return Object.fromEntries(entries.map((e) => [e.name, e.target]));
 }
 
-function diffLines(kind: RouteKind, want: readonly RouteEntry[], have: RouteTable, now: number): string[] {
-  const lines: string[] = [];
+function diffRoutes(kind: RouteKind, want: readonly RouteEntry[], have: RouteTable, now: number): Change[] {
+  const changes: Change[] = [];
   const left = new Map(Object.entries(have));
   for (const e of want) {
     const old = left.get(e.name);
     left.delete(e.name);
-    if (old === undefined) lines.push(`+ ${describeRoute(kind, e, now)}`);
-    else if (old !== e.target) lines.push(`~ ${describeRoute(kind, e, now)} (was ${old})`);
+    const change = {
+      backend: "proxy",
+      ...(e.vmid === undefined ? {} : { vmid: e.vmid }),
+      key: `${kind} ${e.name}`,
+      after: describeRouteTarget(e, now),
+    } as const;
+    if (old === undefined) changes.push({ op: "add", ...change });
+    else if (old !== e.target) changes.push({ op: "update", ...change, before: old });
   }
-  for (const [name, target] of left) lines.push(`- ${kind} ${name} -> ${target}`);
-  return lines;
+  for (const [name, target] of left)
+    changes.push({ op: "remove", backend: "proxy", key: `${kind} ${name}`, before: target });
+  return changes;
 }
 
 export function planProxy(
@@ -67,11 +81,17 @@ export function planProxy(
     const fileStale = state.fileText !== content;
     // What traffic sees: the runtime map when there is one, else the file the proxy loaded.
     const serving = state.runtime ?? (state.fileText === null ? {} : format.parse(state.fileText));
-    const lines = diffLines(kind, spec[kind], serving, now);
+    const lines = diffRoutes(kind, spec[kind], serving, now);
     plan.changes.push(...lines);
     if (fileStale) {
       plan.files.push({ path: state.path, content });
-      if (lines.length === 0) plan.changes.push(`~ write ${state.path} (${kind} map file out of date)`);
+      if (lines.length === 0)
+        plan.changes.push({
+          op: "update",
+          backend: "proxy",
+          key: `write ${state.path}`,
+          note: `${kind} map file out of date`,
+        });
     }
     if (lines.length > 0 && state.runtime !== null) {
       plan.swaps.push({ kind, path: state.path, entries: toTable(spec[kind]) });

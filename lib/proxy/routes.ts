@@ -55,11 +55,16 @@ export function routeSpec(desired: NodeDesired, now: number): RouteSpec {
   return { sni: sorted(chosen.sni), http: sorted(chosen.http) };
 }
 
-export function describeRoute(kind: RouteKind, e: RouteEntry, now: number): string {
+/** Where a route points: "10.10.1.101:443 (vm 101) [grace, 30s left]". */
+export function describeRouteTarget(e: RouteEntry, now: number): string {
   const vm = e.vmid === undefined ? "" : ` (vm ${e.vmid})`;
   const grace =
     e.graceUntil === undefined
       ? ""
       : ` [grace, ${Math.max(0, Math.round((e.graceUntil - now) / 1000))}s left]`;
-  return `${kind} ${e.name} -> ${e.target}${vm}${grace}`;
+  return `${e.target}${vm}${grace}`;
+}
+
+export function describeRoute(kind: RouteKind, e: RouteEntry, now: number): string {
+  return `${kind} ${e.name} -> ${describeRouteTarget(e, now)}`;
 }

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { NodeDesired, NodeForward, PeerRoute } from "../../lib/desired/types.ts";
 import { createNatBackend, type NatBackend } from "../../lib/nat/backend.ts";
 import { ROUTING_BASE } from "../../lib/nat/policy.ts";
+import { renderPlan } from "../../lib/plan/types.ts";
 import { netnsExec } from "../../lib/process/run.ts";
 import { createWorld, probe, startServer, type World } from "../support/netns.ts";
 import { missing } from "../support/requirements.ts";
@@ -50,7 +51,7 @@ describe.skipIf(missing({ root: true, bins: ["nft", "ip"] }))(
     async function converge(backend: NatBackend, desired: NodeDesired): Promise<string[]> {
       const plan = backend.plan(desired, await backend.current(), Date.now());
       await backend.apply(plan);
-      return plan.changes;
+      return renderPlan(plan);
     }
 
     const client = (host: string, kind: "tcp" | "udp" = "tcp", port = kind === "tcp" ? 2222 : 51820) =>
@@ -98,7 +99,7 @@ describe.skipIf(missing({ root: true, bins: ["nft", "ip"] }))(
         [natA, desiredFor("a", grace)],
         [natB, desiredFor("b", live, [{ vmid: 101, from: "a", ip: vmIp }])],
       ] as const) {
-        expect(backend.plan(d, await backend.current(), Date.now()).changes).toEqual([]);
+        expect(renderPlan(backend.plan(d, await backend.current(), Date.now()))).toEqual([]);
       }
 
       // After grace, the old node refuses (nft expires the elements by itself).
@@ -137,7 +138,7 @@ describe.skipIf(missing({ root: true, bins: ["nft", "ip"] }))(
       const rules = await world.sh(b.ns, ["ip", "rule", "show"]);
       expect(rules).not.toContain(String(ROUTING_BASE + 1));
       expect(await world.sh(b.ns, ["ip", "route", "show", "table", String(ROUTING_BASE + 1)])).toBe("");
-      expect(snat.plan(plain, await snat.current(), Date.now()).changes).toEqual([]);
+      expect(renderPlan(snat.plan(plain, await snat.current(), Date.now()))).toEqual([]);
     });
   },
 );

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { NodeDesired, NodeForward } from "../../lib/desired/types.ts";
 import { createNatBackend, type NatBackend } from "../../lib/nat/backend.ts";
+import { renderPlan } from "../../lib/plan/types.ts";
 import { netnsExec } from "../../lib/process/run.ts";
 import { createWorld, type ProbeSpec, probe, startServer, type World } from "../support/netns.ts";
 import { missing } from "../support/requirements.ts";
@@ -110,7 +111,7 @@ describe.skipIf(missing({ root: true, bins: ["nft", "ip"] }))(
 
     it("reads both tables back: re-applying the same desired state changes nothing", async () => {
       const plan = natA.plan(desiredFor(world, "a", onA), await natA.current(), Date.now());
-      expect(plan.changes).toEqual([]);
+      expect(renderPlan(plan)).toEqual([]);
       expect(plan.script).toBeNull();
     });
 
@@ -147,7 +148,7 @@ describe.skipIf(missing({ root: true, bins: ["nft", "ip"] }))(
       const b = world.nodes.b!;
       const { publicIPv6: _, ...v4only } = desiredFor(world, "b", onB);
       const plan = natB.plan(v4only, await natB.current(), Date.now());
-      expect(plan.changes).toContain("- table ip6 pvemigrate (the node has no publicIPv6)");
+      expect(renderPlan(plan)).toContain("- table ip6 pvemigrate (the node has no publicIPv6)");
       await natB.apply(plan);
       expect((await tcp(world.client.ns, b.publicIp6!, 2224, "gone")).ok).toBe(false);
       expect((await tcp(world.client.ns, b.publicIp, 2224, "still")).ok).toBe(true);

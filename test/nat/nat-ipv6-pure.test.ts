@@ -7,6 +7,7 @@ import { planNat } from "../../lib/nat/plan.ts";
 import { parseDefaultGateway, parseRules, planRouting, ROUTING_BASE } from "../../lib/nat/policy.ts";
 import { layoutLines, renderNftScript, tableLayout } from "../../lib/nat/render.ts";
 import { natSpec } from "../../lib/nat/spec.ts";
+import { renderPlan } from "../../lib/plan/types.ts";
 import { LISTED_IP_POLICY, LISTED_IP6 } from "./nft-listings.ts";
 
 // IPv6 forwards (a second table, `table ip6`), the client-keeping grace mode
@@ -111,8 +112,8 @@ describe("IPv6 forwards", () => {
   it("plans the ip6 table and its forwards, and withdraws them when the node loses its IPv6", () => {
     const none: NatCurrent = { table: "pvemigrate", exists: true, layout: [], forwards: [] };
     const plan = planNat(natSpec(dual([smtp]), "pvemigrate", NOW), none, NOW);
-    expect(plan.changes).toContain("+ table ip6 pvemigrate (masquerade fd10:10::/48 on eno1)");
-    expect(plan.changes).toContain("+ ip6 tcp/25 -> [fd10:10::101]:25 (vm 101)");
+    expect(renderPlan(plan)).toContain("+ table ip6 pvemigrate (masquerade fd10:10::/48 on eno1)");
+    expect(renderPlan(plan)).toContain("+ ip6 tcp/25 -> [fd10:10::101]:25 (vm 101)");
 
     const spec = natSpec(dual([smtp]), "pvemigrate", NOW);
     const applied: NatCurrent = {
@@ -124,9 +125,9 @@ describe("IPv6 forwards", () => {
       sets: { "ip grace_keep": [], "ip from_2": ["10.10.1.103"] },
       routing: ROUTED,
     };
-    expect(planNat(spec, applied, NOW).changes).toEqual([]);
+    expect(renderPlan(planNat(spec, applied, NOW))).toEqual([]);
     const { publicIPv6: _, ...v4only } = dual([smtp]);
-    expect(planNat(natSpec(v4only, "pvemigrate", NOW), applied, NOW).changes).toEqual([
+    expect(renderPlan(planNat(natSpec(v4only, "pvemigrate", NOW), applied, NOW))).toEqual([
       "- table ip6 pvemigrate (the node has no publicIPv6)",
       "- ip6 tcp/25 -> [fd10:10::101]:25 (vm 101)",
     ]);
@@ -159,7 +160,7 @@ describe("client-keeping grace (nat.graceMode policy-routing)", () => {
       routing: ROUTED,
     };
     const plan = planNat(spec, current, NOW);
-    expect(plan.changes).toEqual(["+ ip from_2 10.10.1.103", "- ip from_2 10.10.1.99"]);
+    expect(renderPlan(plan)).toEqual(["+ ip from_2 10.10.1.103", "- ip from_2 10.10.1.99"]);
     expect(plan.script).toContain("elements = { 10.10.1.103 }");
   });
 

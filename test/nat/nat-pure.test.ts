@@ -7,6 +7,7 @@ import { planNat } from "../../lib/nat/plan.ts";
 import { layoutLines, renderNftScript, tableLayout } from "../../lib/nat/render.ts";
 import { natSpec } from "../../lib/nat/spec.ts";
 import { describePlan } from "../../lib/nat/types.ts";
+import { renderPlan } from "../../lib/plan/types.ts";
 
 const NOW = 1_800_000_000_000;
 
@@ -205,7 +206,7 @@ describe("nat plan", () => {
 
   it("is empty when the table matches (grace end times within tolerance)", () => {
     const plan = planNat(natSpec(desired, "pvemigrate", NOW), current(NOW), NOW);
-    expect(plan.changes).toEqual([]);
+    expect(renderPlan(plan)).toEqual([]);
     expect(plan.script).toBeNull();
     expect(describePlan(plan)).toEqual(["= nftables: no changes"]);
   });
@@ -213,7 +214,7 @@ describe("nat plan", () => {
   it("creates a missing table with every forward", () => {
     const missing: NatCurrent = { table: "pvemigrate", exists: false, layout: [], forwards: [] };
     const plan = planNat(natSpec(desired, "pvemigrate", NOW), missing, NOW);
-    expect(plan.changes).toEqual([
+    expect(renderPlan(plan)).toEqual([
       "+ table ip pvemigrate (masquerade 10.10.0.0/16 on eno1)",
       "+ tcp/25 -> 10.10.1.101:25 (vm 101)",
       "+ tcp/2222 -> 10.10.1.101:22 (vm 101)",
@@ -228,8 +229,8 @@ describe("nat plan", () => {
       { ...wg, publicPort: 51821 },
     ]);
     const plan = planNat(natSpec(next, "pvemigrate", NOW), current(NOW), NOW);
-    expect(plan.changes).toEqual([
-      "~ tcp/2222 -> 10.10.1.101:2022 (vm 101) (was tcp/2222 -> 10.10.1.101:22)",
+    expect(renderPlan(plan)).toEqual([
+      "~ tcp/2222 -> 10.10.1.101:2022 (vm 101) (was 10.10.1.101:22)",
       "+ udp/51821 -> 10.10.1.102:51820 (vm 102)",
       "- tcp/25 -> 10.10.1.101:25",
       "- udp/51820 -> 10.10.1.102:51820 [grace, 59s left]",
@@ -239,24 +240,24 @@ describe("nat plan", () => {
 
   it("re-renders when the layout differs (another interface, a rule someone added)", () => {
     const moved = { ...desired, publicInterface: "eno2" };
-    expect(planNat(natSpec(moved, "pvemigrate", NOW), current(NOW), NOW).changes).toEqual([
-      '~ table ip pvemigrate layout: want "chain prerouting: iifname != \\"eno2\\" ip daddr 203.0.113.10 ct mark set ct mark | 0x00200000", found "chain prerouting: iifname != \\"eno1\\" ip daddr 203.0.113.10 ct mark set ct mark | 0x00200000"',
+    expect(renderPlan(planNat(natSpec(moved, "pvemigrate", NOW), current(NOW), NOW))).toEqual([
+      '~ table ip pvemigrate layout -> "chain prerouting: iifname != \\"eno2\\" ip daddr 203.0.113.10 ct mark set ct mark | 0x00200000" (was "chain prerouting: iifname != \\"eno1\\" ip daddr 203.0.113.10 ct mark set ct mark | 0x00200000")',
     ]);
     const tampered = {
       ...current(NOW),
       layout: [...current(NOW).layout, "chain postrouting: tcp dport 22 accept"],
     };
-    expect(planNat(natSpec(desired, "pvemigrate", NOW), tampered, NOW).changes).toEqual([
-      '~ table ip pvemigrate layout: want "(end)", found "chain postrouting: tcp dport 22 accept"',
+    expect(renderPlan(planNat(natSpec(desired, "pvemigrate", NOW), tampered, NOW))).toEqual([
+      '~ table ip pvemigrate layout -> "(end)" (was "chain postrouting: tcp dport 22 accept")',
     ]);
   });
 
   it("notices a grace end time that moved, but not an entry nft already expired seconds before its end", () => {
     const extended = node([smtp, ssh, { ...wg, graceUntil: NOW + 120_000 }]);
-    expect(planNat(natSpec(extended, "pvemigrate", NOW), current(NOW), NOW).changes).toHaveLength(1);
+    expect(renderPlan(planNat(natSpec(extended, "pvemigrate", NOW), current(NOW), NOW))).toHaveLength(1);
     const cur = { ...current(NOW), forwards: current(NOW).forwards.filter((f) => f.proto === "tcp") };
     const ending = node([smtp, ssh, { ...wg, graceUntil: NOW + 1500 }]);
-    expect(planNat(natSpec(ending, "pvemigrate", NOW), cur, NOW).changes).toEqual([]);
+    expect(renderPlan(planNat(natSpec(ending, "pvemigrate", NOW), cur, NOW))).toEqual([]);
   });
 });
 
@@ -270,7 +271,7 @@ describe("nat.backend none", () => {
     });
     const current = await backend.current();
     const plan = backend.plan(node([ssh]), current, NOW);
-    expect(plan.changes).toEqual([]);
+    expect(renderPlan(plan)).toEqual([]);
     await backend.apply(plan);
     expect(() => backend.plan({ ...node([ssh]), publicInterface: "eno1 x" }, current, NOW)).toThrow(
       InputError,

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { NodeDesired, NodeForward } from "../../lib/desired/types.ts";
 import { InputError } from "../../lib/errors.ts";
 import { createNatBackend, type NatBackend } from "../../lib/nat/backend.ts";
+import { renderPlan } from "../../lib/plan/types.ts";
 import { netnsExec } from "../../lib/process/run.ts";
 import { createWorld, probe, startServer, type World } from "../support/netns.ts";
 import { missing } from "../support/requirements.ts";
@@ -27,7 +28,7 @@ function desiredFor(world: World, node: string, forwards: NodeForward[]): NodeDe
 async function converge(backend: NatBackend, desired: NodeDesired): Promise<string[]> {
   const plan = backend.plan(desired, await backend.current(), Date.now());
   await backend.apply(plan);
-  return plan.changes;
+  return renderPlan(plan);
 }
 
 async function tableHandle(world: World, ns: string): Promise<number> {
@@ -101,7 +102,7 @@ describe.skipIf(missing({ root: true, bins: ["nft", "ip"] }))(
       const desired = desiredFor(world, "a", [ssh, wg]);
       const before = await tableHandle(world, world.nodes.a!.ns);
       const plan = natA.plan(desired, await natA.current(), Date.now());
-      expect(plan.changes).toEqual([]);
+      expect(renderPlan(plan)).toEqual([]);
       expect(plan.script).toBeNull();
       await natA.apply(plan);
       expect(await tableHandle(world, world.nodes.a!.ns)).toBe(before);
@@ -174,7 +175,7 @@ describe.skipIf(missing({ root: true, bins: ["nft", "ip"] }))(
         await natA.current(),
         Date.now(),
       );
-      expect(plan.changes).toEqual([]);
+      expect(renderPlan(plan)).toEqual([]);
     });
 
     it("grace: the reconcile also ends it when a later run finds it over", async () => {
@@ -186,7 +187,7 @@ describe.skipIf(missing({ root: true, bins: ["nft", "ip"] }))(
       ).toBe(true);
       const later = graceUntil + 1;
       const plan = natA.plan(desiredFor(world, "a", [{ ...ssh, graceUntil }]), await natA.current(), later);
-      expect(plan.changes).toEqual(["- tcp/2222 -> 10.10.1.101:22 [grace, 0s left]"]);
+      expect(renderPlan(plan)).toEqual(["- tcp/2222 -> 10.10.1.101:22 [grace, 0s left]"]);
       await natA.apply(plan);
       expect(
         (await probe(world, world.client.ns, { kind: "tcp", host: a.publicIp, port: 2222, payload: "g" })).ok,

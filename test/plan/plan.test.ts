@@ -3,7 +3,8 @@ import type { VmConfig } from "../../lib/config/types.ts";
 import type { DnsDesired, NodeDesired } from "../../lib/desired/types.ts";
 import type { NameState } from "../../lib/dns/changes.ts";
 import { createNatBackend } from "../../lib/nat/backend.ts";
-import { describeDnsPlan, holdUnresolved, planDns, planNode } from "../../lib/plan/index.ts";
+import { holdUnresolved, planDns, planNode } from "../../lib/plan/index.ts";
+import { describeChange, renderPlan } from "../../lib/plan/types.ts";
 import type { Exec } from "../../lib/process/run.ts";
 import { createProxyBackend } from "../../lib/proxy/backend.ts";
 
@@ -48,9 +49,18 @@ describe("planNode", () => {
       NOW,
     );
     expect(plan.node).toBe("pve2");
-    expect(plan.changes.some((c) => c.startsWith("nat: + tcp/2222 -> 10.10.1.101:22"))).toBe(true);
+    expect(plan.changes).toContainEqual({
+      op: "add",
+      backend: "nat",
+      node: "pve2",
+      vmid: 101,
+      key: "tcp/2222",
+      after: "10.10.1.101:22 (vm 101)",
+    });
     expect(
-      plan.changes.some((c) => c.startsWith("proxy: + sni webmail.example.org -> 10.10.1.101:443")),
+      plan.changes
+        .map(describeChange)
+        .some((c) => c.startsWith("proxy: + sni webmail.example.org -> 10.10.1.101:443")),
     ).toBe(true);
     expect(plan.nat.script).toContain("table ip pvemigrate");
   });
@@ -88,16 +98,23 @@ describe("planDns", () => {
   ]);
 
   it("updates owned names, creates missing ones, never touches foreign ones", () => {
-    expect(planDns(want, current).map((e) => [e.name, e.action])).toEqual([
-      ["legacy.example.org", "not-owned"],
-      ["mail.example.org", "update"],
-      ["new.example.org", "create"],
-      ["same.example.org", "unchanged"],
+    const plan = planDns(want, current);
+    expect(plan.changes).toEqual([
+      {
+        op: "update",
+        backend: "dns",
+        vmid: 101,
+        key: "mail.example.org",
+        before: "203.0.113.10",
+        after: "198.51.100.20",
+      },
+      { op: "add", backend: "dns", vmid: 102, key: "new.example.org", after: "198.51.100.20" },
     ]);
-    expect(describeDnsPlan(planDns(want, current))).toEqual([
+    expect(plan.warnings).toEqual(["legacy.example.org: exists without our ownership TXT; left alone"]);
+    expect(renderPlan(plan)).toEqual([
+      "~ mail.example.org -> 198.51.100.20 (was 203.0.113.10)",
+      "+ new.example.org -> 198.51.100.20",
       "! legacy.example.org: exists without our ownership TXT; left alone",
-      "~ mail.example.org: 203.0.113.10 -> 198.51.100.20",
-      "+ new.example.org: (none) -> 198.51.100.20",
     ]);
   });
 });
@@ -144,7 +161,7 @@ describe("holdUnresolved", () => {
       { backend: proxy, current: emptyProxy },
       NOW,
     );
-    expect(plan.changes.some((c) => c.includes("udp/27015 -> 10.10.2.102:27015"))).toBe(true);
+    expect(renderPlan(plan).some((c) => c.includes("udp/27015 -> 10.10.2.102:27015"))).toBe(true);
   });
 
   it("holds a VM's IPv6 forward with its IPv4 one, and never reads an IPv6 entry as IPv4", () => {

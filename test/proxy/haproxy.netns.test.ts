@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ProxyConfig } from "../../lib/config/types.ts";
 import type { NodeDesired, NodeRoute } from "../../lib/desired/types.ts";
 import { InputError } from "../../lib/errors.ts";
+import { renderPlan } from "../../lib/plan/types.ts";
 import { netnsExec } from "../../lib/process/run.ts";
 import { haproxyCommand } from "../../lib/proxy/admin-socket.ts";
 import { createProxyBackend, type ProxyBackend } from "../../lib/proxy/backend.ts";
@@ -85,7 +86,7 @@ function desired(world: World, routes: NodeRoute[]): NodeDesired {
 async function converge(p: Proxy, d: NodeDesired): Promise<string[]> {
   const plan = p.backend.plan(d, await p.backend.current(), Date.now());
   await p.backend.apply(plan);
-  return plan.changes;
+  return renderPlan(plan);
 }
 
 async function haproxyPid(p: Proxy): Promise<string | undefined> {
@@ -160,7 +161,7 @@ describe.skipIf(missing({ root: true, bins: ["haproxy", "ip", "openssl"] }))(
         http(102, "b.example", vm2),
       ]);
       const plan = proxy.backend.plan(same, await proxy.backend.current(), Date.now());
-      expect(plan.changes).toEqual([]);
+      expect(renderPlan(plan)).toEqual([]);
       expect(plan.files).toEqual([]);
       expect(plan.swaps).toEqual([]);
     });
@@ -232,7 +233,7 @@ describe.skipIf(missing({ root: true, bins: ["haproxy", "ip", "openssl"] }))(
         await proxy.backend.current(),
         graceUntil + 1,
       );
-      expect(plan.changes).toEqual(["- sni b.example -> 10.10.1.102:443"]);
+      expect(renderPlan(plan)).toEqual(["- sni b.example -> 10.10.1.102:443"]);
       await proxy.backend.apply(plan);
       expect((await tls("b.example")).ok).toBe(false);
     });

@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import type { NodeDesired, NodeRoute } from "../../lib/desired/types.ts";
 import { InputError } from "../../lib/errors.ts";
+import { renderPlan } from "../../lib/plan/types.ts";
 import type { Exec } from "../../lib/process/run.ts";
 import { parseShowMap } from "../../lib/proxy/admin-socket.ts";
 import { createProxyBackend } from "../../lib/proxy/backend.ts";
@@ -142,7 +143,7 @@ describe("proxy plan", () => {
       haproxyMapFormat,
       NOW,
     );
-    expect(plan.changes).toEqual([
+    expect(renderPlan(plan)).toEqual([
       "+ sni shop.example.org -> 10.10.1.102:8443 (vm 102)",
       "~ sni webmail.example.org -> 10.10.1.109:443 (vm 101) (was 10.10.1.101:443)",
       "- sni gone.example.org -> 10.10.1.5:443",
@@ -167,7 +168,7 @@ describe("proxy plan", () => {
       haproxyMapFormat,
       NOW,
     );
-    expect(plan.changes).toEqual(["~ write /m/sni.map (sni map file out of date)"]);
+    expect(renderPlan(plan)).toEqual(["~ write /m/sni.map (sni map file out of date)"]);
     expect(plan.swaps).toEqual([]);
   });
 });
@@ -191,7 +192,7 @@ describe("HAProxy backend while HAProxy is not running", () => {
     const current = await backend.current();
     expect(current.maps.sni.runtime).toBeNull();
     const plan = backend.plan(desired, current, NOW);
-    expect(plan.changes).toEqual([
+    expect(renderPlan(plan)).toEqual([
       "+ sni webmail.example.org -> 10.10.1.101:443 (vm 101)",
       `~ write ${join(dir, "http.map")} (http map file out of date)`,
       `! haproxy admin socket ${join(dir, "admin.sock")} not reachable: map files only (loaded when HAProxy starts)`,
@@ -199,7 +200,7 @@ describe("HAProxy backend while HAProxy is not running", () => {
     expect(plan.swaps).toEqual([]);
     await backend.apply(plan);
     expect(readFileSync(join(dir, "sni.map"), "utf8")).toContain("webmail.example.org 10.10.1.101:443\n");
-    expect(backend.plan(desired, await backend.current(), NOW).changes).toEqual([]);
+    expect(renderPlan(backend.plan(desired, await backend.current(), NOW))).toEqual([]);
   });
 });
 
@@ -293,7 +294,7 @@ describe("nginx backend", () => {
     const backend = createProxyBackend({ proxy, exec });
     const desired = node([web, webHttp]);
     const plan = backend.plan(desired, await backend.current(), NOW);
-    expect(plan.changes).toEqual([
+    expect(renderPlan(plan)).toEqual([
       "+ sni webmail.example.org -> 10.10.1.101:443 (vm 101)",
       "+ http webmail.example.org -> 10.10.1.101:80 (vm 101)",
     ]);
@@ -301,7 +302,7 @@ describe("nginx backend", () => {
     expect(calls).toEqual([["nginx", "-s", "reload"]]);
     expect(readFileSync(join(mapDir, "sni.map"), "utf8")).toContain("webmail.example.org 10.10.1.101:443;\n");
     const again = backend.plan(desired, await backend.current(), NOW);
-    expect(again.changes).toEqual([]);
+    expect(renderPlan(again)).toEqual([]);
     await backend.apply(again);
     expect(calls).toHaveLength(1);
   });
@@ -321,7 +322,7 @@ describe("nginx backend", () => {
       },
     });
     const plan = backend.plan(node([web]), await backend.current(), NOW);
-    expect(plan.changes).toEqual([]);
+    expect(renderPlan(plan)).toEqual([]);
     await backend.apply(plan);
     const current = await backend.current();
     expect(() => backend.plan(node([{ ...web, name: "a;b" }]), current, NOW)).toThrow(InputError);
