@@ -9,6 +9,8 @@ export const ExitCode = {
   peer: 2,
   /** Partial success: some work was applied, the rest is journaled for the next run. */
   partial: 3,
+  /** `plan`: the cluster differs from the config; nothing was changed (terraform's -detailed-exitcode 2). */
+  changes: 4,
 } as const;
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
 
@@ -18,6 +20,7 @@ export const exitCodeMeanings: Readonly<Record<ExitCode, string>> = {
   1: "invalid input or config: nothing was changed; every problem is printed as field.path: what is wrong",
   2: "a peer failed (DNS master, Proxmox API, another node): nothing was changed, or the work was journaled",
   3: "partial success: part of the work was applied, the rest is journaled and the next run finishes it",
+  4: "plan only: there are changes to apply (nothing was changed); plan exits 0 when there are none",
 };
 
 /** Bad input or config; message is one line naming the field or argument. */

@@ -11,8 +11,15 @@ export const orchestrateExamples: ExampleTable = {
     { command: "pvemigrate-dns reconcile --dry-run --json", explain: "what it would do, as JSON" },
   ],
   plan: [
-    { command: "pvemigrate-dns plan", explain: "what reconcile would change on this node and in DNS" },
-    { command: "pvemigrate-dns plan --node pve2 --json", explain: "the same for node pve2, as JSON" },
+    {
+      command: "pvemigrate-dns plan",
+      explain:
+        "what every node and DNS would change: No changes. (exit 0), or the changes and a summary (exit 4)",
+    },
+    {
+      command: "pvemigrate-dns plan --node pve2 --json",
+      explain: "the same from node pve2, as change objects",
+    },
   ],
   switch: [
     {

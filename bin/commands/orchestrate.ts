@@ -3,10 +3,12 @@ import type { LoadedConfig } from "../../lib/config/load.ts";
 import { ExitCode, InputError } from "../../lib/errors.ts";
 import { convergeNode } from "../../lib/orchestrate/converge.ts";
 import { preflight, runMigration } from "../../lib/orchestrate/migrate.ts";
+import { allChanges, planCluster, planExitCode } from "../../lib/orchestrate/plan.ts";
 import { reconcile, reconcileExitCode } from "../../lib/orchestrate/reconcile.ts";
 import { createRuntime, type Runtime } from "../../lib/orchestrate/runtime.ts";
 import { clusterStatus } from "../../lib/orchestrate/status.ts";
 import { switchExitCode, switchVm } from "../../lib/orchestrate/switch.ts";
+import { countChanges, describeChange, renderChange, summaryLine } from "../../lib/plan/types.ts";
 import { type GlobalOptions, printJson } from "./common.ts";
 
 // The orchestrator's commands. Each builds a Runtime (which node we are,
@@ -59,46 +61,62 @@ export function registerOrchestrateCommands(program: Command, load: Load): void 
       }
     });
 
-  for (const [name, dry] of [
-    ["reconcile", false],
-    ["plan", true],
-  ] as const) {
-    program
-      .command(name)
-      .description(
-        dry
-          ? "what reconcile would change on this node and in DNS (changes nothing)"
-          : "finish journaled work, switch VMs that moved without a hook, converge this node, fix DNS drift",
-      )
-      .option(nodeOption, nodeHelp)
-      .option("--dry-run", "show what would change, change nothing")
-      .option("--force", "apply a plan over safety.maxChangePercent")
-      .option("--json", "machine-readable output")
-      .action(async (_o, cmd: Command) => {
-        const opts = cmd.optsWithGlobals<NodeOptions>();
-        const rt = await runtime(load, opts);
-        const r = await reconcile(rt, { dryRun: dry || (opts.dryRun ?? false), force: opts.force ?? false });
-        if (opts.json) printJson(r);
-        else {
-          lines(`${r.node}${r.dryRun ? " (dry run)" : ""}: node`, r.local?.changes ?? []);
-          lines("dns:", r.dns?.lines ?? []);
-          lines(
-            "switched:",
-            r.switched.map((s) => `VM ${s.vmid}${s.from ? ` from ${s.from}` : ""} -> ${s.to}`),
-          );
-          lines(
-            "being switched by another process (left to it):",
-            r.busy.map((v) => `VM ${v}`),
-          );
-          lines("finished from the journal:", r.drained.done);
-          lines("Notes ignored:", r.notes);
-          lines("warnings:", r.local?.warnings ?? []);
-          lines("still pending:", r.pending);
-          lines("errors:", r.errors);
-        }
-        process.exitCode = reconcileExitCode(r);
-      });
-  }
+  program
+    .command("plan")
+    .description(
+      "what the cluster's nodes and DNS would change (changes nothing); exit 0: no changes, 4: changes",
+    )
+    .option(nodeOption, nodeHelp)
+    .option("--json", "machine-readable output: the change objects")
+    .action(async (_o, cmd: Command) => {
+      const opts = cmd.optsWithGlobals<NodeOptions>();
+      const rt = await runtime(load, opts);
+      const plan = await planCluster(rt);
+      const changes = allChanges(plan);
+      if (opts.json) printJson({ ...plan, summary: countChanges(changes) });
+      else {
+        for (const n of plan.nodes) lines(`${n.node}:`, n.changes.map(describeChange));
+        lines("dns:", plan.dns.changes.map(renderChange));
+        lines("warnings:", [...plan.nodes.flatMap((n) => n.warnings), ...plan.dns.warnings]);
+        lines("errors:", plan.errors);
+        process.stdout.write(`${changes.length === 0 ? "No changes." : summaryLine(changes)}\n`);
+      }
+      process.exitCode = planExitCode(plan);
+    });
+
+  program
+    .command("reconcile")
+    .description(
+      "finish journaled work, switch VMs that moved without a hook, converge this node, fix DNS drift",
+    )
+    .option(nodeOption, nodeHelp)
+    .option("--dry-run", "show what would change, change nothing")
+    .option("--force", "apply a plan over safety.maxChangePercent")
+    .option("--json", "machine-readable output")
+    .action(async (_o, cmd: Command) => {
+      const opts = cmd.optsWithGlobals<NodeOptions>();
+      const rt = await runtime(load, opts);
+      const r = await reconcile(rt, { dryRun: opts.dryRun ?? false, force: opts.force ?? false });
+      if (opts.json) printJson(r);
+      else {
+        lines(`${r.node}${r.dryRun ? " (dry run)" : ""}: node`, r.local?.changes ?? []);
+        lines("dns:", r.dns?.lines ?? []);
+        lines(
+          "switched:",
+          r.switched.map((s) => `VM ${s.vmid}${s.from ? ` from ${s.from}` : ""} -> ${s.to}`),
+        );
+        lines(
+          "being switched by another process (left to it):",
+          r.busy.map((v) => `VM ${v}`),
+        );
+        lines("finished from the journal:", r.drained.done);
+        lines("Notes ignored:", r.notes);
+        lines("warnings:", r.local?.warnings ?? []);
+        lines("still pending:", r.pending);
+        lines("errors:", r.errors);
+      }
+      process.exitCode = reconcileExitCode(r);
+    });
 
   program
     .command("switch")

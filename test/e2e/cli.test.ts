@@ -29,12 +29,50 @@ describe.skipIf(missing({ bins: ["named", "dig", "tsig-keygen"] }))("orchestrato
     expect(r.stdout).not.toContain(h.key.secret);
   });
 
-  it("plan on a converged node changes nothing", async () => {
+  it("plan on a converged cluster says No changes. and exits 0", async () => {
     const r = await h.cli("pve1", ["plan", "--json"]);
-    expect(r.code).toBe(0);
+    expect(r.code, r.stderr).toBe(0);
     const p = JSON.parse(r.stdout);
-    expect(p.dryRun).toBe(true);
-    expect(p.dns.lines).toEqual([]);
+    expect(p.nodes.map((n: { node: string }) => n.node)).toEqual(["pve1", "pve2", "pve3"]);
+    expect(p.dns.changes).toEqual([]);
+    expect(p.summary).toEqual({ add: 0, update: 0, remove: 0 });
+    const text = await h.cli("pve1", ["plan"]);
+    expect(text.code).toBe(0);
+    expect(text.stdout).toBe("No changes.\n");
+  });
+
+  it("plan --json, reconcile --dry-run --json and what reconcile then applies are the same changes (exit 4 before)", async () => {
+    // The config gives VM 101 a second name: one DNS change to make.
+    const file = h.writeConfigVariant("extra-name", (doc) => {
+      const vms = doc.vms as Record<string, { dns: string[] }>;
+      vms["101"]!.dns.push("extra.example.org");
+    });
+    const cli = (args: string[]) =>
+      run([process.execPath, h.bundle, "--config", file, ...args, "--node", "pve1"], { timeoutMs: 60_000 });
+    const plan = await cli(["plan", "--json"]);
+    expect(plan.code, plan.stderr).toBe(4);
+    const planned = JSON.parse(plan.stdout).dns.changes;
+    expect(planned).toEqual([
+      { op: "add", backend: "dns", vmid: 101, key: "extra.example.org", after: "203.0.113.10" },
+    ]);
+    const text = await cli(["plan"]);
+    expect(text.code).toBe(4);
+    expect(text.stdout).toContain("dns:\n  + extra.example.org -> 203.0.113.10\n");
+    expect(text.stdout).toContain("Plan: 1 to add, 0 to change, 0 to remove.");
+
+    const dry = await cli(["reconcile", "--dry-run", "--json"]);
+    expect(JSON.parse(dry.stdout).dns.plan).toEqual(planned);
+    expect(await dig(h.primary.port, "extra.example.org", "A")).toEqual([]);
+
+    const applied = await cli(["reconcile", "--json"]);
+    expect(applied.code, applied.stderr).toBe(0);
+    const updated = JSON.parse(applied.stdout).dns.outcomes.filter(
+      (o: { status: string }) => o.status === "updated",
+    );
+    expect(
+      updated.map((o: { name: string; a: string[] }) => ({ key: o.name, after: o.a.join(",") })),
+    ).toEqual(planned.map((c: { key: string; after: string }) => ({ key: c.key, after: c.after })));
+    expect((await cli(["plan"])).stdout).toBe("No changes.\n");
   });
 
   it("migrate refuses an unknown target, naming the argument, and changes nothing", async () => {

@@ -45,10 +45,19 @@ describe.skipIf(
     expect(await c.tls("pve1")).toMatchObject({ ok: true, cn: "mail.example.org" });
 
     const plan = await c.cli("pve1", ["plan", "--json"]);
-    expect(plan.code, plan.stderr).toBe(0);
-    const changes = (JSON.parse(plan.stdout) as { local: { changes: string[] } }).local.changes;
-    expect(changes).toContainEqual(expect.stringMatching(/^nat: \+ tcp\/2222 -> 10\.10\.1\.101:22/));
-    expect(changes.filter((l) => l.startsWith("proxy:"))).toEqual([]);
+    expect(plan.code, plan.stderr).toBe(4);
+    type Planned = {
+      nodes: Array<{ node: string; changes: Array<{ backend: string; key: string; after?: string }> }>;
+    };
+    const changes = (JSON.parse(plan.stdout) as Planned).nodes.find((n) => n.node === "pve1")?.changes ?? [];
+    expect(changes).toContainEqual(
+      expect.objectContaining({
+        backend: "nat",
+        key: "tcp/2222",
+        after: expect.stringMatching(/^10\.10\.1\.101:22/),
+      }),
+    );
+    expect(changes.filter((ch) => ch.backend === "proxy")).toEqual([]);
     expect(await c.tcp("pve1")).toMatchObject({ ok: false }); // plan changed nothing
 
     const r = await c.cli("pve1", ["reconcile", "--json"]);

@@ -1,0 +1,89 @@
+import { z } from "zod";
+import { messageOf, PeerError } from "../errors.ts";
+import type { Change } from "../plan/types.ts";
+import { runOnNode } from "../remote/apply.ts";
+import { convergeNode } from "./converge.ts";
+import { syncDns } from "./dns-sync.ts";
+import type { Runtime } from "./runtime.ts";
+
+// `plan`, cluster-wide (terraform plan, octoDNS' plan): every node's nft and
+// proxy plan (this node here, the others through `apply --local --dry-run`,
+// as reconcile would reach them) and the DNS plan of every configured VM.
+// Nothing is changed; the result is the change objects themselves.
+
+export interface NodePlanReport {
+  node: string;
+  changes: Change[];
+  warnings: string[];
+}
+
+export interface ClusterPlan {
+  nodes: NodePlanReport[];
+  dns: { changes: Change[]; warnings: string[] };
+  /** Nodes or masters that could not be read: the plan is incomplete. */
+  errors: string[];
+}
+
+const changeSchema = z.strictObject({
+  op: z.enum(["add", "update", "remove"]),
+  backend: z.enum(["nat", "proxy", "dns"]),
+  node: z.string().optional(),
+  vmid: z.number().int().optional(),
+  key: z.string(),
+  before: z.string().optional(),
+  after: z.string().optional(),
+  note: z.string().optional(),
+});
+const remotePlanSchema = z.object({ plan: z.array(changeSchema), warnings: z.array(z.string()) });
+
+type ParsedChange = z.output<typeof changeSchema>;
+
+/** exactOptionalPropertyTypes: the optional keys only when present. */
+function toChange({ node, vmid, before, after, note, ...c }: ParsedChange): Change {
+  return {
+    ...c,
+    ...(node === undefined ? {} : { node }),
+    ...(vmid === undefined ? {} : { vmid }),
+    ...(before === undefined ? {} : { before }),
+    ...(after === undefined ? {} : { after }),
+    ...(note === undefined ? {} : { note }),
+  };
+}
+
+async function nodePlan(rt: Runtime, node: string): Promise<NodePlanReport> {
+  if (node === rt.self) {
+    const r = await convergeNode(rt, node, { dryRun: true });
+    return { node, changes: r.plan, warnings: r.warnings };
+  }
+  const out = remotePlanSchema.safeParse(await runOnNode(rt.config, node, ["apply", "--local", "--dry-run"]));
+  if (!out.success) throw new PeerError(`node ${node}: apply --local --dry-run printed no plan`);
+  return { node, changes: out.data.plan.map(toChange), warnings: out.data.warnings };
+}
+
+export async function planCluster(rt: Runtime): Promise<ClusterPlan> {
+  const plan: ClusterPlan = { nodes: [], dns: { changes: [], warnings: [] }, errors: [] };
+  for (const node of Object.keys(rt.config.nodes).sort()) {
+    try {
+      plan.nodes.push(await nodePlan(rt, node));
+    } catch (err) {
+      plan.errors.push(`node ${node}: ${messageOf(err)}`);
+    }
+  }
+  try {
+    const dns = await syncDns(rt, undefined, { dryRun: true, withdraw: "unclaimed" });
+    plan.dns = { changes: dns.plan ?? [], warnings: dns.problems };
+  } catch (err) {
+    plan.errors.push(`dns: ${messageOf(err)}`);
+  }
+  return plan;
+}
+
+export function allChanges(plan: ClusterPlan): Change[] {
+  return [...plan.nodes.flatMap((n) => n.changes), ...plan.dns.changes];
+}
+
+/** 2 when part of the cluster could not be read, 4 when there are changes, 0 when converged; never 3. */
+export function planExitCode(plan: ClusterPlan): 0 | 2 | 4 {
+  if (plan.errors.length > 0) return 2;
+  return allChanges(plan).length > 0 ? 4 : 0;
+}
