@@ -59,9 +59,15 @@ describe.skipIf(
     );
     expect(changes.filter((ch) => ch.backend === "proxy")).toEqual([]);
     expect(await c.tcp("pve1")).toMatchObject({ ok: false }); // plan changed nothing
+    // One plan: the dry run shows the same change objects as `plan` (real nft read back).
+    const dry = await c.cli("pve1", ["reconcile", "--dry-run", "--json"]);
+    expect((JSON.parse(dry.stdout) as { local: { plan: unknown[] } }).local.plan).toEqual(changes);
 
     const r = await c.cli("pve1", ["reconcile", "--json"]);
     expect(r.code, r.stderr).toBe(0);
+    // ... and reconcile applies exactly those.
+    const applied = (JSON.parse(r.stdout) as { local: { plan: unknown[]; applied: boolean } }).local;
+    expect(applied).toMatchObject({ plan: changes, applied: true });
     expect(await c.tcp("pve1")).toEqual({ ok: true, data: `vm101 hi ${c.world.client.ip}` });
     expect(await c.udp("pve1")).toEqual({ ok: true, data: `vm101 ping ${c.world.client.ip}` });
     expect(await c.tls("pve1")).toMatchObject({ ok: true, cn: "mail.example.org" });
