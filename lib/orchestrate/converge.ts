@@ -7,6 +7,7 @@ import { assertSafe, type SafetyLimit } from "../plan/safety.ts";
 import { type Change, describeChange } from "../plan/types.ts";
 import { createProxyBackend, servingRoutes } from "../proxy/backend.ts";
 import { execOn } from "../remote/apply.ts";
+import { unrecordedDepartures } from "./departures-due.ts";
 import { localNodeName } from "./node-name.ts";
 import { type ObserveOptions, observe, type World } from "./observe.ts";
 import type { Runtime } from "./runtime.ts";
@@ -50,34 +51,29 @@ export async function convergeNode(
   });
 }
 
-/**
- * A VM last switched to `node` runs on another node now, and nobody recorded
- * its departure yet: the new node's switch has not run (its hook's worker is
- * still busy, the migration was offline, the new node's timer comes later).
- * Its names still point here, so `node` must grace-forward to it, not drop
- * it. Recorded once (the grace period runs from now); the new node's switch
- * records the departure again when it runs.
- */
+/** Records (unless a dry run) the departures from `node` nobody recorded yet (departures-due.ts). */
 async function noteUnrecordedDepartures(
   rt: Runtime,
   world: World,
   node: string,
   dryRun: boolean,
 ): Promise<void> {
-  const elsewhere = world.placements.filter((p) => p.node !== node && p.status === "running");
-  if (elsewhere.length === 0) return;
+  if (!world.placements.some((p) => p.node !== node && p.status === "running")) return;
   // One listing, not one read per VM: this runs on every convergence.
-  const lastByVmid = new Map((await rt.state.lastApplied.list()).map((r) => [r.vmid, r]));
-  for (const p of elsewhere) {
-    const last = lastByVmid.get(p.vmid);
-    const ip = last?.privateIPs[0];
-    if (last?.node !== node || !ip) continue;
-    const since = Date.parse(last.appliedAt);
-    if (world.departures.some((d) => d.vmid === p.vmid && d.node === node && d.leftAt >= since)) continue;
-    const departure = { vmid: p.vmid, node, ip, leftAt: rt.now() };
+  const due = unrecordedDepartures(
+    node,
+    world.placements,
+    await rt.state.lastApplied.list(),
+    world.departures,
+    rt.now(),
+  );
+  for (const departure of due) {
     if (!dryRun) await rt.departures.add(departure);
     // Replaces an older departure of the same pair (from an earlier stay), as the store does.
-    world.departures = [...world.departures.filter((d) => d.vmid !== p.vmid || d.node !== node), departure];
+    world.departures = [
+      ...world.departures.filter((d) => d.vmid !== departure.vmid || d.node !== node),
+      departure,
+    ];
   }
 }
 
