@@ -8,6 +8,7 @@ import { observe, type World } from "./observe.ts";
 import { dnsWork, nodeWork, withdrawWork } from "./pending.ts";
 import type { Runtime } from "./runtime.ts";
 import { type SwitchReport, switchVm } from "./switch.ts";
+import { vmsToSwitch } from "./switch-due.ts";
 import { finishHookWork } from "./worker.ts";
 
 // The timer's job on every node, every minute: finish what earlier runs left
@@ -118,18 +119,16 @@ export async function reconcile(rt: Runtime, opts: ReconcileOptions = {}): Promi
   report.notes = world.notes;
   const hereNow = world.placements.filter((p) => p.node === rt.self && p.status === "running");
   if (!dryRun) {
-    for (const p of hereNow) {
-      const last = await rt.state.lastApplied.get(p.vmid);
-      if (last?.node === rt.self) continue;
-      await step(`switch VM ${p.vmid}`, async () => {
+    for (const vmid of vmsToSwitch(rt.self, hereNow, await rt.state.lastApplied.list())) {
+      await step(`switch VM ${vmid}`, async () => {
         try {
-          report.switched.push(await switchVm(rt, p.vmid, { lockWaitMs: BUSY_VM_WAIT_MS }));
+          report.switched.push(await switchVm(rt, vmid, { lockWaitMs: BUSY_VM_WAIT_MS }));
         } catch (err) {
           // The hook's worker (or a migrate) is switching this VM right now: it
           // finishes the job, and the next run checks the result.
           if (!(err instanceof LockTimeoutError)) throw err;
-          report.busy.push(p.vmid);
-          rt.log(`VM ${p.vmid}: being switched by another process; left to it`);
+          report.busy.push(vmid);
+          rt.log(`VM ${vmid}: being switched by another process; left to it`);
         }
       });
     }
