@@ -29,6 +29,7 @@ import {
   parsePortRange,
   parseRoute,
   parseSshHost,
+  VMID_PATTERN,
 } from "./values.ts";
 
 // The shape of the config file, with defaults. Field names follow the
@@ -228,9 +229,7 @@ export const configSchema = z.strictObject({
   notes: notes.prefault({}),
   // Each VM is parsed on its own (vmSchema), so one broken VM does not hide
   // the cross-field problems of the others.
-  vms: z
-    .record(z.string().regex(/^[1-9]\d{2,8}$/, "is not a VM id (100-999999999)"), z.unknown())
-    .default({}),
+  vms: z.record(z.string().regex(VMID_PATTERN, "is not a VM id (100-999999999)"), z.unknown()).default({}),
 });
 
 export type RawVm = z.output<typeof vmSchema>;

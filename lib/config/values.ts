@@ -9,6 +9,17 @@ export type Parsed<T> = { ok: true; value: T } | { ok: false; message: string };
 const ok = <T>(value: T): Parsed<T> => ({ ok: true, value });
 const fail = <T>(message: string): Parsed<T> => ({ ok: false, message });
 
+/**
+ * A Proxmox VM id as text: 100-999999999, no leading zero (pve-common
+ * PVE/JSONSchema.pm pve_verify_vmid `^[1-9][0-9]{2,8}$` and the pve-vmid
+ * option's bounds). Config keys, hook arguments and CLI arguments all use it.
+ */
+export const VMID_PATTERN = /^[1-9]\d{2,8}$/;
+
+export function isVmidText(text: string): boolean {
+  return VMID_PATTERN.test(text);
+}
+
 export function parsePort(text: string): Parsed<number> {
   if (!/^\d{1,6}$/.test(text)) return fail(`"${text}" is not a port number`);
   const port = Number(text);
