@@ -152,6 +152,11 @@ export function parseMaster(text: string): Parsed<DnsMaster> {
   return port.ok ? ok({ host, port: port.value }) : port;
 }
 
+/** A master as parseMaster reads it back: "host:port", "[v6]:port". Used in every message that names one. */
+export function masterLabel(m: DnsMaster): string {
+  return m.host.includes(":") ? `[${m.host}]:${m.port}` : `${m.host}:${m.port}`;
+}
+
 /**
  * A word ssh can hand to the remote shell unquoted: ssh joins the remote
  * argv with spaces, so anything else (spaces, quotes, $, ;) would be
