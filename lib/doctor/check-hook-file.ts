@@ -4,7 +4,7 @@ import { z } from "zod";
 import { configPath } from "../config/path.ts";
 import type { Config } from "../config/types.ts";
 import { errnoCode, messageOf } from "../errors.ts";
-import { localNodeName } from "../orchestrate/node-name.ts";
+import { localNodeName } from "../node-name.ts";
 import { run } from "../process/run.ts";
 import { remoteArgv } from "../remote/apply.ts";
 import {

@@ -8,9 +8,9 @@ import type { Config } from "../config/types.ts";
 import { isVmidText } from "../config/values.ts";
 import { InputError, messageOf } from "../errors.ts";
 import { runChainedHookscript } from "../hookscripts/chain.ts";
+import { localNodeName } from "../node-name.ts";
 import { openState, type State } from "../state/index.ts";
 import { makeDirsSync } from "../state/make-dirs.ts";
-import { localNodeName } from "./node-name.ts";
 import { type HookWork, hookWork } from "./pending.ts";
 
 // The hookscript: Proxmox runs `<script> <vmid> <phase>` and waits for it,
