@@ -1,4 +1,4 @@
-import type { BackendPlan } from "../nat/types.ts";
+import type { BackendPlan } from "../backend/types.ts";
 import { describeRoute, ROUTE_KINDS, type RouteEntry, type RouteKind, type RouteSpec } from "./routes.ts";
 
 // PURE: desired routes vs. what the proxy holds -> printable changes, the map
