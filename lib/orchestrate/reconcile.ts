@@ -6,7 +6,7 @@ import { type DnsSyncResult, syncDns, syncDnsStrict, withdrawStrict } from "./dn
 import { observe, type World } from "./observe.ts";
 import { dnsWork, nodeWork, withdrawWork } from "./pending.ts";
 import type { Runtime } from "./runtime.ts";
-import { type SwitchReport, switchVm } from "./switch.ts";
+import { BUSY_VM_WAIT_MS, type SwitchReport, switchVm } from "./switch.ts";
 import { finishHookWork } from "./worker.ts";
 
 // The timer's job on every node, every minute: finish what earlier runs left
@@ -67,9 +67,6 @@ async function drainJournal(rt: Runtime, report: ReconcileReport): Promise<void>
     ),
   );
 }
-
-/** How long the timer's reconcile waits for a VM another process is switching before leaving it alone. */
-export const BUSY_VM_WAIT_MS = 5000;
 
 export async function reconcile(rt: Runtime, opts: { dryRun?: boolean } = {}): Promise<ReconcileReport> {
   const dryRun = opts.dryRun ?? false;
