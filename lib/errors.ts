@@ -46,3 +46,8 @@ export function exitCodeOf(err: unknown): ExitCode {
 export function messageOf(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
+
+/** The `code` of a Node system error (`ENOENT`, `EEXIST`, ...); undefined for anything else. */
+export function errnoCode(err: unknown): string | undefined {
+  return err && typeof err === "object" && "code" in err ? String(err.code) : undefined;
+}

@@ -1,14 +1,6 @@
 import type { Command } from "commander";
 import type { LoadedConfig } from "../../lib/config/load.ts";
-import { ipv4Mapped } from "../../lib/config/values.ts";
-import {
-  type Addresses,
-  type NameWrite,
-  normalizeAddresses,
-  normalizeName,
-  ownershipTxt,
-  sectionsFor,
-} from "../../lib/dns/changes.ts";
+import { normalizeName } from "../../lib/dns/changes.ts";
 import {
   createDnsClient,
   type DeleteResult,
@@ -17,12 +9,18 @@ import {
   type NameOutcome,
 } from "../../lib/dns/client.ts";
 import { DnsAllMastersFailed, masterLabel } from "../../lib/dns/errors.ts";
-import { tsigKeyFrom } from "../../lib/dns/key.ts";
-import { encodeName } from "../../lib/dns/wire/codec.ts";
-import { signMessage } from "../../lib/dns/wire/tsig.ts";
-import { encodeUpdate } from "../../lib/dns/wire/update.ts";
 import { ExitCode, exitCodeOf, InputError, messageOf } from "../../lib/errors.ts";
 import { type GlobalOptions, printJson } from "./common.ts";
+import { checkFitsOneMessage, parseAddresses, parseExpect, parseTtl } from "./dns-args.ts";
+import {
+  type DnsDeleteResult,
+  type DnsSetResult,
+  type DnsShowResult,
+  formatDelete,
+  formatSet,
+  formatShow,
+  type MasterView,
+} from "./dns-format.ts";
 
 // `dns set|show|delete`. The command functions take the loaded config and
 // plain arguments and return plain result objects (tested directly); the
@@ -39,99 +37,10 @@ export interface DnsSetArgs {
   expect?: string[];
 }
 
-export interface DnsSetResult {
-  ok: boolean;
-  exitCode: ExitCode;
-  outcome: NameOutcome;
-  acceptedBy: string[];
-}
-
 function clientFor(loaded: LoadedConfig, factory: ClientFactory = createDnsClient): DnsClient {
   return factory({ dns: loaded.config.dns, tsigSecret: loaded.secrets.tsig });
 }
 
-function parseTtl(ttl: string | number | undefined): number | undefined {
-  if (ttl === undefined) return undefined;
-  const n = typeof ttl === "number" ? ttl : /^\d+$/.test(ttl) ? Number(ttl) : Number.NaN;
-  if (!Number.isInteger(n) || n < 0 || n > 2_147_483_647) {
-    throw new InputError(`--ttl: "${ttl}" is not a TTL in seconds (0..2147483647)`);
-  }
-  return n;
-}
-
-/**
- * Addresses given on the command line. An IPv4-mapped IPv6 address
- * (`::ffff:192.0.2.1`) is refused: written as AAAA it would replace the
- * name's A record with an address no client reaches over IPv6.
- */
-function parseAddresses(values: readonly string[], argument: string): Addresses {
-  for (const value of values) {
-    const v4 = ipv4Mapped(value.trim());
-    if (v4) {
-      throw new InputError(
-        `${argument}: "${value}" is the IPv4 address ${v4} written as IPv6 (IPv4-mapped); give ${v4} for an A record`,
-      );
-    }
-  }
-  return normalizeAddresses(values, argument);
-}
-
-/** A DNS message over TCP carries a 16-bit length (RFC 1035 4.2.2): no UPDATE can be larger. */
-export const MAX_MESSAGE_BYTES = 65_535;
-
-/**
- * Refuses a `dns set` whose one UPDATE message (compare-and-swap
- * prerequisites, the adds, the TSIG record) would exceed MAX_MESSAGE_BYTES,
- * measured with the same encoders the client sends with. The form that needs
- * more bytes (create or replace) is measured, so a check that passes holds
- * whatever the master holds now.
- */
-function checkFitsOneMessage(
-  loaded: LoadedConfig,
-  name: string,
-  desired: Addresses,
-  expect: Addresses | undefined,
-  ttl: number,
-): void {
-  const { dns } = loaded.config;
-  const txt = ownershipTxt(dns.ownerId);
-  const forms: NameWrite["form"][] = [
-    { kind: "create" },
-    { kind: "replace", expect: expect ?? { a: [], aaaa: [] }, txt: [txt] },
-  ];
-  const key = tsigKeyFrom(dns.tsig, loaded.secrets.tsig);
-  const bytes = Math.max(
-    ...forms.map((form) => {
-      const message = encodeUpdate({
-        id: 0,
-        zone: dns.zone,
-        ...sectionsFor({ name, desired, form }, ttl, txt),
-      });
-      return signMessage(message, key, 0).message.length;
-    }),
-  );
-  if (bytes <= MAX_MESSAGE_BYTES) return;
-  // One A record: owner name, type, class, TTL, RDLENGTH, 4 address bytes.
-  const perA = encodeName(name).length + 14;
-  const count = desired.a.length + desired.aaaa.length;
-  const room = MAX_MESSAGE_BYTES - (bytes - desired.a.length * perA - desired.aaaa.length * (perA + 12));
-  throw new InputError(
-    `ADDRESS: ${count} addresses need a ${bytes}-byte DNS message, over the ${MAX_MESSAGE_BYTES} bytes one message holds (${Math.max(0, Math.floor(room / perA))} IPv4 addresses fit for ${name})`,
-  );
-}
-
-function parseExpect(expect: string[] | undefined): Addresses | undefined {
-  if (expect === undefined) return undefined;
-  const values = expect
-    .flatMap((e) => e.split(","))
-    .map((e) => e.trim())
-    .filter((e) => e !== "");
-  if (values.length === 1 && values[0] === "none") return { a: [], aaaa: [] };
-  if (values.length === 0) throw new InputError('--expect: give the current address(es), or "none"');
-  return parseAddresses(values, "--expect");
-}
-
-/** Outcomes that changed nothing because the name is not ours or not as expected: exit 1. */
 function outcomeExit(o: NameOutcome | DeleteResult): ExitCode {
   return o.status === "stale" || o.status === "not-owned" || o.status === "refused"
     ? ExitCode.invalid
@@ -160,25 +69,6 @@ export async function dnsSet(
   return { ok: exitCode === ExitCode.ok, exitCode, outcome, acceptedBy: result.acceptedBy };
 }
 
-export interface MasterView {
-  master: string;
-  ok: boolean;
-  error?: string;
-  exists?: boolean;
-  a?: string[];
-  aaaa?: string[];
-  txt?: string[];
-  owned?: boolean;
-  serial?: number;
-}
-
-export interface DnsShowResult {
-  ok: boolean;
-  exitCode: ExitCode;
-  name: string;
-  masters: MasterView[];
-}
-
 /** The name's records at every master candidate, asked in parallel, side by side. */
 export async function dnsShow(
   loaded: LoadedConfig,
@@ -205,12 +95,6 @@ export async function dnsShow(
   return { ok, exitCode: ok ? ExitCode.ok : ExitCode.peer, name, masters };
 }
 
-export interface DnsDeleteResult {
-  ok: boolean;
-  exitCode: ExitCode;
-  result: DeleteResult;
-}
-
 export async function dnsDelete(
   loaded: LoadedConfig,
   fqdn: string,
@@ -220,58 +104,6 @@ export async function dnsDelete(
   const result = await clientFor(loaded, factory).deleteName(name);
   const exitCode = outcomeExit(result);
   return { ok: exitCode === ExitCode.ok, exitCode, result };
-}
-
-// ---- text rendering (pure) ----
-
-const list = (a: string[] | undefined) => (a && a.length > 0 ? a.join(" ") : "-");
-
-export function formatSet(r: DnsSetResult): string {
-  const o = r.outcome;
-  switch (o.status) {
-    case "updated":
-      return `${o.name}: set to ${list([...o.a, ...o.aaaa])}, accepted by ${o.master}`;
-    case "unchanged":
-      return `${o.name}: already ${list([...o.a, ...o.aaaa])} at ${o.master}, nothing to do`;
-    case "stale":
-      return `${o.name}: not changed: it holds ${list([...o.actual.a, ...o.actual.aaaa])}, not the expected ${list([...o.expected.a, ...o.expected.aaaa])} (NXRRSET at ${o.master})`;
-    case "not-owned":
-      return `${o.name}: not changed: the name exists without our ownership TXT (records: ${list([...o.actual.a, ...o.actual.aaaa, ...o.actual.txt])}); it belongs to someone else`;
-    case "refused":
-      return `${o.name}: not changed: it ${o.reason}`;
-  }
-}
-
-export function formatShow(r: DnsShowResult): string {
-  const rows = [["MASTER", "SERIAL", "A", "AAAA", "OWNED", "TXT"]];
-  for (const m of r.masters) {
-    if (!m.ok) rows.push([m.master, "-", `ERROR: ${m.error}`, "", "", ""]);
-    else if (!m.exists) rows.push([m.master, String(m.serial), "(no such name)", "", "", ""]);
-    else
-      rows.push([m.master, String(m.serial), list(m.a), list(m.aaaa), m.owned ? "yes" : "no", list(m.txt)]);
-  }
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => (row[i] ?? "").length)));
-  return [
-    `${r.name}:`,
-    ...rows.map((row) =>
-      row
-        .map((c, i) => c.padEnd(widths[i] ?? 0))
-        .join("  ")
-        .trimEnd(),
-    ),
-  ].join("\n");
-}
-
-export function formatDelete(r: DnsDeleteResult): string {
-  const d = r.result;
-  switch (d.status) {
-    case "deleted":
-      return `${d.name}: deleted at ${d.master}`;
-    case "absent":
-      return `${d.name}: does not exist at ${d.master}, nothing to do`;
-    case "not-owned":
-      return `${d.name}: not deleted: the name exists without our ownership TXT; it belongs to someone else`;
-  }
 }
 
 // ---- commander wiring ----

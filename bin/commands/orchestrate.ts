@@ -1,5 +1,6 @@
 import type { Command } from "commander";
 import type { LoadedConfig } from "../../lib/config/load.ts";
+import { isVmidText } from "../../lib/config/values.ts";
 import { ExitCode, InputError } from "../../lib/errors.ts";
 import { convergeNode } from "../../lib/orchestrate/converge.ts";
 import { preflight, runMigration } from "../../lib/orchestrate/migrate.ts";
@@ -28,7 +29,7 @@ async function runtime(load: Load, opts: NodeOptions): Promise<Runtime> {
 }
 
 export function vmidArg(text: string): number {
-  if (!/^[1-9]\d{2,8}$/.test(text)) throw new InputError(`VMID: "${text}" is not a VM id`);
+  if (!isVmidText(text)) throw new InputError(`VMID: "${text}" is not a VM id`);
   return Number(text);
 }
 

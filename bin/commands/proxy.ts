@@ -3,7 +3,7 @@ import type { ExampleTable } from "../../lib/cli-docs/examples.ts";
 import { forNode } from "../../lib/config/for-node.ts";
 import type { LoadedConfig } from "../../lib/config/load.ts";
 import { InputError } from "../../lib/errors.ts";
-import { localNodeName } from "../../lib/orchestrate/node-name.ts";
+import { localNodeName } from "../../lib/node-name.ts";
 import { proxyConfigText } from "../../lib/proxy/config-text.ts";
 import { type GlobalOptions, printJson } from "./common.ts";
 

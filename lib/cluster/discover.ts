@@ -1,7 +1,7 @@
 import { readFile } from "node:fs/promises";
 import { z } from "zod";
 import type { VmConfig } from "../config/types.ts";
-import { PeerError } from "../errors.ts";
+import { errnoCode, PeerError } from "../errors.ts";
 import { type Exec, runLocal } from "../process/run.ts";
 import type { ProxmoxClient } from "./client.ts";
 import {
@@ -68,13 +68,51 @@ async function agentInterfaces(client: ProxmoxClient, vm: SnapshotVm): Promise<A
     if (!parsed.success) throw new IpDiscoveryError(`CT ${vm.vmid}: unexpected /interfaces answer`);
     return parsed.data.map(lxcAddresses);
   }
-  const data = (await client.request("GET", `${base}/agent/network-get-interfaces`)) as {
-    result?: unknown;
-  } | null;
-  const result = data?.result;
-  if (!Array.isArray(result))
-    throw new IpDiscoveryError(`VM ${vm.vmid}: the guest agent answer has no result list`);
-  return result as AgentInterface[];
+  const data = await client.request("GET", `${base}/agent/network-get-interfaces`);
+  const parsed = agentAnswer.safeParse(data);
+  if (!parsed.success)
+    throw new IpDiscoveryError(`VM ${vm.vmid}: the guest agent answer is not a list of interfaces`);
+  return parsed.data.result;
+}
+
+/**
+ * What qemu-server's agent/network-get-interfaces relays from the guest's
+ * guest-network-get-interfaces: `{ result: [...] }`. Written by the guest, so
+ * checked before anything reads it; fields we do not use may be anything.
+ */
+const agentAnswer = z.object({
+  result: z.array(
+    z.object({
+      name: z.string(),
+      "hardware-address": z.string().optional(),
+      "ip-addresses": z
+        .array(
+          z.object({
+            "ip-address": z.string(),
+            "ip-address-type": z.string().optional(),
+            prefix: z.number().optional(),
+          }),
+        )
+        .optional(),
+    }),
+  ),
+}) satisfies z.ZodType<{ result: AgentInterface[] }>;
+
+/** `ip -j neigh show`: entries without a link-layer address (FAILED, INCOMPLETE) have no lladdr. */
+const neighbours = z.array(
+  z.object({ dst: z.string(), lladdr: z.string().optional(), state: z.array(z.string()).optional() }),
+) satisfies z.ZodType<Neighbour[]>;
+
+function parseNeighbours(vmid: number, stdout: string): Neighbour[] {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(stdout || "[]");
+  } catch {
+    throw new IpDiscoveryError(`VM ${vmid}: ip -j neigh printed something that is not JSON`);
+  }
+  const parsed = neighbours.safeParse(raw);
+  if (!parsed.success) throw new IpDiscoveryError(`VM ${vmid}: ip -j neigh printed an unexpected table`);
+  return parsed.data;
 }
 
 export async function discoverIp(
@@ -97,7 +135,7 @@ export async function discoverIp(
       try {
         text = await readFile(opts.leasesFile, "utf8");
       } catch (err) {
-        const code = (err as NodeJS.ErrnoException).code ?? "unreadable";
+        const code = errnoCode(err) ?? "unreadable";
         throw new IpDiscoveryError(`VM ${vm.vmid}: cannot read dnsmasq leases ${opts.leasesFile} (${code})`);
       }
       pick = pickLease(parseLeases(text), macs, opts.vmNetwork);
@@ -107,7 +145,7 @@ export async function discoverIp(
       const macs = guestMacs(opts.guestConfig ?? (await getVmConfig(client, vm)));
       const r = await (opts.exec ?? runLocal)(["ip", "-j", "neigh", "show"], { timeoutMs: 5000 });
       if (r.code !== 0) throw new IpDiscoveryError(`VM ${vm.vmid}: ip neigh failed: ${r.stderr.trim()}`);
-      pick = pickNeighbour(JSON.parse(r.stdout || "[]") as Neighbour[], macs, opts.vmNetwork);
+      pick = pickNeighbour(parseNeighbours(vm.vmid, r.stdout), macs, opts.vmNetwork);
       break;
     }
   }

@@ -1,6 +1,7 @@
 import type { LoadedConfig } from "./load.ts";
 import { portRangeText } from "./reserved.ts";
 import type { Forward, IpSource, Route } from "./types.ts";
+import { masterLabel } from "./values.ts";
 
 // The normalized config as `config check` prints it: the same field names as
 // the file, values written back in their file syntax, secrets as <redacted>
@@ -21,9 +22,7 @@ export function printableConfig({ config, secrets }: LoadedConfig): Record<strin
     vmNetwork: config.vmNetwork,
     dns: {
       ...config.dns,
-      masters: config.dns.masters.map((m) =>
-        m.host.includes(":") ? `[${m.host}]:${m.port}` : `${m.host}:${m.port}`,
-      ),
+      masters: config.dns.masters.map(masterLabel),
       tsig: { ...config.dns.tsig, secret: secrets.tsig },
     },
     nat: config.nat,

@@ -9,6 +9,17 @@ export type Parsed<T> = { ok: true; value: T } | { ok: false; message: string };
 const ok = <T>(value: T): Parsed<T> => ({ ok: true, value });
 const fail = <T>(message: string): Parsed<T> => ({ ok: false, message });
 
+/**
+ * A Proxmox VM id as text: 100-999999999, no leading zero (pve-common
+ * PVE/JSONSchema.pm pve_verify_vmid `^[1-9][0-9]{2,8}$` and the pve-vmid
+ * option's bounds). Config keys, hook arguments and CLI arguments all use it.
+ */
+export const VMID_PATTERN = /^[1-9]\d{2,8}$/;
+
+export function isVmidText(text: string): boolean {
+  return VMID_PATTERN.test(text);
+}
+
 export function parsePort(text: string): Parsed<number> {
   if (!/^\d{1,6}$/.test(text)) return fail(`"${text}" is not a port number`);
   const port = Number(text);
@@ -139,6 +150,11 @@ export function parseMaster(text: string): Parsed<DnsMaster> {
   if (parts[1] === undefined) return ok({ host, port: 53 });
   const port = parsePort(parts[1]);
   return port.ok ? ok({ host, port: port.value }) : port;
+}
+
+/** A master as parseMaster reads it back: "host:port", "[v6]:port". Used in every message that names one. */
+export function masterLabel(m: DnsMaster): string {
+  return m.host.includes(":") ? `[${m.host}]:${m.port}` : `${m.host}:${m.port}`;
 }
 
 /**

@@ -1,4 +1,3 @@
-import type { DnsMaster } from "../config/types.ts";
 import { PeerError } from "../errors.ts";
 import type { NameOutcome } from "./types.ts";
 
@@ -6,9 +5,8 @@ import type { NameOutcome } from "./types.ts";
 // fine but no master would take it. Neither ever includes key material: the
 // key is named, its secret never is.
 
-export function masterLabel(m: DnsMaster): string {
-  return m.host.includes(":") ? `[${m.host}]:${m.port}` : `${m.host}:${m.port}`;
-}
+/** Re-exported from its home next to parseMaster, for the DNS modules that name masters in errors. */
+export { masterLabel } from "../config/values.ts";
 
 export interface MasterFailure {
   master: string;

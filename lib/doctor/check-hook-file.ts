@@ -3,11 +3,10 @@ import { join, resolve } from "node:path";
 import { z } from "zod";
 import { configPath } from "../config/path.ts";
 import type { Config } from "../config/types.ts";
-import { messageOf } from "../errors.ts";
-import { localNodeName } from "../orchestrate/node-name.ts";
+import { errnoCode, messageOf } from "../errors.ts";
+import { localNodeName } from "../node-name.ts";
 import { run } from "../process/run.ts";
 import { remoteArgv } from "../remote/apply.ts";
-import { errnoCode } from "../state/lock-common.ts";
 import {
   HOOK_FILE,
   type HookFileProbe,

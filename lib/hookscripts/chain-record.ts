@@ -1,7 +1,7 @@
 import { readFile, unlink } from "node:fs/promises";
 import { join } from "node:path";
+import { errnoCode } from "../errors.ts";
 import { writeFileAtomic } from "../state/atomic-write.ts";
-import { errnoCode } from "../state/lock-common.ts";
 import { makeDirs } from "../state/make-dirs.ts";
 import { parseJsonObject } from "../state/read.ts";
 

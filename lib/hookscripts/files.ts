@@ -1,6 +1,6 @@
 import { readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
-import { errnoCode } from "../state/lock-common.ts";
+import { errnoCode } from "../errors.ts";
 import { parseStorageCfg, type StorageTable } from "./volume.ts";
 
 // The node-side facts `hooks` needs: the storages (pmxcfs storage.cfg), the

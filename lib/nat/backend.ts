@@ -1,3 +1,5 @@
+import type { NodeBackend } from "../backend/types.ts";
+import { checkNftName } from "../backend/validate.ts";
 import type { NatConfig } from "../config/types.ts";
 import type { NodeDesired } from "../desired/types.ts";
 import { messageOf, PeerError } from "../errors.ts";
@@ -6,8 +8,6 @@ import { type NatCurrent, parseNftElements, parseNftLayout, parseNftSets } from 
 import { type NatPlan, planNat } from "./plan.ts";
 import { parseDefaultGateway, parseRules, type RoutingState } from "./policy.ts";
 import { type NatSpec, natSpec } from "./spec.ts";
-import type { NodeBackend } from "./types.ts";
-import { checkNftName } from "./validate.ts";
 
 // Imperative shell of the nftables backend: runs `nft` (and `ip` for the
 // policy routing of grace replies) through the Exec seam (the local node in
@@ -140,7 +140,7 @@ function noNat(table: string): NatBackend {
   };
 }
 
+export { type BackendPlan, describePlan } from "../backend/types.ts";
 export type { NatCurrent } from "./parse.ts";
 export type { NatPlan } from "./plan.ts";
 export type { NatSpec } from "./spec.ts";
-export { type BackendPlan, describePlan } from "./types.ts";

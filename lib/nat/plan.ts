@@ -1,9 +1,9 @@
+import type { BackendPlan } from "../backend/types.ts";
 import type { Change } from "../plan/types.ts";
 import type { NatCurrent, TableState } from "./parse.ts";
 import { planRouting } from "./policy.ts";
 import { layoutLines, nftFamily, renderNftScript, setElements, tableLayout, wantsTable } from "./render.ts";
 import { type Family, familyOf, forwardKey, type NatForward, type NatSpec } from "./spec.ts";
-import type { BackendPlan } from "./types.ts";
 
 // PURE: desired spec vs. read-back tables (and policy routes) -> the printable
 // changes and, when there are any, the script that replaces the tables and

@@ -1,7 +1,4 @@
-import type { Proto } from "../config/types.ts";
-import { MAX_PEERS } from "../desired/grace.ts";
-import type { NodeDesired, NodeForward } from "../desired/types.ts";
-import { InputError } from "../errors.ts";
+import { chooseLiveOverGrace, graceEnd } from "../backend/grace.ts";
 import {
   checkInterfaceName,
   checkIPv4,
@@ -10,7 +7,11 @@ import {
   checkIPv6Cidr,
   checkNftName,
   checkPort,
-} from "./validate.ts";
+} from "../backend/validate.ts";
+import type { Proto } from "../config/types.ts";
+import { MAX_PEERS } from "../desired/grace.ts";
+import type { NodeDesired, NodeForward } from "../desired/types.ts";
+import { InputError } from "../errors.ts";
 
 // PURE: NodeDesired -> the validated description of the node's nft tables at a
 // given moment. Grace forwards that already ended are dropped here (the
@@ -77,12 +78,9 @@ function checkForward(f: NodeForward, field: string, now: number): NatForward[] 
     targetPort: checkPort(`${field}.targetPort`, f.targetPort),
     vmid: f.vmid,
   };
-  if (f.graceUntil !== undefined) {
-    if (!Number.isFinite(f.graceUntil))
-      throw new InputError(`${field}.graceUntil: must be epoch milliseconds`);
-    if (f.graceUntil <= now) return undefined; // grace is over: the old node lets go
-    base.graceUntil = f.graceUntil;
-  }
+  const grace = graceEnd(field, f.graceUntil, now);
+  if (grace === "ended") return undefined;
+  if (grace !== undefined) base.graceUntil = grace;
   if (f.target6 === undefined) return [base];
   return [base, { ...base, family: 6, target: checkIPv6(`${field}.target6`, f.target6) }];
 }
@@ -109,15 +107,12 @@ export function natSpec(desired: NodeDesired, table: string, now: number): NatSp
       // Without a public IPv6 nothing could reach an IPv6 forward.
       if (familyOf(fwd) === 6 && !publicIPv6) continue;
       const key = forwardKey(fwd);
-      const other = chosen.get(key);
-      if (other === undefined) {
-        chosen.set(key, fwd);
-      } else if ((other.graceUntil === undefined) === (fwd.graceUntil === undefined)) {
-        throw new InputError(`${field}: ${key} is forwarded twice (vm ${other.vmid} and vm ${fwd.vmid})`);
-      } else if (fwd.graceUntil === undefined) {
-        // A VM that lives here now wins over the grace entry of one that left.
-        chosen.set(key, fwd);
-      }
+      chooseLiveOverGrace(
+        chosen,
+        key,
+        fwd,
+        (other) => `${field}: ${key} is forwarded twice (vm ${other.vmid} and vm ${fwd.vmid})`,
+      );
       if (f.keepClient && fwd.graceUntil !== undefined && familyOf(fwd) === 4) keep.add(fwd.target);
     }
   });

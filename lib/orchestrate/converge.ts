@@ -2,13 +2,13 @@ import { missingConfiguredVms } from "../cluster/index.ts";
 import { computeDesired } from "../desired/compute.ts";
 import { InputError } from "../errors.ts";
 import { createNatBackend } from "../nat/backend.ts";
+import { localNodeName } from "../node-name.ts";
 import { holdUnresolved, planNode } from "../plan/index.ts";
 import { assertSafe, type SafetyLimit } from "../plan/safety.ts";
 import { type Change, describeChange } from "../plan/types.ts";
 import { createProxyBackend, servingRoutes } from "../proxy/backend.ts";
 import { execOn } from "../remote/apply.ts";
 import { unrecordedDepartures } from "./departures-due.ts";
-import { localNodeName } from "./node-name.ts";
 import { type ObserveOptions, observe, type World } from "./observe.ts";
 import type { Runtime } from "./runtime.ts";
 

@@ -5,11 +5,12 @@ import { forNode } from "../config/for-node.ts";
 import type { LoadedConfig } from "../config/load.ts";
 import { loadConfigFast } from "../config/load-fast.ts";
 import type { Config } from "../config/types.ts";
+import { isVmidText } from "../config/values.ts";
 import { InputError, messageOf } from "../errors.ts";
 import { runChainedHookscript } from "../hookscripts/chain.ts";
+import { localNodeName } from "../node-name.ts";
 import { openState, type State } from "../state/index.ts";
 import { makeDirsSync } from "../state/make-dirs.ts";
-import { localNodeName } from "./node-name.ts";
 import { type HookWork, hookWork } from "./pending.ts";
 
 // The hookscript: Proxmox runs `<script> <vmid> <phase>` and waits for it,
@@ -65,7 +66,7 @@ export function spawnDetachedWorker(ctx: HookContext, vmid: number, phase: HookW
 /** Returns the exit code: non-zero only for bad arguments and for a strict pre-start refusal. */
 export async function runHook(args: string[], opts: HookEnv): Promise<number> {
   const [vmidText, phase, workerOf] = args;
-  if (!vmidText || !/^[1-9]\d{2,8}$/.test(vmidText)) {
+  if (!vmidText || !isVmidText(vmidText)) {
     say(`hook: vmid ${JSON.stringify(vmidText ?? "")} is not a VM id (usage: <script> <vmid> <phase>)`);
     return 1;
   }

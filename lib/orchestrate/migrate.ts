@@ -1,4 +1,5 @@
 import { type GuestType, getSnapshot, type MigrateProgress, migrate } from "../cluster/index.ts";
+import { masterLabel } from "../config/values.ts";
 import { collisionsOnNode, computeDesired } from "../desired/compute.ts";
 import { InputError, messageOf, PeerError } from "../errors.ts";
 import { runOnNode } from "../remote/apply.ts";
@@ -157,9 +158,7 @@ export async function runMigration(
   for (const line of plan.dns) {
     const name = line.split(" ")[0]!;
     for (const master of rt.config.dns.masters) {
-      const label = master.host.includes(":")
-        ? `[${master.host}]:${master.port}`
-        : `${master.host}:${master.port}`;
+      const label = masterLabel(master);
       try {
         const r = await rt.dns.query(name, master);
         dns.push(`${name} at ${label}: ${[...r.a, ...r.aaaa].join(",") || "(none)"}`);

@@ -7,7 +7,7 @@ import { type DnsSyncResult, syncDns, syncDnsStrict, withdrawStrict } from "./dn
 import { observe, type World } from "./observe.ts";
 import { dnsWork, nodeWork, withdrawWork } from "./pending.ts";
 import type { Runtime } from "./runtime.ts";
-import { type SwitchReport, switchVm } from "./switch.ts";
+import { BUSY_VM_WAIT_MS, type SwitchReport, switchVm } from "./switch.ts";
 import { vmsToSwitch } from "./switch-due.ts";
 import { finishHookWork } from "./worker.ts";
 
@@ -71,9 +71,6 @@ async function drainJournal(rt: Runtime, report: ReconcileReport): Promise<void>
     ),
   );
 }
-
-/** How long the timer's reconcile waits for a VM another process is switching before leaving it alone. */
-export const BUSY_VM_WAIT_MS = 5000;
 
 export interface ReconcileOptions {
   dryRun?: boolean;

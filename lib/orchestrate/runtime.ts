@@ -6,9 +6,9 @@ import type { Secrets } from "../config/secrets.ts";
 import type { Config } from "../config/types.ts";
 import { createDnsClient, type DnsClient } from "../dns/client.ts";
 import { InputError } from "../errors.ts";
+import { localNodeName } from "../node-name.ts";
 import { DepartureStore } from "../state/departures.ts";
 import { openState, type State, type WithLock } from "../state/index.ts";
-import { localNodeName } from "./node-name.ts";
 
 // Everything one run of the orchestrator talks to, built once from the
 // config: the node we are, the Proxmox client, the DNS client, durable state.

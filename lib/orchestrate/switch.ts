@@ -143,6 +143,12 @@ export async function switchVm(
 /** How long a switch waits for another switch of the same VM: longer than one may take. */
 export const SWITCH_LOCK_WAIT_MS = 180_000;
 
+/**
+ * How long a reconcile (the timer's, or a worker draining the journal) waits
+ * for a VM another process is switching before leaving it to that process.
+ */
+export const BUSY_VM_WAIT_MS = 5000;
+
 /** Exit code of a switch: 0 all done, 3 some of it journaled, 2 nothing could be done. */
 export function switchExitCode(r: SwitchReport): 0 | 2 | 3 {
   if (r.skipped || r.pending.length === 0) return 0;

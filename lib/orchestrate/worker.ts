@@ -8,7 +8,7 @@ import { syncDns } from "./dns-sync.ts";
 import { observe } from "./observe.ts";
 import { type HookWork, hookWork } from "./pending.ts";
 import type { Runtime } from "./runtime.ts";
-import { switchVm } from "./switch.ts";
+import { BUSY_VM_WAIT_MS, switchVm } from "./switch.ts";
 
 // The hook's detached worker: the slow half of a hook event. For a live
 // migration it first waits until the migration really completed: Proxmox
@@ -144,7 +144,7 @@ async function perform(rt: Runtime, work: HookWork, wait: boolean): Promise<void
   // Reconcile (wait = false) does not queue behind a worker that is switching this VM already.
   const report = await switchVm(rt, work.vmid, {
     ...(work.migratedFrom ? { from: work.migratedFrom } : {}),
-    ...(wait ? {} : { lockWaitMs: 5000 }),
+    ...(wait ? {} : { lockWaitMs: BUSY_VM_WAIT_MS }),
   });
   if (report.skipped) rt.log(report.skipped);
 }

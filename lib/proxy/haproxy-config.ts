@@ -1,4 +1,4 @@
-import { checkIPv4, checkIPv6, checkPath, checkPort } from "../nat/validate.ts";
+import { checkIPv4, checkIPv6, checkPath, checkPort } from "../backend/validate.ts";
 import type { RouteKind } from "./routes.ts";
 
 // PURE: the HAProxy configuration an admin includes (or runs as is): one TCP

@@ -1,8 +1,8 @@
+import type { NodeBackend } from "../backend/types.ts";
+import { checkHostName, checkIPv4, checkPath, checkPort } from "../backend/validate.ts";
 import type { ProxyConfig } from "../config/types.ts";
 import type { NodeDesired } from "../desired/types.ts";
 import { PeerError } from "../errors.ts";
-import type { NodeBackend } from "../nat/types.ts";
-import { checkHostName, checkIPv4, checkPath, checkPort } from "../nat/validate.ts";
 import { haproxyCommand, parseShowMap, SocketUnreachable, swapMap } from "./admin-socket.ts";
 import { readFileOrNull, writeMapFiles } from "./files.ts";
 import { haproxyMapPath } from "./haproxy-config.ts";

@@ -1,7 +1,7 @@
+import { checkPath, checkPort } from "../backend/validate.ts";
 import type { ProxyConfig } from "../config/types.ts";
 import type { NodeDesired } from "../desired/types.ts";
 import { PeerError } from "../errors.ts";
-import { checkPath, checkPort } from "../nat/validate.ts";
 import type { Exec } from "../process/run.ts";
 import { readFileOrNull, writeMapFiles } from "./files.ts";
 import type { ProxyBackend } from "./haproxy.ts";

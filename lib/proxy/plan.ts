@@ -1,4 +1,4 @@
-import type { BackendPlan } from "../nat/types.ts";
+import type { BackendPlan } from "../backend/types.ts";
 import type { Change } from "../plan/types.ts";
 import {
   describeRouteTarget,

@@ -1,6 +1,7 @@
+import { chooseLiveOverGrace, graceEnd } from "../backend/grace.ts";
+import { checkHostName, checkIPv4, checkPort } from "../backend/validate.ts";
 import type { NodeDesired } from "../desired/types.ts";
 import { InputError } from "../errors.ts";
-import { checkHostName, checkIPv4, checkPort } from "../nat/validate.ts";
 
 // PURE: NodeDesired -> the validated name -> "ip:port" tables of the node's
 // proxy at a given moment. Grace routes that ended are dropped (HAProxy maps
@@ -32,24 +33,16 @@ export function routeSpec(desired: NodeDesired, now: number): RouteSpec {
       target: `${checkIPv4(`${field}.target`, r.target)}:${checkPort(`${field}.targetPort`, r.targetPort)}`,
       vmid: r.vmid,
     };
-    if (r.graceUntil !== undefined) {
-      if (!Number.isFinite(r.graceUntil))
-        throw new InputError(`${field}.graceUntil: must be epoch milliseconds`);
-      if (r.graceUntil <= now) return;
-      entry.graceUntil = r.graceUntil;
-    }
-    const table = chosen[r.kind];
-    const other = table.get(entry.name);
-    if (other === undefined) {
-      table.set(entry.name, entry);
-    } else if ((other.graceUntil === undefined) === (entry.graceUntil === undefined)) {
-      throw new InputError(
+    const grace = graceEnd(field, r.graceUntil, now);
+    if (grace === "ended") return;
+    if (grace !== undefined) entry.graceUntil = grace;
+    chooseLiveOverGrace(
+      chosen[r.kind],
+      entry.name,
+      entry,
+      (other) =>
         `${field}: ${r.kind} name ${entry.name} is routed twice (vm ${other.vmid} and vm ${entry.vmid})`,
-      );
-    } else if (entry.graceUntil === undefined) {
-      // The VM that lives here now wins over the grace route of one that left.
-      table.set(entry.name, entry);
-    }
+    );
   });
   const sorted = (m: Map<string, RouteEntry>) => [...m.values()].sort((a, b) => (a.name < b.name ? -1 : 1));
   return { sni: sorted(chosen.sni), http: sorted(chosen.http) };

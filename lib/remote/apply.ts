@@ -1,5 +1,6 @@
 import { stat } from "node:fs/promises";
 import { join } from "node:path";
+import { z } from "zod";
 import type { Config } from "../config/types.ts";
 import { PLAIN_WORD } from "../config/values.ts";
 import { PeerError } from "../errors.ts";
@@ -124,8 +125,12 @@ export interface RemoteApplyResult {
   changes: string[];
 }
 
+/** The part of `apply --local --json` (a NodeConvergence) read back from another node. */
+const remoteApplyOutput = z.object({ changes: z.array(z.string()) });
+
 /** Converges `node` by running `apply --local` there; a PeerError names the node when it cannot. */
 export async function applyOnNode(config: Config, node: string): Promise<RemoteApplyResult> {
-  const out = (await runOnNode(config, node, ["apply", "--local"])) as { changes?: unknown };
-  return { node, changes: Array.isArray(out.changes) ? out.changes.map(String) : [] };
+  const out = remoteApplyOutput.safeParse(await runOnNode(config, node, ["apply", "--local"]));
+  if (!out.success) throw new PeerError(`node ${node}: apply --local printed no list of changes`);
+  return { node, changes: out.data.changes };
 }

@@ -1,4 +1,4 @@
-import { SimError } from "./state.ts";
+import { SimError } from "./errors.ts";
 
 // The simulated token's privileges, checked the way the real handlers do:
 // /cluster/status needs Sys.Audit on / (pve-manager PVE/API2/Cluster.pm

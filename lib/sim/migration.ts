@@ -1,4 +1,5 @@
-import { SimError, type SimState, type SimTask, type SimVm } from "./state.ts";
+import { SimError } from "./errors.ts";
+import type { SimState, SimTask, SimVm } from "./state.ts";
 
 // Migrations and HA recovery in the simulated cluster, step by step in the
 // order Proxmox takes them, each step checked against its source:

@@ -1,5 +1,6 @@
+import { SimError } from "./errors.ts";
 import { requestMigration } from "./migration.ts";
-import { SimError, type SimState, type SimVm } from "./state.ts";
+import type { SimState, SimVm } from "./state.ts";
 import { listTasks, taskLog, taskStatus } from "./tasks.ts";
 
 // The API surface the sim speaks, with Proxmox's documented response shapes.

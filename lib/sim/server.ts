@@ -1,8 +1,9 @@
 import http from "node:http";
 import https from "node:https";
 import type { AddressInfo, Socket } from "node:net";
+import { SimError } from "./errors.ts";
 import { route } from "./routes.ts";
-import { SimError, type SimRequest, type SimState } from "./state.ts";
+import type { SimRequest, SimState } from "./state.ts";
 
 // The simulated cluster's HTTP side: one real listener per node on 127.0.0.1
 // (port 0), speaking the API's framing ({data}, application/json;charset=UTF-8,

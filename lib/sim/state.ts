@@ -96,16 +96,6 @@ export interface SimEvent {
   node: string;
 }
 
-export class SimError extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-    readonly errors?: Record<string, string>,
-  ) {
-    super(message);
-  }
-}
-
 /** Where an injected migration failure strikes (pve-guest-common AbstractMigrate::migrate). */
 export type SimFailurePhase = "phase1" | "phase2" | "cleanup" | "unlock";
 

@@ -1,5 +1,6 @@
 import { parseUpid } from "../cluster/upid.ts";
-import { SimError, type SimState, type SimTask } from "./state.ts";
+import { SimError } from "./errors.ts";
+import type { SimState, SimTask } from "./state.ts";
 
 // The task endpoints of /nodes/{node}/tasks, shaped like pve-manager
 // PVE/API2/Tasks.pm: a token's tasks are listed with `user` and `tokenid`

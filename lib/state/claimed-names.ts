@@ -2,8 +2,8 @@ import { mkdir, readFile } from "node:fs/promises";
 import { dirname } from "node:path";
 import { z } from "zod";
 import type { ClaimRecord } from "../dns/claims.ts";
+import { errnoCode } from "../errors.ts";
 import { writeFileAtomic } from "./atomic-write.ts";
-import { errnoCode } from "./lock-common.ts";
 
 // The registry of guest names this tool wrote: name -> the VM it was written
 // for and where that claim came from (file or Notes). It is how a name whose

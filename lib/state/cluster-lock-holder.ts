@@ -1,7 +1,7 @@
 import { mkdir, readFile, rmdir, stat, unlink } from "node:fs/promises";
+import { errnoCode } from "../errors.ts";
 import { writeFileAtomic } from "./atomic-write.ts";
 import { deadOnThisHost, type Holder, parseHolder } from "./holder.ts";
-import { errnoCode } from "./lock-common.ts";
 import { parseJsonObject } from "./read.ts";
 
 // Who holds a cluster lock, recorded BESIDE the lock directory

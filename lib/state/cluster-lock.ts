@@ -1,6 +1,6 @@
 import { mkdir, rename, rm, rmdir, statfs, unlink, utimes } from "node:fs/promises";
 import { dirname, join } from "node:path";
-import { messageOf, PeerError } from "../errors.ts";
+import { errnoCode, messageOf, PeerError } from "../errors.ts";
 import {
   breakDeadLock,
   type ClusterHolder,
@@ -17,7 +17,6 @@ import {
   Backoff,
   checkLockName,
   DEFAULT_LOCK_TIMEOUT_MS,
-  errnoCode,
   type LockLease,
   LockLostError,
   type LockOptions,

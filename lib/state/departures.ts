@@ -1,9 +1,8 @@
 import { readFile, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import type { Departure } from "../desired/compute.ts";
-import { messageOf } from "../errors.ts";
+import { errnoCode, messageOf } from "../errors.ts";
 import { writeFileAtomic } from "./atomic-write.ts";
-import { errnoCode } from "./lock-common.ts";
 import { makeDirs } from "./make-dirs.ts";
 import { listDir, parseJson } from "./read.ts";
 

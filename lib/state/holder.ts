@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { hostname } from "node:os";
+import { localNodeName } from "../node-name.ts";
 import { parseJsonObject } from "./read.ts";
 
 // Who holds a lock. Written inside every lock we take so that a waiter can
@@ -59,11 +59,6 @@ export function pidStartTime(pid: number): string | undefined {
   return procStat(pid)?.start;
 }
 
-/** The Proxmox node name: the short hostname. */
-export function nodeName(): string {
-  return hostname().split(".")[0] ?? hostname();
-}
-
 export function newToken(): string {
   return randomBytes(12).toString("hex");
 }
@@ -71,7 +66,7 @@ export function newToken(): string {
 export function currentHolder(now: number = Date.now()): Holder {
   const holder: Holder = {
     token: newToken(),
-    node: nodeName(),
+    node: localNodeName(),
     pid: process.pid,
     since: new Date(now).toISOString(),
   };
@@ -105,7 +100,7 @@ export function holderAlive(holder: Holder): boolean {
   if (holder.bootId && boot) {
     // stateDir is local: a lock from another boot was left by a process of a previous life.
     if (holder.bootId !== boot) return false;
-  } else if (holder.node !== nodeName()) {
+  } else if (holder.node !== localNodeName()) {
     return true; // cannot judge another node's pids
   }
   try {
@@ -134,7 +129,7 @@ export function describeHolder(holder: Holder | undefined): string {
  */
 export function deadOnThisHost(holder: Holder): boolean {
   const boot = bootId();
-  if (!boot || holder.bootId !== boot || holder.node !== nodeName() || !holder.pidStart) return false;
+  if (!boot || holder.bootId !== boot || holder.node !== localNodeName() || !holder.pidStart) return false;
   try {
     process.kill(holder.pid, 0);
   } catch (err) {

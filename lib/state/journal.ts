@@ -1,6 +1,6 @@
 import { readFile, rename, stat, unlink } from "node:fs/promises";
 import { join } from "node:path";
-import { messageOf } from "../errors.ts";
+import { errnoCode, messageOf } from "../errors.ts";
 import { syncDir, TEMP_PREFIX, writeFileAtomic } from "./atomic-write.ts";
 import { newToken } from "./holder.ts";
 import {
@@ -16,7 +16,7 @@ import {
   type JournalKind,
   MAX_ERROR_LENGTH,
 } from "./journal-item.ts";
-import { errnoCode, type WithLock } from "./lock-common.ts";
+import type { WithLock } from "./lock-common.ts";
 import { makeDirs } from "./make-dirs.ts";
 import { listDir } from "./read.ts";
 

@@ -1,8 +1,7 @@
 import { readFile, unlink } from "node:fs/promises";
 import { join } from "node:path";
-import { InputError, messageOf } from "../errors.ts";
+import { errnoCode, InputError, messageOf } from "../errors.ts";
 import { writeFileAtomic } from "./atomic-write.ts";
-import { errnoCode } from "./lock-common.ts";
 import { makeDirs } from "./make-dirs.ts";
 import { listDir, parseJsonObject } from "./read.ts";
 

@@ -1,12 +1,12 @@
 import { link, readFile, stat, unlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { errnoCode } from "../errors.ts";
 import { tempPathFor } from "./atomic-write.ts";
 import { currentHolder, type Holder, holderAlive, parseHolder } from "./holder.ts";
 import {
   Backoff,
   checkLockName,
   DEFAULT_LOCK_TIMEOUT_MS,
-  errnoCode,
   type LockLease,
   type LockOptions,
   LockTimeoutError,

@@ -93,9 +93,3 @@ export class Backoff {
     this.#next = this.minMs;
   }
 }
-
-export function errnoCode(err: unknown): string | undefined {
-  return err && typeof err === "object" && "code" in err
-    ? String((err as { code: unknown }).code)
-    : undefined;
-}

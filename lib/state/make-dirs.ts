@@ -1,7 +1,7 @@
 import { mkdirSync, statSync } from "node:fs";
 import { mkdir, stat } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
-import { errnoCode } from "./lock-common.ts";
+import { errnoCode } from "../errors.ts";
 
 // `mkdir -p` with a bounded number of system calls. Node's own
 // mkdir(path, { recursive: true }) retries a child whenever its parent

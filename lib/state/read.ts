@@ -1,7 +1,7 @@
 // Reading what state files and directories hold, forgiving what a crash or another version may leave.
 
 import { readdir } from "node:fs/promises";
-import { errnoCode } from "./lock-common.ts";
+import { errnoCode } from "../errors.ts";
 
 /** The names in a state directory; none when it does not exist yet (nothing was ever recorded). */
 export async function listDir(dir: string): Promise<string[]> {

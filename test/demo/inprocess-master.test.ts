@@ -2,15 +2,10 @@ import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { TsigAlgorithm } from "../../lib/config/types.ts";
-import {
-  answerQuery,
-  applyUpdate,
-  createZone,
-  type InProcessMaster,
-  startInProcessMaster,
-  type Zone,
-} from "../../lib/demo/inprocess-master.ts";
+import { type InProcessMaster, startInProcessMaster } from "../../lib/demo/inprocess-master.ts";
 import { runDemo } from "../../lib/demo/scenario.ts";
+import { answerQuery, createZone, type Zone } from "../../lib/demo/zone.ts";
+import { applyUpdate } from "../../lib/demo/zone-update.ts";
 import { createDnsClient, type DnsClient } from "../../lib/dns/client.ts";
 import { DnsRejected } from "../../lib/dns/errors.ts";
 import { exchange } from "../../lib/dns/transport.ts";

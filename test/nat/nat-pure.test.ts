@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { describePlan } from "../../lib/backend/types.ts";
 import type { NodeDesired, NodeForward } from "../../lib/desired/types.ts";
 import { InputError } from "../../lib/errors.ts";
 import { createNatBackend } from "../../lib/nat/backend.ts";
@@ -6,7 +7,6 @@ import { type NatCurrent, parseNftElements, parseNftLayout } from "../../lib/nat
 import { planNat } from "../../lib/nat/plan.ts";
 import { layoutLines, renderNftScript, tableLayout } from "../../lib/nat/render.ts";
 import { natSpec } from "../../lib/nat/spec.ts";
-import { describePlan } from "../../lib/nat/types.ts";
 import { renderPlan } from "../../lib/plan/types.ts";
 
 const NOW = 1_800_000_000_000;

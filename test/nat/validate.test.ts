@@ -1,5 +1,4 @@
 import { describe, expect, it } from "vitest";
-import { InputError } from "../../lib/errors.ts";
 import {
   checkHostName,
   checkInterfaceName,
@@ -8,7 +7,8 @@ import {
   checkNftName,
   checkPath,
   checkPort,
-} from "../../lib/nat/validate.ts";
+} from "../../lib/backend/validate.ts";
+import { InputError } from "../../lib/errors.ts";
 
 describe("validation shared by the node backends", () => {
   it("accepts ordinary values", () => {
