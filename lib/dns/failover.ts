@@ -7,10 +7,17 @@ import { DnsAllMastersFailed, type MasterFailure, masterLabel } from "./errors.t
 // without a final answer, back off (p-retry) and go again, all within a
 // bounded total time. A final answer (success or a refusal) ends everything.
 
-export type AttemptResult<T> = { kind: "final"; value: T } | { kind: "next"; reason: string };
+export type AttemptResult<T> =
+  | { kind: "final"; value: T }
+  /** `ambiguous`: an UPDATE was sent and no trustworthy answer came back: it may have been applied. */
+  | { kind: "next"; reason: string; ambiguous?: boolean };
 
-/** One attempt at one master; must be done by `deadline` (Date.now() ms). */
-export type Attempt<T> = (master: DnsMaster, deadline: number) => Promise<AttemptResult<T>>;
+/**
+ * One attempt at one master; must be done by `deadline` (Date.now() ms).
+ * `end` is when the whole failover's budget runs out (for work after the
+ * attempt proper, such as reading back an ambiguous update).
+ */
+export type Attempt<T> = (master: DnsMaster, deadline: number, end: number) => Promise<AttemptResult<T>>;
 
 export interface FailoverOptions {
   timeoutMs: number;
@@ -54,15 +61,23 @@ export async function tryMasters<T>(
         failures.push({ master: masterLabel(master), reason: "not tried: total time budget exhausted" });
         continue;
       }
-      const result = await attempt(master, Math.min(now + opts.timeoutMs, end));
+      const result = await attempt(master, Math.min(now + opts.timeoutMs, end), end);
       if (result.kind === "final") return { master, value: result.value, skipped: failures };
-      failures.push({ master: masterLabel(master), reason: result.reason });
+      failures.push({
+        master: masterLabel(master),
+        reason: result.reason,
+        ...(result.ambiguous ? { mayHaveApplied: true } : {}),
+      });
     }
     // Keep the most informative reason per master: a "not tried" from a cut-short
     // last round should not hide why it failed in an earlier one.
-    lastFailures = failures.map((f, i) =>
-      f.reason.startsWith("not tried") && lastFailures[i] ? (lastFailures[i] as MasterFailure) : f,
-    );
+    // An attempt that may have applied the update stays on record whatever came after it.
+    lastFailures = failures.map((f, i) => {
+      const before = lastFailures[i];
+      if (!before) return f;
+      if (f.reason.startsWith("not tried")) return before;
+      return before.mayHaveApplied && !f.mayHaveApplied ? { ...f, mayHaveApplied: true } : f;
+    });
     throw new RoundFailed(lastFailures);
   };
 

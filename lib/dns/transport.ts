@@ -7,11 +7,20 @@ import { peekHeader } from "./wire/response.ts";
 // One request/response exchange with one server: UDP first, TCP when the
 // message does not fit in a UDP datagram or the reply comes back truncated.
 // Failures are values, not exceptions, so the failover loop can classify
-// them (timeout and refused move on to the next master).
+// them (timeout and refused move on to the next master). Each failure says
+// whether the request left this host: an UPDATE that was sent and got no
+// usable answer (a timeout, a connection lost after writing, a truncated
+// reply over TCP) may have been applied, and the caller must find out.
 
 export type ExchangeResult =
   | { ok: true; reply: Buffer; via: "udp" | "tcp" }
-  | { ok: false; kind: "timeout" | "refused" | "network"; detail: string };
+  | {
+      ok: false;
+      kind: "timeout" | "refused" | "network" | "truncated";
+      detail: string;
+      /** The request was handed to the network (the server may have acted on it). */
+      sent: boolean;
+    };
 
 export interface ExchangeOptions {
   /** The whole exchange, UDP plus any TCP retry, ends by this deadline (Date.now() ms). */
@@ -19,15 +28,17 @@ export interface ExchangeOptions {
   forceTcp?: boolean;
 }
 
-function errorResult(err: unknown, proto: string): ExchangeResult {
+function errorResult(err: unknown, proto: string, sent: boolean): ExchangeResult {
   const code = (err as NodeJS.ErrnoException | undefined)?.code;
-  if (code === "ECONNREFUSED") return { ok: false, kind: "refused", detail: `connection refused (${proto})` };
+  // Nothing listens there (ICMP port unreachable, RST on connect): the server never saw it.
+  if (code === "ECONNREFUSED")
+    return { ok: false, kind: "refused", detail: `connection refused (${proto})`, sent: false };
   const message = err instanceof Error ? err.message : String(err);
-  return { ok: false, kind: "network", detail: `${proto} error: ${message}` };
+  return { ok: false, kind: "network", detail: `${proto} error: ${message}`, sent };
 }
 
-function timeout(ms: number, proto: string): ExchangeResult {
-  return { ok: false, kind: "timeout", detail: `no answer within ${ms} ms (${proto})` };
+function timeout(ms: number, proto: string, sent: boolean): ExchangeResult {
+  return { ok: false, kind: "timeout", detail: `no answer within ${ms} ms (${proto})`, sent };
 }
 
 function udpExchange(master: DnsMaster, query: Buffer, deadline: number): Promise<ExchangeResult> {
@@ -36,6 +47,7 @@ function udpExchange(master: DnsMaster, query: Buffer, deadline: number): Promis
   return new Promise((resolve) => {
     const sock = createSocket(isIPv6(master.host) ? "udp6" : "udp4");
     let done = false;
+    let sent = false;
     const finish = (r: ExchangeResult) => {
       if (done) return;
       done = true;
@@ -45,8 +57,8 @@ function udpExchange(master: DnsMaster, query: Buffer, deadline: number): Promis
       } catch {}
       resolve(r);
     };
-    const timer = setTimeout(() => finish(timeout(budget, "udp")), budget);
-    sock.on("error", (err) => finish(errorResult(err, "udp")));
+    const timer = setTimeout(() => finish(timeout(budget, "udp", sent)), budget);
+    sock.on("error", (err) => finish(errorResult(err, "udp", sent)));
     sock.on("message", (msg, rinfo) => {
       // A connected socket only receives from the server, but check anyway:
       // an off-path answer must match source address, port and id.
@@ -58,7 +70,8 @@ function udpExchange(master: DnsMaster, query: Buffer, deadline: number): Promis
     // "port unreachable" surfaces as ECONNREFUSED: a fast fallback.
     sock.connect(master.port, master.host, () => {
       sock.send(query, (err) => {
-        if (err) finish(errorResult(err, "udp"));
+        if (err) finish(errorResult(err, "udp", false));
+        else sent = true;
       });
     });
   });
@@ -70,6 +83,7 @@ function tcpExchange(master: DnsMaster, query: Buffer, deadline: number): Promis
   return new Promise((resolve) => {
     const sock = connect({ host: master.host, port: master.port });
     let done = false;
+    let sent = false;
     let received = Buffer.alloc(0);
     const finish = (r: ExchangeResult) => {
       if (done) return;
@@ -78,11 +92,12 @@ function tcpExchange(master: DnsMaster, query: Buffer, deadline: number): Promis
       sock.destroy();
       resolve(r);
     };
-    const timer = setTimeout(() => finish(timeout(budget, "tcp")), budget);
-    sock.on("error", (err) => finish(errorResult(err, "tcp")));
+    const timer = setTimeout(() => finish(timeout(budget, "tcp", sent)), budget);
+    sock.on("error", (err) => finish(errorResult(err, "tcp", sent)));
     sock.on("connect", () => {
       const length = Buffer.alloc(2);
       length.writeUInt16BE(query.length, 0);
+      sent = true;
       sock.write(Buffer.concat([length, query]));
     });
     sock.on("data", (chunk: Buffer) => {
@@ -94,12 +109,26 @@ function tcpExchange(master: DnsMaster, query: Buffer, deadline: number): Promis
         const msg = received.subarray(2, 2 + len);
         received = received.subarray(2 + len);
         const header = peekHeader(msg);
-        if (header && header.id === id && header.qr)
+        if (header && header.id === id && header.qr) {
+          // TCP carries up to 64 KiB: a truncated reply here is not a complete answer.
+          if (header.truncated)
+            return finish({
+              ok: false,
+              kind: "truncated",
+              detail: "truncated reply over tcp (TC set)",
+              sent,
+            });
           return finish({ ok: true, reply: Buffer.from(msg), via: "tcp" });
+        }
       }
     });
     sock.on("end", () =>
-      finish({ ok: false, kind: "network", detail: "tcp connection closed without an answer" }),
+      finish({
+        ok: false,
+        kind: "network",
+        detail: sent ? "tcp connection closed after sending, without an answer" : "tcp connection closed",
+        sent,
+      }),
     );
   });
 }

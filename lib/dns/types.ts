@@ -1,5 +1,6 @@
 import type { DnsMaster } from "../config/types.ts";
 import type { Addresses, Claim, NameState } from "./changes.ts";
+import type { UpdateCheck } from "./readback.ts";
 import type { Prerequisite, UpdateOp } from "./wire/update.ts";
 
 // The DNS engine's inputs and results as plain data, in a leaf module so the
@@ -22,7 +23,15 @@ export interface AddressChange {
 }
 
 export type NameOutcome =
-  | { name: string; status: "updated"; master: string; a: string[]; aaaa: string[] }
+  | {
+      name: string;
+      status: "updated";
+      master: string;
+      a: string[];
+      aaaa: string[];
+      /** No trustworthy reply came back, and a read-back showed the update applied: why, and where. */
+      readBack?: string;
+    }
   /** Already held exactly the desired addresses (e.g. an earlier attempt whose reply was lost). */
   | { name: string; status: "unchanged"; master: string; a: string[]; aaaa: string[] }
   /** The compare-and-swap failed: the name holds `actual`, not what was expected. Nothing changed. */
@@ -61,6 +70,8 @@ export type WithdrawResult =
 export interface NameRecords extends NameState {
   name: string;
   master: string;
+  /** The largest TTL of its A/AAAA records as served (how long resolvers may keep them). */
+  ttl?: number;
 }
 
 /** The client's I/O primitives that the withdrawal code builds on. */
@@ -69,9 +80,13 @@ export interface NameIo {
   ownerId: string;
   /** A/AAAA/TXT at `master`, or at the first candidate that answers. */
   read(name: string, master?: DnsMaster): Promise<NameRecords>;
-  /** Sends one UPDATE with failover; throws DnsRejected / DnsAllMastersFailed. */
+  /**
+   * Sends one UPDATE with failover; throws DnsRejected / DnsAllMastersFailed.
+   * `check` reads the outcome back when no reply can be trusted (update-send.ts).
+   */
   update(
     what: string,
     sections: { prerequisites: Prerequisite[]; updates: UpdateOp[] },
+    check?: UpdateCheck,
   ): Promise<{ master: DnsMaster; rcode: number }>;
 }

@@ -1,6 +1,7 @@
 import { deleteSectionsFor, normalizeName, withdrawSectionsFor } from "./changes.ts";
 import { DnsRejected, masterLabel } from "./errors.ts";
 import { type NameOwner, nameOwner } from "./ownership.ts";
+import { deleteCheck, withdrawCheck } from "./readback.ts";
 import type { DeleteResult, NameIo, NameRecords, WithdrawResult } from "./types.ts";
 import { RCODE, rcodeName } from "./wire/constants.ts";
 
@@ -38,7 +39,7 @@ export async function deleteName(io: NameIo, rawName: string): Promise<DeleteRes
     return { name, status: "not-owned", master: state.master, actual: holding(state) };
   }
   const what = `delete ${name}`;
-  const sent = await io.update(what, deleteSectionsFor(name, state.txt));
+  const sent = await io.update(what, deleteSectionsFor(name, state.txt), deleteCheck(name, state.txt));
   const master = masterLabel(sent.master);
   if (sent.rcode === RCODE.NOERROR) return { name, status: "deleted", master };
   checkPrereqAnswer(what, master, sent.rcode);
@@ -79,7 +80,11 @@ export async function withdrawName(io: NameIo, rawName: string, vmid: number): P
     if (reason !== undefined || owner.kind !== "vm")
       return { name, status: "kept", master: state.master, reason: reason ?? "", actual: holding(state) };
     if (attempt === 2) return { name, status: "stale", master: state.master };
-    const sent = await io.update(what, withdrawSectionsFor(name, state, owner.ours));
+    const sent = await io.update(
+      what,
+      withdrawSectionsFor(name, state, owner.ours),
+      withdrawCheck(name, state, owner.ours),
+    );
     const master = masterLabel(sent.master);
     if (sent.rcode === RCODE.NOERROR) return { name, status: "withdrawn", master };
     checkPrereqAnswer(what, master, sent.rcode);

@@ -290,15 +290,16 @@ describe.skipIf(missing({ bins: ["named", "tsig-keygen", "dig"] }))("dns CLI com
     expect(sent).toHaveLength(1);
   });
 
-  it("all masters down: exit 2, one line per master, nothing written (text and JSON)", async () => {
+  it("all masters down: exit 2, one line per master, the silent one named as maybe applied, nothing written (text and JSON)", async () => {
     const closed = await closedPort();
     const cfg = await configWith([silent.port, closed], "down.yaml", { totalTimeoutMs: 1200 });
     const r = await cli(["--config", cfg, "dns", "set", "down.example.org", "192.0.2.1", "--expect", "none"]);
     expect(r.code).toBe(ExitCode.peer);
     const lines = r.err.trimEnd().split("\n");
     expect(lines).toHaveLength(3);
+    expect(lines[0]).toMatch(/may have been applied at 127\.0\.0\.1:\d+ \(sent, no trustworthy answer/);
     expect(lines[1]).toMatch(
-      new RegExp(`^  127\\.0\\.0\\.1:${silent.port}: no answer within \\d+ ms \\(udp\\)$`),
+      new RegExp(`^  127\\.0\\.0\\.1:${silent.port}: no answer within \\d+ ms \\(udp\\); read-back failed`),
     );
     expect(lines[2]).toBe(`  127.0.0.1:${closed}: connection refused (udp)`);
     const j = await cli([

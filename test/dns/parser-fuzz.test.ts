@@ -50,6 +50,7 @@ function check(buf: Buffer): ParseResult {
     classifyReply(buf, {
       id: buf.length >= 2 ? buf.readUInt16BE(0) : 0,
       opcode: 5,
+      question: { name: "example.org", type: 6, klass: 1 },
       key,
       requestMac: Buffer.alloc(32),
       nowSeconds: NOW,

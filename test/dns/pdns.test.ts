@@ -31,6 +31,7 @@ describe("PowerDNS's bare answer to a TSIG it rejects (pure)", () => {
   const ctx = {
     id: 77,
     opcode: OPCODE_UPDATE,
+    question: { name: "example.org", type: 6, klass: 1 },
     key: { name: "pvemigrate-key", algorithm: "hmac-sha256" as const, secret: Buffer.alloc(32, 1) },
     requestMac: Buffer.alloc(32, 2),
     nowSeconds: 1_800_000_000,
@@ -39,6 +40,8 @@ describe("PowerDNS's bare answer to a TSIG it rejects (pure)", () => {
   it("is not trusted (the next candidate is tried) and its message names the likely TSIG causes", () => {
     expect(classifyReply(bare(RCODE.REFUSED), ctx)).toEqual({
       kind: "next",
+      // Not trusted, so not proof that nothing changed either: the client reads back.
+      ambiguous: true,
       reason:
         "reply rejected: unsigned response (no TSIG record) to a signed request: REFUSED without TSIG, as PowerDNS answers when it rejects the TSIG (key name, secret or algorithm it does not accept, or clocks more than 300 s apart)",
     });
@@ -47,6 +50,7 @@ describe("PowerDNS's bare answer to a TSIG it rejects (pure)", () => {
   it("an unsigned NOERROR (a forgery) gets no such hint", () => {
     expect(classifyReply(bare(RCODE.NOERROR), ctx)).toEqual({
       kind: "next",
+      ambiguous: true,
       reason: "reply rejected: unsigned response (no TSIG record) to a signed request",
     });
   });
