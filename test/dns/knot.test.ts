@@ -3,6 +3,7 @@ import { createDnsClient } from "../../lib/dns/client.ts";
 import { startKnot } from "../support/knot.ts";
 import { type DnsDaemon, dig, generateTsigKey, type TsigKeyFixture } from "../support/named.ts";
 import { missing } from "../support/requirements.ts";
+import { ambiguousOutcomeCases } from "./ambiguous-cases.ts";
 import { safeWriteCases } from "./cases.ts";
 import { claimCases } from "./claim-cases.ts";
 import { closedPort } from "./fake-servers.ts";
@@ -29,6 +30,10 @@ describe.skipIf(missing({ bins: ["knotd", "tsig-keygen", "dig"] }))("DNS engine 
 
   describe("guest names: ownership by VM, withdrawal", () => {
     claimCases({ port: () => knot.port, key: () => key, client, lateAnswers: true });
+  });
+
+  describe("ambiguous outcomes are read back", () => {
+    ambiguousOutcomeCases({ port: () => knot.port, key: () => key, lateAnswers: true });
   });
 
   it("falls back from a refused candidate to knotd", async () => {

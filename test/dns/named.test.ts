@@ -15,6 +15,7 @@ import {
   type TsigKeyFixture,
 } from "../support/named.ts";
 import { missing } from "../support/requirements.ts";
+import { ambiguousOutcomeCases } from "./ambiguous-cases.ts";
 import { safeWriteCases } from "./cases.ts";
 import { claimCases } from "./claim-cases.ts";
 import { closedPort, type FakeServer, forgingUdp, silentUdp } from "./fake-servers.ts";
@@ -68,6 +69,10 @@ describe.skipIf(missing({ bins: ["named", "tsig-keygen", "dig"] }))("DNS engine 
 
   describe("guest names: ownership by VM, withdrawal", () => {
     claimCases({ port: () => primary.port, key: () => key, client: () => client() });
+  });
+
+  describe("ambiguous outcomes are read back", () => {
+    ambiguousOutcomeCases({ port: () => primary.port, key: () => key });
   });
 
   it.each(ALGORITHMS)("signs with %s and verifies named's signed reply", async (alg) => {

@@ -8,6 +8,7 @@ import { ExitCode, exitCodeOf } from "../../lib/errors.ts";
 import { type DnsDaemon, dig, generateTsigKey, type TsigKeyFixture } from "../support/named.ts";
 import { startPowerDns } from "../support/pdns.ts";
 import { missing } from "../support/requirements.ts";
+import { ambiguousOutcomeCases } from "./ambiguous-cases.ts";
 import { safeWriteCases } from "./cases.ts";
 import { claimCases } from "./claim-cases.ts";
 import { closedPort, type FakeServer, silentUdp } from "./fake-servers.ts";
@@ -91,6 +92,10 @@ describe.skipIf(missing({ bins: PDNS_BINS }))("DNS engine against PowerDNS", () 
 
   describe("guest names: ownership by VM, withdrawal", () => {
     claimCases({ port: () => pdns.port, key: () => key, client: () => client() });
+  });
+
+  describe("ambiguous outcomes are read back", () => {
+    ambiguousOutcomeCases({ port: () => pdns.port, key: () => key });
   });
 
   it("a key missing from TSIG-ALLOW-DNSUPDATE gets a signed REFUSED: final, nothing changes", async () => {
