@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { parseCidr } from "./cidr.ts";
 import {
   cidr6,
   duration,
@@ -68,6 +69,15 @@ const node = z.strictObject({
   vmGateway: ipv4.optional(),
 });
 
+/** Where a switch's names are read back until every server agrees (lib/dns/propagation.ts). */
+const propagation = z.strictObject({
+  nameServers: z.boolean().default(true),
+  allow: z.array(via(parseCidr)).default(["0.0.0.0/0", "::/0"]),
+  port: port.default(53),
+  servers: z.array(via(parseMaster)).default([]),
+  waitSeconds: z.number().min(0).max(3600, "must be at most 3600").default(30),
+});
+
 const dns = z.strictObject({
   zone: hostname,
   masters: z.array(via(parseMaster)).min(1, "needs at least one master candidate"),
@@ -89,6 +99,13 @@ const dns = z.strictObject({
     .regex(/^[A-Za-z0-9._-]{1,63}$/, "must be 1-63 letters, digits, '.', '_', '-'")
     .default("pvemigrate-dns"),
   deleteOnStop: z.boolean().default(false),
+  propagation: propagation.default({
+    nameServers: true,
+    allow: ["0.0.0.0/0", "::/0"],
+    port: 53,
+    servers: [],
+    waitSeconds: 30,
+  }),
 });
 
 const nat = z.strictObject({

@@ -109,6 +109,21 @@ export interface DnsConfig {
   ownerId: string;
   /** Withdraw a VM's names on a real stop (default: keep them). */
   deleteOnStop: boolean;
+  /** Which servers a switch reads its names back from (absent: the master candidates only). */
+  propagation?: DnsPropagation;
+}
+
+export interface DnsPropagation {
+  /** Also ask the zone's NS set, its addresses resolved at the masters. */
+  nameServers: boolean;
+  /** CIDRs an NS address must be in to be asked; the others are listed as skipped. */
+  allow: string[];
+  /** The port NS addresses are asked at. */
+  port: number;
+  /** More servers to ask (hidden secondaries), as host:port. */
+  servers: DnsMaster[];
+  /** After a switch, how long to wait for every server to answer the new addresses. */
+  waitSeconds: number;
 }
 
 export interface ProxmoxConfig {

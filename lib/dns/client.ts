@@ -3,6 +3,8 @@ import type { DnsConfig, DnsMaster } from "../config/types.ts";
 import { normalizeName } from "./changes.ts";
 import { tsigKeyFrom } from "./key.ts";
 import { createMasterSession, type SoaRecord } from "./masters.ts";
+import type { Expectation, PropagationReport } from "./propagation.ts";
+import { createPropagationChecker } from "./propagation-read.ts";
 import { createReader } from "./read.ts";
 import type { AddressChange, DeleteResult, NameIo, NameRecords, SetResult, WithdrawResult } from "./types.ts";
 import { createUpdateSender } from "./update-send.ts";
@@ -11,6 +13,7 @@ import { deleteName, withdrawName } from "./withdraw.ts";
 import { createWriter } from "./write.ts";
 
 export type { SoaRecord } from "./masters.ts";
+export type { Expectation, PropagationReport } from "./propagation.ts";
 export type {
   AddressChange,
   DeleteResult,
@@ -22,8 +25,9 @@ export type {
 
 // The DNS engine the orchestrator and the CLI call, assembled from its three
 // jobs: which master (masters.ts), reading names (read.ts), writing them
-// (write.ts, update-send.ts, withdraw.ts). Safe (owned, compare-and-swap)
-// batched updates go to the primary or the first candidate that answers.
+// (write.ts, update-send.ts, withdraw.ts), plus whether clients' servers
+// follow (propagation-read.ts). Safe (owned, compare-and-swap) batched
+// updates go to the primary or the first candidate that answers.
 
 export interface DnsClient {
   setAddresses(changes: AddressChange[], opts?: { ttl?: number }): Promise<SetResult>;
@@ -33,6 +37,13 @@ export interface DnsClient {
   /** Reads A/AAAA/TXT at `master`, or at the first candidate that answers. */
   query(name: string, master?: DnsMaster): Promise<NameRecords>;
   querySoa(master?: DnsMaster): Promise<SoaRecord>;
+  /** Who answers the names with the expected addresses: masters, listed servers, the NS set (propagation.ts). */
+  checkPropagation(expectations: readonly Expectation[]): Promise<PropagationReport>;
+  /** Checks again until every reachable server agrees, at most `waitMs` (default dns.propagation.waitSeconds). */
+  awaitPropagation(
+    expectations: readonly Expectation[],
+    waitMs?: number,
+  ): Promise<PropagationReport & { elapsedMs: number }>;
 }
 
 export interface DnsClientOptions {
@@ -57,6 +68,7 @@ export function createDnsClient(opts: DnsClientOptions): DnsClient {
   const sender = createUpdateSender(session, reader, session.demote);
   const writer = createWriter(session, reader, sender, opts.maxMessageBytes ?? 4096);
   const zone = session.zone;
+  const propagation = createPropagationChecker(session, reader);
 
   const io: NameIo = {
     zone,
@@ -73,5 +85,7 @@ export function createDnsClient(opts: DnsClientOptions): DnsClient {
     withdrawName: (name, vmid) => withdrawName(io, name, vmid),
     query: (name, master) => reader.read(normalizeName(name, zone, "name"), master),
     querySoa: session.querySoa,
+    checkPropagation: propagation.check,
+    awaitPropagation: propagation.waitFor,
   };
 }

@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { createSocket } from "node:dgram";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
@@ -22,7 +22,8 @@ export interface TsigKeyFixture {
 }
 
 export interface DnsDaemon {
-  host: "127.0.0.1";
+  /** 127.0.0.1, or another loopback address (127.0.0.2, ...) so daemons can share a port. */
+  host: string;
   port: number;
   dir: string;
   /** What the daemon printed so far: for assertion messages when it misbehaves. */
@@ -30,8 +31,20 @@ export interface DnsDaemon {
   stop(): Promise<void>;
 }
 
-/** A port free for both UDP and TCP on 127.0.0.1 (DNS servers need both). */
-export async function freePort(): Promise<number> {
+/** A port free for both UDP and TCP on 127.0.0.1 (DNS servers need both), and on every other address given. */
+export async function freePort(addresses: readonly string[] = ["127.0.0.1"]): Promise<number> {
+  const tcpFree = (port: number, address: string) =>
+    new Promise<boolean>((resolve) => {
+      const srv = createServer();
+      srv.once("error", () => resolve(false));
+      srv.listen(port, address, () => srv.close(() => resolve(true)));
+    });
+  const udpFree = (port: number, address: string) =>
+    new Promise<boolean>((resolve) => {
+      const sock = createSocket("udp4");
+      sock.once("error", () => resolve(false));
+      sock.bind(port, address, () => sock.close(() => resolve(true)));
+    });
   for (let attempt = 0; attempt < 20; attempt++) {
     const port = await new Promise<number>((resolve, reject) => {
       const srv = createServer();
@@ -41,12 +54,12 @@ export async function freePort(): Promise<number> {
         srv.close(() => resolve(typeof addr === "object" && addr ? addr.port : 0));
       });
     });
-    const udpFree = await new Promise<boolean>((resolve) => {
-      const sock = createSocket("udp4");
-      sock.once("error", () => resolve(false));
-      sock.bind(port, "127.0.0.1", () => sock.close(() => resolve(true)));
-    });
-    if (port > 0 && udpFree) return port;
+    let free = port > 0;
+    for (const address of addresses) {
+      free &&= await udpFree(port, address);
+      if (address !== "127.0.0.1") free &&= await tcpFree(port, address);
+    }
+    if (free) return port;
   }
   throw new Error("no free port for UDP and TCP");
 }
@@ -62,14 +75,21 @@ export async function generateTsigKey(
   return { name, algorithm, secret };
 }
 
-/** The minimal zone every fixture serves; extra lines (relative or absolute owner names) are appended. */
-export function zoneFile(zone: string, extra: string[] = []): string {
+/**
+ * The minimal zone every fixture serves; extra lines (relative or absolute
+ * owner names) are appended. The SOA MNAME is the first name server.
+ */
+export function zoneFile(
+  zone: string,
+  extra: string[] = [],
+  nameServers: Array<{ name: string; address: string }> = [{ name: "ns1", address: "127.0.0.1" }],
+): string {
   return [
     `$ORIGIN ${zone}.`,
     "$TTL 300",
-    `@ IN SOA ns1.${zone}. hostmaster.${zone}. 1 3600 600 86400 60`,
-    `@ IN NS ns1.${zone}.`,
-    "ns1 IN A 127.0.0.1",
+    `@ IN SOA ${nameServers[0]?.name ?? "ns1"}.${zone}. hostmaster.${zone}. 1 3600 600 86400 60`,
+    ...nameServers.map((ns) => `@ IN NS ${ns.name}.${zone}.`),
+    ...nameServers.map((ns) => `${ns.name} IN A ${ns.address}`),
     ...extra,
     "",
   ].join("\n");
@@ -79,13 +99,17 @@ function bindKey(k: TsigKeyFixture): string {
   return `key "${k.name}" { algorithm ${k.algorithm}; secret "${k.secret}"; };`;
 }
 
-function bindOptions(dir: string, port: number): string {
-  return `${namedOptions(dir, port, [
+function bindOptions(dir: string, port: number, address = "127.0.0.1"): string {
+  const options = namedOptions(dir, port, [
     "notify explicit;",
+    // BIND holds a zone's next NOTIFY for 5 s by default; secondaries in tests follow at once.
+    "notify-delay 0;",
     "startup-notify-rate 1000;",
     "notify-rate 1000;",
     "serial-query-rate 1000;",
-  ])}
+  ]);
+  // namedOptions listens on 127.0.0.1; a daemon on another loopback address listens only there.
+  return `${options.replace(`listen-on port ${port} { 127.0.0.1; };`, `listen-on port ${port} { ${address}; };`)}
 `;
 }
 
@@ -127,7 +151,7 @@ async function stopDaemon(s: Spawned, dir: string): Promise<void> {
 }
 
 /** dig at one daemon, no recursion; returns the +short lines (empty when the name has none). */
-export async function dig(port: number, name: string, type: string): Promise<string[]> {
+export async function dig(port: number, name: string, type: string, host = "127.0.0.1"): Promise<string[]> {
   const { stdout, code } = await run([
     "dig",
     "+norec",
@@ -136,7 +160,7 @@ export async function dig(port: number, name: string, type: string): Promise<str
     "+tries=2",
     "-p",
     String(port),
-    "@127.0.0.1",
+    `@${host}`,
     name,
     type,
   ]);
@@ -149,7 +173,13 @@ export async function dig(port: number, name: string, type: string): Promise<str
 }
 
 /** Waits until the daemon answers authoritatively for the zone, or fails with its log. */
-export async function waitForZone(s: Spawned, port: number, zone: string, what: string): Promise<void> {
+export async function waitForZone(
+  s: Spawned,
+  port: number,
+  zone: string,
+  what: string,
+  host = "127.0.0.1",
+): Promise<void> {
   const deadline = Date.now() + 15_000;
   while (Date.now() < deadline) {
     if (s.child.exitCode !== null || s.child.signalCode !== null) {
@@ -162,7 +192,7 @@ export async function waitForZone(s: Spawned, port: number, zone: string, what: 
       "+tries=1",
       "-p",
       String(port),
-      "@127.0.0.1",
+      `@${host}`,
       zone,
       "SOA",
     ]);
@@ -178,17 +208,18 @@ async function startNamed(
   port: number,
   zone: string,
   what: string,
+  host = "127.0.0.1",
 ): Promise<DnsDaemon> {
   const confPath = join(dir, "named.conf");
   await writeFile(confPath, conf);
   const s = spawnDaemon(["named", "-g", "-4", "-c", confPath]);
   try {
-    await waitForZone(s, port, zone, what);
+    await waitForZone(s, port, zone, what, host);
   } catch (err) {
     await stopDaemon(s, dir);
     throw err;
   }
-  return { host: "127.0.0.1", port, dir, log: s.output, stop: () => stopDaemon(s, dir) };
+  return { host, port, dir, log: s.output, stop: () => stopDaemon(s, dir) };
 }
 
 export interface NamedPrimaryOptions {
@@ -201,15 +232,27 @@ export interface NamedPrimaryOptions {
   records?: string[];
   /** Where to NOTIFY (the secondary's port), so it follows updates at once. */
   notifyPorts?: number[];
+  /** NOTIFY targets on other loopback addresses. */
+  notifyTo?: Array<{ host: string; port: number }>;
+  /** Listen on this loopback address (default 127.0.0.1) ... */
+  host?: string;
+  /** ... and port (default: a free one). */
+  port?: number;
+  /** Replaces the fixture's NS record set (default: ns1 -> 127.0.0.1). */
+  nameServers?: Array<{ name: string; address: string }>;
 }
 
 /** A BIND primary: `update-policy { grant <key> zonesub ANY; }` for every given key. */
 export async function startNamedPrimary(opts: NamedPrimaryOptions): Promise<DnsDaemon> {
   const dir = await mkdtemp(join(tmpdir(), `pvemigrate-named-p-${process.pid}-`));
-  const port = await freePort();
-  await writeFile(join(dir, "zone.db"), zoneFile(opts.zone, opts.records));
-  const notify = (opts.notifyPorts ?? []).map((p) => `127.0.0.1 port ${p};`).join(" ");
-  const conf = `${bindOptions(dir, port)}
+  const host = opts.host ?? "127.0.0.1";
+  const port = opts.port ?? (await freePort());
+  await writeFile(join(dir, "zone.db"), zoneFile(opts.zone, opts.records, opts.nameServers));
+  const notify = [
+    ...(opts.notifyPorts ?? []).map((p) => `127.0.0.1 port ${p};`),
+    ...(opts.notifyTo ?? []).map((t) => `${t.host} port ${t.port};`),
+  ].join(" ");
+  const conf = `${bindOptions(dir, port, host)}
 ${[...opts.keys, ...(opts.readOnlyKeys ?? [])].map(bindKey).join("\n")}
 zone "${opts.zone}" {
   type primary;
@@ -219,7 +262,7 @@ zone "${opts.zone}" {
   ${notify ? `also-notify { ${notify} };` : ""}
 };
 `;
-  return startNamed(dir, conf, port, opts.zone, "named primary");
+  return startNamed(dir, conf, port, opts.zone, "named primary", host);
 }
 
 export interface NamedSecondaryOptions {
@@ -229,24 +272,56 @@ export interface NamedSecondaryOptions {
   keys: TsigKeyFixture[];
   /** Use a fixed port (to restart a secondary where the primary's NOTIFYs go). */
   port?: number;
+  /** Listen on this loopback address (default 127.0.0.1); the primary's address (default 127.0.0.1). */
+  host?: string;
+  primaryHost?: string;
 }
 
 /** A BIND secondary of the primary, forwarding signed updates to it (`allow-update-forwarding`). */
 export async function startNamedSecondary(opts: NamedSecondaryOptions): Promise<DnsDaemon> {
   const dir = await mkdtemp(join(tmpdir(), `pvemigrate-named-s-${process.pid}-`));
+  const host = opts.host ?? "127.0.0.1";
   const port = opts.port ?? (await freePort());
-  const conf = `${bindOptions(dir, port)}
+  const conf = `${bindOptions(dir, port, host)}
 ${opts.keys.map(bindKey).join("\n")}
 zone "${opts.zone}" {
   type secondary;
   file "${join(dir, "zone.db")}";
-  primaries { 127.0.0.1 port ${opts.primaryPort}; };
+  primaries { ${opts.primaryHost ?? "127.0.0.1"} port ${opts.primaryPort}; };
   allow-update-forwarding { any; };
-  allow-notify { 127.0.0.1; };
+  allow-notify { 127.0.0.0/8; };
 };
 `;
-  return startNamed(dir, conf, port, opts.zone, "named secondary");
+  return startNamed(dir, conf, port, opts.zone, "named secondary", host);
 }
 
 /** Spawns a daemon whose readiness is checked like named's; used by the knot fixture. */
 export const daemonInternals = { spawnDaemon, stopDaemon };
+
+/**
+ * Extra loopback addresses (127.0.0.2, ...) on `lo` for the life of a test:
+ * named listens only on addresses an interface has, and daemons on distinct
+ * loopback addresses can share one port, as name servers share port 53.
+ * Needs root. Only addresses this call added are removed again (also when
+ * the process exits before `remove()`).
+ */
+export async function loopbackAliases(addresses: readonly string[]): Promise<{ remove(): Promise<void> }> {
+  const added: string[] = [];
+  const present = (await runChecked(["ip", "-4", "-o", "addr", "show", "dev", "lo"])).stdout;
+  for (const a of addresses) {
+    if (!/^127\.\d+\.\d+\.\d+$/.test(a)) throw new Error(`${a} is not a loopback address`);
+    if (present.includes(` ${a}/`)) continue;
+    await runChecked(["ip", "addr", "add", `${a}/32`, "dev", "lo"]);
+    added.push(a);
+  }
+  const removeSync = () => {
+    for (const a of added) spawnSync("ip", ["addr", "del", `${a}/32`, "dev", "lo"]);
+  };
+  process.once("exit", removeSync);
+  return {
+    async remove() {
+      process.removeListener("exit", removeSync);
+      for (const a of added.splice(0)) await run(["ip", "addr", "del", `${a}/32`, "dev", "lo"]);
+    },
+  };
+}
