@@ -2,8 +2,10 @@ import { computeDesired } from "../desired/compute.ts";
 import type { DnsDesired } from "../desired/types.ts";
 import type { NameState } from "../dns/changes.ts";
 import { registryRefusal } from "../dns/claims.ts";
-import type { NameOutcome } from "../dns/client.ts";
+import type { NameOutcome, PropagationReport } from "../dns/client.ts";
 import { DnsAllMastersFailed } from "../dns/errors.ts";
+import { describePropagation } from "../dns/propagation.ts";
+import { messageOf } from "../errors.ts";
 import { planDns } from "../plan/index.ts";
 import { assertSafe, type SafetyLimit } from "../plan/safety.ts";
 import { type Change, renderChange } from "../plan/types.ts";
@@ -38,6 +40,8 @@ export interface DnsSyncResult {
   problems: string[];
   /** Withdrawals that failed (kept in the registry, journaled unless replaying the journal). */
   withdrawFailed: string[];
+  /** After a switch: did every master and name server follow, and how long it took (syncDnsStrict). */
+  propagation?: PropagationReport & { elapsedMs: number };
 }
 
 export interface DnsSyncOptions {
@@ -173,12 +177,34 @@ async function writeClaimed(
   return dirty;
 }
 
-/** Like syncDns, but a name that moved under us is a failure, so a journal item stays for the next run. */
+/**
+ * Like syncDns, but a name that moved under us is a failure, so a journal
+ * item stays for the next run. Then, outside the cluster lock, the names
+ * written are read back from every master and name server until they agree
+ * (bounded by dns.propagation.waitSeconds): the report says how long that
+ * took from the start of the DNS step, or who still answers what.
+ */
 export async function syncDnsStrict(rt: Runtime, vmids: number[]): Promise<DnsSyncResult> {
+  const start = Date.now();
   // A few named VMs (a switch, a journaled retry): their status live, not the lagging RRD one.
   const r = await syncDns(rt, vmids, { live: vmids });
   const stale = r.outcomes.filter((o) => o.status === "stale");
   if (stale.length) throw new Error(`names changed meanwhile: ${stale.map((o) => o.name).join(", ")}`);
+  const written = r.outcomes.flatMap((o) =>
+    o.status === "updated" ? [{ name: o.name, expected: { a: o.a, aaaa: o.aaaa } }] : [],
+  );
+  if (written.length === 0) return r;
+  try {
+    const p = await rt.dns.awaitPropagation(written);
+    r.propagation = { ...p, elapsedMs: Date.now() - start };
+    for (const line of describePropagation(p, r.propagation.elapsedMs)) {
+      r.lines.push(`propagation: ${line.trim()}`);
+      rt.log(`dns propagation: ${line.trim()}`);
+    }
+  } catch (err) {
+    // Names are written; not knowing who follows yet is not a reason to journal the step again.
+    r.lines.push(`propagation: not checked: ${messageOf(err).split("\n")[0]}`);
+  }
   return r;
 }
 

@@ -9,6 +9,7 @@ import { type RunResult, run } from "../../lib/process/run.ts";
 import { type SimCluster, type SimClusterOptions, startSimCluster } from "../../lib/sim/cluster.ts";
 import {
   type DnsDaemon,
+  freePort,
   generateTsigKey,
   startNamedPrimary,
   startNamedSecondary,
@@ -68,11 +69,24 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
   const cleanups: Array<() => Promise<void> | void> = [() => rmSync(dir, { recursive: true, force: true })];
   try {
     const key = await generateTsigKey("pvemigrate-key");
-    const primary = await startNamedPrimary({ zone: ZONE, keys: [key], records: opts.records ?? [] });
+    // The secondary follows the primary by NOTIFY, as a real one does: a switch
+    // waits until every master answers the new address (dns.propagation).
+    const secondaryPort = (opts.secondary ?? true) ? await freePort() : undefined;
+    const primary = await startNamedPrimary({
+      zone: ZONE,
+      keys: [key],
+      records: opts.records ?? [],
+      ...(secondaryPort ? { notifyPorts: [secondaryPort] } : {}),
+    });
     cleanups.push(() => primary.stop());
     let secondary: DnsDaemon | undefined;
-    if (opts.secondary ?? true) {
-      secondary = await startNamedSecondary({ zone: ZONE, primaryPort: primary.port, keys: [key] });
+    if (secondaryPort) {
+      secondary = await startNamedSecondary({
+        zone: ZONE,
+        primaryPort: primary.port,
+        keys: [key],
+        port: secondaryPort,
+      });
       cleanups.push(() => secondary!.stop());
     }
     // The sim writes and moves guest configs in the same pmxcfs tree the nodes read (config pveRoot).

@@ -26,6 +26,13 @@ describe.skipIf(missing({ bins: ["named", "dig", "tsig-keygen"] }))(
       h.sim.moveVm(101, "pve3");
       const r = await reconcile(h.runtime("pve3"));
       expect(r.switched.map((s) => [s.vmid, s.from, s.to])).toEqual([[101, "pve1", "pve3"]]);
+      // The switch report says when both masters (the primary and its NOTIFYed secondary) agreed.
+      const p = r.switched[0]?.dns?.value?.propagation;
+      expect(p).toMatchObject({ agreed: true, lagging: [], unreachable: [] });
+      expect(p?.asked).toEqual([`127.0.0.1:${h.primary.port}`, `127.0.0.1:${h.secondary?.port}`]);
+      expect(r.switched[0]?.dns?.value?.lines).toContainEqual(
+        expect.stringMatching(/^propagation: all 2 server\(s\) answer the new address after \d+ ms/),
+      );
       expect(await dig(h.primary.port, "mail.example.org", "A")).toEqual(["203.0.113.30"]);
       expect(await dig(h.primary.port, "mail.example.org", "AAAA")).toEqual(["2001:db8::30"]);
     });
@@ -34,6 +41,7 @@ describe.skipIf(missing({ bins: ["named", "dig", "tsig-keygen"] }))(
       const r = await switchVm(h.runtime("pve3"), 101);
       expect(r.pending).toEqual([]);
       expect(r.dns?.value?.lines).toEqual([]);
+      expect(r.dns?.value?.propagation).toBeUndefined(); // nothing written, nothing to wait for
     });
   },
 );
