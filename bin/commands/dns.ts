@@ -8,7 +8,9 @@ import {
   type DnsClientOptions,
   type NameOutcome,
 } from "../../lib/dns/client.ts";
+import { divergence } from "../../lib/dns/divergence.ts";
 import { DnsAllMastersFailed, masterLabel } from "../../lib/dns/errors.ts";
+import { managedBy, previewDelete, previewSet } from "../../lib/dns/preview.ts";
 import { ExitCode, exitCodeOf, InputError, messageOf } from "../../lib/errors.ts";
 import { type GlobalOptions, printJson } from "./common.ts";
 import { checkFitsOneMessage, parseAddresses, parseExpect, parseTtl } from "./dns-args.ts";
@@ -20,6 +22,7 @@ import {
   formatSet,
   formatShow,
   type MasterView,
+  serverViews,
 } from "./dns-format.ts";
 
 // `dns set|show|delete`. The command functions take the loaded config and
@@ -35,6 +38,8 @@ export interface DnsSetArgs {
   ttl?: string | number;
   /** Addresses the name is expected to hold now; ["none"] = the name must not exist yet. */
   expect?: string[];
+  /** Read the name and say what would happen; send nothing. */
+  dryRun?: boolean;
 }
 
 function clientFor(loaded: LoadedConfig, factory: ClientFactory = createDnsClient): DnsClient {
@@ -60,13 +65,32 @@ export async function dnsSet(
   const ttl = parseTtl(args.ttl);
   const expect = parseExpect(args.expect);
   checkFitsOneMessage(loaded, name, desired, expect, ttl ?? loaded.config.dns.ttl);
-  const result = await clientFor(loaded, factory).setAddresses(
+  const client = clientFor(loaded, factory);
+  let vm = managedBy(name, loaded.config.vms);
+  const putBack = () => (vm ? { warning: `${vm}: the next reconcile will put it back` } : {});
+  if (args.dryRun) {
+    const state = await client.query(name);
+    const outcome = previewSet(name, state.master, desired, expect, state);
+    vm ??= managedBy(name, {}, { state, ownerId: loaded.config.dns.ownerId });
+    const exitCode = outcomeExit(outcome);
+    const current = { a: state.a, aaaa: state.aaaa };
+    return {
+      ok: exitCode === ExitCode.ok,
+      exitCode,
+      outcome,
+      acceptedBy: [],
+      dryRun: true,
+      current,
+      ...putBack(),
+    };
+  }
+  const result = await client.setAddresses(
     [{ name, ...desired, ...(expect ? { expect } : {}) }],
     ttl === undefined ? {} : { ttl },
   );
   const outcome = result.outcomes[0] as NameOutcome;
   const exitCode = outcomeExit(outcome);
-  return { ok: exitCode === ExitCode.ok, exitCode, outcome, acceptedBy: result.acceptedBy };
+  return { ok: exitCode === ExitCode.ok, exitCode, outcome, acceptedBy: result.acceptedBy, ...putBack() };
 }
 
 /** The name's records at every master candidate, asked in parallel, side by side. */
@@ -92,18 +116,56 @@ export async function dnsShow(
     }),
   );
   const ok = masters.every((m) => m.ok);
-  return { ok, exitCode: ok ? ExitCode.ok : ExitCode.peer, name, masters };
+  const answered = masters.filter((m) => m.ok);
+  const answer = (m: MasterView) => ({ a: m.a ?? [], aaaa: m.aaaa ?? [] });
+  const diverging = divergence(
+    answered.map((m) => ({
+      master: m.master,
+      answer: answer(m),
+      ...(m.serial !== undefined ? { serial: m.serial } : {}),
+    })),
+  );
+  // The other servers clients may ask (dns.propagation), against the first master's answer.
+  const first = answered[0];
+  const p = first
+    ? await client.checkPropagation([{ name, expected: answer(first) }]).catch(() => undefined)
+    : undefined;
+  const servers = serverViews(p, new Set(masters.map((m) => m.master)));
+  const skipped = (p?.skipped ?? []).map((k) => `${k.address}: ${k.reason}`);
+  return {
+    ok,
+    exitCode: ok ? ExitCode.ok : ExitCode.peer,
+    name,
+    masters,
+    divergence: diverging,
+    servers,
+    skipped,
+  };
 }
 
 export async function dnsDelete(
   loaded: LoadedConfig,
   fqdn: string,
   factory?: ClientFactory,
+  opts: { dryRun?: boolean } = {},
 ): Promise<DnsDeleteResult> {
   const name = normalizeName(fqdn, loaded.config.dns.zone, "FQDN");
-  const result = await clientFor(loaded, factory).deleteName(name);
+  const client = clientFor(loaded, factory);
+  let vm = managedBy(name, loaded.config.vms);
+  let result: DeleteResult;
+  if (opts.dryRun) {
+    const state = await client.query(name);
+    result = previewDelete(name, state.master, state);
+    vm ??= managedBy(name, {}, { state, ownerId: loaded.config.dns.ownerId });
+  } else result = await client.deleteName(name);
   const exitCode = outcomeExit(result);
-  return { ok: exitCode === ExitCode.ok, exitCode, result };
+  return {
+    ok: exitCode === ExitCode.ok,
+    exitCode,
+    result,
+    ...(opts.dryRun ? { dryRun: true as const } : {}),
+    ...(vm ? { warning: `${vm}: the next reconcile will write it again` } : {}),
+  };
 }
 
 // ---- commander wiring ----
@@ -170,10 +232,13 @@ export function registerDnsCommands(
     .argument("<address...>", "IPv4/IPv6 addresses")
     .option("--ttl <seconds>", "TTL (default: dns.ttl)")
     .option("--expect <old>", 'the address(es) it holds now (repeatable); "none" = must not exist', collect)
+    .option("--dry-run", "read the name and say what would happen; send nothing")
     .option("--config <file>", configOption)
     .option("--json", "machine-readable output")
     .action(async (fqdn: string, addresses: string[], _opts, cmd: Command) => {
-      const opts = cmd.optsWithGlobals<GlobalOptions & { ttl?: string; expect?: string[] }>();
+      const opts = cmd.optsWithGlobals<
+        GlobalOptions & { ttl?: string; expect?: string[]; dryRun?: boolean }
+      >();
       await runCommand(
         opts.json,
         io,
@@ -185,6 +250,7 @@ export function registerDnsCommands(
               addresses,
               ...(opts.ttl !== undefined ? { ttl: opts.ttl } : {}),
               ...(opts.expect ? { expect: opts.expect } : {}),
+              ...(opts.dryRun ? { dryRun: true } : {}),
             },
             factory,
           ),
@@ -213,14 +279,15 @@ export function registerDnsCommands(
     .command("delete")
     .description("remove every record of FQDN, only if it carries our ownership TXT")
     .argument("<fqdn>", "name inside dns.zone")
+    .option("--dry-run", "read the name and say what would happen; send nothing")
     .option("--config <file>", configOption)
     .option("--json", "machine-readable output")
     .action(async (fqdn: string, _opts, cmd: Command) => {
-      const opts = cmd.optsWithGlobals<GlobalOptions>();
+      const opts = cmd.optsWithGlobals<GlobalOptions & { dryRun?: boolean }>();
       await runCommand(
         opts.json,
         io,
-        async () => dnsDelete(await load(opts.config), fqdn, factory),
+        async () => dnsDelete(await load(opts.config), fqdn, factory, { dryRun: opts.dryRun === true }),
         formatDelete,
       );
     });
