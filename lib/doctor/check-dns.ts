@@ -1,11 +1,13 @@
 import type { DnsConfig } from "../config/types.ts";
 import type { DnsClient } from "../dns/client.ts";
+import { divergence, type MasterSample } from "../dns/divergence.ts";
 import { DnsAllMastersFailed, DnsRejected, masterLabel } from "../dns/errors.ts";
 import { messageOf } from "../errors.ts";
-import { type Finding, fail, ok } from "./types.ts";
+import { type Finding, fail, ok, warn } from "./types.ts";
 
 // Every master candidate on its own: a signed SOA query proves the address,
 // the port, the zone and the TSIG key at once, without changing anything.
+// Candidates whose serials differ are reported (warn).
 
 /** Pure: why a master did not answer -> what to do about it. */
 export function dnsHint(err: unknown, dns: Pick<DnsConfig, "zone" | "tsig">): string {
@@ -42,15 +44,29 @@ function reasonOf(err: unknown): string {
 }
 
 export async function checkDns(dns: DnsConfig, client: DnsClient): Promise<Finding[]> {
-  return Promise.all(
+  const serials: MasterSample[] = [];
+  const findings = await Promise.all(
     dns.masters.map(async (master): Promise<Finding> => {
       const label = masterLabel(master);
       try {
         const soa = await client.querySoa(master);
+        serials.push({ master: label, serial: soa.serial });
         return ok("dns", `master ${label} answers SOA for ${soa.zone} (serial ${soa.serial})`);
       } catch (err) {
         return fail("dns", `master ${label}: ${reasonOf(err)}`, dnsHint(err, dns));
       }
     }),
   );
+  // Candidates that answer but disagree: a secondary behind NOTIFY, or primaries that do not replicate.
+  const order = dns.masters.map(masterLabel);
+  serials.sort((x, y) => order.indexOf(x.master) - order.indexOf(y.master));
+  for (const line of divergence(serials))
+    findings.push(
+      warn(
+        "dns",
+        line,
+        "a secondary that lags gets NOTIFY wrong (also-notify, allow-notify) or cannot transfer (allow-transfer); two primaries of one zone must replicate, or list only one",
+      ),
+    );
+  return findings;
 }

@@ -6,6 +6,8 @@ import { stringify } from "yaml";
 import { dnsDelete, dnsSet, dnsShow } from "../../bin/commands/dns.ts";
 import { formatDelete, formatSet, formatShow } from "../../bin/commands/dns-format.ts";
 import { loadConfig } from "../../lib/config/load.ts";
+import { createDnsClient } from "../../lib/dns/client.ts";
+import { checkDns } from "../../lib/doctor/check-dns.ts";
 import { ExitCode } from "../../lib/errors.ts";
 import {
   type DnsDaemon,
@@ -19,7 +21,7 @@ import { missing } from "../support/requirements.ts";
 // `dns set` / `dns delete` --dry-run, the --expect none message, the warning
 // for a name a VM manages, and `dns show` reporting masters that disagree
 // (two primaries of the same zone that do not replicate: a write lands on one
-// side only). Real named, the real config loader.
+// side only), as doctor does. Real named, the real config loader.
 
 describe.skipIf(missing({ bins: ["named", "tsig-keygen", "dig"] }))(
   "dns CLI: dry runs, messages, divergence",
@@ -132,6 +134,18 @@ describe.skipIf(missing({ bins: ["named", "tsig-keygen", "dig"] }))(
         `masters answer differently: 192.0.2.50 at 127.0.0.1:${primary.port}, (nothing) at 127.0.0.1:${other.port}`,
       ]);
       expect(formatShow(r)).toMatch(/\nwarning: masters answer differently: /);
+      // doctor says it too, with what to check.
+      const findings = await checkDns(
+        loaded.config.dns,
+        createDnsClient({ dns: loaded.config.dns, tsigSecret: loaded.secrets.tsig }),
+      );
+      expect(findings.filter((f) => f.status !== "ok")).toEqual([
+        expect.objectContaining({
+          check: "dns",
+          status: "warn",
+          message: expect.stringMatching(/^masters disagree on the zone serial: \d+ at .*, 1 at /),
+        }),
+      ]);
     });
   },
 );
