@@ -36,7 +36,9 @@ export interface PropagationChecker {
   ): Promise<PropagationReport & { elapsedMs: number }>;
 }
 
-const PASS_INTERVAL_MS = 100;
+/** Passes start close together (a NOTIFYed secondary follows in milliseconds) and back off to 0.5 s. */
+const FIRST_INTERVAL_MS = 20;
+const MAX_INTERVAL_MS = 500;
 
 /** An unsigned query's authoritative answer, or why there is none (never throws). */
 async function plainQuery(
@@ -171,13 +173,12 @@ export function createPropagationChecker(session: MasterSession, reader: NameRea
     async waitFor(expectations, waitMs = settings.waitSeconds * 1000) {
       const start = Date.now();
       const found = await servers();
-      for (;;) {
+      for (let interval = FIRST_INTERVAL_MS; ; interval = Math.min(interval * 2, MAX_INTERVAL_MS)) {
         const report = await pass(expectations, found);
         const elapsedMs = Date.now() - start;
         // Unreachable servers are reported, not waited for: only a server that answers something else is.
-        if (report.lagging.length === 0 || elapsedMs + PASS_INTERVAL_MS > waitMs)
-          return { ...report, elapsedMs };
-        await new Promise((r) => setTimeout(r, PASS_INTERVAL_MS));
+        if (report.lagging.length === 0 || elapsedMs + interval > waitMs) return { ...report, elapsedMs };
+        await new Promise((r) => setTimeout(r, interval));
       }
     },
   };
