@@ -10,7 +10,14 @@ export interface VmStatus {
   node?: string;
   status: string;
   lastAppliedNode?: string;
-  names: Array<{ name: string; addresses: string[]; expected: string[]; error?: string }>;
+  names: Array<{
+    name: string;
+    addresses: string[];
+    expected: string[];
+    error?: string;
+    /** Masters and name servers (dns.propagation) that answer something else: "server=answer". */
+    lagging?: string[];
+  }>;
 }
 
 export interface ClusterStatus {
@@ -60,6 +67,7 @@ export async function clusterStatus(rt: Runtime): Promise<ClusterStatus> {
       names,
     });
   }
+  await markLagging(rt, out.vms);
   for (const journal of [rt.state.cluster, rt.state.local]) {
     for (const item of await journal.list()) {
       out.pending.push({
@@ -76,7 +84,8 @@ export async function clusterStatus(rt: Runtime): Promise<ClusterStatus> {
     const dns = v.names
       .map((n) => {
         const ok = n.expected.length === 0 || n.addresses.join() === n.expected.join();
-        return `${n.name}=${n.error ? `? (${n.error})` : n.addresses.join(",") || "-"}${ok ? "" : " (drift)"}`;
+        const lag = n.lagging?.length ? ` (still answered elsewhere: ${n.lagging.join(" ")})` : "";
+        return `${n.name}=${n.error ? `? (${n.error})` : n.addresses.join(",") || "-"}${ok ? "" : " (drift)"}${lag}`;
       })
       .join(" ");
     out.text.push(
@@ -87,4 +96,28 @@ export async function clusterStatus(rt: Runtime): Promise<ClusterStatus> {
     out.text.push(`pending: ${out.pending.map((p) => `${p.id} (${p.attempts} failed)`).join(", ")}`);
   for (const line of out.notes) out.text.push(`notes ignored: ${line}`);
   return out;
+}
+
+/**
+ * Which masters and name servers still answer a running VM's names with
+ * something other than its node's addresses (a secondary behind NOTIFY, a
+ * master a write did not reach, resolvers' upstream still old). One pass,
+ * no waiting; a failed check leaves the names as they are.
+ */
+async function markLagging(rt: Runtime, vms: VmStatus[]): Promise<void> {
+  const names = vms.flatMap((v) => v.names.filter((n) => n.expected.length > 0 && !n.error));
+  if (names.length === 0) return;
+  const split = (xs: string[]) => ({
+    a: xs.filter((x) => !x.includes(":")),
+    aaaa: xs.filter((x) => x.includes(":")),
+  });
+  const report = await rt.dns
+    .checkPropagation(names.map((n) => ({ name: n.name, expected: split(n.expected) })))
+    .catch(() => undefined);
+  for (const n of names) {
+    const lagging = (report?.lagging ?? [])
+      .filter((l) => l.name === n.name)
+      .map((l) => `${l.server}=${l.answer.join(",") || "-"}`);
+    if (lagging.length) n.lagging = lagging;
+  }
 }

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { run } from "../../lib/process/run.ts";
-import { dig } from "../support/named.ts";
+import { dig, startNamedPrimary } from "../support/named.ts";
 import { missing } from "../support/requirements.ts";
 import { type Harness, startHarness } from "./harness.ts";
 
@@ -27,6 +27,47 @@ describe.skipIf(missing({ bins: ["named", "dig", "tsig-keygen"] }))("orchestrato
     ]);
     expect(r.stdout).not.toContain(h.sim.tokenSecret);
     expect(r.stdout).not.toContain(h.key.secret);
+  });
+
+  it("status names the servers that still answer a name with something else (dns.propagation.servers)", async () => {
+    // A primary of the same zone that never hears of our writes: it still answers the old address.
+    const stray = await startNamedPrimary({
+      zone: "example.org",
+      keys: [h.key],
+      records: ["mail IN A 203.0.113.99"],
+    });
+    try {
+      const variant = h.writeConfigVariant("stray", (doc) => {
+        (doc as { dns: Record<string, unknown> }).dns.propagation = {
+          nameServers: false,
+          servers: [`127.0.0.1:${stray.port}`],
+        };
+      });
+      const r = await run([
+        process.execPath,
+        h.bundle,
+        "--config",
+        variant,
+        "status",
+        "--json",
+        "--node",
+        "pve1",
+      ]);
+      expect(r.code).toBe(0);
+      const vm101 = JSON.parse(r.stdout).vms.find((v: { vmid: number }) => v.vmid === 101);
+      expect(vm101.names).toEqual([
+        {
+          name: "mail.example.org",
+          addresses: ["203.0.113.10"],
+          expected: ["203.0.113.10"],
+          lagging: [`127.0.0.1:${stray.port}=203.0.113.99`],
+        },
+      ]);
+      const text = await run([process.execPath, h.bundle, "--config", variant, "status", "--node", "pve1"]);
+      expect(text.stdout).toContain(`(still answered elsewhere: 127.0.0.1:${stray.port}=203.0.113.99)`);
+    } finally {
+      await stray.stop();
+    }
   });
 
   it("plan on a converged cluster says No changes. and exits 0", async () => {
