@@ -177,23 +177,26 @@ async function writeClaimed(
   return dirty;
 }
 
-/**
- * Like syncDns, but a name that moved under us is a failure, so a journal
- * item stays for the next run. Then, outside the cluster lock, the names
- * written are read back from every master and name server until they agree
- * (bounded by dns.propagation.waitSeconds): the report says how long that
- * took from the start of the DNS step, or who still answers what.
- */
+/** Like syncDns, but a name that moved under us is a failure, so a journal item stays for the next run. */
 export async function syncDnsStrict(rt: Runtime, vmids: number[]): Promise<DnsSyncResult> {
-  const start = Date.now();
   // A few named VMs (a switch, a journaled retry): their status live, not the lagging RRD one.
   const r = await syncDns(rt, vmids, { live: vmids });
   const stale = r.outcomes.filter((o) => o.status === "stale");
   if (stale.length) throw new Error(`names changed meanwhile: ${stale.map((o) => o.name).join(", ")}`);
+  return r;
+}
+
+/**
+ * After a switch wrote names: reads them back from every master and name
+ * server until they agree (bounded by dns.propagation.waitSeconds), and adds
+ * to `r` how long that took since `start` (the switch's), or who still
+ * answers what. Runs outside the VM's lock: another switch need not wait.
+ */
+export async function followPropagation(rt: Runtime, r: DnsSyncResult, start: number): Promise<void> {
   const written = r.outcomes.flatMap((o) =>
     o.status === "updated" ? [{ name: o.name, expected: { a: o.a, aaaa: o.aaaa } }] : [],
   );
-  if (written.length === 0) return r;
+  if (written.length === 0) return;
   try {
     const p = await rt.dns.awaitPropagation(written);
     r.propagation = { ...p, elapsedMs: Date.now() - start };
@@ -202,10 +205,9 @@ export async function syncDnsStrict(rt: Runtime, vmids: number[]): Promise<DnsSy
       rt.log(`dns propagation: ${line.trim()}`);
     }
   } catch (err) {
-    // Names are written; not knowing who follows yet is not a reason to journal the step again.
+    // The names are written; not knowing yet who follows is no reason to journal anything.
     r.lines.push(`propagation: not checked: ${messageOf(err).split("\n")[0]}`);
   }
-  return r;
 }
 
 /** The journal replay of a withdrawal: fails (the item stays) unless it is done or no longer due. */

@@ -2,7 +2,7 @@ import { messageOf } from "../errors.ts";
 import { applyOnNode } from "../remote/apply.ts";
 import type { JournalKind } from "../state/index.ts";
 import { convergeNode, type NodeConvergence } from "./converge.ts";
-import { type DnsSyncResult, syncDnsStrict } from "./dns-sync.ts";
+import { type DnsSyncResult, followPropagation, syncDnsStrict } from "./dns-sync.ts";
 import { observe } from "./observe.ts";
 import { dnsWork, nodeWork } from "./pending.ts";
 import type { Runtime } from "./runtime.ts";
@@ -12,7 +12,9 @@ import type { Runtime } from "./runtime.ts";
 //   1. remember where it came from (grace forwarding on the old node),
 //   2. this node's forwards and routes,
 //   3. the old node, over ssh: its entries turn into grace forwards,
-//   4. DNS, compare-and-swap to this node's address.
+//   4. DNS, compare-and-swap to this node's address;
+// then, outside the VM's lock, the names are read back from every master and
+// name server until they agree (the report says after how long, or who lags).
 // A step that fails stays in the journal and the next run (reconcile, or the
 // next event) finishes it; the steps after it still run, except DNS: names
 // move here only once this node's forwards are in place. When step 2 failed
@@ -75,8 +77,9 @@ export async function switchVm(
   vmid: number,
   opts: { from?: string; lockWaitMs?: number } = {},
 ): Promise<SwitchReport> {
+  const start = Date.now();
   // Another switch of this VM may be waiting on a hung old node (ssh, 120 s): wait that long.
-  return rt.state.withVmLock(
+  const done = await rt.state.withVmLock(
     vmid,
     async () => {
       const report: SwitchReport = { vmid, to: rt.self, pending: [] };
@@ -138,6 +141,9 @@ export async function switchVm(
     },
     { timeoutMs: opts.lockWaitMs ?? SWITCH_LOCK_WAIT_MS },
   );
+  // Who follows the new names (dns.propagation), outside the lock.
+  if (done.dns?.value) await followPropagation(rt, done.dns.value, start);
+  return done;
 }
 
 /** How long a switch waits for another switch of the same VM: longer than one may take. */
