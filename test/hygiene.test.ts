@@ -15,7 +15,7 @@ const MAX_LINES = 300;
  * Files still over the limit while another branch splits them. An entry that
  * is no longer over the limit fails the test, so the list cannot go stale.
  */
-const BEING_SPLIT = new Set(["lib/dns/client.ts"]);
+const BEING_SPLIT = new Set<string>([]);
 
 function sourceFiles(dir: string): string[] {
   return readdirSync(join(ROOT, dir), { recursive: true, withFileTypes: true })
