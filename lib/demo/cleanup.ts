@@ -9,7 +9,7 @@ import { run } from "../process/run.ts";
 // that error kills the process with everything still in place).
 
 export interface Cleanups {
-  /** Registers an undo step. Steps must be idempotent: they may run more than once. */
+  /** Registers an undo step (run at once when a cleanup already ran). Steps must be idempotent: they may run more than once. */
   add(undo: () => Promise<unknown>): void;
   /** Runs every undo step, newest first; a failing one does not stop the others. Runs never overlap. */
   run(): Promise<void>;
@@ -20,9 +20,16 @@ const noop = () => {};
 export function createCleanups(): Cleanups {
   const steps: Array<() => Promise<unknown>> = [];
   let last: Promise<void> = Promise.resolve();
+  let ran = false;
   return {
-    add: (undo) => void steps.push(undo),
+    add: (undo) => {
+      steps.push(undo);
+      // Registered after a cleanup already ran (an interrupt came while named
+      // was still starting): undo it at once, so no later run can miss it.
+      if (ran) last = last.then(() => undo().then(noop, noop));
+    },
     run() {
+      ran = true;
       last = last.then(async () => {
         for (const undo of [...steps].reverse()) await undo().catch(noop);
       });
