@@ -21,6 +21,8 @@ export interface NameState extends Addresses {
   txt: string[];
   /** The TXT set contains our ownership marker (with or without a guest label). */
   owned: boolean;
+  /** The largest TTL of its A/AAAA records as served (how long resolvers may keep them). */
+  ttl?: number;
 }
 
 /** Our TXT values to delete and the one to add, when a write changes whose name it is. */
@@ -51,6 +53,8 @@ export interface NameWrite {
   form: WriteForm;
   /** Set for a guest's name: a failed prerequisite is re-decided by the ownership rules. */
   claim?: Claim;
+  /** The TTL to write (every record of the name); unset: the caller's default. */
+  ttl?: number;
 }
 
 const LABEL = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/;
@@ -92,6 +96,19 @@ export function sameAddresses(x: Addresses, y: Addresses): boolean {
   return sameSet(x.a, y.a) && sameSet(x.aaaa, y.aaaa);
 }
 
+/**
+ * The name is served with another TTL than `ttl` wants. Unknown on either
+ * side (no addresses to read a TTL from, no TTL asked for) is not a difference.
+ */
+export function ttlDiffers(state: Pick<NameState, "ttl">, ttl: number | undefined): boolean {
+  return ttl !== undefined && state.ttl !== undefined && state.ttl !== ttl;
+}
+
+/** The desired addresses and TTL are what the name holds: nothing to write. */
+export function alreadyServed(state: NameState, desired: Addresses, ttl: number | undefined): boolean {
+  return sameAddresses(state, desired) && !ttlDiffers(state, ttl);
+}
+
 function hasRecords(s: NameState): boolean {
   return s.a.length + s.aaaa.length + s.txt.length > 0;
 }
@@ -105,18 +122,23 @@ export function formForExpectation(expect: Addresses, ownerTxt: string): WriteFo
 
 export type StatePlan = { kind: "write"; write: NameWrite } | { kind: "unchanged" } | { kind: "not-owned" };
 
-/** Plans a write from the name's current state (no expectation given: compare-and-swap on what was read). */
-export function planFromState(name: string, desired: Addresses, state: NameState): StatePlan {
+/**
+ * Plans a write from the name's current state (no expectation given:
+ * compare-and-swap on what was read). A name with the right addresses but
+ * another TTL is rewritten the same way: same values expected, same written.
+ */
+export function planFromState(name: string, desired: Addresses, state: NameState, ttl?: number): StatePlan {
+  const withTtl = ttl === undefined ? {} : { ttl };
   if (state.owned) {
-    if (sameAddresses(state, desired)) return { kind: "unchanged" };
+    if (alreadyServed(state, desired, ttl)) return { kind: "unchanged" };
     return {
       kind: "write",
-      write: { name, desired, form: { kind: "replace", expect: state, txt: state.txt } },
+      write: { name, desired, form: { kind: "replace", expect: state, txt: state.txt }, ...withTtl },
     };
   }
   if (hasRecords(state)) return { kind: "not-owned" };
   // Nothing we manage is there; the server's "name not in use" prerequisite decides atomically.
-  return { kind: "write", write: { name, desired, form: { kind: "create" } } };
+  return { kind: "write", write: { name, desired, form: { kind: "create" }, ...withTtl } };
 }
 
 export type FailurePlan =
@@ -138,7 +160,7 @@ export function planAfterPrereqFailure(write: NameWrite, state: NameState, retri
     if (!hasRecords(state) && write.form.kind === "replace") return { kind: "stale" };
     return { kind: "not-owned" };
   }
-  if (sameAddresses(state, write.desired)) return { kind: "unchanged" };
+  if (alreadyServed(state, write.desired, write.ttl)) return { kind: "unchanged" };
   const expected = write.form.kind === "create" ? { a: [], aaaa: [] } : write.form.expect;
   if (!retried && sameAddresses(state, expected)) {
     // The addresses are what we expected; only the ownership TXT set or the
@@ -151,13 +173,14 @@ export function planAfterPrereqFailure(write: NameWrite, state: NameState, retri
   return { kind: "stale" };
 }
 
-/** The prerequisites and updates for one name. */
+/** The prerequisites and updates for one name (its records written with `write.ttl`, else `defaultTtl`). */
 export function sectionsFor(
   write: NameWrite,
-  ttl: number,
+  defaultTtl: number,
   ownerTxt: string,
 ): { prerequisites: Prerequisite[]; updates: UpdateOp[] } {
   const { name, desired, form } = write;
+  const ttl = write.ttl ?? defaultTtl;
   const prerequisites: Prerequisite[] = [];
   const updates: UpdateOp[] = [];
   if (form.kind === "create") {
@@ -174,10 +197,14 @@ export function sectionsFor(
       );
       updates.push({ kind: "deleteRRset", name, type });
     }
-    for (const text of form.relabel?.remove ?? [])
-      updates.push({ kind: "deleteRR", name, rdata: { type: "TXT", text } });
-    if (form.relabel?.add)
-      updates.push({ kind: "add", name, ttl, rdata: { type: "TXT", text: form.relabel.add } });
+    // The TXT set is rewritten whole (the prerequisite pinned it): our marker swapped
+    // when relabelling, and every value added with the written TTL, as one RRset has
+    // one TTL (RFC 2181 5.2) and an add of an existing value does not change it everywhere (Knot).
+    const removed = new Set(form.relabel?.remove ?? []);
+    const kept = form.txt.filter((t) => !removed.has(t) && t !== form.relabel?.add);
+    updates.push({ kind: "deleteRRset", name, type: "TXT" });
+    for (const text of [...kept, ...(form.relabel?.add ? [form.relabel.add] : [])])
+      updates.push({ kind: "add", name, ttl, rdata: { type: "TXT", text } });
   }
   for (const address of desired.a) updates.push({ kind: "add", name, ttl, rdata: { type: "A", address } });
   for (const address of desired.aaaa)

@@ -1,12 +1,12 @@
 import {
   type Addresses,
+  alreadyServed,
   type Claim,
   type FailurePlan,
   type NameState,
   type NameWrite,
   type Relabel,
   type StatePlan,
-  sameAddresses,
 } from "./changes.ts";
 import { type NameOwner, nameOwner, ownershipTxt } from "./ownership.ts";
 
@@ -68,21 +68,26 @@ export function decideClaim(claim: Claim, owner: NameOwner): ClaimDecision {
 
 export type ClaimPlan = StatePlan | { kind: "refused"; reason: string };
 
-/** Plans the write of a guest's name from what the master holds now (compare-and-swap on that). */
+/**
+ * Plans the write of a guest's name from what the master holds now
+ * (compare-and-swap on that); a TTL other than `ttl` is rewritten too.
+ */
 export function planClaim(
   name: string,
   desired: Addresses,
   state: NameState,
   claim: Claim,
   ownerId: string,
+  ttl?: number,
 ): ClaimPlan {
   const owner = nameOwner(state, ownerId);
   const decision = decideClaim(claim, owner);
   if (decision.kind === "not-owned") return decision;
   if (decision.kind === "refuse") return { kind: "refused", reason: decision.reason };
   const label = ownershipTxt(ownerId, claim.vmid);
+  const withTtl = ttl === undefined ? {} : { ttl };
   if (owner.kind === "free" || owner.kind === "foreign") {
-    return { kind: "write", write: { name, desired, claim, form: { kind: "create", label } } };
+    return { kind: "write", write: { name, desired, claim, form: { kind: "create", label }, ...withTtl } };
   }
   const relabel: Relabel | undefined =
     owner.ours.length === 1 && owner.ours[0] === label
@@ -91,7 +96,7 @@ export function planClaim(
           remove: owner.ours.filter((t) => t !== label),
           ...(owner.ours.includes(label) ? {} : { add: label }),
         };
-  if (!relabel && sameAddresses(state, desired)) return { kind: "unchanged" };
+  if (!relabel && alreadyServed(state, desired, ttl)) return { kind: "unchanged" };
   const expect = { a: [...state.a], aaaa: [...state.aaaa] };
   return {
     kind: "write",
@@ -100,6 +105,7 @@ export function planClaim(
       desired,
       claim,
       form: { kind: "replace", expect, txt: [...state.txt], ...(relabel ? { relabel } : {}) },
+      ...withTtl,
     },
   };
 }
@@ -116,7 +122,7 @@ export function planClaimAfterFailure(
   retried: boolean,
   ownerId: string,
 ): FailurePlan | { kind: "refused"; reason: string } {
-  const plan = planClaim(write.name, write.desired, state, claim, ownerId);
+  const plan = planClaim(write.name, write.desired, state, claim, ownerId, write.ttl);
   if (plan.kind !== "write") return plan;
   // A create that failed on a name holding nothing we read: it is in use by other record types.
   if (plan.write.form.kind === "create") return { kind: "not-owned" };

@@ -1,4 +1,4 @@
-import { type Addresses, type NameState, type NameWrite, sameAddresses } from "./changes.ts";
+import { type Addresses, type NameState, type NameWrite, sameAddresses, ttlDiffers } from "./changes.ts";
 
 // PURE: what a read-back says about an UPDATE whose outcome is unknown (sent,
 // then a timeout, a lost connection, a truncated or untrustworthy reply).
@@ -40,7 +40,9 @@ export function txtAfter(write: NameWrite, ownerTxt: string): string[] {
 }
 
 export function judgeWrite(write: NameWrite, state: NameState, ownerTxt: string): ReadBack {
-  if (sameAddresses(state, write.desired) && sameSet(state.txt, txtAfter(write, ownerTxt))) return "applied";
+  // A write that only changes the TTL leaves the same values: only the TTL tells it landed.
+  const after = sameAddresses(state, write.desired) && sameSet(state.txt, txtAfter(write, ownerTxt));
+  if (after && !ttlDiffers(state, write.ttl)) return "applied";
   const { form } = write;
   if (form.kind === "create") return state.exists ? "unknown" : "not-applied";
   return sameAddresses(state, form.expect) && sameSet(state.txt, form.txt) ? "not-applied" : "unknown";

@@ -20,6 +20,8 @@ export interface AddressChange {
    * with the guest. Omitted (`dns set`): any name of ours, its TXT kept as is.
    */
   claim?: Claim;
+  /** TTL of the name's records (a name already right but served with another TTL is rewritten); default the call's. */
+  ttl?: number;
 }
 
 export type NameOutcome =

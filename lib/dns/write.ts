@@ -147,6 +147,7 @@ export function createWriter(
     // Validate everything before anything is sent: bad input changes nothing.
     const normalized = changes.map((c, i) => ({
       claim: c.claim,
+      ttl: c.ttl ?? ttl,
       name: normalizeName(c.name, zone, `changes[${i}].name`),
       desired: normalizeAddresses([...c.a, ...c.aaaa], `changes[${i}].addresses`),
       expect: c.expect
@@ -158,13 +159,18 @@ export function createWriter(
     const writes: NameWrite[] = [];
     for (const c of normalized) {
       if (c.expect && !c.claim) {
-        writes.push({ name: c.name, desired: c.desired, form: formForExpectation(c.expect, ownerTxt) });
+        writes.push({
+          name: c.name,
+          desired: c.desired,
+          form: formForExpectation(c.expect, ownerTxt),
+          ttl: c.ttl,
+        });
         continue;
       }
       const state = await reader.read(c.name);
       const plan = c.claim
-        ? planClaim(c.name, c.desired, state, c.claim, dns.ownerId)
-        : planFromState(c.name, c.desired, state);
+        ? planClaim(c.name, c.desired, state, c.claim, dns.ownerId, c.ttl)
+        : planFromState(c.name, c.desired, state, c.ttl);
       const master = state.master;
       if (plan.kind === "write") writes.push(plan.write);
       else if (plan.kind === "unchanged")

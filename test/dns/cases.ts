@@ -3,6 +3,7 @@ import type { DnsClient } from "../../lib/dns/client.ts";
 import { createDnsClient } from "../../lib/dns/client.ts";
 import { DnsAllMastersFailed, DnsRejected } from "../../lib/dns/errors.ts";
 import { ExitCode, exitCodeOf } from "../../lib/errors.ts";
+import { run } from "../../lib/process/run.ts";
 import { dig, type TsigKeyFixture } from "../support/named.ts";
 import { dnsConfig, OWNER, secretOf } from "./fixtures.ts";
 
@@ -122,6 +123,23 @@ export function safeWriteCases(ctx: CaseContext): void {
     });
     expect(r.acceptedBy).toEqual([]);
     expect(await dig(ctx.port(), "stale.example.org", "A")).toEqual(["192.0.2.50"]);
+  });
+
+  it("changing only the TTL is a compare-and-swap write on the same value; our TXT takes the TTL too", async () => {
+    const c = ctx.client();
+    const name = "ttl-only.example.org";
+    const same = { name, a: ["192.0.2.44"], aaaa: [] };
+    applied((await c.setAddresses([same])).outcomes[0]?.status);
+    expect((await c.query(name)).ttl).toBe(60);
+    applied((await c.setAddresses([{ ...same, ttl: 5 }])).outcomes[0]?.status);
+    expect(await answerTtls(ctx.port(), name)).toEqual({ A: [5], TXT: [5] });
+    expect((await c.setAddresses([{ ...same, ttl: 5 }])).outcomes[0]?.status).toBe("unchanged");
+    // Someone moved the name after our read: the TTL-only write (swapping .44 for .44) fails its prerequisite.
+    await c.setAddresses([{ name, a: ["192.0.2.45"], aaaa: [] }], { ttl: 5 });
+    const r = await c.setAddresses([{ ...same, ttl: 60, expect: { a: ["192.0.2.44"], aaaa: [] } }]);
+    expect(r.outcomes[0]).toMatchObject({ status: "stale", actual: { a: ["192.0.2.45"], aaaa: [] } });
+    expect(await dig(ctx.port(), name, "A")).toEqual(["192.0.2.45"]);
+    expect(await answerTtls(ctx.port(), name)).toEqual({ A: [5], TXT: [5] });
   });
 
   it("repeating an update that already landed reports unchanged (a lost reply is safe to retry)", async () => {
@@ -249,4 +267,18 @@ export function safeWriteCases(ctx: CaseContext): void {
     expectTsigRejected(err, /BADTIME: clocks differ by -(3599|3600|3601) s \(server behind\)/);
     expect(await dig(ctx.port(), "skew.example.org", "A")).toEqual([]);
   });
+}
+
+/** The TTLs of a name's A and TXT records as the master serves them (dig, not our client). */
+async function answerTtls(port: number, name: string): Promise<Record<"A" | "TXT", number[]>> {
+  const out: Record<"A" | "TXT", number[]> = { A: [], TXT: [] };
+  for (const type of ["A", "TXT"] as const) {
+    const args = ["+norec", "+noall", "+answer", "-p", String(port), "@127.0.0.1", name, type];
+    const { stdout } = await run(["dig", ...args]);
+    for (const line of stdout.split("\n")) {
+      const m = /^\S+\s+(\d+)\s+IN\s+(\S+)\s/.exec(line);
+      if (m?.[2] === type) out[type].push(Number(m[1]));
+    }
+  }
+  return out;
 }

@@ -81,6 +81,9 @@ describe("write sections", () => {
     expect(s.updates).toEqual([
       { kind: "deleteRRset", name: "n.example.org", type: "A" },
       { kind: "deleteRRset", name: "n.example.org", type: "AAAA" },
+      // The TXT set (pinned by the prerequisite) written again: it takes the TTL of the addresses.
+      { kind: "deleteRRset", name: "n.example.org", type: "TXT" },
+      { kind: "add", name: "n.example.org", ttl: 30, rdata: { type: "TXT", text: TXT } },
       { kind: "add", name: "n.example.org", ttl: 30, rdata: { type: "A", address: "198.51.100.20" } },
     ]);
   });
@@ -115,6 +118,55 @@ describe("planning from the current state", () => {
   });
   it("does nothing when the name already holds the desired addresses", () => {
     expect(planFromState("n", desired, owned(["192.0.2.1"]))).toEqual({ kind: "unchanged" });
+  });
+});
+
+describe("changing only the TTL", () => {
+  const desired = { a: ["192.0.2.1"], aaaa: [] };
+  const served = (ttl: number) => ({ ...owned(["192.0.2.1"]), ttl });
+
+  it("is a compare-and-swap write on the same value, its TXT rewritten with the new TTL", () => {
+    const plan = planFromState("n.example.org", desired, served(60), 5);
+    expect(plan).toEqual({
+      kind: "write",
+      write: {
+        name: "n.example.org",
+        desired,
+        ttl: 5,
+        form: { kind: "replace", expect: served(60), txt: [TXT] },
+      },
+    });
+    if (plan.kind !== "write") throw new Error("no write");
+    const s = sectionsFor(plan.write, 60, TXT);
+    expect(s.prerequisites).toContainEqual({
+      kind: "rrsetEquals",
+      name: "n.example.org",
+      rdata: [{ type: "A", address: "192.0.2.1" }],
+    });
+    expect(s.updates.filter((u) => u.kind === "add")).toEqual([
+      { kind: "add", name: "n.example.org", ttl: 5, rdata: { type: "TXT", text: TXT } },
+      { kind: "add", name: "n.example.org", ttl: 5, rdata: { type: "A", address: "192.0.2.1" } },
+    ]);
+  });
+
+  it("is no write when the TTL already matches, or when no TTL is asked for", () => {
+    expect(planFromState("n", desired, served(5), 5)).toEqual({ kind: "unchanged" });
+    expect(planFromState("n", desired, served(60))).toEqual({ kind: "unchanged" });
+  });
+
+  it("a lost reply of a TTL write is done only once the TTL is there too", () => {
+    const write: NameWrite = {
+      name: "n",
+      desired,
+      ttl: 5,
+      form: { kind: "replace", expect: desired, txt: [TXT] },
+    };
+    expect(planAfterPrereqFailure(write, served(5), false)).toEqual({ kind: "unchanged" });
+    // The TXT set differed from the assumption: swap again against what is there.
+    expect(planAfterPrereqFailure(write, { ...served(60), txt: [TXT, "x"] }, false)).toMatchObject({
+      kind: "retry",
+      write: { ttl: 5, form: { kind: "replace", txt: [TXT, "x"] } },
+    });
   });
 });
 

@@ -125,7 +125,9 @@ describe("planning a guest's write", () => {
       updates: [
         { kind: "deleteRRset", name: "n", type: "A" },
         { kind: "deleteRRset", name: "n", type: "AAAA" },
-        { kind: "deleteRR", name: "n", rdata: { type: "TXT", text: OLD } },
+        // The TXT set rewritten whole: someone's "x" kept, our old marker swapped for the label.
+        { kind: "deleteRRset", name: "n", type: "TXT" },
+        { kind: "add", name: "n", ttl: 60, rdata: { type: "TXT", text: "x" } },
         { kind: "add", name: "n", ttl: 60, rdata: { type: "TXT", text: vmTxt(101) } },
         { kind: "add", name: "n", ttl: 60, rdata: { type: "A", address: "198.51.100.20" } },
       ],
@@ -154,6 +156,17 @@ describe("planning a guest's write", () => {
     expect(plan.kind === "write" && plan.write.form.kind === "replace" && plan.write.form.relabel).toBe(
       undefined,
     );
+  });
+
+  it("rewrites its own name served with another TTL (same addresses, CAS on them), not a refused one", () => {
+    const mine = { ...state({ a: ["198.51.100.20"], txt: [vmTxt(101)] }), ttl: 60 };
+    expect(planClaim("n", desired, mine, notes(101), OWNER, 5)).toMatchObject({
+      kind: "write",
+      write: { ttl: 5, form: { kind: "replace", expect: desired, txt: [vmTxt(101)] } },
+    });
+    expect(planClaim("n", desired, { ...mine, ttl: 5 }, notes(101), OWNER, 5)).toEqual({ kind: "unchanged" });
+    const theirs = { ...mine, txt: [vmTxt(202)] };
+    expect(planClaim("n", desired, theirs, notes(101), OWNER, 5)).toMatchObject({ kind: "refused" });
   });
 
   it("refuses a Notes claim on another VM's name, and never writes someone else's", () => {

@@ -55,6 +55,17 @@ describe("read-back after an UPDATE without a trustworthy reply", () => {
     expect(judgeWrite(move, state(["192.0.2.9"]), OURS)).toBe("unknown");
     expect(judgeWrite(move, state(["192.0.2.2"], []), OURS)).toBe("unknown"); // someone removed our TXT
   });
+  it("a write of the TTL only (same values): only the TTL read back tells it landed", () => {
+    const same = { a: ["192.0.2.1"], aaaa: [] };
+    const retime: NameWrite = {
+      ...move,
+      desired: same,
+      ttl: 5,
+      form: { kind: "replace", expect: same, txt: [OURS] },
+    };
+    expect(judgeWrite(retime, { ...state(["192.0.2.1"]), ttl: 5 }, OURS)).toBe("applied");
+    expect(judgeWrite(retime, { ...state(["192.0.2.1"]), ttl: 60 }, OURS)).toBe("not-applied");
+  });
   it("a create: the name absent means not applied; a relabel must show the new label", () => {
     const create: NameWrite = {
       name: "n.example.org",
