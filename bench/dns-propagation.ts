@@ -46,6 +46,7 @@ async function main(): Promise<void> {
       totalTimeoutMs: 10_000,
       ownerId: "pvemigrate-dns",
       deleteOnStop: false,
+      moveTtl: 30,
       propagation: { nameServers: false, allow: [], port: 53, servers: [], waitSeconds: 30 },
     };
     const client = createDnsClient({ dns, tsigSecret: new Secret(key.secret, join(dir, "tsig")) });

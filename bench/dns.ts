@@ -153,6 +153,7 @@ async function main(): Promise<void> {
         totalTimeoutMs: 10_000,
         ownerId: "pvemigrate-dns",
         deleteOnStop: false,
+        moveTtl: 30,
       },
       tsigSecret: new Secret(key.secret, join(dir, "tsig")),
     });

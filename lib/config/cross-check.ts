@@ -180,7 +180,7 @@ function checkGateways(config: Config, problems: Problem[]): void {
   }
 }
 
-/** One whole update gets at least one full attempt. */
+/** One whole update gets at least one full attempt; a planned move lowers the TTL, never raises it. */
 function checkDurations(config: Config, problems: Problem[]): void {
   const { timeoutMs, totalTimeoutMs } = config.dns;
   if (totalTimeoutMs < timeoutMs) {
@@ -188,6 +188,11 @@ function checkDurations(config: Config, problems: Problem[]): void {
       path: "dns.totalTimeoutMs",
       message: `${totalTimeoutMs}ms is less than dns.timeoutMs (${timeoutMs}ms): not even one attempt would fit`,
     });
+  }
+  // A "lowered" TTL above the normal one would make a planned move slower for clients, not faster.
+  const { ttl, moveTtl } = config.dns;
+  if (moveTtl > ttl) {
+    problems.push({ path: "dns.moveTtl", message: `${moveTtl} is more than dns.ttl (${ttl})` });
   }
 }
 

@@ -7,6 +7,9 @@ import { type Config, type Problem, SYSTEM_CAS, type VmConfig } from "./types.ts
 // names and VM ids folded into the records, defaults that depend on other
 // fields filled in.
 
+/** dns.moveTtl unless set, or dns.ttl when that is already lower. */
+const DEFAULT_MOVE_TTL = 30;
+
 export function normalizeVm(vmid: string, raw: RawVm, allNodes: string[]): VmConfig {
   return {
     vmid: Number(vmid),
@@ -65,7 +68,11 @@ export function normalize(raw: RawConfig, source: string): Config {
     nodes,
     vmNetwork: raw.vmNetwork,
     ...(raw.vmNetwork6 ? { vmNetwork6: raw.vmNetwork6 } : {}),
-    dns: { ...raw.dns, tsig: { ...raw.dns.tsig, secretFile: rel(raw.dns.tsig.secretFile) } },
+    dns: {
+      ...raw.dns,
+      moveTtl: raw.dns.moveTtl ?? Math.min(DEFAULT_MOVE_TTL, raw.dns.ttl),
+      tsig: { ...raw.dns.tsig, secretFile: rel(raw.dns.tsig.secretFile) },
+    },
     nat: raw.nat,
     proxy: { ...raw.proxy, socket: rel(raw.proxy.socket), mapDir: rel(raw.proxy.mapDir) },
     graceSeconds: raw.graceSeconds,

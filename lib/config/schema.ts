@@ -99,6 +99,8 @@ const dns = z.strictObject({
     .regex(/^[A-Za-z0-9._-]{1,63}$/, "must be 1-63 letters, digits, '.', '_', '-'")
     .default("pvemigrate-dns"),
   deleteOnStop: z.boolean().default(false),
+  // Default: 30, or dns.ttl when that is lower (normalize.ts).
+  moveTtl: z.number().int().min(1, "must be at least 1").max(86_400, "must be at most 86400").optional(),
   propagation: propagation.default({
     nameServers: true,
     allow: ["0.0.0.0/0", "::/0"],

@@ -109,6 +109,8 @@ export interface DnsConfig {
   ownerId: string;
   /** Withdraw a VM's names on a real stop (default: keep them). */
   deleteOnStop: boolean;
+  /** TTL of a VM's names while a planned move (`migrate`) is under way, until its grace period ends. */
+  moveTtl: number;
   /** Which servers a switch reads its names back from (absent: the master candidates only). */
   propagation?: DnsPropagation;
 }

@@ -23,6 +23,7 @@ export function dnsConfig(
     totalTimeoutMs: 3000,
     ownerId: OWNER,
     deleteOnStop: false,
+    moveTtl: 30,
     ...overrides,
   };
 }
