@@ -24,7 +24,9 @@ export function unrecordedDepartures(
     // Recorded since the VM was last switched here: the grace period already runs.
     const since = Date.parse(last.appliedAt);
     if (recorded.some((d) => d.vmid === p.vmid && d.node === node && d.leftAt >= since)) continue;
-    due.push({ vmid: p.vmid, node, ip, leftAt: now });
+    // The IPv6 it forwarded to as well (a discovered ip6: agent too), so grace covers IPv6.
+    const ip6 = last.privateIPv6;
+    due.push({ vmid: p.vmid, node, ip, ...(ip6 ? { ip6 } : {}), leftAt: now });
   }
   return due;
 }

@@ -98,11 +98,13 @@ export async function switchVm(
       if (from) {
         report.from = from;
         const oldIp = last?.privateIPs[0] ?? ip;
+        // The IPv6 the old node forwarded to (a discovered one too): grace forwards IPv6 with it.
+        const oldIp6 = last?.privateIPv6 ?? placement.ip6;
         // Best effort: without quorum pmxcfs is read-only; the old node's own
         // convergence then records the departure itself (converge.ts).
         if (oldIp) {
           await rt.departures
-            .add({ vmid, node: from, ip: oldIp, leftAt: rt.now() })
+            .add({ vmid, node: from, ip: oldIp, ...(oldIp6 ? { ip6: oldIp6 } : {}), leftAt: rt.now() })
             .catch((err: unknown) =>
               rt.log(`VM ${vmid}: departure from ${from} not recorded: ${messageOf(err)}`),
             );
@@ -118,6 +120,7 @@ export async function switchVm(
           vmid,
           node: rt.self,
           privateIPs: ip ? [ip] : [],
+          ...(placement.ip6 ? { privateIPv6: placement.ip6 } : {}),
           publicIPs: [node.publicIPv4, ...(node.publicIPv6 ? [node.publicIPv6] : [])],
           names: world.config.vms[String(vmid)]!.dns,
         });

@@ -1,4 +1,5 @@
 import { readFile, unlink } from "node:fs/promises";
+import { isIPv6 } from "node:net";
 import { join } from "node:path";
 import { errnoCode, InputError, messageOf } from "../errors.ts";
 import { writeFileAtomic } from "./atomic-write.ts";
@@ -18,6 +19,8 @@ export interface LastApplied {
   node: string;
   /** The VM's private addresses that forwards and routes pointed at. */
   privateIPs: string[];
+  /** Its IPv6 that IPv6 forwards pointed at (a discovered `ip6: agent` too), when it had one. */
+  privateIPv6?: string;
   /** The public addresses its DNS names were pointed at. */
   publicIPs: string[];
   /** The DNS names that were written for it. */
@@ -84,6 +87,7 @@ export class LastAppliedStore {
       vmid: input.vmid,
       node: input.node,
       privateIPs: [...(input.privateIPs ?? [])],
+      ...(input.privateIPv6 ? { privateIPv6: input.privateIPv6 } : {}),
       publicIPs: [...(input.publicIPs ?? [])],
       names: [...(input.names ?? [])],
       appliedAt: input.appliedAt ?? new Date(this.#now()).toISOString(),
@@ -162,6 +166,7 @@ export function parseLastApplied(text: string): LastApplied | undefined {
     vmid: r.vmid,
     node: r.node,
     privateIPs: r.privateIPs,
+    ...(typeof r.privateIPv6 === "string" && isIPv6(r.privateIPv6) ? { privateIPv6: r.privateIPv6 } : {}),
     publicIPs: r.publicIPs,
     names: r.names,
     appliedAt: r.appliedAt,

@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { computeDesired } from "../../lib/desired/compute.ts";
+import { convergeNode } from "../../lib/orchestrate/converge.ts";
 import { observe } from "../../lib/orchestrate/observe.ts";
+import { switchVm } from "../../lib/orchestrate/switch.ts";
 import type { SimInterface } from "../../lib/sim/state.ts";
 import { missing } from "../support/requirements.ts";
 import { type Harness, startHarness } from "./harness.ts";
@@ -60,5 +62,27 @@ describe.skipIf(missing({ bins: ["named", "tsig-keygen"] }))("guest-reported IPv
       expect(d.nodes.pve1?.forwards.find((f) => f.vmid === 103)?.target6).toBeUndefined();
       expect(d.dns.find((r) => r.vmid === 103)?.aaaa).toEqual(["fd10:10::10"]);
     }
+  });
+
+  it("a move records the discovered IPv6 in the departure: the old node grace-forwards IPv6 to it", async () => {
+    h.sim.setAgentInterfaces(103, eth0("fd10:10:0:1:0:0:0:103"));
+    expect((await switchVm(h.runtime("pve1"), 103)).local?.ok).toBe(true);
+    h.sim.moveVm(103, "pve3");
+    const departure = async () =>
+      (await h.runtime("pve1").departures.list()).find((d) => d.vmid === 103 && d.node === "pve1");
+    // The old node notices first (the new node's switch has not run): it records the departure itself.
+    await convergeNode(h.runtime("pve1"), "pve1");
+    expect(await departure()).toMatchObject({ ip: "10.10.1.103", ip6: "fd10:10:0:1::103" });
+    // The new node's switch records it again (a fresh grace period), with the IPv6 too.
+    const r = await switchVm(h.runtime("pve3"), 103, { from: "pve1" });
+    expect(r.from).toBe("pve1");
+    expect(await departure()).toMatchObject({ ip: "10.10.1.103", ip6: "fd10:10:0:1::103" });
+    const w = await observe(h.runtime("pve1"));
+    const grace = computeDesired(w.config, w.placements, w.departures, Date.now()).nodes.pve1?.forwards;
+    expect(grace?.find((f) => f.vmid === 103)).toMatchObject({
+      target: "10.10.1.103",
+      target6: "fd10:10:0:1::103",
+      graceUntil: expect.any(Number),
+    });
   });
 });

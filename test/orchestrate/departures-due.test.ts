@@ -68,6 +68,13 @@ describe("unrecordedDepartures from pve1", () => {
       due: [{ vmid: 101, node: "pve1", ip: "10.10.1.101", leftAt: NOW }],
     },
     {
+      what: "with the IPv6 it forwarded to (ip6: agent, discovered): the departure carries it",
+      placements: [running(101, "pve2")],
+      lastApplied: [{ ...last(101, "pve1"), privateIPv6: "fd10:10::101" }],
+      recorded: [],
+      due: [{ vmid: 101, node: "pve1", ip: "10.10.1.101", ip6: "fd10:10::101", leftAt: NOW }],
+    },
+    {
       what: "no private IP known: nothing to forward to",
       placements: [running(101, "pve2")],
       lastApplied: [last(101, "pve1", "")],
