@@ -1,9 +1,11 @@
 import type { Config, VmConfig } from "../config/types.ts";
 import { clientKeepingDepartures, peerRoutes, staticIp6 } from "./grace.ts";
+import { dnsTtlFor, graceMsFor, type PlannedMove } from "./ttl.ts";
 import type { DnsDesired, NodeDesired, NodeForward, NodeRoute } from "./types.ts";
 
-// PURE: (config, where each VM runs, recent departures, now) -> what every
-// node should forward and route, and what every name should resolve to.
+// PURE: (config, where each VM runs, recent departures, now, planned moves)
+// -> what every node should forward and route, and what every name should
+// resolve to, with which TTL.
 // No I/O, no clock: identical input gives an identical result.
 
 /** Where a configured VM is, as the cluster snapshot says, with its private IP resolved. */
@@ -18,7 +20,7 @@ export interface VmPlacement {
   ip6?: string;
 }
 
-/** A VM that left `node` at `leftAt`: that node grace-forwards to it until leftAt + graceSeconds. */
+/** A VM that left `node` at `leftAt`: that node grace-forwards to it until leftAt + its grace (ttl.ts graceMsFor). */
 export interface Departure {
   vmid: number;
   node: string;
@@ -128,6 +130,7 @@ export function computeDesired(
   placements: VmPlacement[],
   departures: Departure[],
   now: number,
+  moves: readonly PlannedMove[] = [],
 ): DesiredState {
   const state: DesiredState = { nodes: {}, dns: [], dnsWithdraw: [], unresolved: [], conflicts: [] };
   for (const name of Object.keys(config.nodes).sort()) state.nodes[name] = emptyNode(config, name);
@@ -154,7 +157,8 @@ export function computeDesired(
     for (const name of vm.dns) {
       // AAAA only where something serves it: the node forwards IPv6 and the VM has an ip6.
       const aaaa = n.publicIPv6 && vm.ip6 ? [n.publicIPv6] : [];
-      state.dns.push({ vmid: vm.vmid, name, a: [n.publicIPv4], aaaa });
+      const ttl = dnsTtlFor(config, vm.vmid, moves, departures, now);
+      state.dns.push({ vmid: vm.vmid, name, a: [n.publicIPv4], aaaa, ttl });
     }
     if (!p.ip) {
       state.unresolved.push({
@@ -168,8 +172,8 @@ export function computeDesired(
   }
 
   const hostedOn = new Map(byVmid.filter((p) => p.status === "running").map((p) => [p.vmid, p.node]));
-  const graceMs = config.graceSeconds * 1000;
-  const inGrace = departures.filter((d) => d.leftAt + graceMs > now && config.vms[String(d.vmid)]);
+  const graceUntil = (d: Departure) => d.leftAt + graceMsFor(config, d, moves);
+  const inGrace = departures.filter((d) => graceUntil(d) > now && config.vms[String(d.vmid)]);
   const keepClient = clientKeepingDepartures(config, inGrace, hostedOn);
   for (const d of [...inGrace].sort((a, b) => a.vmid - b.vmid || a.node.localeCompare(b.node))) {
     const vm = config.vms[String(d.vmid)]!;
@@ -181,7 +185,7 @@ export function computeDesired(
     addEntries(
       state,
       node,
-      entriesFor(vm, { ip: d.ip, ...(ip6 ? { ip6 } : {}), graceUntil: d.leftAt + graceMs, keepClient: keep }),
+      entriesFor(vm, { ip: d.ip, ...(ip6 ? { ip6 } : {}), graceUntil: graceUntil(d), keepClient: keep }),
     );
     const host = state.nodes[hostedOn.get(d.vmid) ?? ""];
     if (keep && host?.arrivals) host.arrivals.push({ vmid: d.vmid, from: d.node, ip: d.ip });

@@ -83,4 +83,6 @@ export interface DnsDesired {
   name: string;
   a: string[];
   aaaa: string[];
+  /** dns.ttl, or dns.moveTtl while a planned move of the VM is under way (ttl.ts). */
+  ttl: number;
 }

@@ -1,6 +1,6 @@
 import type { VmConfig } from "../config/types.ts";
 import type { DnsDesired, NodeDesired } from "../desired/types.ts";
-import { type NameState, planFromState } from "../dns/changes.ts";
+import { type NameState, planFromState, ttlDiffers } from "../dns/changes.ts";
 import type { NatBackend } from "../nat/backend.ts";
 import type { NatCurrent } from "../nat/parse.ts";
 import type { NatPlan } from "../nat/plan.ts";
@@ -107,7 +107,7 @@ export function planDns(desired: readonly DnsDesired[], current: ReadonlyMap<str
   const plan: DnsPlan = { changes: [], warnings: [] };
   for (const d of [...desired].sort((a, b) => a.name.localeCompare(b.name))) {
     const state = current.get(d.name) ?? { exists: false, a: [], aaaa: [], txt: [], owned: false };
-    const p = planFromState(d.name, { a: d.a, aaaa: d.aaaa }, state);
+    const p = planFromState(d.name, { a: d.a, aaaa: d.aaaa }, state, d.ttl);
     if (p.kind === "unchanged") continue;
     if (p.kind === "not-owned") {
       plan.warnings.push(`${d.name}: exists without our ownership TXT; left alone`);
@@ -124,6 +124,10 @@ export function planDns(desired: readonly DnsDesired[], current: ReadonlyMap<str
             key: d.name,
             before: [...state.a, ...state.aaaa].join(","),
             after,
+            // A planned move lowers the TTL, the end of its grace restores it: same addresses.
+            ...(state.ttl !== undefined && ttlDiffers(state, d.ttl)
+              ? { note: `TTL ${state.ttl} -> ${d.ttl}` }
+              : {}),
           },
     );
   }

@@ -1,46 +1,52 @@
-import { readFile, unlink } from "node:fs/promises";
-import { join } from "node:path";
+import { isIPv4, isIPv6 } from "node:net";
+import { z } from "zod";
 import type { Departure } from "../desired/compute.ts";
-import { errnoCode, messageOf } from "../errors.ts";
-import { writeFileAtomic } from "./atomic-write.ts";
-import { makeDirs } from "./make-dirs.ts";
-import { listDir, parseJson } from "./read.ts";
+import { VmRecordFiles } from "./vm-records.ts";
 
 // Which VM left which node when: the old node grace-forwards to it until
-// leftAt + graceSeconds. Kept in pmxcfs (one small file per VM) so the old
-// node's own `apply --local` and reconcile see it, even when they run later
-// (the node was down during the move).
+// leftAt + its grace (lib/desired/ttl.ts graceMsFor). Kept in pmxcfs (one
+// small file per VM) so the old node's own `apply --local` and reconcile see
+// it, even when they run later (the node was down during the move).
+
+const departureSchema = z
+  .object({
+    vmid: z.number().int().positive(),
+    node: z.string().min(1),
+    ip: z.string().refine((ip) => isIPv4(ip)),
+    ip6: z
+      .string()
+      .refine((ip) => isIPv6(ip))
+      .optional(),
+    leftAt: z.number(),
+  })
+  .transform(
+    (d): Departure => ({
+      vmid: d.vmid,
+      node: d.node,
+      ip: d.ip,
+      ...(d.ip6 === undefined ? {} : { ip6: d.ip6 }),
+      leftAt: d.leftAt,
+    }),
+  );
 
 export class DepartureStore {
-  constructor(
-    private readonly dir: string,
-    private readonly warn: (m: string) => void = (m) => process.stderr.write(`pvemigrate-dns: ${m}\n`),
-  ) {}
+  readonly #files: VmRecordFiles<Departure>;
 
-  async list(): Promise<Departure[]> {
-    const names = await listDir(this.dir);
-    const out: Departure[] = [];
-    for (const name of names.filter((n) => /^\d+\.json$/.test(n))) {
-      const file = join(this.dir, name);
-      let text: string;
-      try {
-        text = await readFile(file, "utf8");
-      } catch (err) {
-        if (errnoCode(err) !== "ENOENT") this.warn(`departures ${file}: ${messageOf(err)}; ignored`);
-        continue;
-      }
-      // The warning names the file and the problem, never the content (parseJson).
-      const parsed = parseJson(text);
-      if (!parsed.ok) this.warn(`departures ${file}: ${parsed.problem}; ignored`);
-      else if (Array.isArray(parsed.value)) out.push(...parsed.value.filter(isDeparture));
-    }
-    return out;
+  constructor(
+    dir: string,
+    warn: (m: string) => void = (m) => process.stderr.write(`pvemigrate-dns: ${m}\n`),
+  ) {
+    this.#files = new VmRecordFiles("departures", dir, departureSchema, warn);
+  }
+
+  list(): Promise<Departure[]> {
+    return this.#files.list();
   }
 
   /** Records that `vmid` left `node`; replaces an older record of the same pair. */
   async add(d: Departure): Promise<void> {
     const mine = (await this.list()).filter((x) => x.vmid === d.vmid && x.node !== d.node);
-    await this.#write(d.vmid, [...mine, d]);
+    await this.#files.write(d.vmid, [...mine, d]);
   }
 
   /** Drops departures that ended before `cutoff` (epoch ms), except those `keep` says to keep. */
@@ -50,29 +56,7 @@ export class DepartureStore {
     for (const vmid of vmids) {
       const mine = all.filter((d) => d.vmid === vmid);
       const kept = mine.filter((d) => d.leftAt >= cutoff || keep(d));
-      if (kept.length !== mine.length) await this.#write(vmid, kept);
+      if (kept.length !== mine.length) await this.#files.write(vmid, kept);
     }
   }
-
-  async #write(vmid: number, list: Departure[]): Promise<void> {
-    const file = join(this.dir, `${vmid}.json`);
-    if (list.length === 0) {
-      await unlink(file).catch(() => {});
-      return;
-    }
-    await makeDirs(this.dir);
-    await writeFileAtomic(file, `${JSON.stringify(list)}\n`);
-  }
-}
-
-function isDeparture(v: unknown): v is Departure {
-  const d = v as Departure;
-  return (
-    typeof d === "object" &&
-    d !== null &&
-    Number.isInteger(d.vmid) &&
-    typeof d.node === "string" &&
-    typeof d.ip === "string" &&
-    typeof d.leftAt === "number"
-  );
 }

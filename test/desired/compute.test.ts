@@ -44,9 +44,9 @@ describe("computeDesired", () => {
       { vmid: 102, proto: "udp", publicPort: 27015, target: "10.10.1.102", targetPort: 27015 },
     ]);
     expect(d.dns).toEqual([
-      { vmid: 101, name: "mail.example.org", a: ["203.0.113.10"], aaaa: [] },
+      { vmid: 101, name: "mail.example.org", a: ["203.0.113.10"], aaaa: [], ttl: 60 },
       // pve2 has an IPv6, but VM 102 none: no AAAA that nothing would serve.
-      { vmid: 102, name: "shop.example.org", a: ["198.51.100.20"], aaaa: [] },
+      { vmid: 102, name: "shop.example.org", a: ["198.51.100.20"], aaaa: [], ttl: 60 },
     ]);
   });
 

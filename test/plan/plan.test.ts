@@ -85,10 +85,10 @@ describe("planNode", () => {
 
 describe("planDns", () => {
   const want: DnsDesired[] = [
-    { vmid: 101, name: "mail.example.org", a: ["198.51.100.20"], aaaa: [] },
-    { vmid: 102, name: "new.example.org", a: ["198.51.100.20"], aaaa: [] },
-    { vmid: 103, name: "legacy.example.org", a: ["198.51.100.20"], aaaa: [] },
-    { vmid: 104, name: "same.example.org", a: ["198.51.100.20"], aaaa: [] },
+    { vmid: 101, name: "mail.example.org", a: ["198.51.100.20"], aaaa: [], ttl: 60 },
+    { vmid: 102, name: "new.example.org", a: ["198.51.100.20"], aaaa: [], ttl: 60 },
+    { vmid: 103, name: "legacy.example.org", a: ["198.51.100.20"], aaaa: [], ttl: 60 },
+    { vmid: 104, name: "same.example.org", a: ["198.51.100.20"], aaaa: [], ttl: 60 },
   ];
   const owned = ["heritage=pvemigrate-dns,owner=pvemigrate-dns"];
   const current = new Map<string, NameState>([
@@ -116,6 +116,32 @@ describe("planDns", () => {
       "+ new.example.org -> 198.51.100.20",
       "! legacy.example.org: exists without our ownership TXT; left alone",
     ]);
+  });
+});
+
+describe("planDns with a TTL", () => {
+  it("a name right but served with another TTL is an update that says so", () => {
+    const owned = ["heritage=pvemigrate-dns,owner=pvemigrate-dns"];
+    const served = { exists: true, a: ["198.51.100.20"], aaaa: [], txt: owned, owned: true, ttl: 60 };
+    const want: DnsDesired[] = [
+      { vmid: 101, name: "mail.example.org", a: ["198.51.100.20"], aaaa: [], ttl: 30 },
+    ];
+    const plan = planDns(want, new Map([["mail.example.org", served]]));
+    expect(plan.changes).toEqual([
+      {
+        op: "update",
+        backend: "dns",
+        vmid: 101,
+        key: "mail.example.org",
+        before: "198.51.100.20",
+        after: "198.51.100.20",
+        note: "TTL 60 -> 30",
+      },
+    ]);
+    expect(renderPlan(plan)).toEqual([
+      "~ mail.example.org -> 198.51.100.20 (was 198.51.100.20) (TTL 60 -> 30)",
+    ]);
+    expect(planDns([{ ...want[0]!, ttl: 60 }], new Map([["mail.example.org", served]])).changes).toEqual([]);
   });
 });
 

@@ -1,0 +1,118 @@
+import type { Config } from "../config/types.ts";
+
+// PURE: the TTL choreography of a planned move (`migrate`) as desired state.
+// Before migrating, the VM's names are served with dns.moveTtl, so resolvers
+// follow the move quickly; the old node grace-forwards for at least the old
+// TTL plus the propagation allowance (a resolver may have cached the old
+// address just before the TTL was lowered); once that grace is over the
+// names go back to dns.ttl. Nothing here keeps a timer: every run computes
+// the TTL from the recorded move, its departure and `now`, so a crash at any
+// point leaves a state the next reconcile finishes.
+
+/** A planned move whose names were (or are about to be) served with a lowered TTL. */
+export interface PlannedMove {
+  vmid: number;
+  /** The node the VM leaves: its departure from there ends the move's grace. */
+  from: string;
+  to: string;
+  /** The largest TTL the names had at the master before lowering (what resolvers may still hold). */
+  oldTtl: number;
+  /** The lowered TTL (dns.moveTtl when the move was planned). */
+  moveTtl: number;
+  /** When the TTL was lowered (epoch ms). */
+  loweredAt: number;
+  /**
+   * When the TTL goes back if the VM never left `from` (the migration failed
+   * or the process died): a bound on the wait plus the migration (epoch ms).
+   */
+  expiresAt: number;
+}
+
+/** The part of a departure (compute.ts Departure) the choreography needs. */
+export interface DepartureTime {
+  vmid: number;
+  node: string;
+  leftAt: number;
+}
+
+/** The planned move a departure completes: same VM, left `from` after the TTL was lowered. */
+export function moveOf<M extends PlannedMove>(d: DepartureTime, moves: readonly M[]): M | undefined {
+  return moves
+    .filter((m) => m.vmid === d.vmid && m.from === d.node && m.loweredAt <= d.leftAt)
+    .sort((a, b) => b.loweredAt - a.loweredAt)[0];
+}
+
+/**
+ * How long the old node forwards after `d`: graceSeconds, but after a planned
+ * move at least its old TTL plus the propagation allowance, whatever
+ * graceSeconds says (a resolver may hold the old address that long).
+ */
+export function graceMsFor(config: Config, d: DepartureTime, moves: readonly PlannedMove[]): number {
+  const move = moveOf(d, moves);
+  return (move ? moveGraceSeconds(config, move.oldTtl) : config.graceSeconds) * 1000;
+}
+
+/** The old node's grace after a planned move whose names had `oldTtl`. */
+export function moveGraceSeconds(config: Config, oldTtl: number): number {
+  return Math.max(config.graceSeconds, oldTtl + propagationAllowanceSeconds(config));
+}
+
+/**
+ * How long a change at the master may take to reach every server clients
+ * ask: dns.propagation.waitSeconds, the bound a switch waits for them to
+ * answer the new address (lib/dns/propagation.ts). That check compares
+ * addresses, so it cannot see a lowered TTL arrive: the bound is the allowance.
+ */
+export function propagationAllowanceSeconds(config: Config): number {
+  return config.dns.propagation?.waitSeconds ?? 0;
+}
+
+/** When the lowered TTL of `move` goes back to dns.ttl: the end of its departure's grace, else its expiry. */
+export function moveEndsAt(
+  config: Config,
+  move: PlannedMove,
+  departures: readonly DepartureTime[],
+  moves: readonly PlannedMove[],
+): number {
+  const completes = (d: DepartureTime) => {
+    const m = moveOf(d, moves);
+    return m?.vmid === move.vmid && m.from === move.from && m.loweredAt === move.loweredAt;
+  };
+  const left = departures.filter(completes).sort((a, b) => b.leftAt - a.leftAt)[0];
+  return left ? left.leftAt + graceMsFor(config, left, moves) : move.expiresAt;
+}
+
+/** The TTL `vmid`'s names should be served with at `now`. */
+export function dnsTtlFor(
+  config: Config,
+  vmid: number,
+  moves: readonly PlannedMove[],
+  departures: readonly DepartureTime[],
+  now: number,
+): number {
+  const lowered = moves.filter(
+    (m) => m.vmid === vmid && m.loweredAt <= now && now < moveEndsAt(config, m, departures, moves),
+  );
+  return lowered.length ? Math.min(config.dns.ttl, ...lowered.map((m) => m.moveTtl)) : config.dns.ttl;
+}
+
+/**
+ * The seconds to wait after lowering before migrating: the old TTL plus the
+ * propagation allowance, so no resolver still holds an answer with the old
+ * TTL; nothing when the names were not served with more than the moved TTL.
+ */
+export function waitBeforeMoveSeconds(config: Config, oldTtl: number | undefined): number {
+  if (oldTtl === undefined || oldTtl <= config.dns.moveTtl) return 0;
+  return oldTtl + propagationAllowanceSeconds(config);
+}
+
+/** The longest wait `migrate` does by itself; beyond it, `--no-wait` must be asked for. */
+export const MAX_MOVE_WAIT_SECONDS = 300;
+
+/** "1h 0m 30s" style, for the lines that say how long a wait would take. */
+export function formatSeconds(total: number): string {
+  const h = Math.floor(total / 3600);
+  const m = Math.floor((total % 3600) / 60);
+  const s = total % 60;
+  return h ? `${h}h ${m}m ${s}s` : m ? `${m}m ${s}s` : `${s}s`;
+}
