@@ -9,6 +9,7 @@ import { reconcile, reconcileExitCode } from "../../lib/orchestrate/reconcile.ts
 import { createRuntime, type Runtime } from "../../lib/orchestrate/runtime.ts";
 import { clusterStatus } from "../../lib/orchestrate/status.ts";
 import { switchExitCode, switchVm } from "../../lib/orchestrate/switch.ts";
+import { ttlSteps } from "../../lib/orchestrate/ttl-move.ts";
 import { countChanges, describeChange, renderChange, summaryLine } from "../../lib/plan/types.ts";
 import { type GlobalOptions, printJson } from "./common.ts";
 
@@ -168,17 +169,22 @@ export function registerOrchestrateCommands(program: Command, load: Load): void 
     .option("--online", "live migration (default for a running VM)")
     .option("--offline", "offline migration")
     .option("--dry-run", "check and show what would change, migrate nothing")
+    .option("--no-wait", "migrate at once, without waiting out the names' old TTL")
     .option(nodeOption, nodeHelp)
     .option("--json", "machine-readable output")
     .action(async (vmidText: string, target: string, _o, cmd: Command) => {
-      const opts = cmd.optsWithGlobals<NodeOptions & { online?: boolean; offline?: boolean }>();
+      const opts = cmd.optsWithGlobals<
+        NodeOptions & { online?: boolean; offline?: boolean; wait: boolean }
+      >();
+      const noWait = opts.wait === false;
       if (opts.online && opts.offline) throw new InputError("--online and --offline exclude each other");
       const vmid = vmidArg(vmidText);
       const rt = await runtime(load, opts);
       const online = opts.online ? true : opts.offline ? false : undefined;
       const plan = await preflight(rt, vmid, target, online);
+      const steps = plan.ttl ? ttlSteps(rt.config, plan, plan.ttl, noWait) : [];
       if (opts.dryRun) {
-        if (opts.json) printJson({ dryRun: true, plan });
+        if (opts.json) printJson({ dryRun: true, plan, steps });
         else {
           process.stdout.write(
             `VM ${vmid}: ${plan.from} -> ${plan.to} (${plan.online ? "online" : "offline"}), checks passed\n`,
@@ -186,6 +192,7 @@ export function registerOrchestrateCommands(program: Command, load: Load): void 
           lines("forwards on the target:", plan.forwards);
           lines("routes on the target:", plan.routes);
           lines("dns:", plan.dns);
+          lines("steps:", steps);
         }
         return;
       }
@@ -197,7 +204,7 @@ export function registerOrchestrateCommands(program: Command, load: Load): void 
           process.stderr.write(`\r\x1b[K${stamp} ${line.slice(0, (process.stderr.columns ?? 80) - 12)}`);
         else process.stderr.write(`${stamp} ${line}\n`);
       };
-      const s = await runMigration(rt, plan, progress);
+      const s = await runMigration(rt, plan, progress, { noWait });
       if (tty) process.stderr.write("\n");
       if (opts.json) printJson(s);
       else {
@@ -212,6 +219,10 @@ export function registerOrchestrateCommands(program: Command, load: Load): void 
           s.switch?.old?.value?.changes ?? (s.switch?.old?.error ? [s.switch.old.error] : []),
         );
         lines("dns:", s.verified?.dns ?? []);
+        if (s.ttlMove)
+          process.stdout.write(
+            `TTL ${s.ttlMove.moveTtl} s until ${s.ttlMove.restoreAt}, then ${rt.config.dns.ttl} s again (reconcile)\n`,
+          );
         process.stdout.write(
           `forwards and routes verified on ${s.to}: ${s.verified?.forwardsInPlace ? "yes" : "NO"}\n`,
         );

@@ -85,7 +85,7 @@ export async function convergeObserved(
   safety?: SafetyLimit,
 ): Promise<NodeConvergence> {
   const now = rt.now();
-  const desired = computeDesired(world.config, world.placements, world.departures, now);
+  const desired = computeDesired(world.config, world.placements, world.departures, now, world.moves);
   const nodeDesired = desired.nodes[node];
   if (!nodeDesired) throw new Error(`node ${node} is not in the config`);
   const exec = execOn(world.config, node);

@@ -65,7 +65,8 @@ export async function syncDns(
 ): Promise<DnsSyncResult> {
   return rt.state.withClusterLock("dns", async () => {
     const world = await observe(rt, opts.live ? { live: opts.live } : {});
-    const desired = computeDesired(world.config, world.placements, [], rt.now());
+    // Departures and planned moves decide the TTL (lowered during a planned move and its grace).
+    const desired = computeDesired(world.config, world.placements, world.departures, rt.now(), world.moves);
     const wanted = (vmid: number) => vmids === undefined || vmids.includes(vmid);
     const changes = desired.dns.filter((d) => wanted(d.vmid));
     const result: DnsSyncResult = {
@@ -152,7 +153,7 @@ async function writeClaimed(
   const allowed = changes.flatMap((c) => {
     const claim = claimOf(world.config, c.vmid, c.name);
     const refusal = registryRefusal(claim, registry.get(c.name));
-    if (refusal === undefined) return [{ name: c.name, a: c.a, aaaa: c.aaaa, claim }];
+    if (refusal === undefined) return [{ name: c.name, a: c.a, aaaa: c.aaaa, ttl: c.ttl, claim }];
     result.problems.push(`${c.name}: not written for VM ${c.vmid} (Notes): it ${refusal}`);
     return [];
   });
@@ -161,12 +162,15 @@ async function writeClaimed(
   result.outcomes = set.outcomes;
   let dirty = false;
   const claimByName = new Map(allowed.map((c) => [c.name, c.claim]));
+  const ttlByName = new Map(allowed.map((c) => [c.name, c.ttl]));
   for (const o of set.outcomes) {
     const claim = claimByName.get(o.name);
     if (claim && (o.status === "updated" || o.status === "unchanged"))
       dirty = recordHeld(registry, o.name, claim) || dirty;
     if (o.status === "updated")
-      result.lines.push(`${o.name}: -> ${[...o.a, ...o.aaaa].join(",")} (at ${o.master})`);
+      result.lines.push(
+        `${o.name}: -> ${[...o.a, ...o.aaaa].join(",")} TTL ${ttlByName.get(o.name)} (at ${o.master})`,
+      );
     if (o.status === "not-owned")
       result.problems.push(`${o.name}: exists without our ownership TXT; left alone`);
     if (o.status === "refused")

@@ -1,14 +1,18 @@
 import { type GuestType, getSnapshot, type MigrateProgress, migrate } from "../cluster/index.ts";
 import { masterLabel } from "../config/values.ts";
 import { collisionsOnNode, computeDesired } from "../desired/compute.ts";
+import { type PlannedMove, propagationAllowanceSeconds } from "../desired/ttl.ts";
 import { InputError, messageOf, PeerError } from "../errors.ts";
 import { runOnNode } from "../remote/apply.ts";
 import type { Runtime } from "./runtime.ts";
 import { type SwitchReport, switchVm } from "./switch.ts";
+import { endMove, lowerTtl, planTtl, restoreAt, type TtlPlan, waitRefusal } from "./ttl-move.ts";
 
-// `pvemigrate-dns migrate VMID TARGET`: check first, migrate once through the
+// `pvemigrate-dns migrate VMID TARGET`: check first, lower the TTL of the
+// VM's names and wait out the old one (ttl-move.ts), migrate once through the
 // API, follow the task, switch the VM's public face on the target and the
 // old node, verify, and say what changed and how long the VM was unreachable.
+// The TTL goes back to dns.ttl once the old node's grace period is over.
 
 export interface MigratePlan {
   vmid: number;
@@ -21,6 +25,15 @@ export interface MigratePlan {
   forwards: string[];
   routes: string[];
   dns: string[];
+  /** The TTL choreography; unset for a VM without names. */
+  ttl?: TtlPlan;
+}
+
+export interface MigrateOptions {
+  /** Migrate at once, without waiting out the names' old TTL. */
+  noWait?: boolean;
+  /** How the wait is spent (tests observe the lowered TTL here instead of sleeping). */
+  sleep?: (ms: number) => Promise<void>;
 }
 
 export interface MigrateSummary extends MigratePlan {
@@ -38,6 +51,8 @@ export interface MigrateSummary extends MigratePlan {
    * target and was switched, but Proxmox left something to clean up.
    */
   taskProblems?: string;
+  /** The names' TTL during the move: lowered to `moveTtl`, back to dns.ttl at `restoreAt` (ISO). */
+  ttlMove?: { moveTtl: number; oldTtl?: number; waitedSeconds: number; restoreAt: string };
   pending: string[];
 }
 
@@ -73,7 +88,12 @@ export async function preflight(
   );
   const desired = computeDesired(config, moved, [], rt.now());
   const onTarget = desired.nodes[to]!;
+  const ttl = await planTtl(
+    rt,
+    desired.dns.filter((d) => d.vmid === vmid).map((d) => d.name),
+  );
   return {
+    ...(ttl ? { ttl } : {}),
     vmid,
     from: vm.node,
     to,
@@ -110,20 +130,32 @@ export async function runMigration(
   rt: Runtime,
   plan: MigratePlan,
   onProgress: (line: string) => void,
+  opts: MigrateOptions = {},
 ): Promise<MigrateSummary> {
   const summary: MigrateSummary = { ...plan, pending: [] };
+  const refusal = waitRefusal(plan.ttl, opts.noWait ?? false);
+  if (refusal) throw new InputError(refusal);
+  const move = plan.ttl ? await lowerAndWait(rt, plan, plan.ttl, onProgress, opts) : undefined;
   const started = rt.now();
+  let submitted = false;
   const result = await migrate(
     rt.proxmox,
     { vmid: plan.vmid, from: plan.from, to: plan.to, online: plan.online, type: plan.type },
     (p) => {
+      submitted = true;
       if (p.kind === "log") {
         const m = /downtime\D{0,20}(\d+)\s*ms/i.exec(p.line);
         if (m) summary.qemuDowntimeMs = Number(m[1]);
       }
       onProgress(describe(p));
     },
-  );
+  ).catch(async (err: unknown) => {
+    // No task came back (Proxmox refused the POST): the names get their TTL back now. Once a
+    // task exists its outcome is unknown here: the planned move's expiry bounds the low TTL.
+    if (move && !submitted)
+      await endMove(rt, move).catch((e: unknown) => rt.log(`TTL not restored: ${messageOf(e)}`));
+    throw err;
+  });
   summary.upid = result.realUpid ?? result.upid;
   const finished = rt.now();
   summary.taskSeconds = (finished - started) / 1000;
@@ -134,8 +166,12 @@ export async function runMigration(
     // placement now tells which; its `node` comes from its config file.
     const reason = result.error ?? result.exitstatus;
     const now = (await getSnapshot(rt.proxmox)).vms.find((v) => v.vmid === plan.vmid);
-    if (now?.node !== plan.to)
+    if (now?.node !== plan.to) {
+      // Nothing moved: the names get their TTL back now (else reconcile does, from the desired state).
+      if (move)
+        await endMove(rt, move).catch((err: unknown) => rt.log(`TTL not restored: ${messageOf(err)}`));
       throw new PeerError(`migration of VM ${plan.vmid} failed: ${reason}; nothing changed`);
+    }
     summary.taskProblems = reason;
     onProgress(`the task failed after the VM moved to ${plan.to} (${reason}); switching`);
   }
@@ -153,6 +189,16 @@ export async function runMigration(
     summary.pending = [`switch on ${plan.to}: ${messageOf(err)} (its hook worker or reconcile finishes it)`];
   }
   summary.switchSeconds = (rt.now() - finished) / 1000;
+  if (move && plan.ttl) {
+    // As the departures say now; unreadable, the planned move's expiry is the latest it can be.
+    const back = await restoreAt(rt, move).catch(() => move.expiresAt);
+    summary.ttlMove = {
+      moveTtl: move.moveTtl,
+      ...(plan.ttl.oldTtl === undefined ? {} : { oldTtl: plan.ttl.oldTtl }),
+      waitedSeconds: opts.noWait ? 0 : plan.ttl.waitSeconds,
+      restoreAt: new Date(back).toISOString(),
+    };
+  }
 
   const dns: string[] = [];
   for (const line of plan.dns) {
@@ -173,3 +219,28 @@ export async function runMigration(
   summary.verified = { dns, forwardsInPlace: Array.isArray(check?.changes) && check.changes.length === 0 };
   return summary;
 }
+
+/** Lowers the names' TTL, then waits out the old one (unless --no-wait), saying what it waits for. */
+async function lowerAndWait(
+  rt: Runtime,
+  plan: MigratePlan,
+  t: TtlPlan,
+  onProgress: (line: string) => void,
+  opts: MigrateOptions,
+): Promise<PlannedMove> {
+  const move = await lowerTtl(rt, plan, t);
+  const was = t.oldTtl === undefined ? "" : ` (was ${t.oldTtl} s)`;
+  onProgress(`TTL of ${t.names.join(", ")} lowered to ${t.moveTtl} s${was}`);
+  if (t.waitSeconds > 0 && opts.noWait) {
+    onProgress(`not waiting (--no-wait): resolvers may keep the old address up to ${t.oldTtl} s`);
+  } else if (t.waitSeconds > 0) {
+    const propagation = propagationAllowanceSeconds(rt.config);
+    onProgress(
+      `waiting ${t.waitSeconds} s for resolvers to drop the old TTL (${t.oldTtl} s + ${propagation} s propagation)`,
+    );
+    await (opts.sleep ?? sleep)(t.waitSeconds * 1000);
+  }
+  return move;
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));

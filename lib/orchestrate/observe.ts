@@ -15,6 +15,7 @@ import { mergeNotes } from "../config/notes.ts";
 import { notesOffReason } from "../config/notes-policy.ts";
 import type { Config, Problem } from "../config/types.ts";
 import type { Departure, VmPlacement } from "../desired/compute.ts";
+import type { PlannedMove } from "../desired/ttl.ts";
 import { messageOf } from "../errors.ts";
 import { execOn } from "../remote/apply.ts";
 import { untrusted } from "../text/untrusted.ts";
@@ -34,6 +35,8 @@ export interface World {
   config: Config;
   placements: VmPlacement[];
   departures: Departure[];
+  /** Planned moves whose names are served with a lowered TTL (migrate). */
+  moves: PlannedMove[];
   /** Tagged guests whose Notes are known this time (read, or off by the file's policy) (a guest on an offline node, or an API error, leaves them unknown). */
   notesRead: ReadonlySet<number>;
   /** What VMs' Notes asked for and did not get (off, outside the policy, invalid, conflicts): escaped lines. */
@@ -166,5 +169,6 @@ export async function observe(rt: Runtime, opts: ObserveOptions = {}): Promise<W
     byVmid.set(vm.vmid, placement);
   }
   const placements = snapshot.vms.flatMap((vm) => byVmid.get(vm.vmid) ?? []);
-  return { snapshot, config, placements, departures: await rt.departures.list(), notes, notesRead };
+  const [departures, moves] = await Promise.all([rt.departures.list(), rt.moves.list()]);
+  return { snapshot, config, placements, departures, moves, notes, notesRead };
 }

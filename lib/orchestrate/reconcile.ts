@@ -1,3 +1,4 @@
+import { graceMsFor, moveEndsAt } from "../desired/ttl.ts";
 import { messageOf } from "../errors.ts";
 import { UnsafePlan } from "../plan/safety.ts";
 import { applyOnNode } from "../remote/apply.ts";
@@ -156,12 +157,17 @@ export async function reconcile(rt: Runtime, opts: ReconcileOptions = {}): Promi
     // still names the old node) is kept: dropping it would make the old node
     // record it again with a fresh grace period, forever.
     const lastByVmid = new Map((await rt.state.lastApplied.list()).map((r) => [r.vmid, r.node]));
+    const { config, departures, moves } = world;
+    const now = rt.now();
     await step("departures", () =>
       rt.departures.prune(
-        rt.now() - world.config.graceSeconds * 1000,
-        (d) => lastByVmid.get(d.vmid) === d.node,
+        now - config.graceSeconds * 1000,
+        // A planned move's grace can outlast graceSeconds (its old TTL + propagation).
+        (d) => lastByVmid.get(d.vmid) === d.node || d.leftAt + graceMsFor(config, d, moves) > now,
       ),
     );
+    // A move whose lowered TTL is over: the DNS step above already restored the TTL.
+    await step("moves", () => rt.moves.prune((m) => moveEndsAt(config, m, departures, moves) <= now));
   }
   await listPending(rt, report);
   return report;

@@ -9,6 +9,7 @@ import { InputError } from "../errors.ts";
 import { localNodeName } from "../node-name.ts";
 import { DepartureStore } from "../state/departures.ts";
 import { openState, type State, type WithLock } from "../state/index.ts";
+import { MoveStore } from "../state/moves.ts";
 
 // Everything one run of the orchestrator talks to, built once from the
 // config: the node we are, the Proxmox client, the DNS client, durable state.
@@ -26,10 +27,24 @@ export interface Runtime {
   dns: DnsClient;
   state: State;
   departures: Departures;
+  moves: Moves;
 }
 
 /** Who left which node when (grace forwarding); see lockedDepartures. */
 export type Departures = Pick<DepartureStore, "list" | "add" | "prune">;
+
+/** Planned moves whose names have a lowered TTL (lib/desired/ttl.ts). */
+export type Moves = Pick<MoveStore, "list" | "add" | "remove" | "prune">;
+
+/** Planned-move records, their writes serialized like the departures' (one file per VM, read-modify-write). */
+function lockedMoves(store: MoveStore, lock: WithLock): Moves {
+  return {
+    list: () => store.list(),
+    add: (m) => lock("moves", () => store.add(m)),
+    remove: (m) => lock("moves", () => store.remove(m)),
+    prune: (over) => lock("moves", () => store.prune(over)),
+  };
+}
 
 /**
  * The departure records, their writes serialized by a cluster lock: a new
@@ -86,6 +101,10 @@ export function createRuntime(loaded: LoadedConfig, opts: RuntimeOptions = {}): 
     state,
     departures: lockedDepartures(
       new DepartureStore(join(config.pveRoot, "pvemigrate-dns", "departures"), log),
+      state.withClusterLock,
+    ),
+    moves: lockedMoves(
+      new MoveStore(join(config.pveRoot, "pvemigrate-dns", "moves"), log),
       state.withClusterLock,
     ),
   };

@@ -139,7 +139,7 @@ describe.skipIf(missing({ bins: ["named", "dig", "tsig-keygen"] }))("orchestrato
   });
 
   it("migrate moves the VM once, switches its names, verifies and summarizes", async () => {
-    const r = await h.cli("pve1", ["migrate", "101", "pve3"]);
+    const r = await h.cli("pve1", ["migrate", "101", "pve3", "--no-wait"]);
     expect(r.stderr + r.stdout).toContain("migrated pve1 -> pve3");
     expect(r.code).toBe(0);
     expect(
@@ -152,7 +152,7 @@ describe.skipIf(missing({ bins: ["named", "dig", "tsig-keygen"] }))("orchestrato
 
   it("a failed migration exits 2 with the task's error and changes nothing", async () => {
     h.sim.failNextMigration("storage migration failed: no space left");
-    const r = await h.cli("pve3", ["migrate", "101", "pve2"]);
+    const r = await h.cli("pve3", ["migrate", "101", "pve2", "--no-wait"]);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/no space left/);
     expect(await dig(h.primary.port, "mail.example.org", "A")).toEqual(["203.0.113.30"]);

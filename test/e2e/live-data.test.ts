@@ -190,7 +190,7 @@ describe.skipIf(missing({ bins: ["named", "dig", "tsig-keygen"] }))("live data f
     const rt = h.runtime(from);
     await switchVm(rt, 101);
     h.sim.failNextMigration(`unable to open file '/etc/pve/nodes/${to}/qemu-server/101.conf.tmp'`, "unlock");
-    const summary = await runMigration(rt, await preflight(rt, 101, to), () => {});
+    const summary = await runMigration(rt, await preflight(rt, 101, to), () => {}, { noWait: true });
     expect(summary.taskProblems).toBe(
       `migration problems: failed to clear migrate lock - unable to open file '/etc/pve/nodes/${to}/qemu-server/101.conf.tmp'`,
     );
@@ -201,7 +201,7 @@ describe.skipIf(missing({ bins: ["named", "dig", "tsig-keygen"] }))("live data f
     h.sim.state.setLock(h.sim.state.vm(101), undefined);
     h.sim.failNextMigration("VM 101 qmp command 'migrate' failed - got timeout", "phase2");
     const rtTo = h.runtime(to);
-    const err = await runMigration(rtTo, await preflight(rtTo, 101, third), () => {}).then(
+    const err = await runMigration(rtTo, await preflight(rtTo, 101, third), () => {}, { noWait: true }).then(
       () => undefined,
       (e: unknown) => e as Error,
     );

@@ -181,7 +181,7 @@ describe.skipIf(
     c.h.sim.setMigrationDelay(1500);
     const posts = () => c.h.sim.state.countRequests("POST", /\/qemu\/101\/migrate$/);
     const before = posts();
-    const cli = c.cli("pve1", ["migrate", String(VMID), "pve2", "--json"]);
+    const cli = c.cli("pve1", ["migrate", String(VMID), "pve2", "--no-wait", "--json"]);
     // Proxmox runs the target's hooks for this migration too: their worker and migrate's own switch race.
     await waitFor("the migration to start", async () => vm().lock === "migrate");
     const env = { PVE_MIGRATED_FROM: "pve1" };
