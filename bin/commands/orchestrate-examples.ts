@@ -35,9 +35,17 @@ export const orchestrateExamples: ExampleTable = {
   migrate: [
     {
       command: "pvemigrate-dns migrate 101 pve2",
-      explain: "live-migrate VM 101 to pve2 and move its public face",
+      explain:
+        "lower the TTL of VM 101's names, wait out the old one, live-migrate it to pve2, move its public face",
     },
-    { command: "pvemigrate-dns migrate 101 pve2 --dry-run", explain: "check the move, migrate nothing" },
+    {
+      command: "pvemigrate-dns migrate 101 pve2 --dry-run",
+      explain: "check the move and print its steps, migrate nothing",
+    },
+    {
+      command: "pvemigrate-dns migrate 101 pve2 --no-wait",
+      explain: "migrate at once; the old node forwards until resolvers drop the old TTL",
+    },
     { command: "pvemigrate-dns migrate 102 pve3 --offline", explain: "an offline migration" },
   ],
 };
