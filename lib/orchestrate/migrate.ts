@@ -150,8 +150,9 @@ export async function runMigration(
       onProgress(describe(p));
     },
   ).catch(async (err: unknown) => {
-    // No task came back (Proxmox refused the POST): the names get their TTL back now. Once a
-    // task exists its outcome is unknown here: the planned move's expiry bounds the low TTL.
+    // No task came back: Proxmox refused the POST (qemu-server API2/Qemu.pm migrate_vm dies on
+    // its checks before fork_worker), so the names get their TTL back now. Once a task exists
+    // its outcome is unknown here: the planned move's expiry bounds the lowered TTL.
     if (move && !submitted)
       await endMove(rt, move).catch((e: unknown) => rt.log(`TTL not restored: ${messageOf(e)}`));
     throw err;
