@@ -2,6 +2,8 @@ import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { stringify } from "yaml";
+import { ConfigError, loadConfig } from "../../lib/config/load.ts";
+import { formatProblem } from "../../lib/config/normalize.ts";
 
 // A valid base config in a temp dir (with its secret files, mode 600), which
 // each test breaks in one way. The secret values are distinctive strings so a
@@ -66,4 +68,17 @@ export function makeFixture(): Fixture {
     },
     cleanup: () => rmSync(dir, { recursive: true, force: true }),
   };
+}
+
+/** Loads baseDoc() changed by `mutate`; its problems as "path: message" lines (none when valid). */
+export async function problemsOf(fx: Fixture, mutate: (doc: Doc) => void): Promise<string[]> {
+  const doc = baseDoc();
+  mutate(doc);
+  try {
+    await loadConfig(fx.write(doc));
+    return [];
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    return err.problems.map(formatProblem);
+  }
 }

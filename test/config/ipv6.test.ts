@@ -1,8 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { ConfigError, loadConfig } from "../../lib/config/load.ts";
+import { loadConfig } from "../../lib/config/load.ts";
 import { formatProblem } from "../../lib/config/normalize.ts";
 import { mergeNotes } from "../../lib/config/notes.ts";
-import { baseDoc, type Doc, type Fixture, makeFixture } from "./fixture.ts";
+import { baseDoc, type Doc, type Fixture, makeFixture, problemsOf as problemsOfDoc } from "./fixture.ts";
 
 // The IPv6 fields: vms.*.ip6 (static, canonicalized, or agent), vmNetwork6,
 // nat.graceMode; and the rule that a VM's Notes may not set ip6.
@@ -13,17 +13,7 @@ beforeEach(() => {
 });
 afterEach(() => fx.cleanup());
 
-async function problemsOf(mutate: (doc: Doc) => void): Promise<string[]> {
-  const doc = baseDoc();
-  mutate(doc);
-  try {
-    await loadConfig(fx.write(doc));
-    return [];
-  } catch (err) {
-    if (!(err instanceof ConfigError)) throw err;
-    return err.problems.map(formatProblem);
-  }
-}
+const problemsOf = (mutate: (doc: Doc) => void) => problemsOfDoc(fx, mutate);
 
 describe("vms.*.ip6", () => {
   it("stores a static ip6 in canonical form, with vmNetwork6 and graceMode", async () => {

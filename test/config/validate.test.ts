@@ -1,9 +1,8 @@
 import { chmodSync, writeFileSync } from "node:fs";
 import { isAbsolute, join, relative } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { ConfigError, configPath, loadConfig } from "../../lib/config/load.ts";
-import { formatProblem } from "../../lib/config/normalize.ts";
-import { baseDoc, type Doc, type Fixture, makeFixture } from "./fixture.ts";
+import { configPath, loadConfig } from "../../lib/config/load.ts";
+import { baseDoc, type Doc, type Fixture, makeFixture, problemsOf as problemsOfDoc } from "./fixture.ts";
 
 let fx: Fixture;
 beforeEach(() => {
@@ -11,18 +10,7 @@ beforeEach(() => {
 });
 afterEach(() => fx.cleanup());
 
-/** Loads a document and returns its problems as "path: message" lines (none when valid). */
-async function problemsOf(mutate: (doc: Doc) => void): Promise<string[]> {
-  const doc = baseDoc();
-  mutate(doc);
-  try {
-    await loadConfig(fx.write(doc));
-    return [];
-  } catch (err) {
-    if (!(err instanceof ConfigError)) throw err;
-    return err.problems.map(formatProblem);
-  }
-}
+const problemsOf = (mutate: (doc: Doc) => void) => problemsOfDoc(fx, mutate);
 
 describe("config loading", () => {
   it("accepts the base config and normalizes it", async () => {
