@@ -27,7 +27,7 @@ const SCHEMAS = [
 ];
 
 /** Test-only settings on top of the guide's pdns.conf. */
-function localSettings(dir: string, port: number): string[] {
+function localSettings(dir: string, port: number, notifyTo: PowerDnsOptions["notifyTo"] = []): string[] {
   return [
     "local-address=127.0.0.1",
     `local-port=${port}`,
@@ -40,6 +40,9 @@ function localSettings(dir: string, port: number): string[] {
     // secpoll.powerdns.com through the system resolver), no NOTIFY to the zone's NS.
     "security-poll-suffix=",
     "only-notify=",
+    ...(notifyTo.length
+      ? ["primary=yes", `also-notify=${notifyTo.map((n) => `${n.host}:${n.port}`).join(",")}`]
+      : []),
   ];
 }
 
@@ -51,6 +54,16 @@ export interface PowerDnsOptions {
   otherKeys?: TsigKeyFixture[];
   /** Extra zone file lines, e.g. `legacy IN A 192.0.2.7`. */
   records?: string[];
+  /** The zone's NS set (zoneFile's default: ns1 at 127.0.0.1). */
+  nameServers?: Array<{ name: string; address: string }>;
+  /**
+   * Secondaries to NOTIFY after each change: the zone becomes a primary zone
+   * (`primary=yes`, kind primary) with `also-notify` for each. only-notify
+   * stays empty, so nothing outside this list is ever notified.
+   */
+  notifyTo?: Array<{ host: string; port: number }>;
+  /** Its port on 127.0.0.1 (default: a free one), e.g. the port the zone's other NS share. */
+  port?: number;
 }
 
 async function pdnsutil(dir: string, args: string[]): Promise<void> {
@@ -74,7 +87,7 @@ export function guideCommands(zone: string, key: TsigKeyFixture): string[][] {
 export async function startPowerDns(opts: PowerDnsOptions): Promise<DnsDaemon> {
   const dir = await mkdtemp(join(tmpdir(), `pvemigrate-pdns-${process.pid}-`));
   try {
-    const port = await freePort();
+    const port = opts.port ?? (await freePort());
     const db = join(dir, "pdns.sqlite3");
     const schema = SCHEMAS.find((p) => existsSync(p));
     if (!schema) throw new Error(`no sqlite3 schema for PowerDNS at ${SCHEMAS.join(" or ")}`);
@@ -83,10 +96,14 @@ export async function startPowerDns(opts: PowerDnsOptions): Promise<DnsDaemon> {
       "/var/lib/powerdns/pdns.sqlite3": db,
       "10.10.0.0/16": "127.0.0.0/8",
     });
-    await writeFile(join(dir, "pdns.conf"), `${guideConf}${localSettings(dir, port).join("\n")}\n`);
+    await writeFile(
+      join(dir, "pdns.conf"),
+      `${guideConf}${localSettings(dir, port, opts.notifyTo).join("\n")}\n`,
+    );
     const zonePath = join(dir, "zone.db");
-    await writeFile(zonePath, zoneFile(opts.zone, opts.records));
+    await writeFile(zonePath, zoneFile(opts.zone, opts.records, opts.nameServers));
     await pdnsutil(dir, ["load-zone", opts.zone, zonePath]);
+    if (opts.notifyTo?.length) await pdnsutil(dir, ["set-kind", opts.zone, "primary"]);
     for (const [cmd, ...args] of guideCommands(opts.zone, opts.key)) {
       if (cmd !== "pdnsutil") throw new Error(`the guide's PowerDNS commands run ${cmd}, not pdnsutil`);
       await pdnsutil(dir, args);
