@@ -32,6 +32,12 @@ export interface HarnessOptions {
   secondary?: boolean;
   /** Zone records to start with (the names are ours only with our TXT). */
   records?: string[];
+  /**
+   * Masters the caller started and owns (e.g. BIND in a network namespace of
+   * its own, for the fault matrix): used instead of starting a primary and
+   * secondary here; their host:port is what the config's masters name.
+   */
+  masters?: { key: TsigKeyFixture; primary: DnsDaemon; secondary?: DnsDaemon };
 }
 
 export interface Harness {
@@ -68,18 +74,20 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
   const dir = mkdtempSync(join(tmpdir(), `pvemigrate-e2e-${process.pid}-`));
   const cleanups: Array<() => Promise<void> | void> = [() => rmSync(dir, { recursive: true, force: true })];
   try {
-    const key = await generateTsigKey("pvemigrate-key");
+    const key = opts.masters?.key ?? (await generateTsigKey("pvemigrate-key"));
     // The secondary follows the primary by NOTIFY, as a real one does: a switch
     // waits until every master answers the new address (dns.propagation).
-    const secondaryPort = (opts.secondary ?? true) ? await freePort() : undefined;
-    const primary = await startNamedPrimary({
-      zone: ZONE,
-      keys: [key],
-      records: opts.records ?? [],
-      ...(secondaryPort ? { notifyPorts: [secondaryPort] } : {}),
-    });
-    cleanups.push(() => primary.stop());
-    let secondary: DnsDaemon | undefined;
+    const secondaryPort = !opts.masters && (opts.secondary ?? true) ? await freePort() : undefined;
+    const primary =
+      opts.masters?.primary ??
+      (await startNamedPrimary({
+        zone: ZONE,
+        keys: [key],
+        records: opts.records ?? [],
+        ...(secondaryPort ? { notifyPorts: [secondaryPort] } : {}),
+      }));
+    if (!opts.masters) cleanups.push(() => primary.stop());
+    let secondary: DnsDaemon | undefined = opts.masters?.secondary;
     if (secondaryPort) {
       secondary = await startNamedSecondary({
         zone: ZONE,
@@ -118,7 +126,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
       },
       dns: {
         zone: ZONE,
-        masters: [`127.0.0.1:${primary.port}`, ...(secondary ? [`127.0.0.1:${secondary.port}`] : [])],
+        masters: [primary, ...(secondary ? [secondary] : [])].map((m) => `${m.host}:${m.port}`),
         tsig: { name: key.name, algorithm: key.algorithm, secretFile: "tsig" },
         ttl: 60,
         timeoutMs: 500,

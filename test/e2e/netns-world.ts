@@ -31,6 +31,8 @@ export interface NetnsClusterOptions {
   ipSource?: "static" | "agent";
   /** Extra config changes after the defaults of this fixture. */
   config?: HarnessOptions["config"];
+  /** Masters the caller started (see HarnessOptions.masters). */
+  masters?: HarnessOptions["masters"];
 }
 
 export interface NetnsCluster {
@@ -165,6 +167,7 @@ export async function startNetnsCluster(opts: NetnsClusterOptions = {}): Promise
     const alias = (n: NodeName) => `${world.nodes[n]!.ns}-r`;
     h = await startHarness({
       secondary: true,
+      ...(opts.masters ? { masters: opts.masters } : {}),
       sim: {
         nodes: [...NODES],
         vms: [
@@ -309,7 +312,7 @@ export async function startNetnsCluster(opts: NetnsClusterOptions = {}): Promise
           return "";
         }
       },
-      dnsA: () => dig(harness.primary.port, VM_NAME, "A"),
+      dnsA: () => dig(harness.primary.port, VM_NAME, "A", harness.primary.host),
       async nftTable(node) {
         const r = await world.exec(world.nodes[node]!.ns, ["nft", "list", "table", "ip", "pvemigrate"]);
         return r.code === 0 ? r.stdout : "";

@@ -179,6 +179,7 @@ export async function waitForZone(
   zone: string,
   what: string,
   host = "127.0.0.1",
+  netns?: string,
 ): Promise<void> {
   const deadline = Date.now() + 15_000;
   while (Date.now() < deadline) {
@@ -186,6 +187,7 @@ export async function waitForZone(
       throw new Error(`${what} exited during startup:\n${s.output()}`);
     }
     const { stdout } = await run([
+      ...inNetns(netns),
       "dig",
       "+norec",
       "+time=1",
@@ -202,6 +204,11 @@ export async function waitForZone(
   throw new Error(`${what} did not serve ${zone} within 15 s:\n${s.output()}`);
 }
 
+/** The argv prefix that runs a command inside network namespace `ns` (nothing without one). */
+function inNetns(ns: string | undefined): string[] {
+  return ns ? ["ip", "netns", "exec", ns] : [];
+}
+
 async function startNamed(
   dir: string,
   conf: string,
@@ -209,12 +216,14 @@ async function startNamed(
   zone: string,
   what: string,
   host = "127.0.0.1",
+  netns?: string,
 ): Promise<DnsDaemon> {
   const confPath = join(dir, "named.conf");
   await writeFile(confPath, conf);
-  const s = spawnDaemon(["named", "-g", "-4", "-c", confPath]);
+  // `ip netns exec` execs named in its place: the child's pid is named's own.
+  const s = spawnDaemon([...inNetns(netns), "named", "-g", "-4", "-c", confPath]);
   try {
-    await waitForZone(s, port, zone, what, host);
+    await waitForZone(s, port, zone, what, host, netns);
   } catch (err) {
     await stopDaemon(s, dir);
     throw err;
@@ -240,6 +249,8 @@ export interface NamedPrimaryOptions {
   port?: number;
   /** Replaces the fixture's NS record set (default: ns1 -> 127.0.0.1). */
   nameServers?: Array<{ name: string; address: string }>;
+  /** Run inside this network namespace (a test's own; give `port`: the host's free ports say nothing there). */
+  netns?: string;
 }
 
 /** A BIND primary: `update-policy { grant <key> zonesub ANY; }` for every given key. */
@@ -262,7 +273,7 @@ zone "${opts.zone}" {
   ${notify ? `also-notify { ${notify} };` : ""}
 };
 `;
-  return startNamed(dir, conf, port, opts.zone, "named primary", host);
+  return startNamed(dir, conf, port, opts.zone, "named primary", host, opts.netns);
 }
 
 export interface NamedSecondaryOptions {
@@ -275,6 +286,8 @@ export interface NamedSecondaryOptions {
   /** Listen on this loopback address (default 127.0.0.1); the primary's address (default 127.0.0.1). */
   host?: string;
   primaryHost?: string;
+  /** Run inside this network namespace (see NamedPrimaryOptions.netns). */
+  netns?: string;
 }
 
 /** A BIND secondary of the primary, forwarding signed updates to it (`allow-update-forwarding`). */
@@ -292,7 +305,7 @@ zone "${opts.zone}" {
   allow-notify { 127.0.0.0/8; };
 };
 `;
-  return startNamed(dir, conf, port, opts.zone, "named secondary", host);
+  return startNamed(dir, conf, port, opts.zone, "named secondary", host, opts.netns);
 }
 
 /** Spawns a daemon whose readiness is checked like named's; used by the knot fixture. */
