@@ -95,7 +95,8 @@ export function createRuntime(loaded: LoadedConfig, opts: RuntimeOptions = {}): 
       return proxmox;
     },
     get dns() {
-      dns ??= createDnsClient({ dns: config.dns, tsigSecret: loaded.secrets.tsig });
+      // The node's clock signs TSIG: a skewed `now` is a skewed node (BADTIME), as in life.
+      dns ??= createDnsClient({ dns: config.dns, tsigSecret: loaded.secrets.tsig, clock: now });
       return dns;
     },
     state,
