@@ -169,7 +169,8 @@ async function writeClaimed(
       dirty = recordHeld(registry, o.name, claim) || dirty;
     if (o.status === "updated")
       result.lines.push(
-        `${o.name}: -> ${[...o.a, ...o.aaaa].join(",")} TTL ${ttlByName.get(o.name)} (at ${o.master})`,
+        // An answer lost after the update landed: say how we know it did (the read-back).
+        `${o.name}: -> ${[...o.a, ...o.aaaa].join(",")} TTL ${ttlByName.get(o.name)} (at ${o.master}${o.readBack ? `; ${o.readBack}` : ""})`,
       );
     if (o.status === "not-owned")
       result.problems.push(`${o.name}: exists without our ownership TXT; left alone`);
