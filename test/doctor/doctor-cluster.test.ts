@@ -215,8 +215,30 @@ describe.skipIf(missing({ bins: ["named", "dig", "tsig-keygen", "nsupdate", "sys
 
     it("the same cluster repaired: no problem left, exit 0", async () => {
       h.sim.addVm({ vmid: 102, node: "pve2", config: { name: "shop", hookscript: HOOK } });
-      const r = await doctor(world("repaired", false), 0);
+      const file = world("repaired", false);
+      const r = await doctor(file, 0);
       expect(problems(r), text(r)).toEqual([]);
+      // The CLI's --cluster is this same run (asynchronously: the sim answers from this process).
+      const cli = await run(
+        [
+          process.execPath,
+          h.bundle,
+          "--config",
+          file,
+          "doctor",
+          "--cluster",
+          "--node",
+          "pve1",
+          "--root",
+          root,
+          "--json",
+        ],
+        { timeoutMs: 60_000 },
+      );
+      expect(cli.code, cli.stderr).toBe(0);
+      const out = JSON.parse(cli.stdout) as { data?: unknown };
+      // The report, bare or inside the JSON envelope.
+      expect(out.data ?? out).toMatchObject({ nodes: ["pve1", "pve2"], exitCode: 0 });
       expect(r.findings.filter((f) => f.check === "quorum").map((f) => f.message)).toContain(
         "2 nodes + QDevice (net, ffsplit, 1 vote(s)): 3 votes, quorum needs 2; 2 of 2 node(s) online; survives losing 1 node(s)",
       );
