@@ -1,6 +1,7 @@
 import type { Command } from "commander";
 import type { ExampleTable } from "../../lib/cli-docs/examples.ts";
 import type { LoadedConfig } from "../../lib/config/load.ts";
+import { runClusterDoctor } from "../../lib/doctor/cluster.ts";
 import { formatReport } from "../../lib/doctor/report.ts";
 import { runDoctor, runHookFileDoctor } from "../../lib/doctor/run.ts";
 import { type GlobalOptions, printJson } from "./common.ts";
@@ -14,6 +15,7 @@ interface DoctorCliOptions extends GlobalOptions {
   root?: string;
   hookscriptFile?: boolean;
   local?: boolean;
+  cluster?: boolean;
 }
 
 export function registerDoctorCommand(
@@ -33,12 +35,17 @@ export function registerDoctorCommand(
     )
     .option("--local", "check only this node (not the hookscript files of the other nodes, which need ssh)")
     .option(
+      "--cluster",
+      "run doctor on every node (over ssh) and check the cluster once: corosync links, quorum, versions; a problem several nodes see is reported once",
+    )
+    .option(
       "--hookscript-file",
       "only check this node's hookscript file the way Proxmox runs it (what doctor runs on the other nodes)",
     )
     .action(async (_o, cmd: Command) => {
       const opts = cmd.optsWithGlobals<DoctorCliOptions>();
-      const report = await (opts.hookscriptFile ? runHookFileDoctor : runDoctor)({
+      const which = opts.hookscriptFile ? runHookFileDoctor : opts.cluster ? runClusterDoctor : runDoctor;
+      const report = await which({
         load,
         ...(opts.config ? { configPath: opts.config } : {}),
         ...(opts.node ? { node: opts.node } : {}),
@@ -55,5 +62,10 @@ export const doctorExamples: ExampleTable = {
   doctor: [
     { command: "pvemigrate-dns doctor", explain: "check this node: one line per finding, with the fix" },
     { command: "pvemigrate-dns doctor --node pve2 --json", explain: "check as node pve2, as JSON" },
+    {
+      command: "pvemigrate-dns doctor --cluster",
+      explain:
+        "every node over ssh, plus corosync links, quorum and versions; each problem once, naming its nodes",
+    },
   ],
 };

@@ -1,12 +1,10 @@
 import { open, stat } from "node:fs/promises";
 import { join, resolve } from "node:path";
-import { z } from "zod";
 import { configPath } from "../config/path.ts";
 import type { Config } from "../config/types.ts";
 import { errnoCode, messageOf } from "../errors.ts";
 import { localNodeName } from "../node-name.ts";
 import { run } from "../process/run.ts";
-import { remoteArgv } from "../remote/apply.ts";
 import {
   HOOK_FILE,
   type HookFileProbe,
@@ -16,6 +14,7 @@ import {
   probeEnv,
   unmanagedVmid,
 } from "./hook-file.ts";
+import { runDoctorOn } from "./remote-doctor.ts";
 import { type Finding, fail, warn } from "./types.ts";
 
 // The hookscript file on every node: present, executable, and starting when
@@ -78,17 +77,6 @@ export async function checkHookFileHere(config: Config, node: string, rootDir: s
   return judgeHookFile(node, file, await probeHookFile(file, env, unmanagedVmid(config.vms)));
 }
 
-const remoteReport = z.object({
-  findings: z.array(
-    z.object({
-      check: z.string(),
-      status: z.enum(["ok", "warn", "fail"]),
-      message: z.string(),
-      hint: z.string().optional(),
-    }),
-  ),
-});
-
 /** Another node's hookscript file, checked there by its own CLI. */
 export async function checkHookFileOn(config: Config, node: string, rootDir: string): Promise<Finding[]> {
   const cannot = (why: string) =>
@@ -97,33 +85,24 @@ export async function checkHookFileOn(config: Config, node: string, rootDir: str
       `${node}: cannot check its hookscript file from here: ${why}`,
       `run pvemigrate-dns doctor on ${node}`,
     );
-  let argv: string[];
-  try {
-    argv = remoteArgv(config, node, ["doctor", "--hookscript-file", "--root", rootDir, "--json"]);
-  } catch (err) {
-    return [cannot(messageOf(err))];
-  }
-  const r = await run(argv, { timeoutMs: PROBE_TIMEOUT_MS + 30_000 }).catch((err: Error) => err);
-  if (r instanceof Error) return [cannot(`${argv[0]}: ${r.message}`)];
-  let parsed: z.infer<typeof remoteReport> | undefined;
-  try {
-    parsed = remoteReport.parse(JSON.parse(r.stdout));
-  } catch {
-    parsed = undefined;
-  }
-  const lastError = r.stderr.trim().split("\n").slice(-1)[0]?.slice(0, 300) || `exit ${r.code ?? r.signal}`;
+  const r = await runDoctorOn(
+    config,
+    node,
+    ["--hookscript-file", "--root", rootDir],
+    PROBE_TIMEOUT_MS + 30_000,
+  );
   // ssh's own failures (unreachable, refused key) are exit 255: the node may just be down.
-  if (!parsed && argv[0] === "ssh" && r.code === 255) return [cannot(lastError)];
-  if (!parsed) {
+  if (!r.ok && r.unreachable) return [cannot(r.why)];
+  if (!r.ok) {
     return [
       fail(
         "hookscript-file",
-        `${node}: pvemigrate-dns doctor --hookscript-file did not run there (${lastError})`,
+        `${node}: pvemigrate-dns doctor --hookscript-file did not run there (${r.why})`,
         `run packaging/install.sh on ${node}`,
       ),
     ];
   }
-  const files = parsed.findings.filter((f) => f.check === "hookscript-file");
+  const files = r.report.findings.filter((f) => f.check === "hookscript-file");
   if (files.length > 0) {
     return files.map((f) => ({
       check: "hookscript-file" as const,
@@ -132,7 +111,7 @@ export async function checkHookFileOn(config: Config, node: string, rootDir: str
       ...(f.hint ? { hint: f.hint } : {}),
     }));
   }
-  const failed = parsed.findings.find((f) => f.status === "fail");
+  const failed = r.report.findings.find((f) => f.status === "fail");
   return [cannot(failed ? failed.message : "its doctor reported nothing about the file")];
 }
 

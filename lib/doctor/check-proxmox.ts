@@ -63,7 +63,7 @@ export async function checkProxmox(
   proxmox: ProxmoxConfig,
   tokenSecret: Secret,
   self: string,
-): Promise<{ findings: Finding[]; reachable: boolean }> {
+): Promise<{ findings: Finding[]; reachable: boolean; status?: ClusterStatusView }> {
   const results = await Promise.all(proxmox.endpoints.map((ep) => probe(proxmox, ep, tokenSecret)));
   const findings: Finding[] = results.map((r) =>
     r.ok
@@ -96,5 +96,5 @@ export async function checkProxmox(
       fail("proxmox", `the cluster reports node ${self} offline`, "check pve-cluster/corosync on this node"),
     );
   } else findings.push(ok("proxmox", `node ${self} is online in the cluster`));
-  return { findings, reachable: true };
+  return { findings, reachable: true, status };
 }

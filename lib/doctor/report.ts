@@ -31,6 +31,6 @@ export function formatReport(report: DoctorReport): string[] {
   const { ok, warn, fail } = report.summary;
   return [
     ...report.findings.map(formatFinding),
-    `${report.node ? `${report.node}: ` : ""}${ok} ok, ${warn} warning(s), ${fail} failure(s)`,
+    `${report.nodes ? `cluster (${report.nodes.join(", ")}): ` : report.node ? `${report.node}: ` : ""}${ok} ok, ${warn} warning(s), ${fail} failure(s)`,
   ];
 }

@@ -1,5 +1,6 @@
 import { loadConfig } from "../config/load.ts";
 import { InputError, messageOf } from "../errors.ts";
+import type { Runtime } from "../orchestrate/runtime.ts";
 import { execOn } from "../remote/apply.ts";
 import { checkConfig, type Load } from "./check-config.ts";
 import { checkDns } from "./check-dns.ts";
@@ -7,8 +8,9 @@ import { checkHookFileHere, checkHookFiles } from "./check-hook-file.ts";
 import { checkHookscripts } from "./check-hookscript.ts";
 import { checkJournal } from "./check-journal.ts";
 import { checkNft } from "./check-nat.ts";
+import { checkIpForward, checkTimer, VERSION, versionFinding } from "./check-node.ts";
 import { checkPrivileges } from "./check-privileges.ts";
-import { checkProxmox } from "./check-proxmox.ts";
+import { type ClusterStatusView, checkProxmox } from "./check-proxmox.ts";
 import { checkProxy } from "./check-proxy.ts";
 import { checkNftablesService } from "./nftables-service.ts";
 import { buildReport } from "./report.ts";
@@ -44,7 +46,18 @@ async function guarded(check: CheckName, fn: () => Promise<Finding[]>): Promise<
   }
 }
 
+/** This node's report, with what `doctor --cluster` goes on with: the runtime and the cluster's status. */
+export interface NodeDoctor {
+  report: DoctorReport;
+  runtime?: Runtime;
+  status?: ClusterStatusView;
+}
+
 export async function runDoctor(opts: DoctorOptions = {}): Promise<DoctorReport> {
+  return (await doctorThisNode(opts)).report;
+}
+
+export async function doctorThisNode(opts: DoctorOptions = {}): Promise<NodeDoctor> {
   const logged: string[] = [];
   const now = opts.now ?? Date.now;
   const gate = await checkConfig(opts.load ?? loadConfig, {
@@ -55,11 +68,13 @@ export async function runDoctor(opts: DoctorOptions = {}): Promise<DoctorReport>
     log: (line) => logged.push(line),
   });
   const rt = gate.runtime;
-  if (!rt) return buildReport(gate.findings);
+  if (!rt) return { report: buildReport(gate.findings) };
   const { config } = rt;
 
+  let status: ClusterStatusView | undefined;
   const proxmox = guarded("proxmox", async () => {
     const r = await checkProxmox(config.proxmox, rt.secrets.token, rt.self);
+    status = r.status;
     if (!r.reachable) {
       return [
         ...r.findings,
@@ -74,8 +89,15 @@ export async function runDoctor(opts: DoctorOptions = {}): Promise<DoctorReport>
   });
   const groups = await Promise.all([
     proxmox,
-    guarded("dns", () => checkDns(config.dns, rt.dns)),
+    guarded("dns", () =>
+      checkDns(config.dns, rt.secrets.tsig, {
+        clock: now,
+        names: Object.values(config.vms).flatMap((vm) => vm.dns),
+      }),
+    ),
     guarded("nft", () => checkNft(config.nat, execOn(config, rt.self))),
+    guarded("ip-forward", () => checkIpForward(config.nat, execOn(config, rt.self))),
+    guarded("timer", () => checkTimer(opts.rootDir ?? "/")),
     guarded("nftables.service", () => checkNftablesService(config.nat, opts.rootDir ?? "/")),
     guarded("proxy", () => checkProxy(config.proxy)),
     guarded("hookscript-file", () =>
@@ -105,7 +127,8 @@ export async function runDoctor(opts: DoctorOptions = {}): Promise<DoctorReport>
         "the VM's Notes add nothing: fix the block, or the config file's notes policy (the file wins on conflict)",
       ),
     );
-  return buildReport([...gate.findings, ...groups.flat(), ...notes], rt.self);
+  const report = buildReport([...gate.findings, ...groups.flat(), ...notes, versionFinding()], rt.self);
+  return { report: { ...report, version: VERSION }, runtime: rt, ...(status ? { status } : {}) };
 }
 
 /**

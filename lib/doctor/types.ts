@@ -3,25 +3,36 @@
 
 export type FindingStatus = "ok" | "warn" | "fail";
 
+/** Every check's name, in one place: a report read back from another node is checked against it. */
+export const CHECK_NAMES = [
+  "config",
+  "node",
+  "proxmox",
+  "privileges",
+  "quorum",
+  "dns",
+  "dns-update",
+  "clock",
+  "corosync",
+  "ip-forward",
+  "timer",
+  "version",
+  "cluster",
+  "nft",
+  "nftables.service",
+  "proxy",
+  "journal",
+  "hookscript",
+  "hookscript-file",
+  "notes",
+] as const;
+
 /**
  * Which check produced a finding. "config" and "node" failures are the
  * operator's input (exit 1); every other failure is a peer or the node's
  * setup (exit 2).
  */
-export type CheckName =
-  | "config"
-  | "node"
-  | "proxmox"
-  | "privileges"
-  | "quorum"
-  | "dns"
-  | "nft"
-  | "nftables.service"
-  | "proxy"
-  | "journal"
-  | "hookscript"
-  | "hookscript-file"
-  | "notes";
+export type CheckName = (typeof CHECK_NAMES)[number];
 
 export interface Finding {
   check: CheckName;
@@ -30,6 +41,8 @@ export interface Finding {
   message: string;
   /** How to fix it; absent on ok findings that need nothing. */
   hint?: string;
+  /** `doctor --cluster`: the nodes that reported it (the message then starts with them). */
+  nodes?: string[];
 }
 
 export interface DoctorReport {
@@ -37,6 +50,10 @@ export interface DoctorReport {
   node?: string;
   findings: Finding[];
   summary: Record<FindingStatus, number>;
+  /** `doctor --cluster`: every node asked, this one first. */
+  nodes?: string[];
+  /** This pvemigrate-dns's version (compared across nodes by `doctor --cluster`). */
+  version?: string;
   /** 0 no failure, 1 a config problem, 2 a peer or setup check failed. */
   exitCode: 0 | 1 | 2;
 }

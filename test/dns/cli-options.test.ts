@@ -6,7 +6,6 @@ import { stringify } from "yaml";
 import { dnsDelete, dnsSet, dnsShow } from "../../bin/commands/dns.ts";
 import { formatDelete, formatSet, formatShow } from "../../bin/commands/dns-format.ts";
 import { loadConfig } from "../../lib/config/load.ts";
-import { createDnsClient } from "../../lib/dns/client.ts";
 import { checkDns } from "../../lib/doctor/check-dns.ts";
 import { ExitCode } from "../../lib/errors.ts";
 import {
@@ -135,10 +134,7 @@ describe.skipIf(missing({ bins: ["named", "tsig-keygen", "dig"] }))(
       ]);
       expect(formatShow(r)).toMatch(/\nwarning: masters answer differently: /);
       // doctor says it too, with what to check.
-      const findings = await checkDns(
-        loaded.config.dns,
-        createDnsClient({ dns: loaded.config.dns, tsigSecret: loaded.secrets.tsig }),
-      );
+      const findings = await checkDns(loaded.config.dns, loaded.secrets.tsig);
       expect(findings.filter((f) => f.status !== "ok")).toEqual([
         expect.objectContaining({
           check: "dns",

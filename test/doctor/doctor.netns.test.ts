@@ -43,6 +43,7 @@ describe.skipIf(missing({ root: true, bins: ["ip", "nft", "haproxy", "named", "d
       mapDir = join(h.dir, "maps");
       rootDir = join(h.dir, "root");
       installBelow(rootDir, join(h.dir, "dist"));
+      await runChecked(["systemctl", `--root=${rootDir}`, "enable", "pvemigrate-dns-reconcile.timer"]);
       configFile = h.writeConfigVariant("netns", (doc) => {
         doc.nat = { backend: "nftables", table: "pvemigrate" };
         doc.proxy = { backend: "haproxy", socket, mapDir, httpsPort: 8443, httpPort: 8080 };
@@ -58,6 +59,23 @@ describe.skipIf(missing({ root: true, bins: ["ip", "nft", "haproxy", "named", "d
 
     const doctor = () =>
       runDoctor({ load: loadConfig, configPath: configFile, node: "pve1", rootDir, local: true });
+
+    it("net.ipv4.ip_forward is read inside the node: 0 (a new namespace's default) fails, 1 is ok", async () => {
+      let r = await doctor();
+      expect(of(r, "ip-forward"), text(r)).toEqual([
+        expect.objectContaining({
+          status: "fail",
+          message: expect.stringMatching(/^net\.ipv4\.ip_forward = 0: /),
+          hint: expect.stringContaining("sysctl -w net.ipv4.ip_forward=1"),
+        }),
+      ]);
+      expect(r.exitCode).toBe(2);
+      await runChecked(["ip", "netns", "exec", ns, "sysctl", "-qw", "net.ipv4.ip_forward=1"]);
+      r = await doctor();
+      expect(of(r, "ip-forward")).toEqual([
+        { check: "ip-forward", status: "ok", message: "net.ipv4.ip_forward = 1" },
+      ]);
+    });
 
     it("before the first reconcile: no table, no maps, no haproxy -> warnings with hints, exit 0", async () => {
       const r = await doctor();

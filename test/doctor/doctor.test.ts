@@ -7,7 +7,7 @@ import { loadConfig } from "../../lib/config/load.ts";
 import { formatReport } from "../../lib/doctor/report.ts";
 import { type DoctorOptions, runDoctor } from "../../lib/doctor/run.ts";
 import type { DoctorReport, Finding } from "../../lib/doctor/types.ts";
-import { run } from "../../lib/process/run.ts";
+import { run, runChecked } from "../../lib/process/run.ts";
 import { defineKind } from "../../lib/state/index.ts";
 import { type Harness, startHarness } from "../e2e/harness.ts";
 import { installBelow } from "../support/install.ts";
@@ -51,6 +51,8 @@ describe.skipIf(missing({ bins: ["named", "dig", "tsig-keygen"] }))("doctor on s
     root = mkdtempSync(join(tmpdir(), `pvemigrate-doctor-${process.pid}-`));
     // The hookscript file doctor runs on every node, installed the way an admin does (below root).
     installBelow(root, join(h.dir, "dist"));
+    // install.sh --no-enable leaves the timer off: enable it the way an admin does (below root).
+    await runChecked(["systemctl", `--root=${root}`, "enable", "pvemigrate-dns-reconcile.timer"]);
   }, 90_000);
   afterAll(async () => {
     if (root) rmSync(root, { recursive: true, force: true });
@@ -74,6 +76,12 @@ describe.skipIf(missing({ bins: ["named", "dig", "tsig-keygen"] }))("doctor on s
       "node pve1 is online in the cluster",
     ]);
     expect(of(r, "quorum")[0]?.status).toBe("ok");
+    expect(of(r, "dns-update").map((f) => f.message)).toEqual([
+      `key "pvemigrate-key" may update example.org at 127.0.0.1:${h.primary.port}, 127.0.0.1:${h.secondary!.port}`,
+    ]);
+    expect(of(r, "clock").map((f) => f.status)).toEqual(["ok"]);
+    expect(of(r, "timer").map((f) => f.message)).toEqual(["pvemigrate-dns-reconcile.timer is enabled"]);
+    expect(r.version).toMatch(/^\d+\.\d+\.\d+/);
     expect(of(r, "hookscript").map((f) => f.message)).toEqual([`VM 101 runs hookscript ${HOOK}`]);
     // pve2 and pve3 answer through their own CLI (the netns transport runs it here as --node pveN).
     expect(of(r, "hookscript-file").map((f) => f.message)).toEqual(
