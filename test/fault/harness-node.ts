@@ -84,17 +84,28 @@ export const vmNode = (c: NetnsCluster): NodeName => c.h.sim.state.vm(VMID).node
 export async function liveMigrate(
   c: NetnsCluster,
   to: NodeName,
-  opts: { hooks?: boolean; env?: Record<string, string> } = {},
+  opts: {
+    hooks?: boolean;
+    env?: Record<string, string>;
+    /** Runs after the hooks while the memory transfer is held: before the task ends and the worker switches. */
+    whileHeld?: () => Promise<void>;
+  } = {},
 ): Promise<void> {
   const vm = c.h.sim.state.vm(VMID);
   const from = vm.node;
+  if (opts.whileHeld) c.h.sim.holdMigrations();
   c.h.sim.migrate(VMID, to, { online: true });
-  if (opts.hooks ?? true) {
-    const env = { PVE_MIGRATED_FROM: from, ...opts.env };
-    for (const phase of ["pre-start", "post-start"]) {
-      const r = await c.hook(to, phase, env);
-      expect(r.code, `hook ${phase} on ${to}: ${r.stderr}`).toBe(0);
+  try {
+    if (opts.hooks ?? true) {
+      const env = { PVE_MIGRATED_FROM: from, ...opts.env };
+      for (const phase of ["pre-start", "post-start"]) {
+        const r = await c.hook(to, phase, env);
+        expect(r.code, `hook ${phase} on ${to}: ${r.stderr}`).toBe(0);
+      }
     }
+    await opts.whileHeld?.();
+  } finally {
+    if (opts.whileHeld) c.h.sim.releaseMigrations();
   }
   await waitFor(`the migration to ${to}`, async () => vm.node === to && !vm.lock, 20_000, 20);
   await c.world.moveVm("vm101", to);
