@@ -103,6 +103,8 @@ export async function reconcile(rt: Runtime, opts: ReconcileOptions = {}): Promi
     }
   };
 
+  // A worker SIGKILLed on this node may have left a cluster lock that other nodes would wait 120 s for.
+  if (!dryRun) await step("locks", async () => void (await rt.state.breakDeadClusterLocks()));
   if (!dryRun) await step("journal", () => drainJournal(rt, report));
 
   let world: World;

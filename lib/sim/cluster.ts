@@ -114,6 +114,8 @@ export interface SimCluster {
   addVm(vm: SimVmInput): void;
   /** Answer the next matching request(s) with an error status, e.g. 403 Permission check failed. */
   injectFault(fault: SimFault): void;
+  /** Drops every injected fault not used up yet. */
+  clearFaults(): void;
   stop(): Promise<void>;
 }
 
@@ -250,6 +252,9 @@ export async function startSimCluster(opts: SimClusterOptions = {}): Promise<Sim
       }),
     injectFault: (fault) => {
       faults.push({ ...fault });
+    },
+    clearFaults: () => {
+      faults.length = 0;
     },
     stop: async () => {
       state.stop();

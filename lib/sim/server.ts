@@ -11,12 +11,17 @@ import type { SimRequest, SimState } from "./state.ts";
 // injectable faults. A node that goes offline stops listening.
 
 export interface SimFault {
-  method: string;
+  /** Only this method; every method when unset. */
+  method?: string;
   path: RegExp;
   status: number;
   reason: string;
-  /** How many requests it applies to; default 1. */
+  /** How many requests it applies to; default 1 (Infinity: until clearFaults). */
   times?: number;
+  /** Only requests to this node's endpoint (the fault matrix's "first endpoint fails"). */
+  via?: string;
+  /** Never answer (a hung pveproxy): the client's request timeout is what ends the request. */
+  hang?: boolean;
 }
 
 export interface SimServersOptions {
@@ -87,11 +92,16 @@ export async function startSimServers(o: SimServersOptions): Promise<SimServers>
             else send(401, "authentication failure", { data: null });
             return;
           }
-          const fault = faults.find((f) => f.method === method && f.path.test(url.pathname));
+          const fault = faults.find(
+            (f) =>
+              (f.method === undefined || f.method === method) &&
+              (f.via === undefined || f.via === via) &&
+              f.path.test(url.pathname),
+          );
           if (fault) {
             fault.times = (fault.times ?? 1) - 1;
             if (fault.times <= 0) faults.splice(faults.indexOf(fault), 1);
-            send(fault.status, fault.reason, { data: null });
+            if (!fault.hang) send(fault.status, fault.reason, { data: null });
             return;
           }
           if (!url.pathname.startsWith("/api2/json/")) {

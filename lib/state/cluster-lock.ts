@@ -1,4 +1,4 @@
-import { mkdir, rename, rm, rmdir, statfs, unlink, utimes } from "node:fs/promises";
+import { mkdir, readdir, rename, rm, rmdir, statfs, unlink, utimes } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { errnoCode, messageOf, PeerError } from "../errors.ts";
 import {
@@ -12,6 +12,7 @@ import {
   takeGuard,
   writeHolder,
 } from "./cluster-lock-holder.ts";
+import { crashPoint } from "./crash-point.ts";
 import { currentHolder, describeHolder, newToken } from "./holder.ts";
 import {
   Backoff,
@@ -78,6 +79,7 @@ export function clusterLocks(pveRoot: string, options: ClusterLockOptions = {}):
     const timeoutMs = opts.timeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS;
     const real = await isPmxcfs();
     const holder = await acquire(lockDir, real, staleMs, timeoutMs, warn);
+    crashPoint(`cluster lock ${name}: taken`);
     const renewal = renewEvery(lockDir, holder, renewEveryMs, warn);
     try {
       return await fn({ signal: renewal.lost.signal });
@@ -88,6 +90,38 @@ export function clusterLocks(pveRoot: string, options: ClusterLockOptions = {}):
       await release(lockDir, holder, renewal.lost.signal.aborted ? () => {} : warn);
     }
   };
+}
+
+/**
+ * Breaks our cluster locks whose holder was a process of this host that is
+ * gone (a SIGKILLed worker). A waiter of this host breaks such a lock at once
+ * anyway, but a waiter on another node cannot judge a pid of ours and would
+ * wait for pmxcfs's 120 s expiry: so the timer's reconcile sweeps them on the
+ * dead holder's own node. Returns the names it freed.
+ */
+export async function breakDeadClusterLocks(
+  pveRoot: string,
+  options: Pick<ClusterLockOptions, "staleMs" | "warn"> = {},
+): Promise<string[]> {
+  const warn = options.warn ?? ((m: string) => process.stderr.write(`pvemigrate-dns: ${m}\n`));
+  const parent = join(pveRoot, "priv", "lock");
+  const names = await readdir(parent).catch(() => [] as string[]);
+  const freed: string[] = [];
+  for (const entry of names) {
+    // Lock directories only: not the .holder records or .takeover guards beside them.
+    if (!entry.startsWith(NAME_PREFIX) || entry.includes(".")) continue;
+    const lockDir = join(parent, entry);
+    const seen = await look(lockDir);
+    if (!seen || !heldByTheDead(seen)) continue;
+    // Without quorum pmxcfs refuses the rmdir: it stays until quorum returns.
+    await breakDeadLock(lockDir, seen, options.staleMs ?? PMXCFS_LOCK_EXPIRY_MS).catch(() => false);
+    if ((await look(lockDir))?.holder?.token === seen.holder?.token) continue;
+    warn(
+      `cluster lock ${lockDir}: broke the lock of ${describeHolder(seen.holder)}, a process of this host that is gone`,
+    );
+    freed.push(entry.slice(NAME_PREFIX.length));
+  }
+  return freed;
 }
 
 const RENEW_FAILURE: Record<string, string> = {

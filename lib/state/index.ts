@@ -2,7 +2,7 @@ import { join } from "node:path";
 import type { Config } from "../config/types.ts";
 import { messageOf } from "../errors.ts";
 import { ClaimedNamesStore } from "./claimed-names.ts";
-import { clusterLocks } from "./cluster-lock.ts";
+import { breakDeadClusterLocks, clusterLocks } from "./cluster-lock.ts";
 import { Journal } from "./journal.ts";
 import type { JournalItem, JournalKind } from "./journal-item.ts";
 import { type DrainResult, drain } from "./journal-run.ts";
@@ -60,6 +60,8 @@ export interface State {
   withVmLock<T>(vmid: number, fn: () => Promise<T>, opts?: LockOptions): Promise<T>;
   /** A lock across the cluster (mkdir in pmxcfs priv/lock; expires after 120 s unless renewed, which it is). */
   withClusterLock: WithLock;
+  /** Frees our cluster locks held by dead processes of this host (see breakDeadClusterLocks); their names. */
+  breakDeadClusterLocks(): Promise<string[]>;
   /**
    * Records cluster-wide work in pmxcfs so any node (or this one, later) can
    * finish it; when pmxcfs refuses (no quorum) it goes to the local journal
@@ -103,6 +105,11 @@ export function openState(config: Pick<Config, "stateDir" | "pveRoot">, opts: St
     claimedNames: new ClaimedNamesStore(join(clusterRoot, "claimed-names.json"), warn),
     withLock,
     withClusterLock,
+    breakDeadClusterLocks: () =>
+      breakDeadClusterLocks(config.pveRoot, {
+        warn,
+        ...(opts.clusterLockStaleMs === undefined ? {} : { staleMs: opts.clusterLockStaleMs }),
+      }),
     withVmLock: (vmid, fn, lockOpts) => withLock(vmLockName(vmid), fn, lockOpts),
     async recordPending(kind, payload) {
       try {

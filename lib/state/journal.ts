@@ -2,6 +2,7 @@ import { readFile, rename, stat, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import { errnoCode, messageOf } from "../errors.ts";
 import { syncDir, TEMP_PREFIX, writeFileAtomic } from "./atomic-write.ts";
+import { crashPoint } from "./crash-point.ts";
 import { newToken } from "./holder.ts";
 import {
   checkId,
@@ -176,6 +177,7 @@ export class Journal {
     await makeDirs(this.dir, this.#fileMode === undefined ? {} : { mode: 0o700 });
     const opts = this.#fileMode === undefined ? {} : { mode: this.#fileMode };
     await writeFileAtomic(join(this.dir, fileNameFor(item.id)), encodeItem(item), opts);
+    crashPoint(`journal ${this.dir}: wrote ${item.id}`);
   }
 
   async #unlink(id: string): Promise<boolean> {
@@ -186,6 +188,7 @@ export class Journal {
       throw err;
     }
     await syncDir(this.dir);
+    crashPoint(`journal ${this.dir}: removed ${id}`);
     return true;
   }
 
