@@ -10,6 +10,7 @@ import {
   waitFor,
 } from "../e2e/netns-world.ts";
 import { BOTH, type DnsFaultNamespace, startDnsFaultNamespace } from "./harness-dns.ts";
+import { faultRuns } from "./harness-node.ts";
 import { type FaultRow, type FaultRun, recordRow } from "./matrix.ts";
 
 // One row of the fault matrix's DNS and network part, run `runs` times: with
@@ -33,8 +34,8 @@ const ADMIN_TABLE = [
   "add rule inet admin input tcp dport 9 counter accept",
 ].join("\n");
 
-/** Runs per row in `npm test`; `npm run soak` asks for more. */
-export const RUNS = Number(process.env.PVEMIGRATE_FAULT_RUNS ?? 2);
+/** Runs per row: one in `npm test` (the suite's time), more in `npm run soak`. */
+export const RUNS = faultRuns(1);
 /** A row's test timeout: a faulty run takes up to ~40 s on a loaded 2-core machine. */
 export const ROW_TIMEOUT_MS = 60_000 + RUNS * 60_000;
 export const NEEDS = { root: true, bins: ["named", "dig", "tsig-keygen", "nft", "haproxy", "ip", "openssl"] };
