@@ -29,6 +29,10 @@ export interface ScaleSample {
   planChanges: number;
   reconcileMs?: number;
   reconcileErrors?: string[];
+  /** The first (registry-writing) run's errors: a failed DNS step journals every guest's names. */
+  warmupErrors?: string[];
+  /** Proxmox API requests of the steady reconcile (a whole-cluster read is two). */
+  reconcileRequests?: number;
   /** Peak resident set size of this process, MiB. */
   peakRssMiB: number;
 }
@@ -106,8 +110,13 @@ async function main(file: string, guests: number, withReconcile: boolean): Promi
       });
     }
     // The first run writes the registry of claimed names; the second is the steady one.
-    await reconcile(rt);
+    sample.warmupErrors = (await reconcile(rt)).errors;
+    // Not steady: the next run would replay each guest's journaled names one by one.
+    if (sample.warmupErrors.length > 0)
+      return { ...sample, peakRssMiB: process.resourceUsage().maxRSS / 1024 };
+    const before = rt.proxmox.stats.requests;
     const run = await timed(() => reconcile(rt));
+    sample.reconcileRequests = rt.proxmox.stats.requests - before;
     sample.reconcileMs = run.ms;
     sample.reconcileErrors = run.value.errors;
   }

@@ -133,6 +133,8 @@ async function main(): Promise<void> {
       const s = await measure(dir, dns, key, guests);
       if (s.planChanges !== 0)
         throw new Error(`bench: the steady plan at ${guests} guests has ${s.planChanges} changes`);
+      if (s.warmupErrors?.length)
+        throw new Error(`bench: first reconcile at ${guests}: ${s.warmupErrors.join("; ")}`);
       if (s.reconcileErrors?.length)
         throw new Error(`bench: reconcile at ${guests}: ${s.reconcileErrors.join("; ")}`);
       samples.push(s);
@@ -149,7 +151,7 @@ async function main(): Promise<void> {
       console.log(
         `  ${String(s.guests).padStart(6)} guests: load ${ms(s.loadMs)}, desired ${ms(s.desiredMs)}, plan ${ms(s.planMs)} ` +
           `(pure ${ms(pure(s))}, ${ratio(pure(s), s.guests, pure(base), base.guests)}); ` +
-          `steady reconcile ${ms(s.reconcileMs)} (${ratio(s.reconcileMs, s.guests, base.reconcileMs, base.guests)}); ` +
+          `steady reconcile ${ms(s.reconcileMs)} (${ratio(s.reconcileMs, s.guests, base.reconcileMs, base.guests)}, ${s.reconcileRequests ?? "-"} API requests); ` +
           `peak RSS ${s.peakRssMiB.toFixed(0)} MiB`,
       );
     }
