@@ -60,16 +60,21 @@ function checkAddresses(config: Config, problems: Problem[]): void {
   }
 }
 
+const portKey = (f: Pick<Forward, "proto" | "publicPort">) => `${f.proto}/${f.publicPort}`;
+
 /** A free public port for the same VM port, for the message: tcp/22 -> 2222. */
-function suggestPublicPort(config: Config, f: Forward, proxyPorts: number[]): number {
+function suggestPublicPort(
+  config: Config,
+  f: Forward,
+  proxyPorts: number[],
+  claimed: ReadonlySet<string>,
+): number {
   let port = f.publicPort < 1000 ? 2200 + f.publicPort : f.publicPort + 10_000;
   if (port > 65535) port = 20_000;
-  const claimed = (p: number) =>
-    Object.values(config.vms).some((vm) => vm.forward.some((g) => g.proto === f.proto && g.publicPort === p));
   const taken = (p: number) =>
     reservedEntry(config.reservedPorts, f.proto, p) !== undefined ||
     (f.proto === "tcp" && proxyPorts.includes(p)) ||
-    claimed(p);
+    claimed.has(portKey({ proto: f.proto, publicPort: p }));
   while (taken(port) && port < 65535) port++;
   return port;
 }
@@ -78,17 +83,21 @@ function suggestPublicPort(config: Config, f: Forward, proxyPorts: number[]): nu
  * A public port is per node, and a VM may run on any of its nodes: two VMs
  * that may share a node must not claim the same proto/port, or the second to
  * arrive would collide. The proxy's own ports and the node's own services
- * (reservedPorts) are taken too.
+ * (reservedPorts) are taken too. Earlier claims are looked up by proto/port,
+ * not by scanning every earlier VM: linear in forwards, whatever the guests.
  */
 function checkPorts(config: Config, problems: Problem[]): void {
   const vms = Object.values(config.vms);
   const proxyPorts = config.proxy.backend === "none" ? [] : [config.proxy.httpsPort, config.proxy.httpPort];
-  vms.forEach((vm, vi) => {
+  const claimed = new Set(vms.flatMap((vm) => vm.forward.map(portKey)));
+  /** proto/port -> the earlier VMs claiming it, in file order, each with its first entry's index. */
+  const earlier = new Map<string, Array<{ vm: VmConfig; index: number }>>();
+  for (const vm of vms) {
     vm.forward.forEach((f, fi) => {
-      const label = `${f.proto}/${f.publicPort}`;
+      const label = portKey(f);
       const reserved = reservedEntry(config.reservedPorts, f.proto, f.publicPort);
       if (reserved) {
-        const alt = suggestPublicPort(config, f, proxyPorts);
+        const alt = suggestPublicPort(config, f, proxyPorts, claimed);
         problems.push({
           path: `vms.${vm.vmid}.forward[${fi}]`,
           message: `${label} is reserved on every node (reservedPorts: ${reservedLabel(reserved, f.proto, f.publicPort)}); use e.g. ${f.proto}/${alt}:${f.privatePort}`,
@@ -110,17 +119,22 @@ function checkPorts(config: Config, problems: Problem[]): void {
           message: `${label} is listed twice (also [${dupe}])`,
         });
       }
-      for (const other of vms.slice(0, vi)) {
+      for (const { vm: other, index: oi } of earlier.get(label) ?? []) {
         if (!shareNode(vm, other)) continue;
-        const oi = other.forward.findIndex((g) => g.proto === f.proto && g.publicPort === f.publicPort);
-        if (oi === -1) continue;
         problems.push({
           path: `vms.${vm.vmid}.forward[${fi}]`,
           message: `${label} is also claimed by VM ${other.vmid} (vms.${other.vmid}.forward[${oi}]); VMs ${other.vmid} and ${vm.vmid} would collide on a shared node`,
         });
       }
     });
-  });
+    // Only now: a VM's own entries are "listed twice", never "also claimed".
+    vm.forward.forEach((f, fi) => {
+      const key = portKey(f);
+      const list = earlier.get(key) ?? [];
+      if (list.at(-1)?.vm !== vm) list.push({ vm, index: fi });
+      earlier.set(key, list);
+    });
+  }
 }
 
 type NameKind = "dns" | "sni" | "http";

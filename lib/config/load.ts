@@ -1,6 +1,5 @@
 import { readFile } from "node:fs/promises";
 import { resolve } from "node:path";
-import { parse as parseYaml } from "yaml";
 import type { z } from "zod";
 import { InputError } from "../errors.ts";
 import { writeConfigCache } from "./cache.ts";
@@ -11,6 +10,7 @@ import { configPath } from "./path.ts";
 import { configSchema, parseVmLeniently, type RawVm, vmSchema } from "./schema.ts";
 import { loadSecrets, type Secrets } from "./secrets.ts";
 import type { Config, Problem } from "./types.ts";
+import { parseYamlLinear } from "./yaml.ts";
 
 export interface LoadedConfig {
   config: Config;
@@ -39,13 +39,14 @@ export const MAX_CONFIG_BYTES = 1024 * 1024;
 
 /**
  * YAML is a superset of JSON, but JSON files get JSON's stricter parser and
- * error positions. The YAML parser refuses duplicate keys itself; for JSON a
- * linear scan does (keys.ts); "__proto__" is refused in both.
+ * error positions. The YAML parser refuses duplicate keys itself (checked in
+ * linear time, yaml.ts); for JSON a linear scan does (keys.ts); "__proto__"
+ * is refused in both.
  */
 export function parseConfigText(text: string, file: string): unknown {
   let raw: unknown;
   try {
-    raw = file.endsWith(".json") ? JSON.parse(text) : parseYaml(text);
+    raw = file.endsWith(".json") ? JSON.parse(text) : parseYamlLinear(text);
   } catch (err) {
     const message = `not valid YAML/JSON: ${(err as Error).message.split("\n")[0]}`;
     throw new ConfigError(file, [{ path: "(file)", message }]);

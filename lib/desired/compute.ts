@@ -102,6 +102,9 @@ function entriesFor(vm: VmConfig, to: Target) {
 const forwardKey = (f: NodeForward) => `${f.proto}/${f.publicPort}`;
 const routeKey = (r: NodeRoute) => `${r.kind}:${r.name}`;
 
+/** Per node, which VM holds each forward and route key: kept across calls, so adding is linear in entries. */
+type TakenKeys = Map<string, Map<string, number>>;
+
 /**
  * Adds entries to a node, first come first served per key; hosted VMs are
  * added before grace entries, so a VM that lives on the node always beats a
@@ -109,20 +112,32 @@ const routeKey = (r: NodeRoute) => `${r.kind}:${r.name}`;
  */
 function addEntries(
   state: DesiredState,
+  takenKeys: TakenKeys,
   node: NodeDesired,
   entries: { forwards: NodeForward[]; routes: NodeRoute[] },
 ): void {
-  const taken = new Map<string, number>();
-  for (const f of node.forwards) taken.set(forwardKey(f), f.vmid);
-  for (const r of node.routes) taken.set(routeKey(r), r.vmid);
+  const taken = takenKeys.get(node.node) ?? new Map<string, number>();
+  takenKeys.set(node.node, taken);
   const admit = (key: string, vmid: number) => {
     const owner = taken.get(key);
+    if (owner === undefined) taken.set(key, vmid);
     if (owner === undefined || owner === vmid) return true;
     state.conflicts.push({ node: node.node, key, kept: owner, dropped: vmid });
     return false;
   };
   node.forwards.push(...entries.forwards.filter((f) => admit(forwardKey(f), f.vmid)));
   node.routes.push(...entries.routes.filter((r) => admit(routeKey(r), r.vmid)));
+}
+
+/** Items grouped by their vmid, in their order: per-VM lookups without scanning every item. */
+function byVmidOf<T extends { vmid: number }>(items: readonly T[]): (vmid: number) => readonly T[] {
+  const groups = new Map<number, T[]>();
+  for (const item of items) {
+    const group = groups.get(item.vmid);
+    if (group) group.push(item);
+    else groups.set(item.vmid, [item]);
+  }
+  return (vmid) => groups.get(vmid) ?? [];
 }
 
 export function computeDesired(
@@ -133,6 +148,10 @@ export function computeDesired(
   moves: readonly PlannedMove[] = [],
 ): DesiredState {
   const state: DesiredState = { nodes: {}, dns: [], dnsWithdraw: [], unresolved: [], conflicts: [] };
+  const taken: TakenKeys = new Map();
+  // Moves and departures only ever concern their own VM (ttl.ts): each VM looks at its own.
+  const movesOf = byVmidOf(moves);
+  const departuresOf = byVmidOf(departures);
   for (const name of Object.keys(config.nodes).sort()) state.nodes[name] = emptyNode(config, name);
   const byVmid = [...placements].sort((a, b) => a.vmid - b.vmid);
 
@@ -154,10 +173,10 @@ export function computeDesired(
       continue;
     }
     const n = config.nodes[p.node]!;
+    // AAAA only where something serves it: the node forwards IPv6 and the VM has an ip6.
+    const aaaa = n.publicIPv6 && vm.ip6 ? [n.publicIPv6] : [];
+    const ttl = dnsTtlFor(config, vm.vmid, movesOf(vm.vmid), departuresOf(vm.vmid), now);
     for (const name of vm.dns) {
-      // AAAA only where something serves it: the node forwards IPv6 and the VM has an ip6.
-      const aaaa = n.publicIPv6 && vm.ip6 ? [n.publicIPv6] : [];
-      const ttl = dnsTtlFor(config, vm.vmid, moves, departures, now);
       state.dns.push({ vmid: vm.vmid, name, a: [n.publicIPv4], aaaa, ttl });
     }
     if (!p.ip) {
@@ -168,11 +187,11 @@ export function computeDesired(
       continue;
     }
     const ip6 = p.ip6 ?? staticIp6(vm);
-    addEntries(state, node, entriesFor(vm, { ip: p.ip, ...(ip6 ? { ip6 } : {}) }));
+    addEntries(state, taken, node, entriesFor(vm, { ip: p.ip, ...(ip6 ? { ip6 } : {}) }));
   }
 
   const hostedOn = new Map(byVmid.filter((p) => p.status === "running").map((p) => [p.vmid, p.node]));
-  const graceUntil = (d: Departure) => d.leftAt + graceMsFor(config, d, moves);
+  const graceUntil = (d: Departure) => d.leftAt + graceMsFor(config, d, movesOf(d.vmid));
   const inGrace = departures.filter((d) => graceUntil(d) > now && config.vms[String(d.vmid)]);
   const keepClient = clientKeepingDepartures(config, inGrace, hostedOn);
   for (const d of [...inGrace].sort((a, b) => a.vmid - b.vmid || a.node.localeCompare(b.node))) {
@@ -184,6 +203,7 @@ export function computeDesired(
     const keep = keepClient.has(d);
     addEntries(
       state,
+      taken,
       node,
       entriesFor(vm, { ip: d.ip, ...(ip6 ? { ip6 } : {}), graceUntil: graceUntil(d), keepClient: keep }),
     );
