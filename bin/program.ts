@@ -3,6 +3,7 @@ import type { ExampleTable } from "../lib/cli-docs/examples.ts";
 import { attachExamples } from "../lib/cli-docs/examples.ts";
 import { type LoadedConfig, loadConfig } from "../lib/config/load.ts";
 import { ExitCode, exitCodeOf, messageOf } from "../lib/errors.ts";
+import { createLogger } from "../lib/log/logger.ts";
 import pkg from "../package.json" with { type: "json" };
 import { CONFIG_FLAGS, CONFIG_HELP, configOptionEverywhere } from "./commands/common.ts";
 import { configExamples, registerConfigCommands } from "./commands/config.ts";
@@ -76,7 +77,8 @@ export async function runCli(
       process.exitCode = err.exitCode === 0 ? ExitCode.ok : ExitCode.invalid;
       return;
     }
-    process.stderr.write(`pvemigrate-dns: ${messageOf(err).split("\n").join("\npvemigrate-dns: ")}\n`);
+    // Timestamped, or `<3>` when the timer's service writes to the journal (lib/log).
+    createLogger()(messageOf(err), "error");
     process.exitCode = exitCodeOf(err);
   }
 }
