@@ -14,6 +14,7 @@ import { registerDocsCommands } from "./commands/docs.ts";
 import { doctorExamples, registerDoctorCommand } from "./commands/doctor.ts";
 import { registerHooksCommands } from "./commands/hooks.ts";
 import { hooksExamples } from "./commands/hooks-examples.ts";
+import { metricsExamples, registerMetricsCommand } from "./commands/metrics.ts";
 import { registerOrchestrateCommands } from "./commands/orchestrate.ts";
 import { orchestrateExamples } from "./commands/orchestrate-examples.ts";
 import { proxyExamples, registerProxyCommands } from "./commands/proxy.ts";
@@ -40,6 +41,7 @@ export const examples: ExampleTable = {
   ...demoExamples,
   ...doctorExamples,
   ...hooksExamples,
+  ...metricsExamples,
 };
 
 export function buildProgram(load: (path?: string) => Promise<LoadedConfig> = loadConfig): Command {
@@ -56,6 +58,7 @@ export function buildProgram(load: (path?: string) => Promise<LoadedConfig> = lo
   const demo = registerDemoCommand(program);
   registerDoctorCommand(program, load);
   registerHooksCommands(program, load);
+  registerMetricsCommand(program, load);
   // The demo builds its own cluster: a config file means nothing to it.
   configOptionEverywhere(program, [demo]);
   attachExamples(program, examples);

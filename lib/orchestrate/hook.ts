@@ -161,12 +161,17 @@ export async function runHook(args: string[], opts: HookEnv): Promise<number> {
       case "pre-stop":
         return 0;
       case WORKER_PHASE: {
-        const [{ createRuntime }, { runHookWorker }, { loadConfig }] = await Promise.all([
-          import("./runtime.ts"),
-          import("./worker.ts"),
-          import("../config/load.ts"),
-        ]);
+        const [{ createRuntime }, { runHookWorker }, { loadConfig }, { recordEvents }, { recordRun }] =
+          await Promise.all([
+            import("./runtime.ts"),
+            import("./worker.ts"),
+            import("../config/load.ts"),
+            import("../metrics/events.ts"),
+            import("../metrics/collect.ts"),
+          ]);
         const runtime = createRuntime(rt.loaded ?? (await loadConfig()), { node: rt.self });
+        // The switch's duration and the UPDATEs it sent go into the node's metrics.
+        const events = recordEvents();
         try {
           await runHookWorker(
             runtime,
@@ -177,6 +182,8 @@ export async function runHook(args: string[], opts: HookEnv): Promise<number> {
         } catch (err) {
           runtime.log(`worker VM ${vmid}: ${messageOf(err)}`, "error");
           return 2;
+        } finally {
+          await recordRun(runtime, events);
         }
       }
     }

@@ -1,4 +1,5 @@
 import { messageOf } from "../errors.ts";
+import { publishSwitch } from "../metrics/events.ts";
 import { applyOnNode } from "../remote/apply.ts";
 import type { JournalKind } from "../state/index.ts";
 import { convergeNode, type NodeConvergence } from "./converge.ts";
@@ -146,6 +147,14 @@ export async function switchVm(
   );
   // Who follows the new names (dns.propagation), outside the lock.
   if (done.dns?.value) await followPropagation(rt, done.dns.value, start);
+  if (!done.skipped && done.dns?.ok)
+    publishSwitch({
+      vmid,
+      at: rt.now(),
+      to: done.to,
+      ...(done.from ? { from: done.from } : {}),
+      seconds: (Date.now() - start) / 1000,
+    });
   return done;
 }
 
