@@ -50,7 +50,7 @@ async function heldStep<P>(
 ): Promise<StepOutcome<never>> {
   const { item, journal } = await rt.state.recordPending(kind, payload);
   await journal.markFailed(item, new Error(reason)).catch(() => {});
-  rt.log(`${item.id}: ${reason} (kept in the journal)`);
+  rt.log(`${item.id}: ${reason} (kept in the journal)`, "warning");
   return { ok: false, error: reason };
 }
 
@@ -68,7 +68,7 @@ export async function journaledStep<P, T>(
     return { ok: true, value };
   } catch (err) {
     await journal.markFailed(item, err).catch(() => {});
-    rt.log(`${item.id}: ${messageOf(err)} (kept in the journal)`);
+    rt.log(`${item.id}: ${messageOf(err)} (kept in the journal)`, "warning");
     return { ok: false, error: messageOf(err) };
   }
 }
