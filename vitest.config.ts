@@ -12,6 +12,10 @@ export default defineConfig({
     maxWorkers: 2,
     reporters: ["default"],
     // The hook's config cache must not land in the host's /run during tests.
-    env: { PVEMIGRATE_DNS_CACHE_DIR: join(tmpdir(), `pvemigrate-dns-cache-${process.pid}`) },
+    // The hook's worker logs to worker.log, which tests read, even on a host with a journal.
+    env: {
+      PVEMIGRATE_DNS_CACHE_DIR: join(tmpdir(), `pvemigrate-dns-cache-${process.pid}`),
+      PVEMIGRATE_DNS_WORKER_LOG: "file",
+    },
   },
 });

@@ -3,6 +3,7 @@ import type { ExampleTable } from "../lib/cli-docs/examples.ts";
 import { attachExamples } from "../lib/cli-docs/examples.ts";
 import { type LoadedConfig, loadConfig } from "../lib/config/load.ts";
 import { ExitCode, exitCodeOf, messageOf } from "../lib/errors.ts";
+import { createLogger } from "../lib/log/logger.ts";
 import pkg from "../package.json" with { type: "json" };
 import { CONFIG_FLAGS, CONFIG_HELP, configOptionEverywhere } from "./commands/common.ts";
 import { configExamples, registerConfigCommands } from "./commands/config.ts";
@@ -13,6 +14,7 @@ import { registerDocsCommands } from "./commands/docs.ts";
 import { doctorExamples, registerDoctorCommand } from "./commands/doctor.ts";
 import { registerHooksCommands } from "./commands/hooks.ts";
 import { hooksExamples } from "./commands/hooks-examples.ts";
+import { metricsExamples, registerMetricsCommand } from "./commands/metrics.ts";
 import { registerOrchestrateCommands } from "./commands/orchestrate.ts";
 import { orchestrateExamples } from "./commands/orchestrate-examples.ts";
 import { proxyExamples, registerProxyCommands } from "./commands/proxy.ts";
@@ -39,6 +41,7 @@ export const examples: ExampleTable = {
   ...demoExamples,
   ...doctorExamples,
   ...hooksExamples,
+  ...metricsExamples,
 };
 
 export function buildProgram(load: (path?: string) => Promise<LoadedConfig> = loadConfig): Command {
@@ -55,6 +58,7 @@ export function buildProgram(load: (path?: string) => Promise<LoadedConfig> = lo
   const demo = registerDemoCommand(program);
   registerDoctorCommand(program, load);
   registerHooksCommands(program, load);
+  registerMetricsCommand(program, load);
   // The demo builds its own cluster: a config file means nothing to it.
   configOptionEverywhere(program, [demo]);
   attachExamples(program, examples);
@@ -76,7 +80,8 @@ export async function runCli(
       process.exitCode = err.exitCode === 0 ? ExitCode.ok : ExitCode.invalid;
       return;
     }
-    process.stderr.write(`pvemigrate-dns: ${messageOf(err).split("\n").join("\npvemigrate-dns: ")}\n`);
+    // Timestamped, or `<3>` when the timer's service writes to the journal (lib/log).
+    createLogger()(messageOf(err), "error");
     process.exitCode = exitCodeOf(err);
   }
 }

@@ -2,10 +2,11 @@ import type { Command } from "commander";
 import type { LoadedConfig } from "../../lib/config/load.ts";
 import { isVmidText } from "../../lib/config/values.ts";
 import { ExitCode, InputError } from "../../lib/errors.ts";
+import { reconcileWithMetrics } from "../../lib/metrics/reconcile-run.ts";
 import { convergeNode } from "../../lib/orchestrate/converge.ts";
 import { preflight, runMigration } from "../../lib/orchestrate/migrate.ts";
 import { allChanges, planCluster, planExitCode } from "../../lib/orchestrate/plan.ts";
-import { reconcile, reconcileExitCode } from "../../lib/orchestrate/reconcile.ts";
+import { reconcileExitCode } from "../../lib/orchestrate/reconcile.ts";
 import { createRuntime, type Runtime } from "../../lib/orchestrate/runtime.ts";
 import { clusterStatus } from "../../lib/orchestrate/status.ts";
 import { switchExitCode, switchVm } from "../../lib/orchestrate/switch.ts";
@@ -98,7 +99,8 @@ export function registerOrchestrateCommands(program: Command, load: Load): void 
     .action(async (_o, cmd: Command) => {
       const opts = cmd.optsWithGlobals<NodeOptions>();
       const rt = await runtime(load, opts);
-      const r = await reconcile(rt, { dryRun: opts.dryRun ?? false, force: opts.force ?? false });
+      // With its metrics (lib/metrics/reconcile-run.ts): metrics.json, and metrics.textfile when set.
+      const r = await reconcileWithMetrics(rt, { dryRun: opts.dryRun ?? false, force: opts.force ?? false });
       if (opts.json) printJson(r);
       else {
         lines(`${r.node}${r.dryRun ? " (dry run)" : ""}: node`, r.local?.changes ?? []);

@@ -9,6 +9,7 @@ export function forNode(config: Config, node: string): Config {
     ...config,
     stateDir: sub(config.stateDir),
     dnsmasqLeases: sub(config.dnsmasqLeases),
+    metrics: config.metrics.textfile ? { textfile: sub(config.metrics.textfile) } : {},
     proxy: { ...config.proxy, socket: sub(config.proxy.socket), mapDir: sub(config.proxy.mapDir) },
     // A per-node certificate (ACME) names its node: "{node}.example.org".
     ...(config.proxmox.serverName

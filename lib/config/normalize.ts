@@ -79,6 +79,7 @@ export function normalize(raw: RawConfig, source: string): Config {
     remote: raw.remote,
     migrationWatchSeconds: raw.migrationWatchSeconds,
     safety: raw.safety,
+    metrics: raw.metrics.textfile ? { textfile: rel(raw.metrics.textfile) } : {},
     reservedPorts: raw.reservedPorts,
     strict: raw.strict,
     stateDir: rel(raw.stateDir),

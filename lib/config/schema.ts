@@ -241,6 +241,10 @@ export const configSchema = z.strictObject({
   remote: remote.prefault({}),
   migrationWatchSeconds: duration(1000, 1000, MAX_DAY_S, 1).default(3600),
   safety: z.strictObject({ maxChangePercent: z.number().min(0).max(100).default(30) }).prefault({}),
+  // node_exporter's textfile collector reads only *.prom files.
+  metrics: z
+    .strictObject({ textfile: path.refine((p) => p.endsWith(".prom"), "must end in .prom").optional() })
+    .prefault({}),
   reservedPorts: z.array(via(parsePortRange)).prefault([...DEFAULT_RESERVED_PORTS]),
   strict: z.boolean().default(false),
   stateDir: path.default("/var/lib/pvemigrate-dns"),

@@ -194,6 +194,8 @@ export interface Config {
   remote: RemoteConfig;
   /** reconcile refuses to rewrite or remove more than this share of managed names/forwards without --force. */
   safety: { maxChangePercent: number };
+  /** Where reconcile writes its Prometheus metrics (node_exporter's textfile collector); off when unset. */
+  metrics: { textfile?: string };
   /** How long a migration watcher waits for a live migration to finish. */
   migrationWatchSeconds: number;
   /** The nodes' own services (sshd, pveproxy, corosync, ...): no VM forward may claim them. */

@@ -1,8 +1,9 @@
 import type { DnsMaster } from "../config/types.ts";
 import { messageOf } from "../errors.ts";
+import { observedSend } from "../metrics/events.ts";
 import type { NameState } from "./changes.ts";
 import type { FinalReply } from "./classify.ts";
-import { DnsAllMastersFailed } from "./errors.ts";
+import { DnsAllMastersFailed, type MasterFailure, masterLabel } from "./errors.ts";
 import type { AttemptResult } from "./failover.ts";
 import { type MasterSession, updateRequest } from "./masters.ts";
 import type { NameReader } from "./read.ts";
@@ -24,6 +25,8 @@ export interface UpdateSent {
   rcode: number;
   /** Set when no reply was trusted and a read-back showed the update applied: why, and where it was read. */
   readBack?: string;
+  /** Masters passed over before `master` answered (metrics: failures per master). */
+  skipped?: MasterFailure[];
 }
 
 export interface UpdateSender {
@@ -93,10 +96,13 @@ export function createUpdateSender(
       };
     });
     const v = won.value;
-    if (v.kind === "confirmed") return { master: won.master, rcode: RCODE.NOERROR, readBack: v.readBack };
+    const skipped = won.skipped;
+    if (v.kind === "confirmed")
+      return { master: won.master, rcode: RCODE.NOERROR, readBack: v.readBack, skipped };
     const message = session.finalOrThrow(what, won.master, v);
-    return { master: won.master, rcode: message.rcode };
+    return { master: won.master, rcode: message.rcode, skipped };
   }
 
-  return { send };
+  // Each message timed and published per master (lib/metrics/events.ts).
+  return { send: observedSend(send, (r) => masterLabel(r.master)) };
 }

@@ -130,7 +130,7 @@ export async function convergeObserved(
       .map((c) => `${c.key} on ${c.node}: kept for VM ${c.kept}, VM ${c.dropped} left out`),
     ...plan.warnings,
   ];
-  for (const w of warnings) rt.log(w);
+  for (const w of warnings) rt.log(w, "warning");
   if (changes.length && !dryRun) for (const line of changes) rt.log(`${node} ${line}`);
   return { node, plan: plan.changes, changes, applied: !dryRun && changes.length > 0, warnings };
 }

@@ -136,7 +136,7 @@ export async function syncDns(
     }
     if (dirty) await rt.state.claimedNames.write(registry);
     for (const line of result.lines) rt.log(`dns ${line}`);
-    for (const p of result.problems) rt.log(`dns ${p}`);
+    for (const p of result.problems) rt.log(`dns ${p}`, "warning");
     if (writeError !== undefined) throw writeError;
     return result;
   });

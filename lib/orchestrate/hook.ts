@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import { openSync } from "node:fs";
+import { closeSync, openSync } from "node:fs";
 import { join } from "node:path";
 import { forNode } from "../config/for-node.ts";
 import type { LoadedConfig } from "../config/load.ts";
@@ -8,6 +8,8 @@ import type { Config } from "../config/types.ts";
 import { isVmidText } from "../config/values.ts";
 import { InputError, messageOf } from "../errors.ts";
 import { runChainedHookscript } from "../hookscripts/chain.ts";
+import { adoptJournalStream, createLogger, warnVia } from "../log/logger.ts";
+import { boundLogFile, journalAvailable, workerLaunch } from "../log/worker-output.ts";
 import { localNodeName } from "../node-name.ts";
 import { openState, type State } from "../state/index.ts";
 import { makeDirsSync } from "../state/make-dirs.ts";
@@ -45,34 +47,56 @@ export interface HookEnv {
   spawnWorker?: (ctx: HookContext, vmid: number, phase: HookWork["phase"]) => void;
 }
 
-const say = (line: string) => process.stderr.write(`pvemigrate-dns: ${line}\n`);
+// Timestamped lines in the task log; `<N>`-prefixed ones when the worker's stderr is the journal.
+const say = createLogger();
 
-/** Starts this same script again as `<script> <vmid> __worker <phase>`, detached, logging to stateDir. */
+/**
+ * Starts this same script again as `<script> <vmid> __worker <phase>`,
+ * detached: through systemd-cat into the journal when there is one, else
+ * appending to stateDir/worker.log (bounded, and rotated by logrotate).
+ */
 export function spawnDetachedWorker(ctx: HookContext, vmid: number, phase: HookWork["phase"]): void {
   makeDirsSync(ctx.config.stateDir, { mode: 0o700 });
-  const log = openSync(join(ctx.config.stateDir, "worker.log"), "a", 0o600);
-  const child = spawn(
-    process.execPath,
-    [...process.execArgv, process.argv[1]!, String(vmid), WORKER_PHASE, phase],
+  const logFile = join(ctx.config.stateDir, "worker.log");
+  const launch = workerLaunch(
     {
-      detached: true,
-      stdio: ["ignore", log, log],
+      argv: [process.execPath, ...process.execArgv, process.argv[1]!, String(vmid), WORKER_PHASE, phase],
       env: { ...process.env, PVEMIGRATE_DNS_NODE: ctx.self },
     },
+    { journal: journalAvailable(process.env), logFile },
   );
-  child.unref();
+  let fd: number | "ignore" = "ignore";
+  if (launch.logFile) {
+    boundLogFile(launch.logFile);
+    fd = openSync(launch.logFile, "a", 0o600);
+  }
+  try {
+    const child = spawn(launch.file, launch.args, {
+      detached: true,
+      stdio: ["ignore", fd, fd],
+      env: launch.env,
+    });
+    child.unref();
+  } finally {
+    if (typeof fd === "number") closeSync(fd);
+  }
 }
 
 /** Returns the exit code: non-zero only for bad arguments and for a strict pre-start refusal. */
 export async function runHook(args: string[], opts: HookEnv): Promise<number> {
   const [vmidText, phase, workerOf] = args;
+  // Before the first line: the worker's stderr may be the journal (systemd-cat).
+  if (phase === WORKER_PHASE) adoptJournalStream(opts.env);
   if (!vmidText || !isVmidText(vmidText)) {
-    say(`hook: vmid ${JSON.stringify(vmidText ?? "")} is not a VM id (usage: <script> <vmid> <phase>)`);
+    say(
+      `hook: vmid ${JSON.stringify(vmidText ?? "")} is not a VM id (usage: <script> <vmid> <phase>)`,
+      "error",
+    );
     return 1;
   }
   const vmid = Number(vmidText);
   if (phase !== WORKER_PHASE && !PHASES.includes(phase as Phase)) {
-    say(`hook: phase ${JSON.stringify(phase ?? "")} is not one of ${PHASES.join(", ")}`);
+    say(`hook: phase ${JSON.stringify(phase ?? "")} is not one of ${PHASES.join(", ")}`, "error");
     return 1;
   }
   let rt: HookContext;
@@ -85,11 +109,11 @@ export async function runHook(args: string[], opts: HookEnv): Promise<number> {
       ...(fast.loaded ? { loaded: fast.loaded } : {}),
       config,
       self,
-      state: openState(config, { warn: say }),
+      state: openState(config, { warn: warnVia(say) }),
     };
   } catch (err) {
     // A broken config must not keep VMs from starting; reconcile reports it too.
-    say(`hook ${phase} VM ${vmid}: ${messageOf(err).split("\n").join("; ")}; doing nothing`);
+    say(`hook ${phase} VM ${vmid}: ${messageOf(err).split("\n").join("; ")}; doing nothing`, "warning");
     // A guest's chained hookscript still runs (pmxcfs at its usual place): see lib/hookscripts/chain.ts.
     return (await runChainedHookscript(vmid, phase, { pveRoot: "/etc/pve", env: opts.env, say })) ?? 0;
   }
@@ -137,12 +161,17 @@ export async function runHook(args: string[], opts: HookEnv): Promise<number> {
       case "pre-stop":
         return 0;
       case WORKER_PHASE: {
-        const [{ createRuntime }, { runHookWorker }, { loadConfig }] = await Promise.all([
-          import("./runtime.ts"),
-          import("./worker.ts"),
-          import("../config/load.ts"),
-        ]);
+        const [{ createRuntime }, { runHookWorker }, { loadConfig }, { recordEvents }, { recordRun }] =
+          await Promise.all([
+            import("./runtime.ts"),
+            import("./worker.ts"),
+            import("../config/load.ts"),
+            import("../metrics/events.ts"),
+            import("../metrics/collect.ts"),
+          ]);
         const runtime = createRuntime(rt.loaded ?? (await loadConfig()), { node: rt.self });
+        // The switch's duration and the UPDATEs it sent go into the node's metrics.
+        const events = recordEvents();
         try {
           await runHookWorker(
             runtime,
@@ -151,8 +180,10 @@ export async function runHook(args: string[], opts: HookEnv): Promise<number> {
           );
           return 0;
         } catch (err) {
-          runtime.log(`worker VM ${vmid}: ${messageOf(err)}`);
+          runtime.log(`worker VM ${vmid}: ${messageOf(err)}`, "error");
           return 2;
+        } finally {
+          await recordRun(runtime, events);
         }
       }
     }
@@ -162,6 +193,7 @@ export async function runHook(args: string[], opts: HookEnv): Promise<number> {
     // to the task log, exit 0; the timer's reconcile converges the VM.
     say(
       `hook ${phase} VM ${vmid}: ${messageOf(err).split("\n").join("; ")}; ignored, reconcile converges it`,
+      "warning",
     );
     return 0;
   }
@@ -201,11 +233,11 @@ async function preStart(rt: HookContext, vmid: number, migratedFrom: string | un
     const placements = snapshot.vms.map((v) => ({ vmid: v.vmid, node: v.node, status: v.status }));
     const collisions = collisionsOnNode(rt.config, vmid, rt.self, placements);
     if (collisions.length) {
-      say(`refusing to start VM ${vmid} on ${rt.self} (strict): ${collisions.join("; ")}`);
+      say(`refusing to start VM ${vmid} on ${rt.self} (strict): ${collisions.join("; ")}`, "error");
       return 1;
     }
   } catch (err) {
-    say(`pre-start VM ${vmid}: cannot check collisions (${messageOf(err)}); starting anyway`);
+    say(`pre-start VM ${vmid}: cannot check collisions (${messageOf(err)}); starting anyway`, "warning");
   }
   return 0;
 }

@@ -17,6 +17,7 @@ import type { Config, Problem } from "../config/types.ts";
 import type { Departure, VmPlacement } from "../desired/compute.ts";
 import type { PlannedMove } from "../desired/ttl.ts";
 import { messageOf } from "../errors.ts";
+import { warnVia } from "../log/logger.ts";
 import { execOn } from "../remote/apply.ts";
 import { untrusted } from "../text/untrusted.ts";
 import type { Runtime } from "./runtime.ts";
@@ -96,16 +97,22 @@ async function withNotes(
   loggedNotes.set(rt, logged);
   for (const line of notes.filter((l) => !logged.has(l))) {
     logged.add(line);
-    rt.log(`notes: ${line}`);
+    rt.log(`notes: ${line}`, "warning");
   }
   return { config, notes, notesRead };
 }
 
 export async function observe(rt: Runtime, opts: ObserveOptions = {}): Promise<World> {
-  const snapshot = await withLiveStatus(rt.proxmox, await getSnapshot(rt.proxmox), opts.live ?? [], rt.log);
+  const snapshot = await withLiveStatus(
+    rt.proxmox,
+    await getSnapshot(rt.proxmox),
+    opts.live ?? [],
+    warnVia(rt.log),
+  );
   const { config, notes, notesRead } = await withNotes(rt, snapshot);
   // Not visible is not gone: Proxmox hides guests the token may not audit.
-  for (const vmid of missingConfiguredVms(Object.keys(config.vms), snapshot)) rt.log(missingVmWarning(vmid));
+  for (const vmid of missingConfiguredVms(Object.keys(config.vms), snapshot))
+    rt.log(missingVmWarning(vmid), "warning");
   const resolveOn = new Set(opts.resolveOn ?? []);
   const forbidden = forbiddenVmAddresses(config);
   const forbidden6 = new Map<string, string>();
@@ -149,6 +156,7 @@ export async function observe(rt: Runtime, opts: ObserveOptions = {}): Promise<W
         // The message may quote the guest agent's answer.
         rt.log(
           `VM ${vm.vmid}: ${untrusted(messageOf(err))}${fallback ? `; using last known ${fallback}` : ""}`,
+          "warning",
         );
         if (fallback) placement.ip = fallback;
       }
@@ -162,7 +170,7 @@ export async function observe(rt: Runtime, opts: ObserveOptions = {}): Promise<W
           placement.ip6 = ip6;
           claimed.set(ip6, `claimed by VM ${vm.vmid}`);
         } catch (err) {
-          rt.log(`VM ${vm.vmid}: ${untrusted(messageOf(err))}; no IPv6 forwards this run`);
+          rt.log(`VM ${vm.vmid}: ${untrusted(messageOf(err))}; no IPv6 forwards this run`, "warning");
         }
       }
     }

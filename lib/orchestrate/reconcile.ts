@@ -99,7 +99,7 @@ export async function reconcile(rt: Runtime, opts: ReconcileOptions = {}): Promi
     } catch (err) {
       if (err instanceof UnsafePlan) report.unsafe.push(err.message);
       report.errors.push(`${what}: ${messageOf(err)}`);
-      rt.log(`${what}: ${messageOf(err)}`);
+      rt.log(`${what}: ${messageOf(err)}`, "error");
     }
   };
 

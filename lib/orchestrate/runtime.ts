@@ -6,6 +6,7 @@ import type { Secrets } from "../config/secrets.ts";
 import type { Config } from "../config/types.ts";
 import { createDnsClient, type DnsClient } from "../dns/client.ts";
 import { InputError } from "../errors.ts";
+import { createLogger, type Log, warnVia } from "../log/logger.ts";
 import { localNodeName } from "../node-name.ts";
 import { DepartureStore } from "../state/departures.ts";
 import { openState, type State, type WithLock } from "../state/index.ts";
@@ -22,7 +23,8 @@ export interface Runtime {
   /** The node this process acts as. */
   self: string;
   now(): number;
-  log(line: string): void;
+  /** Logs one message: information unless a level says otherwise (lib/log/logger.ts). */
+  log: Log;
   proxmox: ProxmoxClient;
   dns: DnsClient;
   state: State;
@@ -65,7 +67,7 @@ export interface RuntimeOptions {
   /** Act as this node (tests, `apply --local --node X` over netns); default $PVEMIGRATE_DNS_NODE or the hostname. */
   node?: string;
   now?: () => number;
-  log?: (line: string) => void;
+  log?: Log;
 }
 
 export { localNodeName };
@@ -79,10 +81,11 @@ export function createRuntime(loaded: LoadedConfig, opts: RuntimeOptions = {}): 
   }
   const config = forNode(loaded.config, self);
   const now = opts.now ?? Date.now;
-  const log = opts.log ?? ((line: string) => process.stderr.write(`pvemigrate-dns[${self}]: ${line}\n`));
+  const log = opts.log ?? createLogger({ node: self });
+  const warn = warnVia(log);
   let proxmox: ProxmoxClient | undefined;
   let dns: DnsClient | undefined;
-  const state = openState(config, { now, warn: log });
+  const state = openState(config, { now, warn });
   return {
     config,
     secrets: loaded.secrets,
@@ -101,11 +104,11 @@ export function createRuntime(loaded: LoadedConfig, opts: RuntimeOptions = {}): 
     },
     state,
     departures: lockedDepartures(
-      new DepartureStore(join(config.pveRoot, "pvemigrate-dns", "departures"), log),
+      new DepartureStore(join(config.pveRoot, "pvemigrate-dns", "departures"), warn),
       state.withClusterLock,
     ),
     moves: lockedMoves(
-      new MoveStore(join(config.pveRoot, "pvemigrate-dns", "moves"), log),
+      new MoveStore(join(config.pveRoot, "pvemigrate-dns", "moves"), warn),
       state.withClusterLock,
     ),
   };

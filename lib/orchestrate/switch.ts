@@ -1,4 +1,5 @@
 import { messageOf } from "../errors.ts";
+import { publishSwitch } from "../metrics/events.ts";
 import { applyOnNode } from "../remote/apply.ts";
 import type { JournalKind } from "../state/index.ts";
 import { convergeNode, type NodeConvergence } from "./converge.ts";
@@ -49,7 +50,7 @@ async function heldStep<P>(
 ): Promise<StepOutcome<never>> {
   const { item, journal } = await rt.state.recordPending(kind, payload);
   await journal.markFailed(item, new Error(reason)).catch(() => {});
-  rt.log(`${item.id}: ${reason} (kept in the journal)`);
+  rt.log(`${item.id}: ${reason} (kept in the journal)`, "warning");
   return { ok: false, error: reason };
 }
 
@@ -67,7 +68,7 @@ export async function journaledStep<P, T>(
     return { ok: true, value };
   } catch (err) {
     await journal.markFailed(item, err).catch(() => {});
-    rt.log(`${item.id}: ${messageOf(err)} (kept in the journal)`);
+    rt.log(`${item.id}: ${messageOf(err)} (kept in the journal)`, "warning");
     return { ok: false, error: messageOf(err) };
   }
 }
@@ -146,6 +147,14 @@ export async function switchVm(
   );
   // Who follows the new names (dns.propagation), outside the lock.
   if (done.dns?.value) await followPropagation(rt, done.dns.value, start);
+  if (!done.skipped && done.dns?.ok)
+    publishSwitch({
+      vmid,
+      at: rt.now(),
+      to: done.to,
+      ...(done.from ? { from: done.from } : {}),
+      seconds: (Date.now() - start) / 1000,
+    });
   return done;
 }
 

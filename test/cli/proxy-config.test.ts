@@ -65,7 +65,7 @@ describe("pvemigrate-dns proxy config", () => {
     const bad = await cli(["proxy", "config", "--config", configFile, "--node", "pve9"]);
     expect(bad.code).toBe(1);
     expect(bad.stdout).toBe("");
-    expect(bad.stderr).toMatch(/^pvemigrate-dns: --node: "pve9" is not in the config's nodes/);
+    expect(bad.stderr).toMatch(/^\S+Z pvemigrate-dns: error: --node: "pve9" is not in the config's nodes/);
   });
 
   it.skipIf(missing({ bins: ["haproxy"] }))(
@@ -120,7 +120,7 @@ describe("pvemigrate-dns proxy config", () => {
     ]);
     expect(bad.code).toBe(1);
     expect(bad.stdout).toBe("");
-    expect(bad.stderr).toMatch(/^pvemigrate-dns: --standalone: /);
+    expect(bad.stderr).toMatch(/^\S+Z pvemigrate-dns: error: --standalone: /);
   });
 
   it("--json gives the backend, node, socket, map paths and the same text", async () => {
