@@ -56,38 +56,37 @@ export async function convergeNode(
     throw new InputError(`--node: ${node} is not this host (${localNodeName()}); run it on ${node}`);
   }
   const { dryRun = false, safety, ...observeOpts } = opts;
-  return rt.state.withLock(`node-${node}`, async () => {
-    const run = await runStage(
-      {
-        plan: async () => {
-          const world = await observe(rt, { ...observeOpts, resolveOn: [node] });
-          const departures = await departuresDue(rt, world, node);
-          const io = nodeIo(world.config, node, rt.now);
-          const current = { nat: await io.nat.read(), proxy: await io.proxy.read() };
-          const planned = planNodeFrom(world, node, current, rt.now(), safety);
-          return { ...planned, changes: planned.plan.changes, departures, io };
-        },
-        apply: async ({ plan, departures, io }) => {
-          for (const d of departures) await rt.departures.add(d);
-          await io.nat.apply(plan.nat);
-          await io.proxy.apply(plan.proxy);
-        },
+  const run = await runStage(
+    {
+      locked: (fn) => rt.state.withLock(`node-${node}`, fn),
+      plan: async () => {
+        const world = await observe(rt, { ...observeOpts, resolveOn: [node] });
+        const departures = await departuresDue(rt, world, node);
+        const io = nodeIo(world.config, node, rt.now);
+        const current = { nat: await io.nat.read(), proxy: await io.proxy.read() };
+        const planned = planNodeFrom(world, node, current, rt.now(), safety);
+        return { ...planned, changes: planned.plan.changes, departures, io };
       },
-      { dryRun },
-    );
-    const { plan, warnings, unsafe } = run.plan;
-    const changes = plan.changes.map(describeChange);
-    for (const w of warnings) rt.log(w);
-    if (run.applied) for (const line of changes) rt.log(`${node} ${line}`);
-    return {
-      node,
-      plan: plan.changes,
-      changes,
-      applied: run.applied && changes.length > 0,
-      warnings,
-      ...(unsafe === undefined ? {} : { unsafe }),
-    };
-  });
+      apply: async ({ plan, departures, io }) => {
+        for (const d of departures) await rt.departures.add(d);
+        await io.nat.apply(plan.nat);
+        await io.proxy.apply(plan.proxy);
+      },
+    },
+    { dryRun },
+  );
+  const { plan, warnings, unsafe } = run.plan;
+  const changes = plan.changes.map(describeChange);
+  for (const w of warnings) rt.log(w);
+  if (run.applied) for (const line of changes) rt.log(`${node} ${line}`);
+  return {
+    node,
+    plan: plan.changes,
+    changes,
+    applied: run.applied && changes.length > 0,
+    warnings,
+    ...(unsafe === undefined ? {} : { unsafe }),
+  };
 }
 
 /** The node's backends, as the orchestrator uses them: read() and apply(plan), nothing else. */

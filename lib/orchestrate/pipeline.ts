@@ -17,6 +17,10 @@ export interface Planned {
 export interface Stage<P extends Planned, R> {
   plan(): Promise<P>;
   apply(plan: P): Promise<R>;
+  /** The lock plan and apply run under, so nothing changes between the read and the write. */
+  locked?<T>(fn: () => Promise<T>): Promise<T>;
+  /** A real run failed (the lock, the plan or the apply; not an unsafe plan): journal what is left. */
+  failed?(err: unknown): Promise<void>;
 }
 
 export type StageResult<P, R> = { plan: P; applied: false } | { plan: P; applied: true; result: R };
@@ -25,8 +29,16 @@ export async function runStage<P extends Planned, R>(
   stage: Stage<P, R>,
   mode: { dryRun: boolean },
 ): Promise<StageResult<P, R>> {
-  const plan = await stage.plan();
-  if (mode.dryRun) return { plan, applied: false };
-  if (plan.unsafe !== undefined) throw new UnsafePlan(plan.unsafe);
-  return { plan, applied: true, result: await stage.apply(plan) };
+  const locked = <T>(fn: () => Promise<T>) => (stage.locked ? stage.locked(fn) : fn());
+  if (mode.dryRun) return locked(async () => ({ plan: await stage.plan(), applied: false }));
+  try {
+    return await locked(async () => {
+      const plan = await stage.plan();
+      if (plan.unsafe !== undefined) throw new UnsafePlan(plan.unsafe);
+      return { plan, applied: true, result: await stage.apply(plan) };
+    });
+  } catch (err) {
+    if (stage.failed && !(err instanceof UnsafePlan)) await stage.failed(err);
+    throw err;
+  }
 }
