@@ -2,8 +2,11 @@ import type { NodeDesired } from "../desired/types.ts";
 import { type Change, renderPlan } from "../plan/types.ts";
 
 // The shape both node backends (lib/nat, lib/proxy) share, so the orchestrator
-// converges them the same way: render what should be, read what is, diff the
-// two into a printable plan, apply the plan (a no-op when it is empty).
+// converges them the same way. The orchestrator only ever reads what is and
+// applies a plan (NodeIo); the plan itself comes from pure functions of plain
+// data (planNatFor, planProxyFor, lib/plan's planNode). `render` and `plan`
+// stay on a backend as those pure functions bound to its settings, for its
+// own tests and tools.
 
 export interface BackendPlan {
   /** Which backend produced it ("nftables", "haproxy", "nginx", "none"). */
@@ -14,15 +17,19 @@ export interface BackendPlan {
   warnings?: string[];
 }
 
-export interface NodeBackend<Rendered, Current, Plan extends BackendPlan> {
-  /** Pure: validates the desired state and renders what the backend should hold at `now` (epoch ms). */
-  render(desired: NodeDesired, now: number): Rendered;
+/** The imperative shell of a node backend: all the I/O it does. */
+export interface NodeIo<Current, Plan extends BackendPlan> {
   /** Reads back what is applied right now. */
-  current(): Promise<Current>;
-  /** Pure: what apply() would change; `changes` is empty when the node already matches. */
-  plan(desired: NodeDesired, current: Current, now: number): Plan;
+  read(): Promise<Current>;
   /** Makes it so; does nothing for an empty plan. */
   apply(plan: Plan): Promise<void>;
+}
+
+export interface NodeBackend<Rendered, Current, Plan extends BackendPlan> extends NodeIo<Current, Plan> {
+  /** Pure: validates the desired state and renders what the backend should hold at `now` (epoch ms). */
+  render(desired: NodeDesired, now: number): Rendered;
+  /** Pure: what apply() would change; `changes` is empty when the node already matches. */
+  plan(desired: NodeDesired, current: Current, now: number): Plan;
 }
 
 /** The plan's lines, or a single line saying nothing changes. */

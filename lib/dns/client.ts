@@ -1,6 +1,6 @@
 import type { Secret } from "../config/secret.ts";
 import type { DnsConfig, DnsMaster } from "../config/types.ts";
-import { normalizeName } from "./changes.ts";
+import { type NameWrite, normalizeName } from "./changes.ts";
 import { tsigKeyFrom } from "./key.ts";
 import { createMasterSession, type SoaRecord } from "./masters.ts";
 import type { Expectation, PropagationReport } from "./propagation.ts";
@@ -31,6 +31,8 @@ export type {
 
 export interface DnsClient {
   setAddresses(changes: AddressChange[], opts?: { ttl?: number }): Promise<SetResult>;
+  /** Sends planned writes (lib/plan/dns.ts) as they are: compare-and-swap against the plan's read. */
+  applyWrites(writes: readonly NameWrite[]): Promise<SetResult>;
   deleteName(name: string): Promise<DeleteResult>;
   /** Withdraws a guest's name nobody claims any more (see withdraw.ts). */
   withdrawName(name: string, vmid: number): Promise<WithdrawResult>;
@@ -81,6 +83,7 @@ export function createDnsClient(opts: DnsClientOptions): DnsClient {
 
   return {
     setAddresses: writer.setAddresses,
+    applyWrites: writer.applyWrites,
     deleteName: (name) => deleteName(io, name),
     withdrawName: (name, vmid) => withdrawName(io, name, vmid),
     query: (name, master) => reader.read(normalizeName(name, zone, "name"), master),

@@ -29,7 +29,14 @@ import { PREREQ_FAILURES } from "./withdraw.ts";
 // by reading it back where it was evaluated.
 
 export interface NameWriter {
+  /** Reads each name, plans its write (compare-and-swap on what was read), sends. */
   setAddresses(changes: AddressChange[], opts?: { ttl?: number }): Promise<SetResult>;
+  /**
+   * Sends writes planned elsewhere (lib/plan/dns.ts) as they are, never
+   * planning again: a failed prerequisite is read back only to tell a write
+   * that already landed ("unchanged") from one the name moved under ("stale").
+   */
+  applyWrites(writes: readonly NameWrite[]): Promise<SetResult>;
 }
 
 export function createWriter(
@@ -78,20 +85,23 @@ export function createWriter(
     return sent.master;
   }
 
+  /** `replan`: a failed prerequisite may be retried once against what is there (setAddresses only). */
   async function writeBatch(
     writes: NameWrite[],
     ttl: number,
     outcomes: NameOutcome[],
     accepted: Set<string>,
+    replan: boolean,
   ) {
     const failedAt = await sendBatch(writes, ttl, outcomes, accepted);
     if (failedAt === undefined) return;
     // Prerequisites hold or fail for the whole message: find out per name.
     if (writes.length > 1) {
-      for (const w of writes) await writeBatch([w], ttl, outcomes, accepted);
+      for (const w of writes) await writeBatch([w], ttl, outcomes, accepted, replan);
       return;
     }
-    await resolveFailure(writes[0] as NameWrite, ttl, failedAt, outcomes, accepted, false);
+    // A write that may not be re-planned is settled as if it had been retried already.
+    await resolveFailure(writes[0] as NameWrite, ttl, failedAt, outcomes, accepted, !replan);
   }
 
   async function resolveFailure(
@@ -179,21 +189,41 @@ export function createWriter(
         outcomes.push({ name: c.name, status: "refused", master, reason: plan.reason, actual: pick(state) });
       else outcomes.push({ name: c.name, status: "not-owned", master, actual: pick(state) });
     }
-    const size = (batch: NameWrite[]) => encodeBatch(0, batch, ttl).length + tsigOverhead;
-    try {
-      for (const batch of batchWrites(writes, size, maxMessageBytes))
-        await writeBatch(batch, ttl, outcomes, accepted);
-    } catch (err) {
-      // Earlier messages may have landed: say which names are settled, so only the rest is journaled.
-      if (err instanceof DnsAllMastersFailed || err instanceof DnsRejected) err.completed = [...outcomes];
-      throw err;
-    }
+    await sendAll(writes, ttl, outcomes, accepted, true);
     const order = new Map(normalized.map((c, i) => [c.name, i]));
     outcomes.sort((x, y) => (order.get(x.name) ?? 0) - (order.get(y.name) ?? 0));
     return { outcomes, acceptedBy: [...accepted] };
   }
 
-  return { setAddresses };
+  /** Packs `writes` into as few messages as fit and sends them in order. */
+  async function sendAll(
+    writes: readonly NameWrite[],
+    ttl: number,
+    outcomes: NameOutcome[],
+    accepted: Set<string>,
+    replan: boolean,
+  ): Promise<void> {
+    const size = (batch: NameWrite[]) => encodeBatch(0, batch, ttl).length + tsigOverhead;
+    try {
+      for (const batch of batchWrites(writes, size, maxMessageBytes))
+        await writeBatch(batch, ttl, outcomes, accepted, replan);
+    } catch (err) {
+      // Earlier messages may have landed: say which names are settled, so only the rest is journaled.
+      if (err instanceof DnsAllMastersFailed || err instanceof DnsRejected) err.completed = [...outcomes];
+      throw err;
+    }
+  }
+
+  async function applyWrites(writes: readonly NameWrite[]): Promise<SetResult> {
+    const outcomes: NameOutcome[] = [];
+    const accepted = new Set<string>();
+    await sendAll(writes, dns.ttl, outcomes, accepted, false);
+    const order = new Map(writes.map((w, i) => [w.name, i]));
+    outcomes.sort((x, y) => (order.get(x.name) ?? 0) - (order.get(y.name) ?? 0));
+    return { outcomes, acceptedBy: [...accepted] };
+  }
+
+  return { setAddresses, applyWrites };
 }
 
 function addr(x: Addresses): Addresses {

@@ -5,7 +5,7 @@ import type { NodeDesired } from "../desired/types.ts";
 import { messageOf, PeerError } from "../errors.ts";
 import type { Exec, RunResult } from "../process/run.ts";
 import { type NatCurrent, parseNftElements, parseNftLayout, parseNftSets } from "./parse.ts";
-import { type NatPlan, planNat } from "./plan.ts";
+import { type NatPlan, planNatFor } from "./plan.ts";
 import { parseDefaultGateway, parseRules, type RoutingState } from "./policy.ts";
 import { type NatSpec, natSpec } from "./spec.ts";
 
@@ -89,7 +89,7 @@ export function createNatBackend(opts: { nat: NatConfig; exec: Exec; clock?: () 
   return {
     render: (desired: NodeDesired, now: number) => natSpec(desired, table, now),
 
-    async current(): Promise<NatCurrent> {
+    async read(): Promise<NatCurrent> {
       const ip = await readTable("ip");
       const ip6 = await readTable("ip6");
       const current: NatCurrent = {
@@ -106,8 +106,7 @@ export function createNatBackend(opts: { nat: NatConfig; exec: Exec; clock?: () 
       return current;
     },
 
-    plan: (desired: NodeDesired, current: NatCurrent, now: number) =>
-      planNat(natSpec(desired, table, now), current, now),
+    plan: (desired: NodeDesired, current: NatCurrent, now: number) => planNatFor(nat, desired, current, now),
 
     async apply(plan: NatPlan): Promise<void> {
       if (plan.table !== table)
@@ -131,11 +130,8 @@ export function createNatBackend(opts: { nat: NatConfig; exec: Exec; clock?: () 
 function noNat(table: string): NatBackend {
   return {
     render: (desired, now) => ({ ...natSpec(desired, table, now), forwards: [] }),
-    current: async () => ({ table, exists: false, layout: [], forwards: [] }),
-    plan: (desired, _current, now) => {
-      natSpec(desired, table, now); // bad input fails the same way whatever the backend
-      return { backend: "none", table, changes: [], script: null };
-    },
+    read: async () => ({ table, exists: false, layout: [], forwards: [] }),
+    plan: (desired, current, now) => planNatFor({ backend: "none", table }, desired, current, now),
     apply: async () => {},
   };
 }

@@ -1,9 +1,11 @@
 import type { BackendPlan } from "../backend/types.ts";
+import type { NatConfig } from "../config/types.ts";
+import type { NodeDesired } from "../desired/types.ts";
 import type { Change } from "../plan/types.ts";
 import type { NatCurrent, TableState } from "./parse.ts";
 import { planRouting } from "./policy.ts";
 import { layoutLines, nftFamily, renderNftScript, setElements, tableLayout, wantsTable } from "./render.ts";
-import { type Family, familyOf, forwardKey, type NatForward, type NatSpec } from "./spec.ts";
+import { type Family, familyOf, forwardKey, type NatForward, type NatSpec, natSpec } from "./spec.ts";
 
 // PURE: desired spec vs. read-back tables (and policy routes) -> the printable
 // changes and, when there are any, the script that replaces the tables and
@@ -123,4 +125,21 @@ export function planNat(spec: NatSpec, current: NatCurrent, now: number): NatPla
     script: nftChanged ? renderNftScript(spec, now) : null,
     ...(routing.commands.length > 0 ? { routing: routing.commands } : {}),
   };
+}
+
+/**
+ * The nft plan from plain data: the `nat` settings, the node's desired
+ * forwards and the tables read back (its backend's read()). Bad input fails
+ * the same way whatever the backend, before anything is applied.
+ */
+export function planNatFor(
+  nat: Pick<NatConfig, "backend" | "table">,
+  desired: NodeDesired,
+  current: NatCurrent,
+  now: number,
+): NatPlan {
+  // Validates (the table name too) whatever the backend: bad input fails the same way.
+  const spec = natSpec(desired, nat.table, now);
+  if (nat.backend === "none") return { backend: "none", table: spec.table, changes: [], script: null };
+  return planNat(spec, current, now);
 }

@@ -1,20 +1,24 @@
-import { missingConfiguredVms } from "../cluster/index.ts";
-import { computeDesired } from "../desired/compute.ts";
+import type { NodeIo } from "../backend/types.ts";
+import type { Config } from "../config/types.ts";
+import type { Departure, VmPlacement } from "../desired/compute.ts";
 import { InputError } from "../errors.ts";
-import { createNatBackend } from "../nat/backend.ts";
+import { createNatBackend, type NatCurrent, type NatPlan } from "../nat/backend.ts";
 import { localNodeName } from "../node-name.ts";
-import { holdUnresolved, planNode } from "../plan/index.ts";
-import { assertSafe, type SafetyLimit } from "../plan/safety.ts";
+import type { SafetyLimit } from "../plan/safety.ts";
 import { type Change, describeChange } from "../plan/types.ts";
-import { createProxyBackend, servingRoutes } from "../proxy/backend.ts";
+import { createProxyBackend, type ProxyCurrent, type ProxyPlan } from "../proxy/backend.ts";
 import { execOn } from "../remote/apply.ts";
 import { unrecordedDepartures } from "./departures-due.ts";
-import { type ObserveOptions, observe, type World } from "./observe.ts";
+import { planNodeFrom } from "./node-plan.ts";
+import { type ObserveOptions, observe } from "./observe.ts";
+import { runStage } from "./pipeline.ts";
 import type { Runtime } from "./runtime.ts";
 
-// Converging one node: observe -> desired -> (nft, proxy) plan -> apply, all
-// under the node's local lock, so a hook's worker and the timer's reconcile
-// never interleave their reads and writes. Works on this node, or (netns
+// Converging one node, under the node's local lock (a hook's worker and the
+// timer's reconcile never interleave their reads and writes):
+//   plan:  observe -> desired -> read nft + proxy -> planNode -> safety verdict
+//   apply: record the departures nobody recorded -> nft, proxy -> log
+// (pipeline.ts: a dry run is the plan alone). Works on this node, or (netns
 // transport) on a simulated node of this machine.
 
 export interface NodeConvergence {
@@ -26,12 +30,19 @@ export interface NodeConvergence {
   applied: boolean;
   /** Problems the desired state carries: unresolved IPs, port conflicts between VMs. */
   warnings: string[];
+  /** A dry run's plan over the safety threshold: why (a real run throws UnsafePlan instead). */
+  unsafe?: string;
 }
 
 export interface ConvergeOptions extends ObserveOptions {
   dryRun?: boolean;
   /** Refuse (UnsafePlan, nothing applied) a plan over this share of the node's forwards and routes. */
   safety?: SafetyLimit;
+}
+
+interface NodeIoPair {
+  nat: NodeIo<NatCurrent, NatPlan>;
+  proxy: NodeIo<ProxyCurrent, ProxyPlan>;
 }
 
 export async function convergeNode(
@@ -44,21 +55,59 @@ export async function convergeNode(
   if (rt.config.remote.transport === "ssh" && node !== localNodeName()) {
     throw new InputError(`--node: ${node} is not this host (${localNodeName()}); run it on ${node}`);
   }
-  return rt.state.withLock(`node-${node}`, async () => {
-    const world = await observe(rt, { ...opts, resolveOn: [node] });
-    await noteUnrecordedDepartures(rt, world, node, opts.dryRun ?? false);
-    return convergeObserved(rt, world, node, opts.dryRun ?? false, opts.safety);
-  });
+  const { dryRun = false, safety, ...observeOpts } = opts;
+  const run = await runStage(
+    {
+      locked: (fn) => rt.state.withLock(`node-${node}`, fn),
+      plan: async () => {
+        const world = await observe(rt, { ...observeOpts, resolveOn: [node] });
+        const departures = await departuresDue(rt, world, node);
+        const io = nodeIo(world.config, node, rt.now);
+        const current = { nat: await io.nat.read(), proxy: await io.proxy.read() };
+        const planned = planNodeFrom(world, node, current, rt.now(), safety);
+        return { ...planned, changes: planned.plan.changes, departures, io };
+      },
+      apply: async ({ plan, departures, io }) => {
+        for (const d of departures) await rt.departures.add(d);
+        await io.nat.apply(plan.nat);
+        await io.proxy.apply(plan.proxy);
+      },
+    },
+    { dryRun },
+  );
+  const { plan, warnings, unsafe } = run.plan;
+  const changes = plan.changes.map(describeChange);
+  for (const w of warnings) rt.log(w, "warning");
+  if (run.applied) for (const line of changes) rt.log(`${node} ${line}`);
+  return {
+    node,
+    plan: plan.changes,
+    changes,
+    applied: run.applied && changes.length > 0,
+    warnings,
+    ...(unsafe === undefined ? {} : { unsafe }),
+  };
 }
 
-/** Records (unless a dry run) the departures from `node` nobody recorded yet (departures-due.ts). */
-async function noteUnrecordedDepartures(
+/** The node's backends, as the orchestrator uses them: read() and apply(plan), nothing else. */
+function nodeIo(config: Config, node: string, clock: () => number): NodeIoPair {
+  const exec = execOn(config, node);
+  return {
+    nat: createNatBackend({ nat: config.nat, exec, clock }),
+    proxy: createProxyBackend({ proxy: config.proxy, exec }),
+  };
+}
+
+/**
+ * The departures from `node` nobody recorded yet (departures-due.ts), added
+ * to `world` so the plan grace-forwards them; the apply records them.
+ */
+async function departuresDue(
   rt: Runtime,
-  world: World,
+  world: { placements: VmPlacement[]; departures: Departure[] },
   node: string,
-  dryRun: boolean,
-): Promise<void> {
-  if (!world.placements.some((p) => p.node !== node && p.status === "running")) return;
+): Promise<Departure[]> {
+  if (!world.placements.some((p) => p.node !== node && p.status === "running")) return [];
   // One listing, not one read per VM: this runs on every convergence.
   const due = unrecordedDepartures(
     node,
@@ -68,69 +117,11 @@ async function noteUnrecordedDepartures(
     rt.now(),
   );
   for (const departure of due) {
-    if (!dryRun) await rt.departures.add(departure);
     // Replaces an older departure of the same pair (from an earlier stay), as the store does.
     world.departures = [
       ...world.departures.filter((d) => d.vmid !== departure.vmid || d.node !== node),
       departure,
     ];
   }
-}
-
-export async function convergeObserved(
-  rt: Runtime,
-  world: World,
-  node: string,
-  dryRun: boolean,
-  safety?: SafetyLimit,
-): Promise<NodeConvergence> {
-  const now = rt.now();
-  const desired = computeDesired(world.config, world.placements, world.departures, now, world.moves);
-  const nodeDesired = desired.nodes[node];
-  if (!nodeDesired) throw new Error(`node ${node} is not in the config`);
-  const exec = execOn(world.config, node);
-  const nat = createNatBackend({ nat: world.config.nat, exec, clock: rt.now });
-  const proxy = createProxyBackend({ proxy: world.config.proxy, exec });
-  const natCurrent = await nat.current();
-  const proxyCurrent = await proxy.current();
-  const unresolvedHere = desired.unresolved
-    .filter((u) => world.placements.some((p) => p.vmid === u.vmid && p.node === node))
-    .flatMap((u) => world.config.vms[String(u.vmid)] ?? []);
-  // A configured VM the snapshot does not list may run here unseen (no VM.Audit): keep what it has.
-  const unseen = missingConfiguredVms(Object.keys(world.config.vms), world.snapshot).flatMap(
-    (vmid) => world.config.vms[String(vmid)] ?? [],
-  );
-  const held = holdUnresolved(nodeDesired, [...unresolvedHere, ...unseen], {
-    forwards: natCurrent.forwards,
-    routes: servingRoutes(proxyCurrent),
-  });
-  const plan = planNode(
-    held,
-    { backend: nat, current: natCurrent },
-    { backend: proxy, current: proxyCurrent },
-    now,
-  );
-  const changes = plan.changes.map(describeChange);
-  if (safety && !dryRun) {
-    const routes = servingRoutes(proxyCurrent);
-    const managed =
-      natCurrent.forwards.length + Object.keys(routes.sni).length + Object.keys(routes.http).length;
-    assertSafe(plan.changes, managed, safety);
-  }
-  if (!dryRun) {
-    await nat.apply(plan.nat);
-    await proxy.apply(plan.proxy);
-  }
-  const warnings = [
-    ...desired.unresolved
-      .filter((u) => world.placements.some((p) => p.vmid === u.vmid && p.node === node))
-      .map((u) => `VM ${u.vmid}: ${u.reason}`),
-    ...desired.conflicts
-      .filter((c) => c.node === node)
-      .map((c) => `${c.key} on ${c.node}: kept for VM ${c.kept}, VM ${c.dropped} left out`),
-    ...plan.warnings,
-  ];
-  for (const w of warnings) rt.log(w, "warning");
-  if (changes.length && !dryRun) for (const line of changes) rt.log(`${node} ${line}`);
-  return { node, plan: plan.changes, changes, applied: !dryRun && changes.length > 0, warnings };
+  return due;
 }

@@ -1,18 +1,12 @@
-import { computeDesired } from "../desired/compute.ts";
-import type { DnsDesired } from "../desired/types.ts";
-import type { NameState } from "../dns/changes.ts";
-import { registryRefusal } from "../dns/claims.ts";
 import type { NameOutcome, PropagationReport } from "../dns/client.ts";
 import { DnsAllMastersFailed } from "../dns/errors.ts";
 import { describePropagation } from "../dns/propagation.ts";
 import { messageOf } from "../errors.ts";
-import { planDns } from "../plan/index.ts";
-import { assertSafe, type SafetyLimit } from "../plan/safety.ts";
 import { type Change, renderChange } from "../plan/types.ts";
-import { type ClaimRegistry, recordHeld } from "../state/index.ts";
-import { dueNow, withdrawNames } from "./dns-withdraw.ts";
-import { claimOf } from "./name-claims.ts";
-import { observe, type World } from "./observe.ts";
+import { recordHeld } from "../state/index.ts";
+import { type DnsPlanned, type DnsPlanOptions, planDnsSync } from "./dns-plan.ts";
+import { withdrawNames } from "./dns-withdraw.ts";
+import { runStage } from "./pipeline.ts";
 import type { Runtime } from "./runtime.ts";
 
 // Points the names of some VMs at the nodes that host them now, and withdraws
@@ -20,16 +14,19 @@ import type { Runtime } from "./runtime.ts";
 // "dns" cluster lock), and the cluster is observed INSIDE the lock: a writer
 // that waited behind another sees the newer placement, so a late, stale
 // writer cannot undo a newer move. The DNS client adds compare-and-swap
-// against what it read, which also stops writers outside the lock (a manual
-// `dns set`), and the ownership rules of lib/dns/claims.ts: each name is
+// against what the plan read (dns-plan.ts: the plan is made once, and its
+// writes are sent as they are), which also stops writers outside the lock (a
+// manual `dns set`), and the ownership rules of lib/dns/claims.ts: each name is
 // written for its VM (TXT vm=<vmid>), and a Notes block never takes a name
 // another VM (or an older version, or the file before) holds. Every name
 // written or confirmed goes into the registry of claimed names, which is how
 // a name whose claim went away is found again and withdrawn.
 
 export interface DnsSyncResult {
-  /** A dry run's plan, as data (lib/plan/types.ts). */
+  /** The plan, as data (lib/plan/types.ts): what a dry run would do, what a real run did. */
   plan?: Change[];
+  /** A dry run's plan over the safety threshold: why (a real run throws UnsafePlan instead). */
+  unsafe?: string;
   outcomes: NameOutcome[];
   deleted: string[];
   /** Names withdrawn because their VM no longer claims them. */
@@ -44,17 +41,10 @@ export interface DnsSyncResult {
   propagation?: PropagationReport & { elapsedMs: number };
 }
 
-export interface DnsSyncOptions {
+export interface DnsSyncOptions extends DnsPlanOptions {
   dryRun?: boolean;
-  /**
-   * Withdraw registered names their VM no longer claims: "unclaimed" every
-   * one that is due (reconcile), or only these names (a journal replay).
-   */
-  withdraw?: "unclaimed" | readonly string[];
-  /** Guests whose status comes from their node live, not from the lagging /cluster/resources. */
-  live?: readonly number[];
-  /** Refuse (UnsafePlan, nothing written) removing more than this share of the registered names. */
-  safety?: SafetyLimit;
+  /** A real run failed (masters down): journal what is left (pipeline.ts `failed`). */
+  failed?: (err: unknown) => Promise<void>;
 }
 
 /** Names of `vmids` (all configured VMs when undefined) to their desired addresses. */
@@ -63,119 +53,93 @@ export async function syncDns(
   vmids: number[] | undefined,
   opts: DnsSyncOptions = {},
 ): Promise<DnsSyncResult> {
-  return rt.state.withClusterLock("dns", async () => {
-    const world = await observe(rt, opts.live ? { live: opts.live } : {});
-    // Departures and planned moves decide the TTL (lowered during a planned move and its grace).
-    const desired = computeDesired(world.config, world.placements, world.departures, rt.now(), world.moves);
-    const wanted = (vmid: number) => vmids === undefined || vmids.includes(vmid);
-    const changes = desired.dns.filter((d) => wanted(d.vmid));
-    const result: DnsSyncResult = {
-      outcomes: [],
-      deleted: [],
-      withdrawn: [],
-      lines: [],
-      problems: [],
-      withdrawFailed: [],
-    };
-    const found = await rt.state.claimedNames.read();
-    const registry: ClaimRegistry = found ?? new Map();
-    const only = opts.withdraw === "unclaimed" ? undefined : opts.withdraw;
-    if (opts.dryRun) {
-      const current = new Map<string, NameState>();
-      for (const c of changes) current.set(c.name, await rt.dns.query(c.name));
-      const plan = planDns(changes, current);
-      if (opts.withdraw) {
-        for (const w of dueNow(world, registry, only))
-          plan.changes.push({
-            op: "remove",
-            backend: "dns",
-            vmid: w.vmid,
-            key: w.name,
-            note: `VM ${w.vmid} no longer claims it`,
-          });
-      }
-      result.plan = plan.changes;
-      result.lines.push(...plan.changes.map(renderChange));
-      result.problems.push(...plan.warnings);
-      return result;
-    }
-    if (opts.safety) {
-      const removals: Change[] = [
-        ...(opts.withdraw ? dueNow(world, registry, only) : []),
-        ...desired.dnsWithdraw.filter((d) => wanted(d.vmid)),
-      ].map((w) => ({ op: "remove", backend: "dns", vmid: w.vmid, key: w.name }));
-      assertSafe(removals, registry.size, opts.safety);
-    }
-    let dirty = false;
-    let writeError: unknown;
-    try {
-      dirty = await writeClaimed(rt, world, changes, registry, result);
-      for (const w of desired.dnsWithdraw.filter((d) => wanted(d.vmid))) {
-        // dns.deleteOnStop: the VM still claims the name (it stays registered), it just is not running.
-        const r = await rt.dns.withdrawName(w.name, w.vmid);
-        if (r.status === "withdrawn") {
-          result.deleted.push(w.name);
-          result.lines.push(`${w.name}: deleted (VM ${w.vmid} stopped)`);
-        } else if (r.status === "kept") result.problems.push(`${w.name}: left alone: ${r.reason}`);
-      }
-    } catch (err) {
-      // Withdrawals still get their journal items (without waiting out the masters again).
-      writeError = err;
-    }
-    if (opts.withdraw) {
-      const due = dueNow(world, registry, only);
-      const w = await withdrawNames(rt, due, registry, {
-        journal: only === undefined,
-        ...(writeError instanceof DnsAllMastersFailed ? { mastersDown: writeError } : {}),
-      });
-      result.withdrawn = w.withdrawn;
-      result.withdrawFailed = w.failed;
-      result.lines.push(...w.lines);
-      result.problems.push(...w.problems);
-      dirty ||= due.length > 0;
-    }
-    if (dirty) await rt.state.claimedNames.write(registry);
-    for (const line of result.lines) rt.log(`dns ${line}`);
-    for (const p of result.problems) rt.log(`dns ${p}`, "warning");
-    if (writeError !== undefined) throw writeError;
-    return result;
-  });
+  const { dryRun = false, failed, ...planOpts } = opts;
+  const run = await runStage(
+    {
+      locked: (fn) => rt.state.withClusterLock("dns", fn),
+      plan: () => planDnsSync(rt, vmids, planOpts),
+      apply: (p) => applyDnsPlan(rt, p, opts),
+      ...(failed ? { failed } : {}),
+    },
+    { dryRun },
+  );
+  if (run.applied) return run.result;
+  const { changes, writes, refused, unsafe } = run.plan;
+  return {
+    ...emptyResult(changes),
+    lines: changes.map(renderChange),
+    problems: [...refused, ...writes.warnings],
+    ...(unsafe === undefined ? {} : { unsafe }),
+  };
 }
 
-/** Writes the names in `changes` for their VMs; records the ones they hold now. True when the registry changed. */
-async function writeClaimed(
-  rt: Runtime,
-  world: World,
-  changes: readonly DnsDesired[],
-  registry: ClaimRegistry,
-  result: DnsSyncResult,
-): Promise<boolean> {
-  const allowed = changes.flatMap((c) => {
-    const claim = claimOf(world.config, c.vmid, c.name);
-    const refusal = registryRefusal(claim, registry.get(c.name));
-    if (refusal === undefined) return [{ name: c.name, a: c.a, aaaa: c.aaaa, ttl: c.ttl, claim }];
-    result.problems.push(`${c.name}: not written for VM ${c.vmid} (Notes): it ${refusal}`);
-    return [];
-  });
-  if (allowed.length === 0) return false;
-  const set = await rt.dns.setAddresses(allowed);
-  result.outcomes = set.outcomes;
+function emptyResult(plan: Change[]): DnsSyncResult {
+  return { plan, outcomes: [], deleted: [], withdrawn: [], lines: [], problems: [], withdrawFailed: [] };
+}
+
+/** Writes the planned names as planned, withdraws what is due, records the registry, logs. */
+async function applyDnsPlan(rt: Runtime, p: DnsPlanned, opts: DnsSyncOptions): Promise<DnsSyncResult> {
+  const { registry } = p;
+  const result = emptyResult(p.changes);
+  result.problems.push(...p.refused);
   let dirty = false;
-  const claimByName = new Map(allowed.map((c) => [c.name, c.claim]));
-  const ttlByName = new Map(allowed.map((c) => [c.name, c.ttl]));
-  for (const o of set.outcomes) {
-    const claim = claimByName.get(o.name);
-    if (claim && (o.status === "updated" || o.status === "unchanged"))
-      dirty = recordHeld(registry, o.name, claim) || dirty;
+  let writeError: unknown;
+  try {
+    dirty = await writeClaimed(rt, p, result);
+    for (const w of p.stopped) {
+      // dns.deleteOnStop: the VM still claims the name (it stays registered), it just is not running.
+      const r = await rt.dns.withdrawName(w.name, w.vmid);
+      if (r.status === "withdrawn") {
+        result.deleted.push(w.name);
+        result.lines.push(`${w.name}: deleted (VM ${w.vmid} stopped)`);
+      } else if (r.status === "kept") result.problems.push(`${w.name}: left alone: ${r.reason}`);
+    }
+  } catch (err) {
+    // Withdrawals still get their journal items (without waiting out the masters again).
+    writeError = err;
+  }
+  if (opts.withdraw) {
+    const w = await withdrawNames(rt, p.unclaimed, registry, {
+      journal: opts.withdraw === "unclaimed",
+      ...(writeError instanceof DnsAllMastersFailed ? { mastersDown: writeError } : {}),
+    });
+    result.withdrawn = w.withdrawn;
+    result.withdrawFailed = w.failed;
+    result.lines.push(...w.lines);
+    result.problems.push(...w.problems);
+    dirty ||= p.unclaimed.length > 0;
+  }
+  if (dirty) await rt.state.claimedNames.write(registry);
+  for (const line of result.lines) rt.log(`dns ${line}`);
+  for (const problem of result.problems) rt.log(`dns ${problem}`, "warning");
+  if (writeError !== undefined) throw writeError;
+  return result;
+}
+
+/** Sends the planned writes as they are; records the names their VMs hold now. True when the registry changed. */
+async function writeClaimed(rt: Runtime, p: DnsPlanned, result: DnsSyncResult): Promise<boolean> {
+  const { writes, registry, wants } = p;
+  const sent = writes.writes.length > 0 ? (await rt.dns.applyWrites(writes.writes)).outcomes : [];
+  const byName = new Map([...writes.settled, ...sent].map((o) => [o.name, o]));
+  const want = new Map(wants.map((w, i) => [w.name, { ...w, i }]));
+  // In the order the desired state lists the names.
+  result.outcomes = [...byName.values()].sort(
+    (x, y) => (want.get(x.name)?.i ?? 0) - (want.get(y.name)?.i ?? 0),
+  );
+  let dirty = false;
+  for (const o of result.outcomes) {
+    const w = want.get(o.name);
+    if (w?.claim && (o.status === "updated" || o.status === "unchanged"))
+      dirty = recordHeld(registry, o.name, w.claim) || dirty;
     if (o.status === "updated")
       result.lines.push(
         // An answer lost after the update landed: say how we know it did (the read-back).
-        `${o.name}: -> ${[...o.a, ...o.aaaa].join(",")} TTL ${ttlByName.get(o.name)} (at ${o.master}${o.readBack ? `; ${o.readBack}` : ""})`,
+        `${o.name}: -> ${[...o.a, ...o.aaaa].join(",")} TTL ${w?.ttl} (at ${o.master}${o.readBack ? `; ${o.readBack}` : ""})`,
       );
     if (o.status === "not-owned")
       result.problems.push(`${o.name}: exists without our ownership TXT; left alone`);
     if (o.status === "refused")
-      result.problems.push(`${o.name}: not written for VM ${claim?.vmid}: it ${o.reason}`);
+      result.problems.push(`${o.name}: not written for VM ${w?.claim?.vmid}: it ${o.reason}`);
     if (o.status === "stale")
       result.problems.push(`${o.name}: changed by someone else meanwhile; retried next run`);
   }

@@ -4,6 +4,7 @@ import { collisionsOnNode, computeDesired } from "../desired/compute.ts";
 import { type PlannedMove, propagationAllowanceSeconds } from "../desired/ttl.ts";
 import { InputError, messageOf, PeerError } from "../errors.ts";
 import { runOnNode } from "../remote/apply.ts";
+import { type RemoteSwitchReport, remoteApplied, remoteSwitchReport } from "../remote/reports.ts";
 import type { Runtime } from "./runtime.ts";
 import { type SwitchReport, switchVm } from "./switch.ts";
 import { endMove, lowerTtl, planTtl, restoreAt, type TtlPlan, waitRefusal } from "./ttl-move.ts";
@@ -43,7 +44,8 @@ export interface MigrateSummary extends MigratePlan {
   qemuDowntimeMs?: number;
   /** From the end of the migration task to routes and DNS switched. */
   switchSeconds?: number;
-  switch?: SwitchReport;
+  /** The switch's report: this node's own, or the target's read back (validated, reports.ts). */
+  switch?: SwitchReport | RemoteSwitchReport;
   verified?: { dns: string[]; forwardsInPlace: boolean };
   /**
    * The task failed AFTER the guest's config moved (`migration problems`:
@@ -183,7 +185,7 @@ export async function runMigration(
     summary.switch =
       plan.to === rt.self
         ? await switchVm(rt, plan.vmid, { from: plan.from })
-        : ((await runOnNode(rt.config, plan.to, args)) as SwitchReport);
+        : await runOnNode(rt.config, plan.to, args, { schema: remoteSwitchReport, what: "switch report" });
     summary.pending = summary.switch.pending ?? [];
   } catch (err) {
     // The VM has moved: the target's hook worker and its reconcile finish the switch.
@@ -214,10 +216,11 @@ export async function runMigration(
       }
     }
   }
-  const check = (await runOnNode(rt.config, plan.to, ["apply", "--local", "--dry-run"]).catch(
-    () => undefined,
-  )) as { changes?: unknown[] } | undefined;
-  summary.verified = { dns, forwardsInPlace: Array.isArray(check?.changes) && check.changes.length === 0 };
+  const check = await runOnNode(rt.config, plan.to, ["apply", "--local", "--dry-run"], {
+    schema: remoteApplied,
+    what: "list of changes",
+  }).catch(() => undefined);
+  summary.verified = { dns, forwardsInPlace: check !== undefined && check.changes.length === 0 };
   return summary;
 }
 

@@ -1,7 +1,7 @@
-import { z } from "zod";
-import { messageOf, PeerError } from "../errors.ts";
+import { messageOf } from "../errors.ts";
 import type { Change } from "../plan/types.ts";
 import { runOnNode } from "../remote/apply.ts";
+import { remotePlan } from "../remote/reports.ts";
 import { convergeNode } from "./converge.ts";
 import { syncDns } from "./dns-sync.ts";
 import type { Runtime } from "./runtime.ts";
@@ -24,40 +24,16 @@ export interface ClusterPlan {
   errors: string[];
 }
 
-const changeSchema = z.strictObject({
-  op: z.enum(["add", "update", "remove"]),
-  backend: z.enum(["nat", "proxy", "dns"]),
-  node: z.string().optional(),
-  vmid: z.number().int().optional(),
-  key: z.string(),
-  before: z.string().optional(),
-  after: z.string().optional(),
-  note: z.string().optional(),
-});
-const remotePlanSchema = z.object({ plan: z.array(changeSchema), warnings: z.array(z.string()) });
-
-type ParsedChange = z.output<typeof changeSchema>;
-
-/** exactOptionalPropertyTypes: the optional keys only when present. */
-function toChange({ node, vmid, before, after, note, ...c }: ParsedChange): Change {
-  return {
-    ...c,
-    ...(node === undefined ? {} : { node }),
-    ...(vmid === undefined ? {} : { vmid }),
-    ...(before === undefined ? {} : { before }),
-    ...(after === undefined ? {} : { after }),
-    ...(note === undefined ? {} : { note }),
-  };
-}
-
 async function nodePlan(rt: Runtime, node: string): Promise<NodePlanReport> {
   if (node === rt.self) {
     const r = await convergeNode(rt, node, { dryRun: true });
     return { node, changes: r.plan, warnings: r.warnings };
   }
-  const out = remotePlanSchema.safeParse(await runOnNode(rt.config, node, ["apply", "--local", "--dry-run"]));
-  if (!out.success) throw new PeerError(`node ${node}: apply --local --dry-run printed no plan`);
-  return { node, changes: out.data.plan.map(toChange), warnings: out.data.warnings };
+  const out = await runOnNode(rt.config, node, ["apply", "--local", "--dry-run"], {
+    schema: remotePlan,
+    what: "plan",
+  });
+  return { node, changes: out.plan, warnings: out.warnings };
 }
 
 export async function planCluster(rt: Runtime): Promise<ClusterPlan> {

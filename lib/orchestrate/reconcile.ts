@@ -1,4 +1,5 @@
-import { graceMsFor, moveEndsAt } from "../desired/ttl.ts";
+import type { Departure } from "../desired/compute.ts";
+import { graceMsFor, moveEndsAt, type PlannedMove } from "../desired/ttl.ts";
 import { messageOf } from "../errors.ts";
 import { UnsafePlan } from "../plan/safety.ts";
 import { applyOnNode } from "../remote/apply.ts";
@@ -7,6 +8,7 @@ import { convergeNode, type NodeConvergence } from "./converge.ts";
 import { type DnsSyncResult, syncDns, syncDnsStrict, withdrawStrict } from "./dns-sync.ts";
 import { observe, type World } from "./observe.ts";
 import { dnsWork, nodeWork, withdrawWork } from "./pending.ts";
+import { runStage } from "./pipeline.ts";
 import type { Runtime } from "./runtime.ts";
 import { BUSY_VM_WAIT_MS, type SwitchReport, switchVm } from "./switch.ts";
 import { vmsToSwitch } from "./switch-due.ts";
@@ -73,6 +75,8 @@ async function drainJournal(rt: Runtime, report: ReconcileReport): Promise<void>
   );
 }
 
+type Step = (what: string, fn: () => Promise<void>) => Promise<void>;
+
 export interface ReconcileOptions {
   dryRun?: boolean;
   /** Apply plans over the safety threshold. */
@@ -80,11 +84,12 @@ export interface ReconcileOptions {
 }
 
 export async function reconcile(rt: Runtime, opts: ReconcileOptions = {}): Promise<ReconcileReport> {
-  const dryRun = opts.dryRun ?? false;
+  // Passed to every stage; runStage (pipeline.ts) is where a dry run stops before applying.
+  const mode = { dryRun: opts.dryRun ?? false };
   const safety = opts.force ? undefined : rt.config.safety;
   const report: ReconcileReport = {
     node: rt.self,
-    dryRun,
+    dryRun: mode.dryRun,
     drained: { done: [], failed: [] },
     switched: [],
     busy: [],
@@ -93,7 +98,7 @@ export async function reconcile(rt: Runtime, opts: ReconcileOptions = {}): Promi
     pending: [],
     unsafe: [],
   };
-  const step = async (what: string, fn: () => Promise<void>) => {
+  const step: Step = async (what, fn) => {
     try {
       await fn();
     } catch (err) {
@@ -103,9 +108,18 @@ export async function reconcile(rt: Runtime, opts: ReconcileOptions = {}): Promi
     }
   };
 
-  // A worker SIGKILLed on this node may have left a cluster lock that other nodes would wait 120 s for.
-  if (!dryRun) await step("locks", async () => void (await rt.state.breakDeadClusterLocks()));
-  if (!dryRun) await step("journal", () => drainJournal(rt, report));
+  // Nothing to plan here: what earlier runs left is the plan.
+  await runStage(
+    {
+      plan: async () => ({ changes: [] }),
+      apply: async () => {
+        // A worker SIGKILLed on this node may have left a cluster lock that other nodes would wait 120 s for.
+        await step("locks", async () => void (await rt.state.breakDeadClusterLocks()));
+        await step("journal", () => drainJournal(rt, report));
+      },
+    },
+    mode,
+  );
 
   let world: World;
   try {
@@ -118,23 +132,19 @@ export async function reconcile(rt: Runtime, opts: ReconcileOptions = {}): Promi
   }
   report.notes = world.notes;
   const hereNow = world.placements.filter((p) => p.node === rt.self && p.status === "running");
-  if (!dryRun) {
-    for (const vmid of vmsToSwitch(rt.self, hereNow, await rt.state.lastApplied.list())) {
-      await step(`switch VM ${vmid}`, async () => {
-        try {
-          report.switched.push(await switchVm(rt, vmid, { lockWaitMs: BUSY_VM_WAIT_MS }));
-        } catch (err) {
-          // The hook's worker (or a migrate) is switching this VM right now: it
-          // finishes the job, and the next run checks the result.
-          if (!(err instanceof LockTimeoutError)) throw err;
-          report.busy.push(vmid);
-          rt.log(`VM ${vmid}: being switched by another process; left to it`);
-        }
-      });
-    }
-  }
+  await runStage(
+    {
+      plan: async () => ({
+        changes: [],
+        vmids: vmsToSwitch(rt.self, hereNow, await rt.state.lastApplied.list()),
+      }),
+      apply: ({ vmids }) => switchArrivals(rt, vmids, report, step),
+    },
+    mode,
+  );
   await step("converge", async () => {
-    report.local = await convergeNode(rt, rt.self, { dryRun, ...(safety ? { safety } : {}) });
+    report.local = await convergeNode(rt, rt.self, { ...mode, ...(safety ? { safety } : {}) });
+    if (report.local.unsafe) report.unsafe.push(report.local.unsafe);
   });
   // Names point here only while this node's forwards are in place; withdrawing
   // names nobody claims any more does not depend on them.
@@ -144,35 +154,73 @@ export async function reconcile(rt: Runtime, opts: ReconcileOptions = {}): Promi
       `dns: names of VM ${hereNow.map((p) => p.vmid).join(", ")} not checked: this node did not converge`,
     );
   await step("dns", async () => {
-    try {
-      // Every node withdraws names nobody claims any more (under the dns lock: the first one does it).
-      report.dns = await syncDns(rt, vmids, { dryRun, withdraw: "unclaimed", ...(safety ? { safety } : {}) });
-    } catch (err) {
-      if (err instanceof UnsafePlan) throw err;
+    // Every node withdraws names nobody claims any more (under the dns lock: the first one does it).
+    report.dns = await syncDns(rt, vmids, {
+      ...mode,
+      withdraw: "unclaimed",
+      ...(safety ? { safety } : {}),
       // Journaled, so the drift is finished by whichever run reaches a master first.
-      if (!dryRun) for (const vmid of vmids) await rt.state.recordPending(dnsWork, { vmid });
-      throw err;
-    }
+      failed: async () => {
+        for (const vmid of vmids) await rt.state.recordPending(dnsWork, { vmid });
+      },
+    });
+    if (report.dns.unsafe) report.unsafe.push(report.dns.unsafe);
   });
-  if (!dryRun) {
-    // A departure whose VM was not switched anywhere yet (its last-applied record
-    // still names the old node) is kept: dropping it would make the old node
-    // record it again with a fresh grace period, forever.
-    const lastByVmid = new Map((await rt.state.lastApplied.list()).map((r) => [r.vmid, r.node]));
-    const { config, departures, moves } = world;
-    const now = rt.now();
-    await step("departures", () =>
-      rt.departures.prune(
-        now - config.graceSeconds * 1000,
-        // A planned move's grace can outlast graceSeconds (its old TTL + propagation).
-        (d) => lastByVmid.get(d.vmid) === d.node || d.leftAt + graceMsFor(config, d, moves) > now,
-      ),
-    );
-    // A move whose lowered TTL is over: the DNS step above already restored the TTL.
-    await step("moves", () => rt.moves.prune((m) => moveEndsAt(config, m, departures, moves) <= now));
-  }
+  await runStage({ plan: () => planPrune(rt, world), apply: (p) => prune(rt, p, step) }, mode);
   await listPending(rt, report);
   return report;
+}
+
+/** Switches the VMs that arrived here without a hook (switch-due.ts). */
+async function switchArrivals(
+  rt: Runtime,
+  vmids: readonly number[],
+  report: ReconcileReport,
+  step: Step,
+): Promise<void> {
+  for (const vmid of vmids) {
+    await step(`switch VM ${vmid}`, async () => {
+      try {
+        report.switched.push(await switchVm(rt, vmid, { lockWaitMs: BUSY_VM_WAIT_MS }));
+      } catch (err) {
+        // The hook's worker (or a migrate) is switching this VM right now: it
+        // finishes the job, and the next run checks the result.
+        if (!(err instanceof LockTimeoutError)) throw err;
+        report.busy.push(vmid);
+        rt.log(`VM ${vmid}: being switched by another process; left to it`);
+      }
+    });
+  }
+}
+
+/** What the end of the run prunes: which departures stay, and when a planned move is over. */
+interface PrunePlan {
+  changes: [];
+  cutoff: number;
+  keepDeparture: (d: Departure) => boolean;
+  moveOver: (m: PlannedMove) => boolean;
+}
+
+async function planPrune(rt: Runtime, world: World): Promise<PrunePlan> {
+  // A departure whose VM was not switched anywhere yet (its last-applied record
+  // still names the old node) is kept: dropping it would make the old node
+  // record it again with a fresh grace period, forever.
+  const lastByVmid = new Map((await rt.state.lastApplied.list()).map((r) => [r.vmid, r.node]));
+  const { config, departures, moves } = world;
+  const now = rt.now();
+  return {
+    changes: [],
+    cutoff: now - config.graceSeconds * 1000,
+    // A planned move's grace can outlast graceSeconds (its old TTL + propagation).
+    keepDeparture: (d) => lastByVmid.get(d.vmid) === d.node || d.leftAt + graceMsFor(config, d, moves) > now,
+    // A move whose lowered TTL is over: the DNS step already restored the TTL.
+    moveOver: (m) => moveEndsAt(config, m, departures, moves) <= now,
+  };
+}
+
+async function prune(rt: Runtime, p: PrunePlan, step: Step): Promise<void> {
+  await step("departures", () => rt.departures.prune(p.cutoff, p.keepDeparture));
+  await step("moves", () => rt.moves.prune(p.moveOver));
 }
 
 async function listPending(rt: Runtime, report: ReconcileReport): Promise<void> {

@@ -7,6 +7,7 @@ import { type DnsSyncResult, followPropagation, syncDnsStrict } from "./dns-sync
 import { observe } from "./observe.ts";
 import { dnsWork, nodeWork } from "./pending.ts";
 import type { Runtime } from "./runtime.ts";
+import { switchOrigin } from "./switch-origin.ts";
 
 // The switch: a VM now runs on this node. In order, each step journaled
 // before it runs and cleared after it succeeded:
@@ -94,22 +95,27 @@ export async function switchVm(
       }
 
       const last = await rt.state.lastApplied.get(vmid);
-      const from = [opts.from, last?.node].find((n) => n && n !== rt.self && world.config.nodes[n]);
       const ip = placement.ip;
-      if (from) {
-        report.from = from;
-        const oldIp = last?.privateIPs[0] ?? ip;
-        // The IPv6 the old node forwarded to (a discovered one too): grace forwards IPv6 with it.
-        const oldIp6 = last?.privateIPv6 ?? placement.ip6;
-        // Best effort: without quorum pmxcfs is read-only; the old node's own
-        // convergence then records the departure itself (converge.ts).
-        if (oldIp) {
-          await rt.departures
-            .add({ vmid, node: from, ip: oldIp, ...(oldIp6 ? { ip6: oldIp6 } : {}), leftAt: rt.now() })
-            .catch((err: unknown) =>
-              rt.log(`VM ${vmid}: departure from ${from} not recorded: ${messageOf(err)}`),
-            );
-        }
+      const origin = switchOrigin({
+        self: rt.self,
+        hint: opts.from,
+        last,
+        knownNodes: new Set(Object.keys(world.config.nodes)),
+        ip,
+        ip6: placement.ip6,
+        vmid,
+        now: rt.now(),
+      });
+      const from = origin.from;
+      if (from) report.from = from;
+      // Best effort: without quorum pmxcfs is read-only; the old node's own
+      // convergence then records the departure itself (converge.ts).
+      if (origin.departure) {
+        await rt.departures
+          .add(origin.departure)
+          .catch((err: unknown) =>
+            rt.log(`VM ${vmid}: departure from ${from} not recorded: ${messageOf(err)}`),
+          );
       }
 
       report.local = await journaledStep(rt, nodeWork, { node: rt.self }, () =>

@@ -1,19 +1,17 @@
-import type { VmConfig } from "../config/types.ts";
-import type { DnsDesired, NodeDesired } from "../desired/types.ts";
-import { type NameState, planFromState, ttlDiffers } from "../dns/changes.ts";
-import type { NatBackend } from "../nat/backend.ts";
+import type { NatConfig, ProxyConfig, VmConfig } from "../config/types.ts";
+import type { NodeDesired } from "../desired/types.ts";
 import type { NatCurrent } from "../nat/parse.ts";
-import type { NatPlan } from "../nat/plan.ts";
+import { type NatPlan, planNatFor } from "../nat/plan.ts";
 import type { NatForward } from "../nat/spec.ts";
-import type { ProxyBackend, ProxyCurrent, ProxyPlan } from "../proxy/backend.ts";
-import type { RouteTable } from "../proxy/plan.ts";
+import { type ProxyCurrent, type ProxyPlan, planProxyFor, type RouteTable } from "../proxy/plan.ts";
 import type { Change } from "./types.ts";
 
 // PURE: the difference between what should be (lib/desired) and what is (read
 // back from nft, HAProxy, the DNS master), as one printable, JSON-able plan.
 // Identical input gives an identical plan; applying an empty plan is a no-op.
 // Each backend knows its own diff (lib/nat/plan.ts, lib/proxy/plan.ts,
-// lib/dns/changes.ts); this module puts them side by side for a node and for DNS.
+// lib/plan/dns.ts); this module puts a node's side by side. Plain data in,
+// plain data out: no backend object, no I/O.
 
 export interface NodePlan {
   node: string;
@@ -25,14 +23,26 @@ export interface NodePlan {
   warnings: string[];
 }
 
+/** What a node holds now, as its backends read it back. */
+export interface NodeCurrent {
+  nat: NatCurrent;
+  proxy: ProxyCurrent;
+}
+
+/** The settings that decide how a node's backends spell the desired state. */
+export interface NodeSettings {
+  nat: Pick<NatConfig, "backend" | "table">;
+  proxy: Pick<ProxyConfig, "backend" | "socket">;
+}
+
 export function planNode(
   desired: NodeDesired,
-  nat: { backend: NatBackend; current: NatCurrent },
-  proxy: { backend: ProxyBackend; current: ProxyCurrent },
+  current: NodeCurrent,
+  settings: NodeSettings,
   now: number,
 ): NodePlan {
-  const natPlan = nat.backend.plan(desired, nat.current, now);
-  const proxyPlan = proxy.backend.plan(desired, proxy.current, now);
+  const natPlan = planNatFor(settings.nat, desired, current.nat, now);
+  const proxyPlan = planProxyFor(settings.proxy, desired, current.proxy, now);
   const node = desired.node;
   return {
     node,
@@ -96,40 +106,4 @@ export function holdUnresolved(
   return { ...desired, forwards, routes };
 }
 
-export interface DnsPlan {
-  changes: Change[];
-  /** Names left alone (not ours); not changes. */
-  warnings: string[];
-}
-
-/** The writes that bring `desired` names to their addresses, from what was read (`current`). */
-export function planDns(desired: readonly DnsDesired[], current: ReadonlyMap<string, NameState>): DnsPlan {
-  const plan: DnsPlan = { changes: [], warnings: [] };
-  for (const d of [...desired].sort((a, b) => a.name.localeCompare(b.name))) {
-    const state = current.get(d.name) ?? { exists: false, a: [], aaaa: [], txt: [], owned: false };
-    const p = planFromState(d.name, { a: d.a, aaaa: d.aaaa }, state, d.ttl);
-    if (p.kind === "unchanged") continue;
-    if (p.kind === "not-owned") {
-      plan.warnings.push(`${d.name}: exists without our ownership TXT; left alone`);
-      continue;
-    }
-    const after = [...d.a, ...d.aaaa].join(",");
-    plan.changes.push(
-      p.write.form.kind === "create"
-        ? { op: "add", backend: "dns", vmid: d.vmid, key: d.name, after }
-        : {
-            op: "update",
-            backend: "dns",
-            vmid: d.vmid,
-            key: d.name,
-            before: [...state.a, ...state.aaaa].join(","),
-            after,
-            // A planned move lowers the TTL, the end of its grace restores it: same addresses.
-            ...(state.ttl !== undefined && ttlDiffers(state, d.ttl)
-              ? { note: `TTL ${state.ttl} -> ${d.ttl}` }
-              : {}),
-          },
-    );
-  }
-  return plan;
-}
+export { type DnsPlan, type DnsPlanSettings, type DnsWant, type NameRead, planDns } from "./dns.ts";

@@ -35,15 +35,26 @@ export function riskyCount(changes: readonly Change[]): number {
   return changes.filter((c) => c.op !== "add" && isManagedItem(c)).length;
 }
 
-/** Throws UnsafePlan when `changes` rewrite or remove more than the limit's share of `existing` managed items. */
-export function assertSafe(changes: readonly Change[], existing: number, limit: SafetyLimit): void {
-  if (existing < MIN_EXISTING_FOR_SAFETY) return;
+/**
+ * Why the plan is unsafe (the UnsafePlan message), or undefined when
+ * `changes` rewrite or remove at most the limit's share of `existing` managed items.
+ */
+export function safetyVerdict(
+  changes: readonly Change[],
+  existing: number,
+  limit: SafetyLimit,
+): string | undefined {
+  if (existing < MIN_EXISTING_FOR_SAFETY) return undefined;
   const risky = riskyCount(changes);
   const percent = (risky / existing) * 100;
-  if (percent <= limit.maxChangePercent) return;
+  if (percent <= limit.maxChangePercent) return undefined;
   const first = changes.find(isManagedItem);
   const where = first?.backend === "dns" ? "dns" : first?.node ? `node ${first.node}` : "plan";
-  throw new UnsafePlan(
-    `${where}: the plan rewrites or removes ${risky} of ${existing} managed ${first?.backend === "dns" ? "names" : "forwards and routes"} (${Math.round(percent)}%), more than safety.maxChangePercent (${limit.maxChangePercent}%); nothing was changed; run with --force to apply it`,
-  );
+  return `${where}: the plan rewrites or removes ${risky} of ${existing} managed ${first?.backend === "dns" ? "names" : "forwards and routes"} (${Math.round(percent)}%), more than safety.maxChangePercent (${limit.maxChangePercent}%); nothing was changed; run with --force to apply it`;
+}
+
+/** Throws UnsafePlan when `changes` rewrite or remove more than the limit's share of `existing` managed items. */
+export function assertSafe(changes: readonly Change[], existing: number, limit: SafetyLimit): void {
+  const unsafe = safetyVerdict(changes, existing, limit);
+  if (unsafe !== undefined) throw new UnsafePlan(unsafe);
 }

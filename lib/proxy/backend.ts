@@ -1,8 +1,9 @@
 import type { ProxyConfig } from "../config/types.ts";
 import type { Exec } from "../process/run.ts";
-import { createHaproxyBackend, haproxyMapFormat, type ProxyBackend } from "./haproxy.ts";
-import { createNginxBackend, nginxMapFormat } from "./nginx.ts";
-import type { ProxyCurrent, RouteTable } from "./plan.ts";
+import { createHaproxyBackend, type ProxyBackend } from "./haproxy.ts";
+import { haproxyMapFormat, nginxMapFormat } from "./map-formats.ts";
+import { createNginxBackend } from "./nginx.ts";
+import { type ProxyCurrent, planProxyFor, type RouteTable } from "./plan.ts";
 import type { RouteKind } from "./routes.ts";
 import { routeSpec } from "./routes.ts";
 
@@ -28,11 +29,8 @@ function noProxy(proxy: ProxyConfig): ProxyBackend {
   const empty = { path: proxy.mapDir, fileText: null, runtime: null };
   return {
     render: (desired, now) => routeSpec(desired, now),
-    current: async () => ({ backend: "none", maps: { sni: empty, http: empty } }),
-    plan: (desired, _current, now) => {
-      routeSpec(desired, now);
-      return { backend: "none", changes: [], files: [], swaps: [], reload: false };
-    },
+    read: async () => ({ backend: "none", maps: { sni: empty, http: empty } }),
+    plan: (desired, current, now) => planProxyFor(proxy, desired, current, now),
     apply: async () => {},
   };
 }

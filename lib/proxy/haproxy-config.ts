@@ -1,5 +1,5 @@
 import { checkIPv4, checkIPv6, checkPath, checkPort } from "../backend/validate.ts";
-import type { RouteKind } from "./routes.ts";
+import { mapPath } from "./map-formats.ts";
 
 // PURE: the HAProxy configuration an admin includes (or runs as is): one TCP
 // frontend routing TLS by SNI and one HTTP frontend routing by Host, both
@@ -30,9 +30,8 @@ export interface HaproxyConfigOptions {
   standalone?: boolean;
 }
 
-export function haproxyMapPath(mapDir: string, kind: RouteKind): string {
-  return `${mapDir.replace(/\/+$/, "")}/${kind}.map`;
-}
+/** Where HAProxy's map of `kind` lives (the same layout as nginx's: map-formats.ts). */
+export const haproxyMapPath = mapPath;
 
 export function renderHaproxyConfig(opts: HaproxyConfigOptions): string {
   const socket = checkPath("proxy.socket", opts.socket);

@@ -6,14 +6,8 @@ import { PeerError } from "../errors.ts";
 import { haproxyCommand, parseShowMap, SocketUnreachable, swapMap } from "./admin-socket.ts";
 import { readFileOrNull, writeMapFiles } from "./files.ts";
 import { haproxyMapPath } from "./haproxy-config.ts";
-import {
-  type MapFormat,
-  type MapState,
-  type ProxyCurrent,
-  type ProxyPlan,
-  planProxy,
-  type RouteTable,
-} from "./plan.ts";
+import { haproxyMapFormat } from "./map-formats.ts";
+import { type MapState, type ProxyCurrent, type ProxyPlan, planProxyFor } from "./plan.ts";
 import { ROUTE_KINDS, type RouteKind, type RouteSpec, routeSpec } from "./routes.ts";
 
 // HAProxy backend: the map files persist routes across restarts, the admin
@@ -22,21 +16,7 @@ import { ROUTE_KINDS, type RouteKind, type RouteSpec, routeSpec } from "./routes
 
 export type ProxyBackend = NodeBackend<RouteSpec, ProxyCurrent, ProxyPlan>;
 
-const HEADER = "# managed by pvemigrate-dns: name ip:port (runtime changes go through the admin socket)\n";
-
-export const haproxyMapFormat: MapFormat = {
-  render: (_kind, entries) => HEADER + entries.map((e) => `${e.name} ${e.target}\n`).join(""),
-  parse(text) {
-    const out: RouteTable = {};
-    for (const line of text.split("\n")) {
-      const t = line.trim();
-      if (t === "" || t.startsWith("#")) continue;
-      const [name, target] = t.split(/\s+/);
-      if (name !== undefined && target !== undefined) out[name] = target;
-    }
-    return out;
-  },
-};
+export { haproxyMapFormat };
 
 export function createHaproxyBackend(opts: { proxy: ProxyConfig }): ProxyBackend {
   const socket = checkPath("proxy.socket", opts.proxy.socket);
@@ -69,22 +49,11 @@ export function createHaproxyBackend(opts: { proxy: ProxyConfig }): ProxyBackend
 
   return {
     render: (desired: NodeDesired, now: number) => routeSpec(desired, now),
-    async current() {
+    async read() {
       const [sni, http] = await Promise.all([readMap("sni"), readMap("http")]);
       return { backend: "haproxy", maps: { sni, http } };
     },
-    plan(desired, current, now) {
-      const plan = planProxy("haproxy", routeSpec(desired, now), current, haproxyMapFormat, now);
-      const down = ROUTE_KINDS.some((k) => current.maps[k].runtime === null);
-      if (down && plan.files.length > 0) {
-        plan.warnings = [
-          ...(plan.warnings ?? []),
-          `haproxy admin socket ${socket} not reachable: map files only (loaded when HAProxy starts)`,
-        ];
-      }
-      // HAProxy takes route changes through its socket (or its files at start), never a reload.
-      return { ...plan, reload: false };
-    },
+    plan: (desired, current, now) => planProxyFor(opts.proxy, desired, current, now),
     async apply(plan) {
       const known = ROUTE_KINDS.map(pathOf);
       // File first: if the swap fails, a restart still loads the right routes.

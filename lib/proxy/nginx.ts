@@ -5,7 +5,8 @@ import { PeerError } from "../errors.ts";
 import type { Exec } from "../process/run.ts";
 import { readFileOrNull, writeMapFiles } from "./files.ts";
 import type { ProxyBackend } from "./haproxy.ts";
-import { type MapFormat, type MapState, planProxy, type RouteTable } from "./plan.ts";
+import { mapPath, nginxMapFormat } from "./map-formats.ts";
+import { type MapState, planProxyFor } from "./plan.ts";
 import { ROUTE_KINDS, type RouteKind, routeSpec } from "./routes.ts";
 
 // nginx backend, for nodes that already run nginx: the same routes as
@@ -22,22 +23,8 @@ export interface NginxConfigOptions {
   ipv6?: boolean;
 }
 
-export const nginxMapPath = (mapDir: string, kind: RouteKind): string =>
-  `${mapDir.replace(/\/+$/, "")}/${kind}.map`;
-
-const HEADER = "# managed by pvemigrate-dns: included in a map block (name ip:port;)\n";
-
-export const nginxMapFormat: MapFormat = {
-  render: (_kind, entries) => HEADER + entries.map((e) => `${e.name} ${e.target};\n`).join(""),
-  parse(text) {
-    const out: RouteTable = {};
-    for (const line of text.split("\n")) {
-      const m = /^\s*(\S+)\s+(\S+);\s*$/.exec(line);
-      if (m && !line.trim().startsWith("#")) out[m[1]!] = m[2]!;
-    }
-    return out;
-  },
-};
+export const nginxMapPath = mapPath;
+export { nginxMapFormat };
 
 /**
  * The `stream { }` and `http { }` pieces an admin adds to nginx.conf. An
@@ -96,11 +83,10 @@ export function createNginxBackend(opts: { proxy: ProxyConfig; exec: Exec }): Pr
   });
   return {
     render: (desired: NodeDesired, now: number) => routeSpec(desired, now),
-    async current() {
+    async read() {
       return { backend: "nginx", maps: { sni: await readMap("sni"), http: await readMap("http") } };
     },
-    plan: (desired, current, now) =>
-      planProxy("nginx", routeSpec(desired, now), current, nginxMapFormat, now),
+    plan: (desired, current, now) => planProxyFor(opts.proxy, desired, current, now),
     async apply(plan) {
       await writeMapFiles(plan.files, ROUTE_KINDS.map(pathOf));
       if (!plan.reload) return;

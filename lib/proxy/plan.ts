@@ -1,18 +1,21 @@
 import type { BackendPlan } from "../backend/types.ts";
+import type { ProxyConfig } from "../config/types.ts";
+import type { NodeDesired } from "../desired/types.ts";
 import type { Change } from "../plan/types.ts";
+import { haproxyMapFormat, type MapFormat, nginxMapFormat, type RouteTable } from "./map-formats.ts";
 import {
   describeRouteTarget,
   ROUTE_KINDS,
   type RouteEntry,
   type RouteKind,
   type RouteSpec,
+  routeSpec,
 } from "./routes.ts";
+
+export type { MapFormat, RouteTable } from "./map-formats.ts";
 
 // PURE: desired routes vs. what the proxy holds -> printable changes, the map
 // files to (re)write and, for HAProxy, the maps to swap at run time.
-
-/** name -> "ip:port" */
-export type RouteTable = Record<string, string>;
 
 export interface MapState {
   path: string;
@@ -35,12 +38,6 @@ export interface ProxyPlan extends BackendPlan {
   swaps: { kind: RouteKind; path: string; entries: RouteTable }[];
   /** nginx: reload after writing files. */
   reload: boolean;
-}
-
-/** How one proxy spells a map file. */
-export interface MapFormat {
-  render(kind: RouteKind, entries: readonly RouteEntry[]): string;
-  parse(text: string): RouteTable;
 }
 
 export function toTable(entries: readonly RouteEntry[]): RouteTable {
@@ -99,4 +96,31 @@ export function planProxy(
     if (lines.length > 0 && state.runtime === null) plan.reload = true;
   }
   return plan;
+}
+
+/**
+ * The proxy's plan from plain data: the `proxy` settings, the node's desired
+ * routes and what the proxy holds (its backend's read()). Bad input (a
+ * hostile name or target) fails here, whatever the backend, before anything
+ * is applied.
+ */
+export function planProxyFor(
+  proxy: Pick<ProxyConfig, "backend" | "socket">,
+  desired: NodeDesired,
+  current: ProxyCurrent,
+  now: number,
+): ProxyPlan {
+  const spec = routeSpec(desired, now);
+  if (proxy.backend === "none") return { backend: "none", changes: [], files: [], swaps: [], reload: false };
+  if (proxy.backend === "nginx") return planProxy("nginx", spec, current, nginxMapFormat, now);
+  const plan = planProxy("haproxy", spec, current, haproxyMapFormat, now);
+  const down = ROUTE_KINDS.some((k) => current.maps[k].runtime === null);
+  if (down && plan.files.length > 0) {
+    plan.warnings = [
+      ...(plan.warnings ?? []),
+      `haproxy admin socket ${proxy.socket} not reachable: map files only (loaded when HAProxy starts)`,
+    ];
+  }
+  // HAProxy takes route changes through its socket (or its files at start), never a reload.
+  return { ...plan, reload: false };
 }

@@ -1,10 +1,12 @@
 import { stat } from "node:fs/promises";
 import { join } from "node:path";
-import { z } from "zod";
+import type { z } from "zod";
 import type { Config } from "../config/types.ts";
 import { PLAIN_WORD } from "../config/values.ts";
 import { PeerError } from "../errors.ts";
 import { type Exec, netnsExec, run, runLocal } from "../process/run.ts";
+import { untrusted } from "../text/untrusted.ts";
+import { remoteApplied } from "./reports.ts";
 
 // Reaching another node: run `pvemigrate-dns apply --local` there, which
 // converges that node to the cluster's current state (a departed VM's
@@ -94,30 +96,46 @@ function knownHostsOptions(file: string | undefined): string[] {
   return ["-o", `UserKnownHostsFile=${file}`, "-o", "GlobalKnownHostsFile=none"];
 }
 
-/** Runs `pvemigrate-dns <args> --json` on `node` and returns its parsed JSON output. */
-export async function runOnNode(
+/** How much of a peer's stderr an error quotes (escaped: it is another process's text). */
+const STDERR_MAX_CHARS = 400;
+
+/** What to expect from the peer: the schema (reports.ts) and its name in an error ("list of changes"). */
+export interface RemoteOutput<S extends z.ZodType> {
+  schema: S;
+  what: string;
+}
+
+/**
+ * Runs `pvemigrate-dns <args> --json` on `node` and returns its output parsed
+ * by `expected.schema`; a PeerError names the node when it cannot run, fails,
+ * or prints something else.
+ */
+export async function runOnNode<S extends z.ZodType>(
   config: Config,
   node: string,
   args: readonly string[],
+  expected: RemoteOutput<S>,
   timeoutMs = 120_000,
-): Promise<unknown> {
+): Promise<z.output<S>> {
   const knownHostsFile = config.remote.transport === "ssh" ? await nodeKnownHosts(config, node) : undefined;
   const argv = remoteArgv(config, node, [...args, "--json"], knownHostsFile ? { knownHostsFile } : {});
   const r = await run(argv, { timeoutMs }).catch((err: Error) => {
     throw new PeerError(`node ${node}: cannot run ${argv[0]}: ${err.message}`);
   });
+  if (r.code !== 0 && r.code !== 3) {
+    const last = r.stderr.trim().split("\n").slice(-2).join(" | ");
+    const why = last ? untrusted(last, STDERR_MAX_CHARS) : `exit ${r.code ?? r.signal}`;
+    throw new PeerError(`node ${node}: ${args.join(" ")} failed: ${why}`);
+  }
   let out: unknown;
   try {
     out = JSON.parse(r.stdout);
   } catch {
-    out = undefined;
+    throw new PeerError(`node ${node}: ${args.join(" ")} printed no JSON result`);
   }
-  if (r.code !== 0 && r.code !== 3) {
-    const why = r.stderr.trim().split("\n").slice(-2).join(" | ") || `exit ${r.code ?? r.signal}`;
-    throw new PeerError(`node ${node}: ${args.join(" ")} failed: ${why}`);
-  }
-  if (out === undefined) throw new PeerError(`node ${node}: ${args.join(" ")} printed no JSON result`);
-  return out;
+  const parsed = expected.schema.safeParse(out);
+  if (!parsed.success) throw new PeerError(`node ${node}: ${args.join(" ")} printed no ${expected.what}`);
+  return parsed.data;
 }
 
 export interface RemoteApplyResult {
@@ -125,12 +143,11 @@ export interface RemoteApplyResult {
   changes: string[];
 }
 
-/** The part of `apply --local --json` (a NodeConvergence) read back from another node. */
-const remoteApplyOutput = z.object({ changes: z.array(z.string()) });
-
 /** Converges `node` by running `apply --local` there; a PeerError names the node when it cannot. */
 export async function applyOnNode(config: Config, node: string): Promise<RemoteApplyResult> {
-  const out = remoteApplyOutput.safeParse(await runOnNode(config, node, ["apply", "--local"]));
-  if (!out.success) throw new PeerError(`node ${node}: apply --local printed no list of changes`);
-  return { node, changes: out.data.changes };
+  const out = await runOnNode(config, node, ["apply", "--local"], {
+    schema: remoteApplied,
+    what: "list of changes",
+  });
+  return { node, changes: out.changes };
 }

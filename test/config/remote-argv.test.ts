@@ -5,6 +5,7 @@ import { loadConfig } from "../../lib/config/load.ts";
 import type { Config } from "../../lib/config/types.ts";
 import { PeerError } from "../../lib/errors.ts";
 import { nodeKnownHostsPath, remoteArgv, runOnNode } from "../../lib/remote/apply.ts";
+import { remoteApplied } from "../../lib/remote/reports.ts";
 import { baseDoc, type Fixture, makeFixture } from "./fixture.ts";
 
 // remoteArgv under ssh: every remote word reaches the remote shell unquoted,
@@ -74,7 +75,9 @@ describe("ssh to another node uses that node's known_hosts in pmxcfs, like PVE::
     writeFileSync(join(bin, "ssh"), `#!/bin/sh\nprintf '%s\\n' "$@" > '${record}'\necho '{"changes":[]}'\n`);
     chmodSync(join(bin, "ssh"), 0o755);
     process.env.PATH = `${bin}:${savedPath}`;
-    await expect(runOnNode(config, "pve2", ["apply", "--local"])).resolves.toEqual({ changes: [] });
+    await expect(
+      runOnNode(config, "pve2", ["apply", "--local"], { schema: remoteApplied, what: "list of changes" }),
+    ).resolves.toEqual({ changes: [] });
     return readFileSync(record, "utf8").trimEnd().split("\n");
   }
 

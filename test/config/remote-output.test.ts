@@ -3,7 +3,8 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { loadConfig } from "../../lib/config/load.ts";
 import { PeerError } from "../../lib/errors.ts";
-import { applyOnNode } from "../../lib/remote/apply.ts";
+import { applyOnNode, runOnNode } from "../../lib/remote/apply.ts";
+import { remoteSwitchReport } from "../../lib/remote/reports.ts";
 import { baseDoc, makeFixture } from "./fixture.ts";
 
 // What another node prints is validated, not cast: `apply --local --json` from
@@ -14,9 +15,9 @@ import { baseDoc, makeFixture } from "./fixture.ts";
 const fx = makeFixture();
 afterAll(() => fx.cleanup());
 
-async function configPrinting(json: string) {
+async function configPrinting(json: string, body?: string) {
   const script = join(fx.dir, `node-${Math.random().toString(36).slice(2)}.sh`);
-  writeFileSync(script, `#!/bin/sh\nprintf '%s\\n' '${json}'\n`);
+  writeFileSync(script, body ?? `#!/bin/sh\nprintf '%s\\n' '${json}'\n`);
   chmodSync(script, 0o755);
   const doc = baseDoc();
   doc.remote = { transport: "netns", command: [script] };
@@ -41,6 +42,49 @@ describe("applyOnNode reads back another node's answer", () => {
       const config = await configPrinting(json);
       await expect(applyOnNode(config, "pve2")).rejects.toThrow(
         new PeerError("node pve2: apply --local printed no list of changes"),
+      );
+    },
+  );
+});
+
+describe("runOnNode quotes a failing node's stderr bounded and escaped", () => {
+  it("one line, terminal escapes visible, at most a few hundred characters", async () => {
+    // The peer's stderr: a forged log line, an escape sequence, then 20 000 characters.
+    const config = await configPrinting(
+      "",
+      `#!/bin/sh\nprintf 'first\\n\\033[2Jforged line\\n%s' "$(head -c 20000 /dev/zero | tr '\\0' x)" >&2\nexit 2\n`,
+    );
+    const err = await applyOnNode(config, "pve2").catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(PeerError);
+    const message = (err as Error).message;
+    expect(message).toMatch(
+      /^node pve2: apply --local failed: \\x1b\[2Jforged line \| x+\.\.\.\(\d+ more characters\)$/,
+    );
+    expect(message).not.toContain("\n");
+    expect(message).not.toContain("\x1b");
+    expect(message.length).toBeLessThan(500);
+  });
+});
+
+describe("a switch report read back from the target is validated, not cast", () => {
+  const expected = { schema: remoteSwitchReport, what: "switch report" };
+  it("keeps what the target reported", async () => {
+    const report = {
+      vmid: 101,
+      to: "pve2",
+      local: { ok: true, value: { changes: ["nat: + tcp/25"] } },
+      pending: [],
+    };
+    const config = await configPrinting(JSON.stringify(report));
+    expect(await runOnNode(config, "pve2", ["switch", "101"], expected)).toEqual(report);
+  });
+
+  it.each([['{"vmid":"101","to":"pve2","pending":[]}'], ['{"vmid":101,"to":"pve2"}'], ["[]"]])(
+    "refuses %s as a PeerError naming the node",
+    async (json) => {
+      const config = await configPrinting(json);
+      await expect(runOnNode(config, "pve2", ["switch", "101"], expected)).rejects.toThrow(
+        new PeerError("node pve2: switch 101 printed no switch report"),
       );
     },
   );

@@ -49,7 +49,7 @@ describe.skipIf(missing({ root: true, bins: ["nft", "ip"] }))(
     }
 
     async function converge(backend: NatBackend, desired: NodeDesired): Promise<string[]> {
-      const plan = backend.plan(desired, await backend.current(), Date.now());
+      const plan = backend.plan(desired, await backend.read(), Date.now());
       await backend.apply(plan);
       return renderPlan(plan);
     }
@@ -99,7 +99,7 @@ describe.skipIf(missing({ root: true, bins: ["nft", "ip"] }))(
         [natA, desiredFor("a", grace)],
         [natB, desiredFor("b", live, [{ vmid: 101, from: "a", ip: vmIp }])],
       ] as const) {
-        expect(renderPlan(backend.plan(d, await backend.current(), Date.now()))).toEqual([]);
+        expect(renderPlan(backend.plan(d, await backend.read(), Date.now()))).toEqual([]);
       }
 
       // After grace, the old node refuses (nft expires the elements by itself).
@@ -138,7 +138,7 @@ describe.skipIf(missing({ root: true, bins: ["nft", "ip"] }))(
       const rules = await world.sh(b.ns, ["ip", "rule", "show"]);
       expect(rules).not.toContain(String(ROUTING_BASE + 1));
       expect(await world.sh(b.ns, ["ip", "route", "show", "table", String(ROUTING_BASE + 1)])).toBe("");
-      expect(renderPlan(snat.plan(plain, await snat.current(), Date.now()))).toEqual([]);
+      expect(renderPlan(snat.plan(plain, await snat.read(), Date.now()))).toEqual([]);
     });
   },
 );

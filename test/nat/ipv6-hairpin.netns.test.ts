@@ -77,7 +77,7 @@ describe.skipIf(missing({ root: true, bins: ["nft", "ip"] }))(
         [natB, "b", onB],
       ] as const) {
         const d = desiredFor(world, node, [...forwards]);
-        await backend.apply(backend.plan(d, await backend.current(), Date.now()));
+        await backend.apply(backend.plan(d, await backend.read(), Date.now()));
       }
     });
     afterAll(async () => {
@@ -110,7 +110,7 @@ describe.skipIf(missing({ root: true, bins: ["nft", "ip"] }))(
     });
 
     it("reads both tables back: re-applying the same desired state changes nothing", async () => {
-      const plan = natA.plan(desiredFor(world, "a", onA), await natA.current(), Date.now());
+      const plan = natA.plan(desiredFor(world, "a", onA), await natA.read(), Date.now());
       expect(renderPlan(plan)).toEqual([]);
       expect(plan.script).toBeNull();
     });
@@ -147,7 +147,7 @@ describe.skipIf(missing({ root: true, bins: ["nft", "ip"] }))(
     it("a node that loses its public IPv6 drops the ip6 table; IPv4 stays", async () => {
       const b = world.nodes.b!;
       const { publicIPv6: _, ...v4only } = desiredFor(world, "b", onB);
-      const plan = natB.plan(v4only, await natB.current(), Date.now());
+      const plan = natB.plan(v4only, await natB.read(), Date.now());
       expect(renderPlan(plan)).toContain("- table ip6 pvemigrate (the node has no publicIPv6)");
       await natB.apply(plan);
       expect((await tcp(world.client.ns, b.publicIp6!, 2224, "gone")).ok).toBe(false);

@@ -269,7 +269,7 @@ describe("nat.backend none", () => {
         throw new Error("must not run anything");
       },
     });
-    const current = await backend.current();
+    const current = await backend.read();
     const plan = backend.plan(node([ssh]), current, NOW);
     expect(renderPlan(plan)).toEqual([]);
     await backend.apply(plan);

@@ -26,7 +26,7 @@ function desiredFor(world: World, node: string, forwards: NodeForward[]): NodeDe
 }
 
 async function converge(backend: NatBackend, desired: NodeDesired): Promise<string[]> {
-  const plan = backend.plan(desired, await backend.current(), Date.now());
+  const plan = backend.plan(desired, await backend.read(), Date.now());
   await backend.apply(plan);
   return renderPlan(plan);
 }
@@ -101,7 +101,7 @@ describe.skipIf(missing({ root: true, bins: ["nft", "ip"] }))(
     it("re-applying the same desired state changes nothing; the other table survives", async () => {
       const desired = desiredFor(world, "a", [ssh, wg]);
       const before = await tableHandle(world, world.nodes.a!.ns);
-      const plan = natA.plan(desired, await natA.current(), Date.now());
+      const plan = natA.plan(desired, await natA.read(), Date.now());
       expect(renderPlan(plan)).toEqual([]);
       expect(plan.script).toBeNull();
       await natA.apply(plan);
@@ -170,11 +170,7 @@ describe.skipIf(missing({ root: true, bins: ["nft", "ip"] }))(
       expect(refused).toBe(true);
       expect(Date.now()).toBeGreaterThanOrEqual(graceUntil - 1000);
       // The expired grace forward is gone from the desired state too: nothing to change.
-      const plan = natA.plan(
-        desiredFor(world, "a", [{ ...ssh, graceUntil }]),
-        await natA.current(),
-        Date.now(),
-      );
+      const plan = natA.plan(desiredFor(world, "a", [{ ...ssh, graceUntil }]), await natA.read(), Date.now());
       expect(renderPlan(plan)).toEqual([]);
     });
 
@@ -186,7 +182,7 @@ describe.skipIf(missing({ root: true, bins: ["nft", "ip"] }))(
         (await probe(world, world.client.ns, { kind: "tcp", host: a.publicIp, port: 2222, payload: "g" })).ok,
       ).toBe(true);
       const later = graceUntil + 1;
-      const plan = natA.plan(desiredFor(world, "a", [{ ...ssh, graceUntil }]), await natA.current(), later);
+      const plan = natA.plan(desiredFor(world, "a", [{ ...ssh, graceUntil }]), await natA.read(), later);
       expect(renderPlan(plan)).toEqual(["- tcp/2222 -> 10.10.1.101:22 [grace, 0s left]"]);
       await natA.apply(plan);
       expect(

@@ -2,29 +2,15 @@ import { describe, expect, it } from "vitest";
 import type { VmConfig } from "../../lib/config/types.ts";
 import type { DnsDesired, NodeDesired } from "../../lib/desired/types.ts";
 import type { NameState } from "../../lib/dns/changes.ts";
-import { createNatBackend } from "../../lib/nat/backend.ts";
-import { holdUnresolved, planDns, planNode } from "../../lib/plan/index.ts";
+import { holdUnresolved, type NodeSettings, planDns, planNode } from "../../lib/plan/index.ts";
 import { describeChange, renderPlan } from "../../lib/plan/types.ts";
-import type { Exec } from "../../lib/process/run.ts";
-import { createProxyBackend } from "../../lib/proxy/backend.ts";
 
-// Planning is pure: no program runs (the Exec below fails the test if called).
+// Planning is pure: plain data in (desired, what was read, settings), plain data out.
 
-const noExec: Exec = () => {
-  throw new Error("planning must not run programs");
+const settings: NodeSettings = {
+  nat: { backend: "nftables", table: "pvemigrate" },
+  proxy: { backend: "haproxy", socket: "/nonexistent/admin.sock" },
 };
-const nat = createNatBackend({ nat: { backend: "nftables", table: "pvemigrate" }, exec: noExec });
-const proxy = createProxyBackend({
-  proxy: {
-    backend: "haproxy",
-    socket: "/nonexistent/admin.sock",
-    mapDir: "/nonexistent/maps",
-    httpsPort: 443,
-    httpPort: 80,
-    proxyProtocol: false,
-  },
-  exec: noExec,
-});
 const NOW = 1_800_000_000_000;
 
 const desired: NodeDesired = {
@@ -42,12 +28,7 @@ const emptyProxy = { backend: "haproxy" as const, maps: { sni: emptyMap, http: e
 
 describe("planNode", () => {
   it("lists every change of a node, nat and proxy side by side", () => {
-    const plan = planNode(
-      desired,
-      { backend: nat, current: emptyNat },
-      { backend: proxy, current: emptyProxy },
-      NOW,
-    );
+    const plan = planNode(desired, { nat: emptyNat, proxy: emptyProxy }, settings, NOW);
     expect(plan.node).toBe("pve2");
     expect(plan.changes).toContainEqual({
       op: "add",
@@ -66,16 +47,11 @@ describe("planNode", () => {
   });
 
   it("identical input gives an identical, JSON-able plan", () => {
-    const a = planNode(
-      desired,
-      { backend: nat, current: emptyNat },
-      { backend: proxy, current: emptyProxy },
-      NOW,
-    );
+    const a = planNode(desired, { nat: emptyNat, proxy: emptyProxy }, settings, NOW);
     const b = planNode(
       structuredClone(desired),
-      { backend: nat, current: structuredClone(emptyNat) },
-      { backend: proxy, current: structuredClone(emptyProxy) },
+      { nat: structuredClone(emptyNat), proxy: structuredClone(emptyProxy) },
+      settings,
       NOW,
     );
     expect(JSON.stringify(a)).toBe(JSON.stringify(b));
@@ -181,12 +157,7 @@ describe("holdUnresolved", () => {
       targetPort: 443,
     });
     // A held entry is part of the node's desired table, never a removal.
-    const plan = planNode(
-      held,
-      { backend: nat, current: emptyNat },
-      { backend: proxy, current: emptyProxy },
-      NOW,
-    );
+    const plan = planNode(held, { nat: emptyNat, proxy: emptyProxy }, settings, NOW);
     expect(renderPlan(plan).some((c) => c.includes("udp/27015 -> 10.10.2.102:27015"))).toBe(true);
   });
 

@@ -69,7 +69,7 @@ describe.skipIf(missing({ root: true, bins: ["haproxy", "ip", "openssl"] }))(
         ],
       };
       const backend = createProxyBackend({ proxy: config, exec: netnsExec(a.ns) });
-      await backend.apply(backend.plan(desired, await backend.current(), Date.now()));
+      await backend.apply(backend.plan(desired, await backend.read(), Date.now()));
     });
     afterAll(async () => {
       await world?.destroy();

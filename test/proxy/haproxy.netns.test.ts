@@ -84,7 +84,7 @@ function desired(world: World, routes: NodeRoute[]): NodeDesired {
 }
 
 async function converge(p: Proxy, d: NodeDesired): Promise<string[]> {
-  const plan = p.backend.plan(d, await p.backend.current(), Date.now());
+  const plan = p.backend.plan(d, await p.backend.read(), Date.now());
   await p.backend.apply(plan);
   return renderPlan(plan);
 }
@@ -160,7 +160,7 @@ describe.skipIf(missing({ root: true, bins: ["haproxy", "ip", "openssl"] }))(
         http(101, "a.example", vm1),
         http(102, "b.example", vm2),
       ]);
-      const plan = proxy.backend.plan(same, await proxy.backend.current(), Date.now());
+      const plan = proxy.backend.plan(same, await proxy.backend.read(), Date.now());
       expect(renderPlan(plan)).toEqual([]);
       expect(plan.files).toEqual([]);
       expect(plan.swaps).toEqual([]);
@@ -198,7 +198,7 @@ describe.skipIf(missing({ root: true, bins: ["haproxy", "ip", "openssl"] }))(
     it("rejects hostile names before anything reaches HAProxy", async () => {
       const before = await haproxyCommand(proxy.config.socket, `show map ${proxy.config.mapDir}/sni.map`);
       const file = readFileSync(join(proxy.config.mapDir, "sni.map"), "utf8");
-      const current = await proxy.backend.current();
+      const current = await proxy.backend.read();
       for (const name of [
         "a.example; reload",
         "a.example\nb.example",
@@ -230,7 +230,7 @@ describe.skipIf(missing({ root: true, bins: ["haproxy", "ip", "openssl"] }))(
       });
       const plan = proxy.backend.plan(
         desired(world, [{ ...sni(102, "b.example", vm2), graceUntil }]),
-        await proxy.backend.current(),
+        await proxy.backend.read(),
         graceUntil + 1,
       );
       expect(renderPlan(plan)).toEqual(["- sni b.example -> 10.10.1.102:443"]);

@@ -189,7 +189,7 @@ describe("HAProxy backend while HAProxy is not running", () => {
       exec: async () => ({ code: 1, signal: null, stdout: "", stderr: "unused" }),
     });
     const desired = node([web]);
-    const current = await backend.current();
+    const current = await backend.read();
     expect(current.maps.sni.runtime).toBeNull();
     const plan = backend.plan(desired, current, NOW);
     expect(renderPlan(plan)).toEqual([
@@ -200,7 +200,7 @@ describe("HAProxy backend while HAProxy is not running", () => {
     expect(plan.swaps).toEqual([]);
     await backend.apply(plan);
     expect(readFileSync(join(dir, "sni.map"), "utf8")).toContain("webmail.example.org 10.10.1.101:443\n");
-    expect(renderPlan(backend.plan(desired, await backend.current(), NOW))).toEqual([]);
+    expect(renderPlan(backend.plan(desired, await backend.read(), NOW))).toEqual([]);
   });
 });
 
@@ -293,7 +293,7 @@ describe("nginx backend", () => {
     };
     const backend = createProxyBackend({ proxy, exec });
     const desired = node([web, webHttp]);
-    const plan = backend.plan(desired, await backend.current(), NOW);
+    const plan = backend.plan(desired, await backend.read(), NOW);
     expect(renderPlan(plan)).toEqual([
       "+ sni webmail.example.org -> 10.10.1.101:443 (vm 101)",
       "+ http webmail.example.org -> 10.10.1.101:80 (vm 101)",
@@ -301,7 +301,7 @@ describe("nginx backend", () => {
     await backend.apply(plan);
     expect(calls).toEqual([["nginx", "-s", "reload"]]);
     expect(readFileSync(join(mapDir, "sni.map"), "utf8")).toContain("webmail.example.org 10.10.1.101:443;\n");
-    const again = backend.plan(desired, await backend.current(), NOW);
+    const again = backend.plan(desired, await backend.read(), NOW);
     expect(renderPlan(again)).toEqual([]);
     await backend.apply(again);
     expect(calls).toHaveLength(1);
@@ -321,10 +321,10 @@ describe("nginx backend", () => {
         throw new Error("must not run anything");
       },
     });
-    const plan = backend.plan(node([web]), await backend.current(), NOW);
+    const plan = backend.plan(node([web]), await backend.read(), NOW);
     expect(renderPlan(plan)).toEqual([]);
     await backend.apply(plan);
-    const current = await backend.current();
+    const current = await backend.read();
     expect(() => backend.plan(node([{ ...web, name: "a;b" }]), current, NOW)).toThrow(InputError);
   });
 });

@@ -1,0 +1,93 @@
+import { computeDesired } from "../desired/compute.ts";
+import { registryRefusal } from "../dns/claims.ts";
+import { type DnsPlan, type DnsWant, type NameRead, planDns } from "../plan/dns.ts";
+import { type SafetyLimit, safetyVerdict } from "../plan/safety.ts";
+import type { Change } from "../plan/types.ts";
+import type { ClaimRegistry } from "../state/index.ts";
+import { dueNow } from "./dns-withdraw.ts";
+import type { Withdrawal } from "./name-claims.ts";
+import { claimOf } from "./name-claims.ts";
+import { observe, type World } from "./observe.ts";
+import type { Planned } from "./pipeline.ts";
+import type { Runtime } from "./runtime.ts";
+
+// The DNS plan of some VMs, made once: observe -> desired -> the names the
+// registry lets each VM write -> read them at the masters -> planDns (pure:
+// Change objects and the compare-and-swap writes that make them) -> the
+// withdrawals due -> the safety verdict. dns-sync.ts applies exactly this;
+// `plan` and `reconcile --dry-run` print it. Nothing here writes anything.
+
+export interface DnsPlanned extends Planned {
+  changes: Change[];
+  world: World;
+  registry: ClaimRegistry;
+  /** The names the VMs may write (the registry allowing), with their claims. */
+  wants: DnsWant[];
+  /** The names' Change objects and the compare-and-swap writes that make them. */
+  writes: DnsPlan;
+  /** Names the registry keeps from a Notes claim (checked before DNS is read). */
+  refused: string[];
+  /** dns.deleteOnStop: names of stopped VMs, still claimed. */
+  stopped: Withdrawal[];
+  /** Registered names nobody claims any more. */
+  unclaimed: Withdrawal[];
+}
+
+export interface DnsPlanOptions {
+  /** "unclaimed": every registered name nobody claims; a list: only these (a journal replay). */
+  withdraw?: "unclaimed" | readonly string[];
+  /** Guests whose status comes from their node live, not from the lagging /cluster/resources. */
+  live?: readonly number[];
+  /** Refuse removing more than this share of the registered names. */
+  safety?: SafetyLimit;
+}
+
+/** Plans the names of `vmids` (all configured VMs when undefined); call inside the "dns" cluster lock. */
+export async function planDnsSync(
+  rt: Runtime,
+  vmids: readonly number[] | undefined,
+  opts: DnsPlanOptions,
+): Promise<DnsPlanned> {
+  const world = await observe(rt, opts.live ? { live: opts.live } : {});
+  // Departures and planned moves decide the TTL (lowered during a planned move and its grace).
+  const desired = computeDesired(world.config, world.placements, world.departures, rt.now(), world.moves);
+  const wanted = (vmid: number) => vmids === undefined || vmids.includes(vmid);
+  const registry: ClaimRegistry = (await rt.state.claimedNames.read()) ?? new Map();
+  const refused: string[] = [];
+  const allowed: DnsWant[] = desired.dns
+    .filter((d) => wanted(d.vmid))
+    .flatMap((d) => {
+      const claim = claimOf(world.config, d.vmid, d.name);
+      const refusal = registryRefusal(claim, registry.get(d.name));
+      if (refusal === undefined) return [{ ...d, claim }];
+      refused.push(`${d.name}: not written for VM ${d.vmid} (Notes): it ${refusal}`);
+      return [];
+    });
+  const read = new Map<string, NameRead>();
+  for (const d of allowed) read.set(d.name, await rt.dns.query(d.name));
+  const writes = planDns(allowed, read, { ownerId: world.config.dns.ownerId, zone: world.config.dns.zone });
+  const stopped = desired.dnsWithdraw.filter((d) => wanted(d.vmid));
+  const only = opts.withdraw === "unclaimed" ? undefined : opts.withdraw;
+  const unclaimed = opts.withdraw ? dueNow(world, registry, only) : [];
+  const removals: Change[] = [
+    ...stopped.map((w) => removal(w, `VM ${w.vmid} stopped (dns.deleteOnStop)`)),
+    ...unclaimed.map((w) => removal(w, `VM ${w.vmid} no longer claims it`)),
+  ];
+  // Only removals count here: moving names is what this tool is for.
+  const unsafe = opts.safety ? safetyVerdict(removals, registry.size, opts.safety) : undefined;
+  return {
+    changes: [...writes.changes, ...removals],
+    world,
+    registry,
+    wants: allowed,
+    writes,
+    refused,
+    stopped,
+    unclaimed,
+    ...(unsafe === undefined ? {} : { unsafe }),
+  };
+}
+
+function removal(w: Withdrawal, note: string): Change {
+  return { op: "remove", backend: "dns", vmid: w.vmid, key: w.name, note };
+}
