@@ -29,7 +29,11 @@ const code = await runHookWith(process.argv.slice(2), {
   env,
   async loadConfig() {
     const file = configPath(undefined, env);
-    const text = await readFile(file, "utf8").catch(() => undefined);
+    const text = await readFile(file, "utf8").catch((err: NodeJS.ErrnoException) => {
+      // Said here, as the full load would say it: no second Node start to learn the file is missing.
+      if (err.code === "ENOENT") throw new Error(`${file} does not exist`);
+      return undefined;
+    });
     const config = text === undefined ? undefined : await readConfigCache(file, text);
     return config ? { config } : undefined;
   },

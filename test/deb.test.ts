@@ -129,6 +129,8 @@ describe.skipIf(skip)("the .deb as built", () => {
       "lrwxrwxrwx ./usr/bin/pvemigrate-dns -> ../share/pvemigrate-dns/pvemigrate-dns.mjs",
       "-rw-r--r-- ./usr/lib/systemd/system/pvemigrate-dns-reconcile.service",
       "-rw-r--r-- ./usr/lib/systemd/system/pvemigrate-dns-reconcile.timer",
+      "-rw-r--r-- ./usr/lib/systemd/system/pvemigrate-dns-hook.socket",
+      "-rw-r--r-- ./usr/lib/systemd/system/pvemigrate-dns-hook.service",
       "-rw-r--r-- ./usr/share/bash-completion/completions/pvemigrate-dns",
       "-rw-r--r-- ./usr/share/doc/pvemigrate-dns/changelog.gz",
       "-rw-r--r-- ./usr/share/doc/pvemigrate-dns/copyright",
