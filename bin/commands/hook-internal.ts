@@ -44,5 +44,7 @@ export function registerHookInternalCommands(program: Command): void {
         log,
         handle: (vmid, phase) => runWorker(vmid, phase, process.env),
       });
+      // Idle, nothing running: exit now (an HTTP keep-alive socket would hold the loop); systemd listens on.
+      process.exit(0);
     });
 }
