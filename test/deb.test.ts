@@ -439,7 +439,7 @@ describe.skipIf(skip)("worker.log rotation (packaging/logrotate/pvemigrate-dns)"
       mode: 0o644,
     });
     const rotate = () => run("logrotate", ["-f", "-s", join(work, "logrotate.state"), conf]);
-    /** What the hook does for each worker (lib/orchestrate/hook.ts spawnDetachedWorker). */
+    /** What the hook does for each worker (lib/orchestrate/hook-handoff.ts spawnDetachedWorker). */
     const workerWrites = (line: string) => {
       const fd = openSync(log, "a", 0o600);
       writeFileSync(fd, `${line}\n`);

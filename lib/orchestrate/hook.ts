@@ -1,6 +1,6 @@
 import { loadConfigFast } from "../config/load-fast.ts";
 import { messageOf } from "../errors.ts";
-import { type HookContext, type HookDeps, runHookWith, say } from "./hook-core.ts";
+import { type HookContext, type HookDeps, runHookWith, say, WORKER_PHASE } from "./hook-core.ts";
 import { handOffTo } from "./hook-handoff.ts";
 import type { HookWork } from "./pending.ts";
 
@@ -63,8 +63,12 @@ export async function runWorker(
   try {
     runtime = createRuntime(await loadConfig(), { node: localNodeName(env) });
   } catch (err) {
-    say(`worker VM ${vmid}: ${messageOf(err).split("\n").join("; ")}; left journaled for reconcile`, "error");
-    return 2;
+    // As every phase says a broken config; the event stays journaled for reconcile.
+    say(
+      `hook ${WORKER_PHASE} VM ${vmid}: ${messageOf(err).split("\n").join("; ")}; doing nothing`,
+      "warning",
+    );
+    return 0;
   }
   // The switch's duration and the UPDATEs it sent go into the node's metrics.
   const events = recordEvents();

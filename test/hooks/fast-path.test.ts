@@ -145,7 +145,11 @@ describe.skipIf(missing({ root: true, bins: ["systemd-socket-activate"] }))("hoo
   }, 60_000);
 
   it("without the socket, post-stop falls back to a detached worker (the CLI) that does the same work", async () => {
-    const r = runHook(["151", "post-stop"], { PVEMIGRATE_DNS_HOOK_SOCKET: join(dir, "absent.sock") });
+    // worker.log even on a host with a journal (lib/log/worker-output.ts journalAvailable).
+    const r = runHook(["151", "post-stop"], {
+      PVEMIGRATE_DNS_HOOK_SOCKET: join(dir, "absent.sock"),
+      PVEMIGRATE_DNS_WORKER_LOG: "file",
+    });
     expect(r.status, r.stderr).toBe(0);
     const logFile = join(dir, "state", "worker.log");
     for (let i = 0; i < 300; i++) {
