@@ -12,6 +12,7 @@ import { registerDnsCommands } from "./commands/dns.ts";
 import { dnsExamples } from "./commands/dns-examples.ts";
 import { registerDocsCommands } from "./commands/docs.ts";
 import { doctorExamples, registerDoctorCommand } from "./commands/doctor.ts";
+import { registerHookInternalCommands } from "./commands/hook-internal.ts";
 import { registerHooksCommands } from "./commands/hooks.ts";
 import { hooksExamples } from "./commands/hooks-examples.ts";
 import { metricsExamples, registerMetricsCommand } from "./commands/metrics.ts";
@@ -59,6 +60,7 @@ export function buildProgram(load: (path?: string) => Promise<LoadedConfig> = lo
   registerDoctorCommand(program, load);
   registerHooksCommands(program, load);
   registerMetricsCommand(program, load);
+  registerHookInternalCommands(program);
   // The demo builds its own cluster: a config file means nothing to it.
   configOptionEverywhere(program, [demo]);
   attachExamples(program, examples);

@@ -1,16 +1,51 @@
 #!/usr/bin/env node
 // Proxmox VE guest hookscript: `<script> <vmid> <phase>`.
-// Install: packaging/install.sh copies dist/hookscript.mjs to a storage with
-// snippets content, replacing the `#!/usr/bin/env node` line with node's
-// absolute path (Proxmox runs hooks with PATH=/sbin:/bin:/usr/sbin:/usr/bin,
+// Install: packaging/install.sh (or the .deb) copies dist/hookscript.mjs to a
+// storage with snippets content, replacing the `#!/usr/bin/env node` line with
+// node's absolute path (Proxmox runs hooks with PATH=/sbin:/bin:/usr/sbin:/usr/bin,
 // where env finds no node from /usr/local/bin, nvm or n), then
 //   qm set <vmid> --hookscript local:snippets/pvemigrate-dns.mjs
+//
+// This bundle is the fast path, and small on purpose: Proxmox waits for every
+// phase while a VM start or a live migration stands still, and Node parses a
+// whole file before running it (the full bundle, unevaluated, cost ~50 ms).
+// It reads the config from the cache, writes the journal and pokes the hook
+// service, with nothing else loaded (test/hooks/fast-path.test.ts checks the
+// bundle). Everything else runs in the CLI bundle (`pvemigrate-dns hook ...`).
 // First: on a too-old Node.js, log and exit 0 before any other module runs.
 import "./check-node.ts";
-import { runHook } from "../lib/orchestrate/hook.ts";
+import { readFile } from "node:fs/promises";
+import { readConfigCache } from "../lib/config/cache.ts";
+import { configPath } from "../lib/config/path.ts";
+import { runHookWith } from "../lib/orchestrate/hook-core.ts";
+import { handOffTo } from "../lib/orchestrate/hook-handoff.ts";
+import { findCli, runFullHook } from "./full-cli.ts";
 
-const code = await runHook(process.argv.slice(2), { env: process.env });
-// Exit now, not when the event loop drains: Proxmox waits for this process,
-// and a request abandoned at strict pre-start's deadline may still hold a
-// socket open. stderr (a pipe or the worker's log file) is written synchronously.
+const env = process.env;
+const self = process.argv[1] ?? "";
+const cli = findCli(self, env);
+
+const code = await runHookWith(process.argv.slice(2), {
+  env,
+  async loadConfig() {
+    const file = configPath(undefined, env);
+    const text = await readFile(file, "utf8").catch((err: NodeJS.ErrnoException) => {
+      // Said here, as the full load would say it: no second Node start to learn the file is missing.
+      if (err.code === "ENOENT") throw new Error(`${file} does not exist`);
+      return undefined;
+    });
+    const config = text === undefined ? undefined : await readConfigCache(file, text);
+    return config ? { config } : undefined;
+  },
+  async delegate(args) {
+    if (cli) return runFullHook(cli, args);
+    process.stderr.write(
+      `pvemigrate-dns: hook ${args[1] ?? ""} VM ${args[0] ?? ""}: the CLI bundle (pvemigrate-dns.mjs) is not installed next to this script or in /usr/share/pvemigrate-dns or /usr/local/lib/pvemigrate-dns; doing nothing\n`,
+    );
+    return 0;
+  },
+  handOff: handOffTo(cli ? [cli, "hook"] : [self], env),
+});
+// Exit now, not when the event loop drains: Proxmox waits for this process.
+// stderr (a pipe or the worker's log file) is written synchronously.
 process.exit(code);

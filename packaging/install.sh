@@ -3,7 +3,8 @@
 # snippets directory and /usr/local are local to each node; the config in
 # /etc/pve is shared by pmxcfs).
 #
-#   packaging/install.sh              CLI, hookscript, systemd timer (enabled), logrotate entry
+#   packaging/install.sh              CLI, hookscript, systemd timer (enabled), the hook
+#                                     service's socket (enabled), logrotate entry
 #   packaging/install.sh --cron       the same with an /etc/cron.d entry instead of the timer
 #   packaging/install.sh --no-enable  install the timer but do not enable it
 #   packaging/install.sh --uninstall  remove what this script installs; the
@@ -35,6 +36,9 @@ hook_name=pvemigrate-dns.mjs
 unit_dir=/etc/systemd/system
 service=pvemigrate-dns-reconcile.service
 timer=pvemigrate-dns-reconcile.timer
+# The hookscript's hand-off: systemd starts the service on the socket's first connection.
+hook_socket=pvemigrate-dns-hook.socket
+hook_service=pvemigrate-dns-hook.service
 cron_file=/etc/cron.d/pvemigrate-dns
 logrotate_file=/etc/logrotate.d/pvemigrate-dns
 # What Proxmox runs a hookscript with (pve-common PVE::CLIHandler/PVE::Daemon,
@@ -166,9 +170,10 @@ guests_using_hook() {
 }
 
 if [ "$mode" = uninstall ]; then
-  if live_systemd; then systemctl disable --now "$timer" 2>/dev/null || true; fi
-  rm -f "$destdir$unit_dir/timers.target.wants/$timer"
-  for f in "$bin" "$cli" "$unit_dir/$service" "$unit_dir/$timer" "$cron_file" "$logrotate_file"; do
+  if live_systemd; then systemctl disable --now "$timer" "$hook_socket" "$hook_service" 2>/dev/null || true; fi
+  rm -f "$destdir$unit_dir/timers.target.wants/$timer" "$destdir$unit_dir/sockets.target.wants/$hook_socket"
+  for f in "$bin" "$cli" "$unit_dir/$service" "$unit_dir/$timer" "$unit_dir/$hook_socket" "$unit_dir/$hook_service" \
+    "$cron_file" "$logrotate_file"; do
     if [ -e "$destdir$f" ] || [ -L "$destdir$f" ]; then
       rm -f "$destdir$f"
       say "removed $f"
@@ -225,6 +230,21 @@ say "installed $bin -> $cli"
 put "$dist/hookscript.mjs" "$snippets_dir/$hook_name" 755 "$node" starts_as_hook
 # The hook's background worker appends to <stateDir>/worker.log.
 put "$here/logrotate/pvemigrate-dns" "$logrotate_file" 644
+# The hook service, with the timer or cron alike: without it the hook starts a detached worker.
+put "$here/systemd/$hook_socket" "$unit_dir/$hook_socket" 644
+put "$here/systemd/$hook_service" "$unit_dir/$hook_service" 644
+if [ "$enable" = yes ]; then
+  if live_systemd; then
+    systemctl daemon-reload
+    systemctl enable --now "$hook_socket"
+    say "enabled and started $hook_socket"
+  else
+    # What `systemctl enable` does for WantedBy=sockets.target.
+    mkdir -p "$destdir$unit_dir/sockets.target.wants"
+    ln -sf "$unit_dir/$hook_socket" "$destdir$unit_dir/sockets.target.wants/$hook_socket"
+    say "enabled $hook_socket (symlink only; not started: no running systemd here)"
+  fi
+fi
 
 if [ "$mode" = cron ]; then
   put "$here/cron/pvemigrate-dns" "$cron_file" 644

@@ -6,9 +6,27 @@
 // check at the top of each entry (bin/check-node.ts, hooks/check-node.ts) can
 // run; a hookscript failing like that at pre-start aborts the VM start. Through
 // require(), a missing export is only undefined until used, so the check is
-// always reached. It also defers loading a built-in to the first evaluation of
-// a module that uses it (the hook's lazily imported client code).
-import { isBuiltin } from "node:module";
+// always reached.
+//
+// Each stand-in also defers loading its built-in until one of its exports is
+// first used: a getter per export name (the names of the building Node's
+// module). Loading node:child_process, for one, loads net and dgram with it,
+// ~2 ms of every start of a hookscript that spawns nothing in most phases.
+import { createRequire, isBuiltin } from "node:module";
+
+const requireHere = createRequire(import.meta.url);
+
+/** A CommonJS module whose exports are getters that require() `id` on first use. */
+function lazyStandIn(id) {
+  const names = Object.keys(requireHere(id)).filter((n) => n !== "default" && n !== "__esModule");
+  const getters = names
+    .map(
+      (n) =>
+        `Object.defineProperty(exports, ${JSON.stringify(n)}, { enumerable: true, get: () => load()[${JSON.stringify(n)}] });`,
+    )
+    .join("\n");
+  return `let real; const load = () => (real ??= require(${JSON.stringify(id)}));\n${getters}`;
+}
 
 const NAMESPACE = "builtin-via-require";
 
@@ -22,7 +40,7 @@ export const builtinsViaRequire = {
       return { path: args.path, namespace: NAMESPACE };
     });
     b.onLoad({ filter: /.*/, namespace: NAMESPACE }, (args) => ({
-      contents: `module.exports = require(${JSON.stringify(args.path)});`,
+      contents: lazyStandIn(args.path),
       loader: "js",
     }));
   },

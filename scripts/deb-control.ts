@@ -67,6 +67,19 @@ export const DEB_FILES: readonly DebEntry[] = [
   },
   {
     from: "packaging",
+    source: "systemd/pvemigrate-dns-hook.socket",
+    target: "/usr/lib/systemd/system/pvemigrate-dns-hook.socket",
+    mode: 0o644,
+  },
+  {
+    from: "packaging",
+    source: "systemd/pvemigrate-dns-hook.service",
+    target: "/usr/lib/systemd/system/pvemigrate-dns-hook.service",
+    mode: 0o644,
+    transform: "unit",
+  },
+  {
+    from: "packaging",
     source: "logrotate/pvemigrate-dns",
     target: "/etc/logrotate.d/pvemigrate-dns",
     mode: 0o644,

@@ -129,6 +129,8 @@ describe.skipIf(skip)("the .deb as built", () => {
       "lrwxrwxrwx ./usr/bin/pvemigrate-dns -> ../share/pvemigrate-dns/pvemigrate-dns.mjs",
       "-rw-r--r-- ./usr/lib/systemd/system/pvemigrate-dns-reconcile.service",
       "-rw-r--r-- ./usr/lib/systemd/system/pvemigrate-dns-reconcile.timer",
+      "-rw-r--r-- ./usr/lib/systemd/system/pvemigrate-dns-hook.socket",
+      "-rw-r--r-- ./usr/lib/systemd/system/pvemigrate-dns-hook.service",
       "-rw-r--r-- ./usr/share/bash-completion/completions/pvemigrate-dns",
       "-rw-r--r-- ./usr/share/doc/pvemigrate-dns/changelog.gz",
       "-rw-r--r-- ./usr/share/doc/pvemigrate-dns/copyright",
@@ -437,7 +439,7 @@ describe.skipIf(skip)("worker.log rotation (packaging/logrotate/pvemigrate-dns)"
       mode: 0o644,
     });
     const rotate = () => run("logrotate", ["-f", "-s", join(work, "logrotate.state"), conf]);
-    /** What the hook does for each worker (lib/orchestrate/hook.ts spawnDetachedWorker). */
+    /** What the hook does for each worker (lib/orchestrate/hook-handoff.ts spawnDetachedWorker). */
     const workerWrites = (line: string) => {
       const fd = openSync(log, "a", 0o600);
       writeFileSync(fd, `${line}\n`);

@@ -1,6 +1,6 @@
 import { spawn, spawnSync } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MIN_NODE } from "../lib/node-version.ts";
 import { run } from "../lib/process/run.ts";
@@ -144,7 +144,9 @@ function workerPids(h: Harness): number[] {
     if (!/^\d+$/.test(entry)) continue;
     try {
       const argv = readFileSync(`/proc/${entry}/cmdline`, "utf8").split("\0");
-      if (argv.includes(h.hookscript) && argv.includes("__worker")) pids.push(Number(entry));
+      // The detached worker is the CLI bundle next to the hookscript (`<cli> hook <vmid> __worker <phase>`).
+      if (argv.some((a) => a.startsWith(dirname(h.hookscript))) && argv.includes("__worker"))
+        pids.push(Number(entry));
     } catch {} // gone meanwhile
   }
   return pids;

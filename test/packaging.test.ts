@@ -38,6 +38,9 @@ const HOOK = "var/lib/vz/snippets/pvemigrate-dns.mjs";
 const SERVICE = "etc/systemd/system/pvemigrate-dns-reconcile.service";
 const TIMER = "etc/systemd/system/pvemigrate-dns-reconcile.timer";
 const WANTS = "etc/systemd/system/timers.target.wants/pvemigrate-dns-reconcile.timer";
+const HOOK_SOCKET = "etc/systemd/system/pvemigrate-dns-hook.socket";
+const HOOK_SERVICE = "etc/systemd/system/pvemigrate-dns-hook.service";
+const SOCKET_WANTS = "etc/systemd/system/sockets.target.wants/pvemigrate-dns-hook.socket";
 const CRON = "etc/cron.d/pvemigrate-dns";
 const LOGROTATE = "etc/logrotate.d/pvemigrate-dns";
 const PVE_PATH = "PATH=/sbin:/bin:/usr/sbin:/usr/bin";
@@ -113,7 +116,9 @@ describe("packaging/install.sh with DESTDIR", () => {
     const d = freshDestdir();
     const r = install(d);
     expect(r.code, r.stderr).toBe(0);
-    expect(tree(d)).toEqual([BIN, CLI, SERVICE, WANTS, TIMER, HOOK, LOGROTATE].sort());
+    expect(tree(d)).toEqual(
+      [BIN, CLI, SERVICE, WANTS, TIMER, HOOK, LOGROTATE, HOOK_SOCKET, HOOK_SERVICE, SOCKET_WANTS].sort(),
+    );
     // A relative link: right below DESTDIR and on the node alike.
     expect(readlinkSync(join(d, BIN))).toBe("../lib/pvemigrate-dns/pvemigrate-dns.mjs");
     expect(mode(join(d, BIN))).toBe(0o755);
@@ -127,6 +132,9 @@ describe("packaging/install.sh with DESTDIR", () => {
     // Enabled the way systemctl enable does it: a symlink to the unit's real (non-DESTDIR) path.
     expect(linked(join(d, WANTS))).toBe(true);
     expect(readlinkSync(join(d, WANTS))).toBe("/etc/systemd/system/pvemigrate-dns-reconcile.timer");
+    // The hook service's socket, enabled the same way (WantedBy=sockets.target).
+    expect(mode(join(d, HOOK_SOCKET))).toBe(0o644);
+    expect(readlinkSync(join(d, SOCKET_WANTS))).toBe("/etc/systemd/system/pvemigrate-dns-hook.socket");
     expect(r.stdout).toContain("qm set <vmid> --hookscript local:snippets/pvemigrate-dns.mjs");
   });
 
@@ -149,7 +157,9 @@ describe("packaging/install.sh with DESTDIR", () => {
     writeFileSync(join(d, HOOK), "stale");
     const again = install(d);
     expect(again.code, again.stderr).toBe(0);
-    expect(tree(d)).toEqual([BIN, CLI, SERVICE, WANTS, TIMER, HOOK, LOGROTATE].sort());
+    expect(tree(d)).toEqual(
+      [BIN, CLI, SERVICE, WANTS, TIMER, HOOK, LOGROTATE, HOOK_SOCKET, HOOK_SERVICE, SOCKET_WANTS].sort(),
+    );
     expect(sameBundle(join(d, HOOK), join(dist, "hookscript.mjs"), realpathSync(process.execPath))).toBe(
       true,
     );
@@ -160,7 +170,7 @@ describe("packaging/install.sh with DESTDIR", () => {
     const d = freshDestdir();
     const r = install(d, ["--no-enable"]);
     expect(r.code, r.stderr).toBe(0);
-    expect(tree(d)).toEqual([BIN, CLI, SERVICE, TIMER, HOOK, LOGROTATE].sort());
+    expect(tree(d)).toEqual([BIN, CLI, SERVICE, TIMER, HOOK, LOGROTATE, HOOK_SOCKET, HOOK_SERVICE].sort());
   });
 
   it("--cron installs the cron.d entry instead of the timer, and undoes an earlier timer enable", () => {

@@ -1,6 +1,6 @@
 import { realpath, stat } from "node:fs/promises";
 import { messageOf } from "../errors.ts";
-import { run } from "../process/run.ts";
+import type { RunResult } from "../process/run.ts";
 import { readChainRecord } from "./chain-record.ts";
 
 // The hook's side of `hooks attach --chain`: before our own work, run the
@@ -68,8 +68,10 @@ export async function runChainedHookscript(
   }
   const check = await checkScript(path);
   if (check !== "ok") return failed(`script '${volid}' ${check}`, 1);
-  let r: Awaited<ReturnType<typeof run>>;
+  let r: RunResult;
   try {
+    // Imported here: a guest without a chained script (nearly all) never loads node:child_process.
+    const { run } = await import("../process/run.ts");
     r = await run([path, String(vmid), phase], { env: opts.env, passthrough: true });
   } catch (err) {
     return failed(`command '${path} ${vmid} ${phase}' failed: ${messageOf(err)}`, 1);

@@ -1,4 +1,4 @@
-import { defineKind } from "../state/index.ts";
+import { defineKind } from "../state/journal-item.ts";
 
 // The kinds of pending work the orchestrator journals. Each id names the
 // intent, not the attempt: recording it again replaces the older intent, and

@@ -1,6 +1,6 @@
-import { randomBytes } from "node:crypto";
 import { open, rename, unlink } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
+import { uniqueToken } from "./token.ts";
 
 // Every state file is replaced by writing a temp file next to it and renaming
 // it over the old one: rename is atomic on a local filesystem and on pmxcfs,
@@ -23,10 +23,7 @@ export interface AtomicWriteOptions {
 }
 
 export function tempPathFor(path: string): string {
-  return join(
-    dirname(path),
-    `${TEMP_PREFIX}${basename(path)}.${process.pid}.${randomBytes(4).toString("hex")}`,
-  );
+  return join(dirname(path), `${TEMP_PREFIX}${basename(path)}.${process.pid}.${uniqueToken()}`);
 }
 
 export async function writeFileAtomic(

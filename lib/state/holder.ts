@@ -1,7 +1,7 @@
-import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { localNodeName } from "../node-name.ts";
 import { parseJsonObject } from "./read.ts";
+import { uniqueToken } from "./token.ts";
 
 // Who holds a lock. Written inside every lock we take so that a waiter can
 // tell a live holder from a dead one, and so that a human looking at a stuck
@@ -60,7 +60,7 @@ export function pidStartTime(pid: number): string | undefined {
 }
 
 export function newToken(): string {
-  return randomBytes(12).toString("hex");
+  return uniqueToken();
 }
 
 export function currentHolder(now: number = Date.now()): Holder {

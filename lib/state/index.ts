@@ -7,6 +7,7 @@ import { Journal } from "./journal.ts";
 import type { JournalItem, JournalKind } from "./journal-item.ts";
 import { type DrainResult, drain } from "./journal-run.ts";
 import { LastAppliedStore } from "./last-applied.ts";
+import { localLockDir, openLocalJournal } from "./local-journal.ts";
 import { localLocks } from "./local-lock.ts";
 import { type LockOptions, vmLockName, type WithLock } from "./lock-common.ts";
 
@@ -78,19 +79,15 @@ export interface State {
 export function openState(config: Pick<Config, "stateDir" | "pveRoot">, opts: StateOptions = {}): State {
   const warn = opts.warn ?? ((m: string) => process.stderr.write(`pvemigrate-dns: ${m}\n`));
   const common = { warn, ...(opts.now ? { now: opts.now } : {}) };
-  const withLock = localLocks(join(config.stateDir, "locks"), { warn });
+  const withLock = localLocks(localLockDir(config.stateDir), { warn });
   const withClusterLock = clusterLocks(config.pveRoot, {
     warn,
     ...(opts.pmxcfs === undefined ? {} : { pmxcfs: opts.pmxcfs }),
     ...(opts.clusterLockStaleMs === undefined ? {} : { staleMs: opts.clusterLockStaleMs }),
   });
   const clusterRoot = join(config.pveRoot, "pvemigrate-dns");
-  const local = new Journal({
-    dir: join(config.stateDir, "journal"),
-    lock: withLock,
-    fileMode: 0o600,
-    ...common,
-  });
+  // The same journal the hookscript's fast path opens on its own (local-journal.ts).
+  const local = openLocalJournal(config.stateDir, common);
   const cluster = new Journal({ dir: join(clusterRoot, "journal"), lock: withClusterLock, ...common });
   const lastApplied = new LastAppliedStore({
     localDir: join(config.stateDir, "last-applied"),

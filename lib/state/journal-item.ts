@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import { createRequire } from "node:module";
 import { InputError } from "../errors.ts";
 import { parseJson } from "./read.ts";
 
@@ -82,6 +82,14 @@ export function checkKind(kind: string): void {
   }
 }
 
+// node:crypto only for an over-long id (rare): loading it costs the hook ~5 ms.
+const requireBuiltin = createRequire(import.meta.url);
+const sha256Hex = (text: string): string =>
+  (requireBuiltin("node:crypto") as typeof import("node:crypto"))
+    .createHash("sha256")
+    .update(text)
+    .digest("hex");
+
 /**
  * The file name for an id: letters, digits and "-_@+=," as they are, anything
  * else (":" "/" "." included) as %XX, so no id can escape the directory, hide
@@ -95,7 +103,7 @@ export function fileNameFor(id: string): string {
     name += /[A-Za-z0-9\-_@+=,]/.test(ch) ? ch : `%${byte.toString(16).toUpperCase().padStart(2, "0")}`;
   }
   if (name.length > 180) {
-    name = `${name.slice(0, 100)}~${createHash("sha256").update(id).digest("hex").slice(0, 32)}`;
+    name = `${name.slice(0, 100)}~${sha256Hex(id).slice(0, 32)}`;
   }
   return `${name}${ITEM_SUFFIX}`;
 }

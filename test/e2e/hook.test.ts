@@ -1,7 +1,7 @@
 import { spawn } from "node:child_process";
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { type AddressInfo, createServer, type Socket } from "node:net";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { STRICT_CHECK_MS } from "../../lib/orchestrate/hook.ts";
 import { dig, freePort } from "../support/named.ts";
@@ -400,7 +400,9 @@ function workerPids(h: Harness): number[] {
     if (!/^\d+$/.test(entry)) continue;
     try {
       const argv = readFileSync(`/proc/${entry}/cmdline`, "utf8").split("\0");
-      if (argv.includes(h.hookscript) && argv.includes("__worker")) pids.push(Number(entry));
+      // The detached worker is the CLI bundle next to the hookscript (`<cli> hook <vmid> __worker <phase>`).
+      if (argv.some((a) => a.startsWith(dirname(h.hookscript))) && argv.includes("__worker"))
+        pids.push(Number(entry));
     } catch {} // gone meanwhile
   }
   return pids;

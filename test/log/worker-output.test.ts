@@ -72,7 +72,9 @@ describe.skipIf(missing({ root: true, bins: ["unshare", "socat", "systemd-cat"] 
             process.execPath,
             "--import",
             "tsx",
-            join(root, "hooks/hookscript.ts"),
+            // The detached worker is the CLI's `hook` command (lib/orchestrate/hook-handoff.ts).
+            join(root, "bin/pvemigrate-dns.ts"),
+            "hook",
             "101",
             "__worker",
             "post-start",
