@@ -1,5 +1,5 @@
 import type { Departure } from "../desired/compute.ts";
-import { graceMsFor, moveEndsAt, type PlannedMove } from "../desired/ttl.ts";
+import { graceEndsAt, moveEndsAt, type PlannedMove } from "../desired/ttl.ts";
 import { messageOf } from "../errors.ts";
 import { UnsafePlan } from "../plan/safety.ts";
 import { applyOnNode } from "../remote/apply.ts";
@@ -212,7 +212,7 @@ async function planPrune(rt: Runtime, world: World): Promise<PrunePlan> {
     changes: [],
     cutoff: now - config.graceSeconds * 1000,
     // A planned move's grace can outlast graceSeconds (its old TTL + propagation).
-    keepDeparture: (d) => lastByVmid.get(d.vmid) === d.node || d.leftAt + graceMsFor(config, d, moves) > now,
+    keepDeparture: (d) => lastByVmid.get(d.vmid) === d.node || graceEndsAt(config, d, moves) > now,
     // A move whose lowered TTL is over: the DNS step already restored the TTL.
     moveOver: (m) => moveEndsAt(config, m, departures, moves) <= now,
   };
