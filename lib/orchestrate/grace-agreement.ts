@@ -1,0 +1,62 @@
+import { computeDesired, type Departure } from "../desired/compute.ts";
+import { graceEndsAt, graceMsFor } from "../desired/ttl.ts";
+import type { Expectation } from "../dns/propagation.ts";
+import { messageOf } from "../errors.ts";
+import type { World } from "./observe.ts";
+import type { Runtime } from "./runtime.ts";
+
+// Grace ends once every server clients may ask answers the VM's new
+// addresses and the TTL of the last old answer ran out (lib/desired/ttl.ts
+// graceEndsAt). The switch's propagation check marks most departures at once;
+// this finishes the rest: once a departure's timer is over, its old node asks
+// the servers each run and marks it when they agree, so its grace ends one
+// TTL later instead of at graceMaxSeconds.
+
+/** PURE: departures from `self` past their timer that nobody has seen agree yet, still in grace. */
+export function awaitingAgreement(
+  self: string,
+  world: Pick<World, "config" | "departures" | "moves">,
+  now: number,
+): Departure[] {
+  const { config, departures, moves } = world;
+  return departures.filter((d) => {
+    if (d.node !== self || d.agreedAt !== undefined) return false;
+    const timer = d.leftAt + graceMsFor(config, d, moves);
+    return now >= timer && now < graceEndsAt(config, d, moves);
+  });
+}
+
+/** PURE: what the servers should answer for `vmid`'s names now (its desired DNS entries). */
+export function expectationsFor(
+  vmid: number,
+  world: Pick<World, "config" | "placements" | "departures" | "moves">,
+  now: number,
+): Expectation[] {
+  const desired = computeDesired(world.config, world.placements, world.departures, now, world.moves);
+  return desired.dns
+    .filter((e) => e.vmid === vmid)
+    .map((e) => ({ name: e.name, expected: { a: e.a, aaaa: e.aaaa } }));
+}
+
+/** Asks the servers about this node's departures that await agreement; marks those that agree. Lines for the report. */
+export async function confirmAgreement(rt: Runtime, world: World): Promise<string[]> {
+  const now = rt.now();
+  const lines: string[] = [];
+  for (const d of awaitingAgreement(rt.self, world, now)) {
+    const expectations = expectationsFor(d.vmid, world, now);
+    if (expectations.length === 0) continue;
+    try {
+      const report = await rt.dns.checkPropagation(expectations);
+      if (report.agreed) {
+        await rt.departures.markAgreed(d.vmid, d.node, now);
+        lines.push(`grace of VM ${d.vmid}: every server answers its new address; grace ends after the TTL`);
+      } else {
+        const who = [...new Set(report.lagging.map((l) => l.server))].join(", ");
+        lines.push(`grace of VM ${d.vmid} goes on: ${who || "some servers"} still answer the old address`);
+      }
+    } catch (err) {
+      lines.push(`grace of VM ${d.vmid}: agreement not checked: ${messageOf(err).split("\n")[0]}`);
+    }
+  }
+  return lines;
+}
