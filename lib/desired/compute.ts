@@ -34,6 +34,8 @@ export interface Departure {
    * node): grace ends no sooner than this plus the names' TTL.
    */
   agreedAt?: number;
+  /** When a server was last seen still answering the old address: grace goes on (ttl.ts graceEndsAt). */
+  laggingAt?: number;
 }
 
 export interface DesiredState {

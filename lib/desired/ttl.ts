@@ -35,6 +35,8 @@ export interface DepartureTime {
   leftAt: number;
   /** When every server was seen answering the new addresses (compute.ts Departure). */
   agreedAt?: number;
+  /** When a server was last seen still answering the old address (compute.ts Departure). */
+  laggingAt?: number;
 }
 
 /** The planned move a departure completes: same VM, left `from` after the TTL was lowered. */
@@ -59,18 +61,22 @@ export function graceMsFor(config: Config, d: DepartureTime, moves: readonly Pla
  * runs; beyond it, grace lasts until every server clients may ask answers the
  * new address and the TTL of the last old answer has run out (agreedAt plus
  * the TTL the names were served with then: dns.moveTtl after a planned move,
- * else dns.ttl). Until someone sees them agree, grace goes on, but never
- * past graceMaxSeconds: a dead name server must not keep it forever. A grace
- * of 0 (graceSeconds 0, no planned move) stays none.
+ * else dns.ttl). A server seen still answering the old address (laggingAt)
+ * keeps grace going until one is seen agreeing, but never past
+ * graceMaxSeconds: a dead name server must not keep it forever. Not checked
+ * yet (the switch's check records one or the other): the timer. A grace of 0
+ * (graceSeconds 0, no planned move) stays none.
  */
 export function graceEndsAt(config: Config, d: DepartureTime, moves: readonly PlannedMove[]): number {
   const graceMs = graceMsFor(config, d, moves);
   if (graceMs === 0) return d.leftAt;
   const timer = d.leftAt + graceMs;
   const limit = d.leftAt + Math.max(graceMs, config.graceMaxSeconds * 1000);
-  if (d.agreedAt === undefined) return limit;
-  const ttl = moveOf(d, moves)?.moveTtl ?? config.dns.ttl;
-  return Math.min(limit, Math.max(timer, d.agreedAt + ttl * 1000));
+  if (d.agreedAt !== undefined) {
+    const ttl = moveOf(d, moves)?.moveTtl ?? config.dns.ttl;
+    return Math.min(limit, Math.max(timer, d.agreedAt + ttl * 1000));
+  }
+  return d.laggingAt === undefined ? timer : limit;
 }
 
 /** The old node's grace after a planned move whose names had `oldTtl`. */

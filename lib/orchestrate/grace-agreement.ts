@@ -1,5 +1,5 @@
 import { computeDesired, type Departure } from "../desired/compute.ts";
-import { graceEndsAt, graceMsFor } from "../desired/ttl.ts";
+import { graceEndsAt } from "../desired/ttl.ts";
 import type { Expectation } from "../dns/propagation.ts";
 import { messageOf } from "../errors.ts";
 import type { World } from "./observe.ts";
@@ -8,11 +8,12 @@ import type { Runtime } from "./runtime.ts";
 // Grace ends once every server clients may ask answers the VM's new
 // addresses and the TTL of the last old answer ran out (lib/desired/ttl.ts
 // graceEndsAt). The switch's propagation check marks most departures at once;
-// this finishes the rest: once a departure's timer is over, its old node asks
-// the servers each run and marks it when they agree, so its grace ends one
-// TTL later instead of at graceMaxSeconds.
+// this finishes the rest: each run, before it converges, the old node asks
+// the servers about its departures not yet seen agreeing (recorded by itself,
+// a switch that died before its check, a server that lagged) and marks what
+// it sees, so a lagging server extends the grace before the timer ends it.
 
-/** PURE: departures from `self` past their timer that nobody has seen agree yet, still in grace. */
+/** PURE: departures from `self`, still in grace, that nobody has seen agree yet. */
 export function awaitingAgreement(
   self: string,
   world: Pick<World, "config" | "departures" | "moves">,
@@ -20,9 +21,7 @@ export function awaitingAgreement(
 ): Departure[] {
   const { config, departures, moves } = world;
   return departures.filter((d) => {
-    if (d.node !== self || d.agreedAt !== undefined) return false;
-    const timer = d.leftAt + graceMsFor(config, d, moves);
-    return now >= timer && now < graceEndsAt(config, d, moves);
+    return d.node === self && d.agreedAt === undefined && now < graceEndsAt(config, d, moves);
   });
 }
 
@@ -47,8 +46,8 @@ export async function confirmAgreement(rt: Runtime, world: World): Promise<strin
     if (expectations.length === 0) continue;
     try {
       const report = await rt.dns.checkPropagation(expectations);
+      await rt.departures.markPropagation(d.vmid, d.node, { agreed: report.agreed, at: now });
       if (report.agreed) {
-        await rt.departures.markAgreed(d.vmid, d.node, now);
         lines.push(`grace of VM ${d.vmid}: every server answers its new address; grace ends after the TTL`);
       } else {
         const who = [...new Set(report.lagging.map((l) => l.server))].join(", ");

@@ -19,6 +19,7 @@ const departureSchema = z
       .optional(),
     leftAt: z.number(),
     agreedAt: z.number().optional(),
+    laggingAt: z.number().optional(),
   })
   .transform(
     (d): Departure => ({
@@ -28,6 +29,7 @@ const departureSchema = z
       ...(d.ip6 === undefined ? {} : { ip6: d.ip6 }),
       leftAt: d.leftAt,
       ...(d.agreedAt === undefined ? {} : { agreedAt: d.agreedAt }),
+      ...(d.laggingAt === undefined ? {} : { laggingAt: d.laggingAt }),
     }),
   );
 
@@ -52,18 +54,21 @@ export class DepartureStore {
   }
 
   /**
-   * Notes that every server answered `vmid`'s new addresses at `at`: the
-   * first such time is kept (the earliest proof ends grace soonest). False
-   * when there is no departure of `vmid` from `node` left to mark.
+   * Notes what a propagation check saw at `at` for `vmid`'s names: every
+   * server answering the new addresses (the first such time is kept: the
+   * earliest proof ends grace soonest), or one still answering the old one
+   * (grace goes on; lib/desired/ttl.ts graceEndsAt). False when there is no
+   * departure of `vmid` from `node` left to mark.
    */
-  async markAgreed(vmid: number, node: string, at: number): Promise<boolean> {
+  async markPropagation(vmid: number, node: string, seen: { agreed: boolean; at: number }): Promise<boolean> {
     const mine = (await this.list()).filter((x) => x.vmid === vmid);
     const d = mine.find((x) => x.node === node);
     if (!d) return false;
-    if (d.agreedAt !== undefined && d.agreedAt <= at) return true;
+    if (d.agreedAt !== undefined && (!seen.agreed || d.agreedAt <= seen.at)) return true;
+    const marked: Departure = seen.agreed ? { ...d, agreedAt: seen.at } : { ...d, laggingAt: seen.at };
     await this.#files.write(
       vmid,
-      mine.map((x) => (x === d ? { ...x, agreedAt: at } : x)),
+      mine.map((x) => (x === d ? marked : x)),
     );
     return true;
   }

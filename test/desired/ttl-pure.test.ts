@@ -119,7 +119,19 @@ describe("grace ends only once every server agrees and the TTL of the last old a
       T0 + s(300),
     ],
     ["agreed late, unplanned: agreement + dns.ttl", { agreedAt: T0 + s(100) }, [], T0 + s(400)],
-    ["never seen agreeing: graceMaxSeconds", {}, [], T0 + s(3600)],
+    ["not checked yet: the timer", {}, [], T0 + s(60)],
+    [
+      "a server seen lagging, none agreeing since: graceMaxSeconds",
+      { laggingAt: T0 + s(5) },
+      [],
+      T0 + s(3600),
+    ],
+    [
+      "lagging, then agreeing: agreement + dns.ttl",
+      { laggingAt: T0 + s(5), agreedAt: T0 + s(90) },
+      [],
+      T0 + s(390),
+    ],
     ["agreement after graceMaxSeconds: graceMaxSeconds", { agreedAt: T0 + s(3590) }, [], T0 + s(3600)],
   ] as const)("%s", (_what, extra, moves, end) => {
     expect(graceEndsAt(config, { ...unplanned, ...extra }, moves)).toBe(end);
@@ -138,9 +150,10 @@ describe("grace ends only once every server agrees and the TTL of the last old a
     expect(graceEndsAt(none, unplanned, [])).toBe(T0);
   });
 
-  it("a departure not yet seen agreeing keeps its grace forwards past graceSeconds (computeDesired)", () => {
+  it("a departure with a server seen lagging keeps its grace forwards past graceSeconds (computeDesired)", () => {
     const at = T0 + s(200);
-    const waiting = computeDesired(config, [onPve2], [unplanned], at).nodes.pve1?.forwards ?? [];
+    const lagging = { ...unplanned, laggingAt: T0 + s(1) };
+    const waiting = computeDesired(config, [onPve2], [lagging], at).nodes.pve1?.forwards ?? [];
     expect(waiting.map((f) => f.graceUntil)).toEqual([T0 + s(3600), T0 + s(3600)]);
     const agreed = computeDesired(config, [onPve2], [{ ...unplanned, agreedAt: T0 }], at).nodes.pve1;
     expect(agreed?.forwards.map((f) => f.graceUntil)).toEqual([T0 + s(300), T0 + s(300)]);

@@ -5,8 +5,9 @@ import type { Departure } from "../../lib/desired/compute.ts";
 import { awaitingAgreement, expectationsFor } from "../../lib/orchestrate/grace-agreement.ts";
 import { baseDoc, type Fixture, makeFixture } from "../config/fixture.ts";
 
-// Which of a node's departures it still has to see agree (pure): past the
-// timer, not marked, grace not over (graceMaxSeconds), and only its own.
+// Which of a node's departures it still has to see agree (pure): its own,
+// not seen agreeing, grace not over (the timer when never checked,
+// graceMaxSeconds while a server lags).
 
 let fx: Fixture;
 let config: Config;
@@ -30,11 +31,17 @@ const d = (extra: Partial<Departure> = {}): Departure => ({
 
 describe("departures awaiting agreement (grace-agreement.ts)", () => {
   it.each([
-    ["within the timer: not yet asked", d(), T0 + 59_000, false],
-    ["past the timer, unmarked: asked", d(), T0 + 60_000, true],
-    ["already marked: not asked again", d({ agreedAt: T0 + 1000 }), T0 + 60_000, false],
-    ["another node's departure: that node asks", d({ node: "pve2" }), T0 + 60_000, false],
-    ["past graceMaxSeconds (3600 s): grace is over, nothing to ask", d(), T0 + 3_600_000, false],
+    ["within the timer, never checked: asked", d(), T0 + 59_000, true],
+    ["past the timer, never checked: grace is over, nothing to ask", d(), T0 + 60_000, false],
+    ["seen lagging, past the timer: asked again", d({ laggingAt: T0 + 1000 }), T0 + 600_000, true],
+    ["seen agreeing: not asked again", d({ agreedAt: T0 + 1000 }), T0 + 30_000, false],
+    ["another node's departure: that node asks", d({ node: "pve2" }), T0 + 30_000, false],
+    [
+      "lagging past graceMaxSeconds (3600 s): grace is over, nothing to ask",
+      d({ laggingAt: T0 }),
+      T0 + 3_600_000,
+      false,
+    ],
   ] as const)("%s", (_what, dep, now, asked) => {
     const world = { config, departures: [dep], moves: [] };
     expect(awaitingAgreement("pve1", world, now).length).toBe(asked ? 1 : 0);
