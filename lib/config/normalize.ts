@@ -76,6 +76,7 @@ export function normalize(raw: RawConfig, source: string): Config {
     nat: raw.nat,
     proxy: { ...raw.proxy, socket: rel(raw.proxy.socket), mapDir: rel(raw.proxy.mapDir) },
     graceSeconds: raw.graceSeconds,
+    graceMaxSeconds: raw.graceMaxSeconds,
     remote: raw.remote,
     migrationWatchSeconds: raw.migrationWatchSeconds,
     safety: raw.safety,

@@ -28,6 +28,7 @@ export function printableConfig({ config, secrets }: LoadedConfig): Record<strin
     nat: config.nat,
     proxy: config.proxy,
     graceSeconds: config.graceSeconds,
+    graceMaxSeconds: config.graceMaxSeconds,
     remote: config.remote,
     migrationWatchSeconds: config.migrationWatchSeconds,
     safety: config.safety,

@@ -238,6 +238,8 @@ export const configSchema = z.strictObject({
   nat: nat.prefault({}),
   proxy: proxy.prefault({}),
   graceSeconds: duration(1000, 1000, MAX_DAY_S).default(120),
+  // How long grace may outlast graceSeconds while a name server still answers the old address.
+  graceMaxSeconds: duration(1000, 1000, MAX_DAY_S).default(3600),
   remote: remote.prefault({}),
   migrationWatchSeconds: duration(1000, 1000, MAX_DAY_S, 1).default(3600),
   safety: z.strictObject({ maxChangePercent: z.number().min(0).max(100).default(30) }).prefault({}),

@@ -191,6 +191,12 @@ export interface Config {
   nat: NatConfig;
   proxy: ProxyConfig;
   graceSeconds: number;
+  /**
+   * The bound on grace while not every server answers the new address yet
+   * (lib/desired/ttl.ts graceEndsAt): a dead name server must not keep the
+   * old node forwarding forever.
+   */
+  graceMaxSeconds: number;
   remote: RemoteConfig;
   /** reconcile refuses to rewrite or remove more than this share of managed names/forwards without --force. */
   safety: { maxChangePercent: number };

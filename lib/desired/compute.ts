@@ -1,6 +1,6 @@
 import type { Config, VmConfig } from "../config/types.ts";
 import { clientKeepingDepartures, peerRoutes, staticIp6 } from "./grace.ts";
-import { dnsTtlFor, graceMsFor, type PlannedMove } from "./ttl.ts";
+import { dnsTtlFor, graceEndsAt, type PlannedMove } from "./ttl.ts";
 import type { DnsDesired, NodeDesired, NodeForward, NodeRoute } from "./types.ts";
 
 // PURE: (config, where each VM runs, recent departures, now, planned moves)
@@ -20,7 +20,7 @@ export interface VmPlacement {
   ip6?: string;
 }
 
-/** A VM that left `node` at `leftAt`: that node grace-forwards to it until leftAt + its grace (ttl.ts graceMsFor). */
+/** A VM that left `node` at `leftAt`: that node grace-forwards to it until ttl.ts graceEndsAt. */
 export interface Departure {
   vmid: number;
   node: string;
@@ -28,6 +28,14 @@ export interface Departure {
   /** The IPv6 the old node forwarded to, when the VM had one. */
   ip6?: string;
   leftAt: number;
+  /**
+   * When every server clients may ask was seen answering the VM's new
+   * addresses (the switch's propagation check, or a later one by the old
+   * node): grace ends no sooner than this plus the names' TTL.
+   */
+  agreedAt?: number;
+  /** When a server was last seen still answering the old address: grace goes on (ttl.ts graceEndsAt). */
+  laggingAt?: number;
 }
 
 export interface DesiredState {
@@ -191,7 +199,7 @@ export function computeDesired(
   }
 
   const hostedOn = new Map(byVmid.filter((p) => p.status === "running").map((p) => [p.vmid, p.node]));
-  const graceUntil = (d: Departure) => d.leftAt + graceMsFor(config, d, movesOf(d.vmid));
+  const graceUntil = (d: Departure) => graceEndsAt(config, d, movesOf(d.vmid));
   const inGrace = departures.filter((d) => graceUntil(d) > now && config.vms[String(d.vmid)]);
   const keepClient = clientKeepingDepartures(config, inGrace, hostedOn);
   for (const d of [...inGrace].sort((a, b) => a.vmid - b.vmid || a.node.localeCompare(b.node))) {

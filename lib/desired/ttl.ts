@@ -33,6 +33,10 @@ export interface DepartureTime {
   vmid: number;
   node: string;
   leftAt: number;
+  /** When every server was seen answering the new addresses (compute.ts Departure). */
+  agreedAt?: number;
+  /** When a server was last seen still answering the old address (compute.ts Departure). */
+  laggingAt?: number;
 }
 
 /** The planned move a departure completes: same VM, left `from` after the TTL was lowered. */
@@ -50,6 +54,29 @@ export function moveOf<M extends PlannedMove>(d: DepartureTime, moves: readonly 
 export function graceMsFor(config: Config, d: DepartureTime, moves: readonly PlannedMove[]): number {
   const move = moveOf(d, moves);
   return (move ? moveGraceSeconds(config, move.oldTtl) : config.graceSeconds) * 1000;
+}
+
+/**
+ * When the old node stops forwarding after `d`. The timer (graceMsFor) always
+ * runs; beyond it, grace lasts until every server clients may ask answers the
+ * new address and the TTL of the last old answer has run out (agreedAt plus
+ * the TTL the names were served with then: dns.moveTtl after a planned move,
+ * else dns.ttl). A server seen still answering the old address (laggingAt)
+ * keeps grace going until one is seen agreeing, but never past
+ * graceMaxSeconds: a dead name server must not keep it forever. Not checked
+ * yet (the switch's check records one or the other): the timer. A grace of 0
+ * (graceSeconds 0, no planned move) stays none.
+ */
+export function graceEndsAt(config: Config, d: DepartureTime, moves: readonly PlannedMove[]): number {
+  const graceMs = graceMsFor(config, d, moves);
+  if (graceMs === 0) return d.leftAt;
+  const timer = d.leftAt + graceMs;
+  const limit = d.leftAt + Math.max(graceMs, config.graceMaxSeconds * 1000);
+  if (d.agreedAt !== undefined) {
+    const ttl = moveOf(d, moves)?.moveTtl ?? config.dns.ttl;
+    return Math.min(limit, Math.max(timer, d.agreedAt + ttl * 1000));
+  }
+  return d.laggingAt === undefined ? timer : limit;
 }
 
 /** The old node's grace after a planned move whose names had `oldTtl`. */
@@ -79,7 +106,7 @@ export function moveEndsAt(
     return m?.vmid === move.vmid && m.from === move.from && m.loweredAt === move.loweredAt;
   };
   const left = departures.filter(completes).sort((a, b) => b.leftAt - a.leftAt)[0];
-  return left ? left.leftAt + graceMsFor(config, left, moves) : move.expiresAt;
+  return left ? graceEndsAt(config, left, moves) : move.expiresAt;
 }
 
 /** The TTL `vmid`'s names should be served with at `now`. */

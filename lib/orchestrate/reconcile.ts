@@ -1,11 +1,12 @@
 import type { Departure } from "../desired/compute.ts";
-import { graceMsFor, moveEndsAt, type PlannedMove } from "../desired/ttl.ts";
+import { graceEndsAt, moveEndsAt, type PlannedMove } from "../desired/ttl.ts";
 import { messageOf } from "../errors.ts";
 import { UnsafePlan } from "../plan/safety.ts";
 import { applyOnNode } from "../remote/apply.ts";
 import { LockTimeoutError } from "../state/index.ts";
 import { convergeNode, type NodeConvergence } from "./converge.ts";
 import { type DnsSyncResult, syncDns, syncDnsStrict, withdrawStrict } from "./dns-sync.ts";
+import { confirmAgreement } from "./grace-agreement.ts";
 import { observe, type World } from "./observe.ts";
 import { dnsWork, nodeWork, withdrawWork } from "./pending.ts";
 import { runStage } from "./pipeline.ts";
@@ -142,6 +143,18 @@ export async function reconcile(rt: Runtime, opts: ReconcileOptions = {}): Promi
     },
     mode,
   );
+  // Before converging: a server still answering a departed VM's old address
+  // extends this node's grace (grace-agreement.ts), so the forwards stay.
+  await runStage(
+    {
+      plan: async () => ({ changes: [] }),
+      apply: () =>
+        step("grace", async () => {
+          for (const line of await confirmAgreement(rt, world)) rt.log(line);
+        }),
+    },
+    mode,
+  );
   await step("converge", async () => {
     report.local = await convergeNode(rt, rt.self, { ...mode, ...(safety ? { safety } : {}) });
     if (report.local.unsafe) report.unsafe.push(report.local.unsafe);
@@ -211,8 +224,8 @@ async function planPrune(rt: Runtime, world: World): Promise<PrunePlan> {
   return {
     changes: [],
     cutoff: now - config.graceSeconds * 1000,
-    // A planned move's grace can outlast graceSeconds (its old TTL + propagation).
-    keepDeparture: (d) => lastByVmid.get(d.vmid) === d.node || d.leftAt + graceMsFor(config, d, moves) > now,
+    // Grace can outlast graceSeconds: a planned move's old TTL, servers not yet agreeing.
+    keepDeparture: (d) => lastByVmid.get(d.vmid) === d.node || graceEndsAt(config, d, moves) > now,
     // A move whose lowered TTL is over: the DNS step already restored the TTL.
     moveOver: (m) => moveEndsAt(config, m, departures, moves) <= now,
   };

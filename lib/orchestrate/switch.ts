@@ -152,7 +152,16 @@ export async function switchVm(
     { timeoutMs: opts.lockWaitMs ?? SWITCH_LOCK_WAIT_MS },
   );
   // Who follows the new names (dns.propagation), outside the lock.
-  if (done.dns?.value) await followPropagation(rt, done.dns.value, start);
+  if (done.dns?.value) {
+    await followPropagation(rt, done.dns.value, start);
+    // Every server answers the new address: the old node's grace ends a TTL from now; a server
+    // still answering the old one keeps it going (ttl.ts graceEndsAt).
+    const seen = done.dns.value.propagation;
+    if (done.from && seen)
+      await rt.departures
+        .markPropagation(vmid, done.from, { agreed: seen.agreed, at: rt.now() })
+        .catch((err: unknown) => rt.log(`VM ${vmid}: agreement not recorded: ${messageOf(err)}`, "warning"));
+  }
   if (!done.skipped && done.dns?.ok)
     publishSwitch({
       vmid,

@@ -4,7 +4,7 @@ import type { Departure } from "../desired/compute.ts";
 import { VmRecordFiles } from "./vm-records.ts";
 
 // Which VM left which node when: the old node grace-forwards to it until
-// leftAt + its grace (lib/desired/ttl.ts graceMsFor). Kept in pmxcfs (one
+// its grace ends (lib/desired/ttl.ts graceEndsAt). Kept in pmxcfs (one
 // small file per VM) so the old node's own `apply --local` and reconcile see
 // it, even when they run later (the node was down during the move).
 
@@ -18,6 +18,8 @@ const departureSchema = z
       .refine((ip) => isIPv6(ip))
       .optional(),
     leftAt: z.number(),
+    agreedAt: z.number().optional(),
+    laggingAt: z.number().optional(),
   })
   .transform(
     (d): Departure => ({
@@ -26,6 +28,8 @@ const departureSchema = z
       ip: d.ip,
       ...(d.ip6 === undefined ? {} : { ip6: d.ip6 }),
       leftAt: d.leftAt,
+      ...(d.agreedAt === undefined ? {} : { agreedAt: d.agreedAt }),
+      ...(d.laggingAt === undefined ? {} : { laggingAt: d.laggingAt }),
     }),
   );
 
@@ -47,6 +51,26 @@ export class DepartureStore {
   async add(d: Departure): Promise<void> {
     const mine = (await this.list()).filter((x) => x.vmid === d.vmid && x.node !== d.node);
     await this.#files.write(d.vmid, [...mine, d]);
+  }
+
+  /**
+   * Notes what a propagation check saw at `at` for `vmid`'s names: every
+   * server answering the new addresses (the first such time is kept: the
+   * earliest proof ends grace soonest), or one still answering the old one
+   * (grace goes on; lib/desired/ttl.ts graceEndsAt). False when there is no
+   * departure of `vmid` from `node` left to mark.
+   */
+  async markPropagation(vmid: number, node: string, seen: { agreed: boolean; at: number }): Promise<boolean> {
+    const mine = (await this.list()).filter((x) => x.vmid === vmid);
+    const d = mine.find((x) => x.node === node);
+    if (!d) return false;
+    if (d.agreedAt !== undefined && (!seen.agreed || d.agreedAt <= seen.at)) return true;
+    const marked: Departure = seen.agreed ? { ...d, agreedAt: seen.at } : { ...d, laggingAt: seen.at };
+    await this.#files.write(
+      vmid,
+      mine.map((x) => (x === d ? marked : x)),
+    );
+    return true;
   }
 
   /** Drops departures that ended before `cutoff` (epoch ms), except those `keep` says to keep. */

@@ -62,9 +62,10 @@ describe("computeDesired", () => {
     ]);
   });
 
-  it("grace-forwards a departed VM on its old node until the period ends", () => {
+  it("grace-forwards a departed VM on its old node until the period ends (every server agreed at once, dns.ttl shorter)", () => {
     const placements = [running(101, "pve2", "10.10.1.101")];
-    const departed = [{ vmid: 101, node: "pve1", ip: "10.10.1.101", leftAt: NOW - 30_000 }];
+    const leftAt = NOW - 30_000;
+    const departed = [{ vmid: 101, node: "pve1", ip: "10.10.1.101", leftAt, agreedAt: leftAt }];
     const d = computeDesired(config, placements, departed, NOW);
     expect(d.nodes.pve1?.forwards.map((f) => [f.publicPort, f.graceUntil])).toEqual([
       [25, NOW + 90_000],

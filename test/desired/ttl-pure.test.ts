@@ -5,6 +5,7 @@ import type { Config } from "../../lib/config/types.ts";
 import { computeDesired, type Departure, type VmPlacement } from "../../lib/desired/compute.ts";
 import {
   dnsTtlFor,
+  graceEndsAt,
   graceMsFor,
   moveEndsAt,
   moveGraceSeconds,
@@ -43,8 +44,14 @@ const move: PlannedMove = {
   loweredAt: T0,
   expiresAt: T0 + s(3600),
 };
-// Left pve1 after the wait (300 s + 20 s propagation).
-const left: Departure = { vmid: 101, node: "pve1", ip: "10.10.1.101", leftAt: T0 + s(320) };
+// Left pve1 after the wait (300 s + 20 s propagation); every server agreed at once.
+const left: Departure = {
+  vmid: 101,
+  node: "pve1",
+  ip: "10.10.1.101",
+  leftAt: T0 + s(320),
+  agreedAt: T0 + s(320),
+};
 const onPve2: VmPlacement = { vmid: 101, node: "pve2", status: "running", ip: "10.10.1.101" };
 
 describe("the desired TTL of a VM's names", () => {
@@ -95,8 +102,61 @@ describe("the old node's grace after a planned move", () => {
       left.leftAt + s(320),
       left.leftAt + s(320),
     ]);
-    // Without the planned move the same departure's grace is over by then.
-    expect(computeDesired(config, [onPve2], [left], at).nodes.pve1?.forwards).toEqual([]);
+    // Without the planned move the same departure's grace ends once dns.ttl (300 s) ran out after agreement.
+    const unplanned = computeDesired(config, [onPve2], [left], at).nodes.pve1?.forwards;
+    expect(unplanned?.map((f) => f.graceUntil)).toEqual([left.leftAt + s(300), left.leftAt + s(300)]);
+  });
+});
+
+describe("grace ends only once every server agrees and the TTL of the last old answer ran out", () => {
+  const unplanned: Departure = { vmid: 101, node: "pve1", ip: "10.10.1.101", leftAt: T0 };
+  // graceSeconds 60, dns.ttl 300, graceMaxSeconds 3600 (the default); after the planned move moveTtl 10.
+  it.each([
+    [
+      "agreed at once, unplanned: the timer or agreement + dns.ttl, whichever is later",
+      { agreedAt: T0 },
+      [],
+      T0 + s(300),
+    ],
+    ["agreed late, unplanned: agreement + dns.ttl", { agreedAt: T0 + s(100) }, [], T0 + s(400)],
+    ["not checked yet: the timer", {}, [], T0 + s(60)],
+    [
+      "a server seen lagging, none agreeing since: graceMaxSeconds",
+      { laggingAt: T0 + s(5) },
+      [],
+      T0 + s(3600),
+    ],
+    [
+      "lagging, then agreeing: agreement + dns.ttl",
+      { laggingAt: T0 + s(5), agreedAt: T0 + s(90) },
+      [],
+      T0 + s(390),
+    ],
+    ["agreement after graceMaxSeconds: graceMaxSeconds", { agreedAt: T0 + s(3590) }, [], T0 + s(3600)],
+  ] as const)("%s", (_what, extra, moves, end) => {
+    expect(graceEndsAt(config, { ...unplanned, ...extra }, moves)).toBe(end);
+  });
+
+  it("after a planned move the last old answer carried moveTtl: the timer (old TTL + propagation) is the end when they agree early", () => {
+    expect(graceEndsAt(config, left, [move])).toBe(left.leftAt + s(320));
+    const late = { ...left, agreedAt: left.leftAt + s(315) };
+    expect(graceEndsAt(config, late, [move])).toBe(left.leftAt + s(325));
+  });
+
+  it("graceSeconds 0 without a planned move stays no grace at all, agreeing or not", async () => {
+    const doc = baseDoc();
+    doc.graceSeconds = 0;
+    const { config: none } = await loadConfig(fx.write(doc, "nograce.yaml"));
+    expect(graceEndsAt(none, unplanned, [])).toBe(T0);
+  });
+
+  it("a departure with a server seen lagging keeps its grace forwards past graceSeconds (computeDesired)", () => {
+    const at = T0 + s(200);
+    const lagging = { ...unplanned, laggingAt: T0 + s(1) };
+    const waiting = computeDesired(config, [onPve2], [lagging], at).nodes.pve1?.forwards ?? [];
+    expect(waiting.map((f) => f.graceUntil)).toEqual([T0 + s(3600), T0 + s(3600)]);
+    const agreed = computeDesired(config, [onPve2], [{ ...unplanned, agreedAt: T0 }], at).nodes.pve1;
+    expect(agreed?.forwards.map((f) => f.graceUntil)).toEqual([T0 + s(300), T0 + s(300)]);
   });
 });
 

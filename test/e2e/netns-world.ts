@@ -215,6 +215,10 @@ export async function startNetnsCluster(opts: NetnsClusterOptions = {}): Promise
         d.nat = { backend: "nftables", table: "pvemigrate" };
         (d.proxy as Record<string, unknown>).backend = "haproxy";
         d.graceSeconds = opts.graceSeconds ?? 4;
+        // Grace also lasts until every server agrees plus the TTL of the last
+        // old answer (lib/desired/ttl.ts graceEndsAt): a TTL under graceSeconds
+        // keeps the timer the end, as it is with the defaults (120 s, 60 s).
+        (d.dns as Record<string, unknown>).ttl = 2;
         // A worker whose migration never finishes must not outlive the test run by an hour.
         d.migrationWatchSeconds = 60;
         (d.remote as Record<string, unknown>).netns = Object.fromEntries(NODES.map((n) => [n, alias(n)]));

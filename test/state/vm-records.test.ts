@@ -37,6 +37,21 @@ describe("departure records", () => {
     ]);
     expect(warnings).toEqual([]);
   });
+
+  it("a propagation check's result is kept on the departure: lagging, then the first agreement, never a later one", async () => {
+    const store = new DepartureStore(dir);
+    await store.add({ vmid: 104, node: "pve1", ip: "10.10.1.104", leftAt: 10 });
+    await store.add({ vmid: 104, node: "pve2", ip: "10.10.1.104", leftAt: 12 });
+    expect(await store.markPropagation(104, "pve1", { agreed: false, at: 20 })).toBe(true);
+    expect(await store.markPropagation(104, "pve1", { agreed: true, at: 30 })).toBe(true);
+    expect(await store.markPropagation(104, "pve1", { agreed: true, at: 40 })).toBe(true);
+    expect(await store.markPropagation(104, "pve1", { agreed: false, at: 50 })).toBe(true);
+    expect(await store.markPropagation(104, "pve3", { agreed: true, at: 30 })).toBe(false);
+    expect(await store.list()).toEqual([
+      { vmid: 104, node: "pve1", ip: "10.10.1.104", leftAt: 10, laggingAt: 20, agreedAt: 30 },
+      { vmid: 104, node: "pve2", ip: "10.10.1.104", leftAt: 12 },
+    ]);
+  });
 });
 
 describe("planned-move records", () => {
