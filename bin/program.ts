@@ -2,10 +2,17 @@ import { Command, CommanderError } from "commander";
 import type { ExampleTable } from "../lib/cli-docs/examples.ts";
 import { attachExamples } from "../lib/cli-docs/examples.ts";
 import { type LoadedConfig, loadConfig } from "../lib/config/load.ts";
+import { errorEnvelope } from "../lib/envelope.ts";
 import { ExitCode, exitCodeOf, messageOf } from "../lib/errors.ts";
 import { createLogger } from "../lib/log/logger.ts";
 import pkg from "../package.json" with { type: "json" };
-import { CONFIG_FLAGS, CONFIG_HELP, configOptionEverywhere } from "./commands/common.ts";
+import {
+  CONFIG_FLAGS,
+  CONFIG_HELP,
+  configOptionEverywhere,
+  printJson,
+  wantsJson,
+} from "./commands/common.ts";
 import { configExamples, registerConfigCommands } from "./commands/config.ts";
 import { demoExamples, registerDemoCommand } from "./commands/demo.ts";
 import { registerDnsCommands } from "./commands/dns.ts";
@@ -19,6 +26,7 @@ import { metricsExamples, registerMetricsCommand } from "./commands/metrics.ts";
 import { registerOrchestrateCommands } from "./commands/orchestrate.ts";
 import { orchestrateExamples } from "./commands/orchestrate-examples.ts";
 import { proxyExamples, registerProxyCommands } from "./commands/proxy.ts";
+import { registerStatusCommand } from "./commands/status.ts";
 
 // The CLI's command tree: every subcommand is a thin call into lib/. Kept
 // apart from the entry (bin/pvemigrate-dns.ts) so tests and the docs
@@ -54,6 +62,7 @@ export function buildProgram(load: (path?: string) => Promise<LoadedConfig> = lo
     .exitOverride();
   registerConfigCommands(program, load);
   registerOrchestrateCommands(program, load);
+  registerStatusCommand(program, load);
   registerDnsCommands(program, load);
   registerProxyCommands(program, load);
   const demo = registerDemoCommand(program);
@@ -74,16 +83,20 @@ export async function runCli(
   argv: string[],
   load: (path?: string) => Promise<LoadedConfig> = loadConfig,
 ): Promise<void> {
+  const json = wantsJson(argv.slice(2));
   try {
     await buildProgram(load).parseAsync(argv);
   } catch (err) {
     if (err instanceof CommanderError) {
-      // --help and --version end here with code 0; usage errors are invalid input.
+      // --help and --version end here with code 0; usage errors are invalid input
+      // (commander has printed the message to stderr; --json gets it in an envelope too).
       process.exitCode = err.exitCode === 0 ? ExitCode.ok : ExitCode.invalid;
+      if (json && err.exitCode !== 0) printJson(errorEnvelope(ExitCode.invalid, err.message));
       return;
     }
     // Timestamped, or `<3>` when the timer's service writes to the journal (lib/log).
     createLogger()(messageOf(err), "error");
     process.exitCode = exitCodeOf(err);
+    if (json) printJson(errorEnvelope(exitCodeOf(err), messageOf(err)));
   }
 }

@@ -1,5 +1,6 @@
 import type { Command } from "commander";
 import { allCommands } from "../../lib/cli-docs/examples.ts";
+import { type EnvelopeInput, envelope } from "../../lib/envelope.ts";
 
 // What every subcommand shares: the global options and JSON printing.
 
@@ -11,6 +12,21 @@ export interface GlobalOptions {
 /** JSON output; Secret values serialize as "<redacted>" through their toJSON. */
 export function printJson(value: unknown): void {
   process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+}
+
+/**
+ * A command's --json output: its result in the one envelope every command
+ * prints (lib/envelope.ts, docs/JSON.md). Errors a command throws get theirs
+ * from runCli (bin/program.ts).
+ */
+export function printEnvelope(result: EnvelopeInput): void {
+  printJson(envelope(result));
+}
+
+/** Whether a command line asks for --json (before any `--`): errors thrown before or during the command print an envelope too. */
+export function wantsJson(args: readonly string[]): boolean {
+  const end = args.indexOf("--");
+  return (end === -1 ? args : args.slice(0, end)).includes("--json");
 }
 
 export const CONFIG_FLAGS = "--config <file>";

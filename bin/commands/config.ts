@@ -5,7 +5,7 @@ import { ConfigError, type LoadedConfig } from "../../lib/config/load.ts";
 import { formatProblem } from "../../lib/config/normalize.ts";
 import { printableConfig } from "../../lib/config/printable.ts";
 import { ExitCode } from "../../lib/errors.ts";
-import { type GlobalOptions, printJson } from "./common.ts";
+import { type GlobalOptions, printEnvelope } from "./common.ts";
 
 /** `config check`: print the normalized config (secrets redacted) or every problem. */
 export function registerConfigCommands(
@@ -22,7 +22,7 @@ export function registerConfigCommands(
       try {
         const loaded = await load(opts.config);
         const printable = printableConfig(loaded);
-        if (opts.json) printJson({ ok: true, config: printable });
+        if (opts.json) printEnvelope({ data: { config: printable }, exitCode: ExitCode.ok });
         else {
           process.stdout.write(stringify(JSON.parse(JSON.stringify(printable))));
           const { nodes, vms } = loaded.config;
@@ -32,7 +32,12 @@ export function registerConfigCommands(
         }
       } catch (err) {
         if (!(err instanceof ConfigError)) throw err;
-        if (opts.json) printJson({ ok: false, source: err.source, problems: err.problems });
+        if (opts.json)
+          printEnvelope({
+            data: { source: err.source, problems: err.problems },
+            exitCode: ExitCode.invalid,
+            errors: err.problems.map(formatProblem),
+          });
         else process.stderr.write(`${err.problems.map(formatProblem).join("\n")}\n`);
         process.exitCode = ExitCode.invalid;
       }

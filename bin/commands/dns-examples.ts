@@ -1,6 +1,6 @@
 import type { ExampleTable } from "../../lib/cli-docs/examples.ts";
 
-// Examples of `dns set|show|delete` (their --help, the man page; test/cli parses each one).
+// Examples of `dns set|show|adopt|delete` (their --help, the man page; test/cli parses each one).
 export const dnsExamples: ExampleTable = {
   "dns set": [
     { command: "pvemigrate-dns dns set www.example.org 192.0.2.30", explain: "point www at 192.0.2.30 (A)" },
@@ -15,6 +15,16 @@ export const dnsExamples: ExampleTable = {
   ],
   "dns show": [
     { command: "pvemigrate-dns dns show www.example.org", explain: "its records at every master candidate" },
+  ],
+  "dns adopt": [
+    {
+      command: "pvemigrate-dns dns adopt mail.example.org --dry-run",
+      explain: "show the name at every master and the ownership TXT it would get; send nothing",
+    },
+    {
+      command: "pvemigrate-dns dns adopt mail.example.org",
+      explain: "add our TXT naming the VM whose dns: lists it (its A/AAAA stay as they are)",
+    },
   ],
   "dns delete": [
     { command: "pvemigrate-dns dns delete old.example.org --json", explain: "remove an owned name, as JSON" },

@@ -11,8 +11,9 @@ import {
 import { divergence } from "../../lib/dns/divergence.ts";
 import { DnsAllMastersFailed, masterLabel } from "../../lib/dns/errors.ts";
 import { managedBy, previewDelete, previewSet } from "../../lib/dns/preview.ts";
-import { ExitCode, exitCodeOf, InputError, messageOf } from "../../lib/errors.ts";
-import { type GlobalOptions, printJson } from "./common.ts";
+import { ExitCode, InputError, messageOf } from "../../lib/errors.ts";
+import type { GlobalOptions } from "./common.ts";
+import { dnsAdopt, formatAdopt } from "./dns-adopt.ts";
 import { checkFitsOneMessage, parseAddresses, parseExpect, parseTtl } from "./dns-args.ts";
 import {
   type DnsDeleteResult,
@@ -24,6 +25,7 @@ import {
   type MasterView,
   serverViews,
 } from "./dns-format.ts";
+import { type Output, runCommand, stdio } from "./dns-run.ts";
 
 // `dns set|show|delete`. The command functions take the loaded config and
 // plain arguments and return plain result objects (tested directly); the
@@ -168,46 +170,6 @@ export async function dnsDelete(
   };
 }
 
-// ---- commander wiring ----
-
-interface Output {
-  out: (text: string) => void;
-  err: (text: string) => void;
-}
-
-const stdio: Output = {
-  out: (t) => process.stdout.write(`${t}\n`),
-  err: (t) => process.stderr.write(`${t}\n`),
-};
-
-/** Runs one command: prints its result or its error (text or JSON) and sets process.exitCode. */
-async function runCommand<R extends { exitCode: ExitCode }>(
-  json: boolean | undefined,
-  io: Output,
-  work: () => Promise<R>,
-  format: (r: R) => string,
-): Promise<void> {
-  try {
-    const r = await work();
-    if (json) printJson(r);
-    else (r.exitCode === ExitCode.ok ? io.out : io.err)(format(r));
-    process.exitCode = r.exitCode;
-  } catch (err) {
-    const code = exitCodeOf(err);
-    if (json) {
-      printJson({
-        ok: false,
-        exitCode: code,
-        error: messageOf(err),
-        ...(err instanceof DnsAllMastersFailed ? { failures: err.failures } : {}),
-      });
-    } else {
-      io.err(messageOf(err));
-    }
-    process.exitCode = code;
-  }
-}
-
 function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];
 }
@@ -272,6 +234,32 @@ export function registerDnsCommands(
         { out: io.out, err: io.out },
         async () => dnsShow(await load(opts.config), fqdn, factory),
         formatShow,
+      );
+    });
+
+  dns
+    .command("adopt")
+    .description(
+      "show a name the config gives to a VM, then add our ownership TXT naming that VM (A/AAAA and the rest untouched)",
+    )
+    .argument("<name>", "name inside dns.zone, listed in a VM's dns:")
+    .option("--dry-run", "show the name and what would be added; send nothing")
+    .option("--config <file>", configOption)
+    .option("--json", "machine-readable output")
+    .action(async (fqdn: string, _opts, cmd: Command) => {
+      const opts = cmd.optsWithGlobals<GlobalOptions & { dryRun?: boolean }>();
+      await runCommand(
+        opts.json,
+        io,
+        async () =>
+          dnsAdopt(
+            await load(opts.config),
+            fqdn,
+            (l, n) => dnsShow(l, n, factory),
+            { dryRun: opts.dryRun === true },
+            factory,
+          ),
+        formatAdopt,
       );
     });
 

@@ -4,7 +4,7 @@ import type { LoadedConfig } from "../../lib/config/load.ts";
 import { runClusterDoctor } from "../../lib/doctor/cluster.ts";
 import { formatReport } from "../../lib/doctor/report.ts";
 import { runDoctor, runHookFileDoctor } from "../../lib/doctor/run.ts";
-import { type GlobalOptions, printJson } from "./common.ts";
+import { type GlobalOptions, printEnvelope } from "./common.ts";
 
 // `doctor`: checks this node's setup; one line per finding with a fix hint.
 // Exit 0 without failures (warnings allowed), 1 for a config problem, 2 when
@@ -52,8 +52,16 @@ export function registerDoctorCommand(
         ...(opts.root ? { rootDir: opts.root } : {}),
         ...(opts.local ? { local: true } : {}),
       });
-      if (opts.json) printJson(report);
-      else process.stdout.write(`${formatReport(report).join("\n")}\n`);
+      if (opts.json) {
+        const lines = (status: string) =>
+          report.findings.filter((f) => f.status === status).map((f) => `${f.check}: ${f.message}`);
+        printEnvelope({
+          data: report,
+          exitCode: report.exitCode,
+          warnings: lines("warn"),
+          errors: lines("fail"),
+        });
+      } else process.stdout.write(`${formatReport(report).join("\n")}\n`);
       process.exitCode = report.exitCode;
     });
 }

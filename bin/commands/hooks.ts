@@ -6,7 +6,7 @@ import { renderChange, renderStatus } from "../../lib/hookscripts/render.ts";
 import { hooksStatus } from "../../lib/hookscripts/status.ts";
 import { OUR_VOLID } from "../../lib/hookscripts/volume.ts";
 import { createRuntime } from "../../lib/orchestrate/runtime.ts";
-import { type GlobalOptions, printJson } from "./common.ts";
+import { type GlobalOptions, printEnvelope } from "./common.ts";
 import { vmidArg } from "./orchestrate.ts";
 
 // `hooks attach|detach|status`: our hookscript on the configured guests,
@@ -84,8 +84,13 @@ export function registerHooksCommands(program: Command, load: Load): void {
                 chain: opts.chain ?? false,
                 dryRun: opts.dryRun ?? false,
               });
-        if (opts.json) printJson(report);
-        else {
+        if (opts.json) {
+          const failed =
+            "action" in report
+              ? report.guests.filter((g) => g.outcome === "failed").map((g) => g.message)
+              : report.guests.flatMap((g) => (g.error ? [`VM ${g.vmid}: ${g.error}`] : []));
+          printEnvelope({ data: report, exitCode: report.exitCode, errors: failed });
+        } else {
           const lines = "action" in report ? renderChange(report) : renderStatus(report);
           process.stdout.write(lines.length ? `${lines.join("\n")}\n` : "no configured guest\n");
         }

@@ -8,11 +8,10 @@ import { preflight, runMigration } from "../../lib/orchestrate/migrate.ts";
 import { allChanges, planCluster, planExitCode } from "../../lib/orchestrate/plan.ts";
 import { reconcileExitCode } from "../../lib/orchestrate/reconcile.ts";
 import { createRuntime, type Runtime } from "../../lib/orchestrate/runtime.ts";
-import { clusterStatus } from "../../lib/orchestrate/status.ts";
 import { switchExitCode, switchVm } from "../../lib/orchestrate/switch.ts";
 import { ttlSteps } from "../../lib/orchestrate/ttl-move.ts";
 import { countChanges, describeChange, renderChange, summaryLine } from "../../lib/plan/types.ts";
-import { type GlobalOptions, printJson } from "./common.ts";
+import { type GlobalOptions, printEnvelope } from "./common.ts";
 
 // The orchestrator's commands. Each builds a Runtime (which node we are,
 // clients, state) and calls one function of lib/orchestrate; this file only
@@ -54,7 +53,7 @@ export function registerOrchestrateCommands(program: Command, load: Load): void 
       const opts = cmd.optsWithGlobals<NodeOptions>();
       const rt = await runtime(load, opts);
       const r = await convergeNode(rt, rt.self, { dryRun: opts.dryRun ?? false });
-      if (opts.json) printJson(r);
+      if (opts.json) printEnvelope({ data: r, exitCode: ExitCode.ok, warnings: r.warnings });
       else {
         lines(
           `${r.node}: ${r.changes.length ? (opts.dryRun ? "would change" : "changed") : "nothing to change"}`,
@@ -76,7 +75,13 @@ export function registerOrchestrateCommands(program: Command, load: Load): void 
       const rt = await runtime(load, opts);
       const plan = await planCluster(rt);
       const changes = allChanges(plan);
-      if (opts.json) printJson({ ...plan, summary: countChanges(changes) });
+      if (opts.json)
+        printEnvelope({
+          data: { ...plan, summary: countChanges(changes) },
+          exitCode: planExitCode(plan),
+          warnings: [...plan.nodes.flatMap((n) => n.warnings), ...plan.dns.warnings],
+          errors: plan.errors,
+        });
       else {
         for (const n of plan.nodes) lines(`${n.node}:`, n.changes.map(describeChange));
         lines("dns:", plan.dns.changes.map(renderChange));
@@ -101,7 +106,13 @@ export function registerOrchestrateCommands(program: Command, load: Load): void 
       const rt = await runtime(load, opts);
       // With its metrics (lib/metrics/reconcile-run.ts): metrics.json, and metrics.textfile when set.
       const r = await reconcileWithMetrics(rt, { dryRun: opts.dryRun ?? false, force: opts.force ?? false });
-      if (opts.json) printJson(r);
+      if (opts.json)
+        printEnvelope({
+          data: r,
+          exitCode: reconcileExitCode(r),
+          warnings: [...(r.local?.warnings ?? []), ...r.notes],
+          errors: r.errors,
+        });
       else {
         lines(`${r.node}${r.dryRun ? " (dry run)" : ""}: node`, r.local?.changes ?? []);
         lines("dns:", r.dns?.lines ?? []);
@@ -140,7 +151,12 @@ export function registerOrchestrateCommands(program: Command, load: Load): void 
       }
       const r = await switchVm(rt, vmid, opts.from ? { from: opts.from } : {});
       if (r.skipped?.includes("is not in the config")) throw new InputError(`VMID: ${r.skipped}`);
-      if (opts.json) printJson(r);
+      if (opts.json)
+        printEnvelope({
+          data: r,
+          exitCode: switchExitCode(r),
+          errors: [r.local?.error, r.old?.error, r.dns?.error].flatMap((e) => (e ? [e] : [])),
+        });
       else {
         if (r.skipped) process.stdout.write(`${r.skipped}\n`);
         lines(`VM ${vmid} on ${r.to}:`, r.local?.value?.changes ?? []);
@@ -149,18 +165,6 @@ export function registerOrchestrateCommands(program: Command, load: Load): void 
         lines("journaled for the next run:", r.pending);
       }
       process.exitCode = switchExitCode(r);
-    });
-
-  program
-    .command("status")
-    .description("where every configured VM runs, its names, and pending work")
-    .option(nodeOption, nodeHelp)
-    .option("--json", "machine-readable output")
-    .action(async (_o, cmd: Command) => {
-      const opts = cmd.optsWithGlobals<NodeOptions>();
-      const r = await clusterStatus(await runtime(load, opts));
-      if (opts.json) printJson(r);
-      else process.stdout.write(`${r.text.join("\n")}\n`);
     });
 
   program
@@ -186,7 +190,7 @@ export function registerOrchestrateCommands(program: Command, load: Load): void 
       const plan = await preflight(rt, vmid, target, online);
       const steps = plan.ttl ? ttlSteps(rt.config, plan, plan.ttl, noWait) : [];
       if (opts.dryRun) {
-        if (opts.json) printJson({ dryRun: true, plan, steps });
+        if (opts.json) printEnvelope({ data: { dryRun: true, plan, steps }, exitCode: ExitCode.ok });
         else {
           process.stdout.write(
             `VM ${vmid}: ${plan.from} -> ${plan.to} (${plan.online ? "online" : "offline"}), checks passed\n`,
@@ -208,7 +212,12 @@ export function registerOrchestrateCommands(program: Command, load: Load): void 
       };
       const s = await runMigration(rt, plan, progress, { noWait });
       if (tty) process.stderr.write("\n");
-      if (opts.json) printJson(s);
+      if (opts.json)
+        printEnvelope({
+          data: s,
+          exitCode: s.pending.length ? ExitCode.partial : ExitCode.ok,
+          errors: s.pending.map((p) => `journaled for the next run: ${p}`),
+        });
       else {
         process.stdout.write(
           `VM ${vmid} migrated ${s.from} -> ${s.to} in ${s.taskSeconds?.toFixed(1)}s; public face switched ${s.switchSeconds?.toFixed(2)}s after the task ended` +

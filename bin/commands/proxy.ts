@@ -2,10 +2,10 @@ import type { Command } from "commander";
 import type { ExampleTable } from "../../lib/cli-docs/examples.ts";
 import { forNode } from "../../lib/config/for-node.ts";
 import type { LoadedConfig } from "../../lib/config/load.ts";
-import { InputError } from "../../lib/errors.ts";
+import { ExitCode, InputError } from "../../lib/errors.ts";
 import { localNodeName } from "../../lib/node-name.ts";
 import { proxyConfigText } from "../../lib/proxy/config-text.ts";
-import { type GlobalOptions, printJson } from "./common.ts";
+import { type GlobalOptions, printEnvelope } from "./common.ts";
 
 // `proxy config`: prints the HAProxy (or nginx) configuration this node's
 // proxy needs for pvemigrate-dns's routes. It reads the config only: it
@@ -48,7 +48,7 @@ export function registerProxyCommands(
         nginx: opts.nginx ?? false,
         standalone: opts.standalone ?? false,
       });
-      if (opts.json) printJson({ ok: true, ...r });
+      if (opts.json) printEnvelope({ data: r, exitCode: ExitCode.ok });
       else process.stdout.write(r.text);
     });
 }

@@ -1,5 +1,6 @@
 import type { Secret } from "../config/secret.ts";
 import type { DnsConfig, DnsMaster } from "../config/types.ts";
+import { type AdoptOptions, type AdoptResult, adoptName } from "./adopt.ts";
 import { type NameWrite, normalizeName } from "./changes.ts";
 import { tsigKeyFrom } from "./key.ts";
 import { createMasterSession, type SoaRecord } from "./masters.ts";
@@ -34,6 +35,8 @@ export interface DnsClient {
   /** Sends planned writes (lib/plan/dns.ts) as they are: compare-and-swap against the plan's read. */
   applyWrites(writes: readonly NameWrite[]): Promise<SetResult>;
   deleteName(name: string): Promise<DeleteResult>;
+  /** Adds our ownership TXT to a name that exists without it, changing nothing else (adopt.ts). */
+  adoptName(name: string, opts: AdoptOptions): Promise<AdoptResult>;
   /** Withdraws a guest's name nobody claims any more (see withdraw.ts). */
   withdrawName(name: string, vmid: number): Promise<WithdrawResult>;
   /** Reads A/AAAA/TXT at `master`, or at the first candidate that answers. */
@@ -86,6 +89,7 @@ export function createDnsClient(opts: DnsClientOptions): DnsClient {
     applyWrites: writer.applyWrites,
     deleteName: (name) => deleteName(io, name),
     withdrawName: (name, vmid) => withdrawName(io, name, vmid),
+    adoptName: (name, opts) => adoptName(io, normalizeName(name, zone, "name"), opts),
     query: (name, master) => reader.read(normalizeName(name, zone, "name"), master),
     querySoa: session.querySoa,
     checkPropagation: propagation.check,

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { unwrapEnvelope } from "../envelope.ts";
 import { messageOf } from "../errors.ts";
 import type { Runtime } from "../orchestrate/runtime.ts";
 import { run } from "../process/run.ts";
@@ -43,7 +44,7 @@ export async function hooksOn<T>(
 
 function safeJson(text: string): unknown {
   try {
-    return JSON.parse(text);
+    return unwrapEnvelope(JSON.parse(text));
   } catch {
     return undefined;
   }

@@ -3,6 +3,7 @@ import { join } from "node:path";
 import type { z } from "zod";
 import type { Config } from "../config/types.ts";
 import { PLAIN_WORD } from "../config/values.ts";
+import { unwrapEnvelope } from "../envelope.ts";
 import { PeerError } from "../errors.ts";
 import { type Exec, netnsExec, run, runLocal } from "../process/run.ts";
 import { untrusted } from "../text/untrusted.ts";
@@ -106,8 +107,8 @@ export interface RemoteOutput<S extends z.ZodType> {
 }
 
 /**
- * Runs `pvemigrate-dns <args> --json` on `node` and returns its output parsed
- * by `expected.schema`; a PeerError names the node when it cannot run, fails,
+ * Runs `pvemigrate-dns <args> --json` on `node` and returns its output (the
+ * `data` of its JSON envelope) parsed by `expected.schema`; a PeerError names the node when it cannot run, fails,
  * or prints something else.
  */
 export async function runOnNode<S extends z.ZodType>(
@@ -129,7 +130,8 @@ export async function runOnNode<S extends z.ZodType>(
   }
   let out: unknown;
   try {
-    out = JSON.parse(r.stdout);
+    // The peer's result is the `data` of its envelope (bare from an older version).
+    out = unwrapEnvelope(JSON.parse(r.stdout));
   } catch {
     throw new PeerError(`node ${node}: ${args.join(" ")} printed no JSON result`);
   }

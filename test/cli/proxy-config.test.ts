@@ -129,11 +129,16 @@ describe("pvemigrate-dns proxy config", () => {
     const j = JSON.parse((await cli([...args, "--json"])).stdout);
     expect(j).toMatchObject({
       ok: true,
-      backend: "haproxy",
-      node: "pve1",
-      socket: "/run/haproxy/admin.sock",
-      maps: { sni: join(fx.dir, "pve1", "maps", "sni.map"), http: join(fx.dir, "pve1", "maps", "http.map") },
+      data: {
+        backend: "haproxy",
+        node: "pve1",
+        socket: "/run/haproxy/admin.sock",
+        maps: {
+          sni: join(fx.dir, "pve1", "maps", "sni.map"),
+          http: join(fx.dir, "pve1", "maps", "http.map"),
+        },
+      },
     });
-    expect(j.text).toBe(text);
+    expect(j.data.text).toBe(text);
   });
 });

@@ -63,14 +63,14 @@ describe("pvemigrate-dns CLI", () => {
     }
     const json = JSON.parse(cli(["config", "check", "--config", file, "--json"]).stdout);
     expect(json.ok).toBe(true);
-    expect(json.config.vms["101"].forward).toEqual(["tcp/25", "tcp/2222:22"]);
-    expect(json.config.dns.tsig.secret).toBe("<redacted>");
+    expect(json.data.config.vms["101"].forward).toEqual(["tcp/25", "tcp/2222:22"]);
+    expect(json.data.config.dns.tsig.secret).toBe("<redacted>");
   });
 
   it("reads the config named by PVEMIGRATE_DNS_CONFIG", () => {
     const file = fx.write(baseDoc(), "env.yaml");
     const r = cli(["config", "check", "--json"], { PVEMIGRATE_DNS_CONFIG: file });
-    expect(JSON.parse(r.stdout).config.source).toBe(file);
+    expect(JSON.parse(r.stdout).data.config.source).toBe(file);
   });
 
   it("config check lists every problem, one line each, and exits 1", () => {
@@ -85,7 +85,8 @@ describe("pvemigrate-dns CLI", () => {
     ]);
     const json = JSON.parse(cli(["config", "check", "--json", "--config", fx.write(doc, "bad.yaml")]).stdout);
     expect(json.ok).toBe(false);
-    expect(json.problems).toHaveLength(2);
+    expect(json.data.problems).toHaveLength(2);
+    expect(json.errors).toEqual(r.stderr.trim().split("\n"));
   });
 
   it("an error about a secret names the file, never its content", () => {

@@ -160,8 +160,11 @@ describe.skipIf(missing({ bins: ["named", "tsig-keygen", "dig"] }))("dns CLI com
     const json = JSON.parse(created.out);
     expect(json).toMatchObject({
       ok: true,
-      outcome: { status: "updated", master: `127.0.0.1:${primary.port}` },
-      acceptedBy: [`127.0.0.1:${primary.port}`],
+      exitCode: 0,
+      data: {
+        outcome: { status: "updated", master: `127.0.0.1:${primary.port}` },
+        acceptedBy: [`127.0.0.1:${primary.port}`],
+      },
     });
     expect(created.out).not.toContain(key.secret);
     const moved = await cli([
@@ -314,14 +317,22 @@ describe.skipIf(missing({ bins: ["named", "tsig-keygen", "dig"] }))("dns CLI com
       "--json",
     ]);
     expect(j.code).toBe(ExitCode.peer);
-    expect(JSON.parse(j.out)).toMatchObject({
+    const envelope = JSON.parse(j.out);
+    expect(envelope).toMatchObject({
       ok: false,
       exitCode: 2,
-      failures: [
-        { master: `127.0.0.1:${silent.port}` },
-        { master: `127.0.0.1:${closed}`, reason: "connection refused (udp)" },
-      ],
+      data: {
+        failures: [
+          { master: `127.0.0.1:${silent.port}` },
+          { master: `127.0.0.1:${closed}`, reason: "connection refused (udp)" },
+        ],
+      },
     });
+    // One error line per master, as in the text.
+    expect(envelope.errors.slice(1)).toEqual([
+      expect.stringMatching(new RegExp(`^127\\.0\\.0\\.1:${silent.port}: no answer`)),
+      `127.0.0.1:${closed}: connection refused (udp)`,
+    ]);
     expect(await dig(primary.port, "down.example.org", "A")).toEqual([]);
   });
 
@@ -345,7 +356,7 @@ describe.skipIf(missing({ bins: ["named", "tsig-keygen", "dig"] }))("dns CLI com
     expect(text).toMatch(/MASTER\s+SERIAL\s+A\s+AAAA\s+OWNED\s+TXT/);
     expect(text).toMatch(/ERROR: connection refused/);
     const j = await cli(["--config", cfg, "dns", "show", "shown.example.org", "--json"]);
-    expect(JSON.parse(j.out).masters).toHaveLength(3);
+    expect(JSON.parse(j.out).data.masters).toHaveLength(3);
   });
 
   it("dns delete removes an owned name and refuses someone else's", async () => {

@@ -230,7 +230,7 @@ describe.skipIf(missing({ bins: ["named", "dig", "tsig-keygen"] }))("doctor on s
       const out = cli.stdout + cli.stderr;
       expect(out).toMatch(/401/);
       for (const secret of [OTHER_TOKEN, h.sim.tokenSecret, h.key.secret]) expect(out).not.toContain(secret);
-      if (json) expect((JSON.parse(cli.stdout) as DoctorReport).exitCode).toBe(2);
+      if (json) expect((JSON.parse(cli.stdout).data as DoctorReport).exitCode).toBe(2);
       else expect(cli.stdout).toMatch(/^FAIL proxmox: .*401.* -> the API token was refused/m);
     }
   });

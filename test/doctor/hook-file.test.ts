@@ -190,7 +190,7 @@ describe("doctor: the hookscript file on every node", () => {
       );
     const bad = await cli(["--json"]);
     expect(bad.code, bad.stderr).toBe(2);
-    const report = JSON.parse(bad.stdout) as {
+    const report = JSON.parse(bad.stdout).data as {
       findings: Array<{ check: string; status: string; message: string }>;
     };
     expect(report.findings.filter((f) => f.check === "hookscript-file").map((f) => f.status)).toEqual([

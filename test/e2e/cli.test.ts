@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { masterLabel } from "../../lib/dns/errors.ts";
 import { run } from "../../lib/process/run.ts";
 import { dig, startNamedPrimary } from "../support/named.ts";
 import { missing } from "../support/requirements.ts";
@@ -19,11 +20,23 @@ describe.skipIf(missing({ bins: ["named", "dig", "tsig-keygen"] }))("orchestrato
   it("status shows where each VM runs and where its names point", async () => {
     const r = await h.cli("pve1", ["status", "--json"]);
     expect(r.code).toBe(0);
-    const s = JSON.parse(r.stdout);
+    const s = JSON.parse(r.stdout).data;
     const vm101 = s.vms.find((v: { vmid: number }) => v.vmid === 101);
     expect(vm101.node).toBe("pve1");
+    const masters = h.loaded.config.dns.masters.map(masterLabel);
     expect(vm101.names).toEqual([
-      { name: "mail.example.org", addresses: ["203.0.113.10"], expected: ["203.0.113.10"] },
+      {
+        name: "mail.example.org",
+        fromNotes: false,
+        expected: ["203.0.113.10"],
+        masters: masters.map((master) => ({
+          master,
+          exists: true,
+          addresses: ["203.0.113.10"],
+          owner: "ours",
+        })),
+        drift: [],
+      },
     ]);
     expect(r.stdout).not.toContain(h.sim.tokenSecret);
     expect(r.stdout).not.toContain(h.key.secret);
@@ -54,12 +67,12 @@ describe.skipIf(missing({ bins: ["named", "dig", "tsig-keygen"] }))("orchestrato
         "pve1",
       ]);
       expect(r.code).toBe(0);
-      const vm101 = JSON.parse(r.stdout).vms.find((v: { vmid: number }) => v.vmid === 101);
-      expect(vm101.names).toEqual([
+      const vm101 = JSON.parse(r.stdout).data.vms.find((v: { vmid: number }) => v.vmid === 101);
+      expect(vm101.names).toMatchObject([
         {
           name: "mail.example.org",
-          addresses: ["203.0.113.10"],
           expected: ["203.0.113.10"],
+          drift: [],
           lagging: [`127.0.0.1:${stray.port}=203.0.113.99`],
         },
       ]);
@@ -73,7 +86,7 @@ describe.skipIf(missing({ bins: ["named", "dig", "tsig-keygen"] }))("orchestrato
   it("plan on a converged cluster says No changes. and exits 0", async () => {
     const r = await h.cli("pve1", ["plan", "--json"]);
     expect(r.code, r.stderr).toBe(0);
-    const p = JSON.parse(r.stdout);
+    const p = JSON.parse(r.stdout).data;
     expect(p.nodes.map((n: { node: string }) => n.node)).toEqual(["pve1", "pve2", "pve3"]);
     expect(p.dns.changes).toEqual([]);
     expect(p.summary).toEqual({ add: 0, update: 0, remove: 0 });
@@ -92,7 +105,7 @@ describe.skipIf(missing({ bins: ["named", "dig", "tsig-keygen"] }))("orchestrato
       run([process.execPath, h.bundle, "--config", file, ...args, "--node", "pve1"], { timeoutMs: 60_000 });
     const plan = await cli(["plan", "--json"]);
     expect(plan.code, plan.stderr).toBe(4);
-    const planned = JSON.parse(plan.stdout).dns.changes;
+    const planned = JSON.parse(plan.stdout).data.dns.changes;
     expect(planned).toEqual([
       { op: "add", backend: "dns", vmid: 101, key: "extra.example.org", after: "203.0.113.10" },
     ]);
@@ -102,12 +115,12 @@ describe.skipIf(missing({ bins: ["named", "dig", "tsig-keygen"] }))("orchestrato
     expect(text.stdout).toContain("Plan: 1 to add, 0 to change, 0 to remove.");
 
     const dry = await cli(["reconcile", "--dry-run", "--json"]);
-    expect(JSON.parse(dry.stdout).dns.plan).toEqual(planned);
+    expect(JSON.parse(dry.stdout).data.dns.plan).toEqual(planned);
     expect(await dig(h.primary.port, "extra.example.org", "A")).toEqual([]);
 
     const applied = await cli(["reconcile", "--json"]);
     expect(applied.code, applied.stderr).toBe(0);
-    const updated = JSON.parse(applied.stdout).dns.outcomes.filter(
+    const updated = JSON.parse(applied.stdout).data.dns.outcomes.filter(
       (o: { status: string }) => o.status === "updated",
     );
     expect(
@@ -161,7 +174,9 @@ describe.skipIf(missing({ bins: ["named", "dig", "tsig-keygen"] }))("orchestrato
   it("switch on a node that does not host the VM does nothing", async () => {
     const r = await h.cli("pve2", ["switch", "101", "--json"]);
     expect(r.code).toBe(0);
-    expect(JSON.parse(r.stdout).skipped).toMatch(/running on pve3, not running on pve2|not running on pve2/);
+    expect(JSON.parse(r.stdout).data.skipped).toMatch(
+      /running on pve3, not running on pve2|not running on pve2/,
+    );
   });
 
   it("switch names a bad VMID or --from and exits 1", async () => {

@@ -52,7 +52,9 @@ describe.skipIf(missing({ bins: ["named", "dig", "tsig-keygen"] }))(
     it("the switch command exits non-zero and says why", async () => {
       const r = await h.cli("pve2", ["switch", "101", "--json"]);
       expect(r.code).not.toBe(0);
-      expect(JSON.parse(r.stdout).dns.error).toMatch(/^names not moved: pve2's forwards are not in place/);
+      expect(JSON.parse(r.stdout).data.dns.error).toMatch(
+        /^names not moved: pve2's forwards are not in place/,
+      );
       expect(await mailA()).toEqual([OLD]);
     });
 

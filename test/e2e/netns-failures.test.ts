@@ -17,7 +17,7 @@ describe.skipIf(
 )("failures end to end in network namespaces", () => {
   let c: NetnsCluster;
   let silent: Socket | undefined;
-  const json = (stdout: string) => JSON.parse(stdout) as Record<string, unknown>;
+  const json = (stdout: string) => JSON.parse(stdout).data as Record<string, unknown>;
   const pending = async () => {
     const rt = c.runtime("pve1");
     return [...(await rt.state.cluster.list()), ...(await rt.state.local.list())].map((i) => i.id).sort();
@@ -49,7 +49,8 @@ describe.skipIf(
     type Planned = {
       nodes: Array<{ node: string; changes: Array<{ backend: string; key: string; after?: string }> }>;
     };
-    const changes = (JSON.parse(plan.stdout) as Planned).nodes.find((n) => n.node === "pve1")?.changes ?? [];
+    const changes =
+      (JSON.parse(plan.stdout).data as Planned).nodes.find((n) => n.node === "pve1")?.changes ?? [];
     expect(changes).toContainEqual(
       expect.objectContaining({
         backend: "nat",
@@ -61,12 +62,12 @@ describe.skipIf(
     expect(await c.tcp("pve1")).toMatchObject({ ok: false }); // plan changed nothing
     // One plan: the dry run shows the same change objects as `plan` (real nft read back).
     const dry = await c.cli("pve1", ["reconcile", "--dry-run", "--json"]);
-    expect((JSON.parse(dry.stdout) as { local: { plan: unknown[] } }).local.plan).toEqual(changes);
+    expect((JSON.parse(dry.stdout).data as { local: { plan: unknown[] } }).local.plan).toEqual(changes);
 
     const r = await c.cli("pve1", ["reconcile", "--json"]);
     expect(r.code, r.stderr).toBe(0);
     // ... and reconcile applies exactly those.
-    const applied = (JSON.parse(r.stdout) as { local: { plan: unknown[]; applied: boolean } }).local;
+    const applied = (JSON.parse(r.stdout).data as { local: { plan: unknown[]; applied: boolean } }).local;
     expect(applied).toMatchObject({ plan: changes, applied: true });
     expect(await c.tcp("pve1")).toEqual({ ok: true, data: `vm101 hi ${c.world.client.ip}` });
     expect(await c.udp("pve1")).toEqual({ ok: true, data: `vm101 ping ${c.world.client.ip}` });

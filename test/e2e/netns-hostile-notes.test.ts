@@ -64,7 +64,7 @@ describe.skipIf(
   };
   const cli = async (args: string[], configFile = c.h.configFile) => {
     const r = await c.cli("pve1", args, { configFile });
-    return { ...r, json: r.stdout.trim().startsWith("{") ? JSON.parse(r.stdout) : undefined };
+    return { ...r, json: r.stdout.trim().startsWith("{") ? JSON.parse(r.stdout).data : undefined };
   };
   const reconcile = (configFile?: string) => cli(["reconcile", "--json"], configFile);
   const httpMap = async () => {

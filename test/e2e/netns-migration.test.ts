@@ -15,7 +15,7 @@ describe.skipIf(
   let c: NetnsCluster;
   const vm = () => c.h.sim.state.vm(VMID);
   const hookItems = async (node: NodeName) => (await c.runtime(node).state.local.list()).map((i) => i.id);
-  const json = (stdout: string) => JSON.parse(stdout) as Record<string, unknown>;
+  const json = (stdout: string) => JSON.parse(stdout).data as Record<string, unknown>;
 
   beforeAll(async () => {
     c = await startNetnsCluster({ graceSeconds: GRACE_SECONDS, migrationDelayMs: 6000 });

@@ -57,7 +57,7 @@ describe.skipIf(
       expect(await hooks, where).toEqual([0, 0]);
       for (const r of reconciles) expect([0, 3], `${where}: ${r.stderr}`).toContain(r.code);
       // Whichever ran first, the old node never dropped the VM while its name could still point there.
-      const oldReport = JSON.parse(reconciles[1].stdout) as { local?: { changes: string[] } };
+      const oldReport = JSON.parse(reconciles[1].stdout).data as { local?: { changes: string[] } };
       expect(oldReport.local?.changes ?? [], `${where}: old node's reconcile`).not.toContainEqual(
         expect.stringMatching(/^nat: - tcp\/2222/),
       );

@@ -61,7 +61,7 @@ describe.skipIf(missing({ bins: ["named"] }))("reconcile's safety threshold", ()
 
     const refused = await reconcile(shrunk);
     expect(refused.code, refused.stdout).toBe(1);
-    const report = JSON.parse(refused.stdout) as { unsafe: string[] };
+    const report = JSON.parse(refused.stdout).data as { unsafe: string[] };
     expect(report.unsafe).toEqual([
       expect.stringMatching(/^node pve1: .* 10 of 12 managed forwards and routes .*--force/),
       expect.stringMatching(/^dns: .* 10 of 12 managed names .*--force/),
@@ -72,7 +72,7 @@ describe.skipIf(missing({ bins: ["named"] }))("reconcile's safety threshold", ()
     const forced = await reconcile(shrunk, ["--force"]);
     expect(forced.code, forced.stderr).toBe(0);
     expect(sniRoutes()).toEqual(["vm101.example.org 10.10.1.101:443", "vm102.example.org 10.10.1.102:443"]);
-    const applied = JSON.parse(forced.stdout) as { unsafe: string[]; dns: { withdrawn: string[] } };
+    const applied = JSON.parse(forced.stdout).data as { unsafe: string[]; dns: { withdrawn: string[] } };
     expect(applied.unsafe).toEqual([]);
     expect(applied.dns.withdrawn).toHaveLength(10);
   }, 120_000);

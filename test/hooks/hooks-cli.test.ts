@@ -15,7 +15,8 @@ const BACKUP = "local:snippets/backup.sh";
 describe("hooks attach|detach|status", () => {
   let w: HooksWorld;
   const config = (vmid: number) => w.sim.state.vm(vmid).config;
-  const json = (stdout: string) => JSON.parse(stdout);
+  /** The command's result: `data` of its JSON envelope. */
+  const json = (stdout: string) => JSON.parse(stdout).data;
 
   beforeAll(async () => {
     w = await startHooksWorld(
