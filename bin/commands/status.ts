@@ -43,14 +43,14 @@ export function registerStatusCommand(program: Command, load: Load): void {
       if (opts.local) {
         if (!here)
           throw new InputError(`--local: this host (${hostNode}) is not in the config's nodes; give --node`);
-        const entries = await readNodeHere(createRuntime(loaded, { node: here }).config, here, Date.now());
+        const entries = await readNodeHere(loaded.config, here, Date.now());
         if (opts.json) printEnvelope({ data: entries, exitCode: ExitCode.ok });
         else process.stdout.write(`${JSON.stringify(entries, null, 2)}\n`);
         return;
       }
       // Any node will do to act as: status writes nothing and takes no lock.
       const rt = createRuntime(loaded, { node: here ?? nodes[0]! });
-      const r = await collectStatus(rt, here);
+      const r = await collectStatus(rt, here, loaded.config);
       const exitCode = r.errors.length ? ExitCode.peer : ExitCode.ok;
       if (opts.json) printEnvelope({ data: r, exitCode, warnings: r.notes, errors: r.errors });
       else

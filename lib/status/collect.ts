@@ -1,3 +1,4 @@
+import type { Config } from "../config/types.ts";
 import { computeDesired } from "../desired/compute.ts";
 import { masterLabel } from "../dns/errors.ts";
 import { messageOf } from "../errors.ts";
@@ -30,7 +31,8 @@ async function answersFor(rt: Runtime, name: string, vmid: number): Promise<Mast
 /**
  * `here`: the node this host is, whose nft and proxy can be read directly;
  * undefined when this host is none of the config's nodes (every node is then
- * read over the remote transport). `rt` may act as any node: status changes nothing.
+ * read over the remote transport). `rt` may act as any node: status changes nothing,
+ * and each node's paths come from `loaded`, filled in for that node.
  */
 /**
  * Which other servers (dns.propagation: listed ones, the NS set) still answer
@@ -57,7 +59,12 @@ async function markLagging(rt: Runtime, vms: VmStatus[]): Promise<void> {
   }
 }
 
-export async function collectStatus(rt: Runtime, here: string | undefined): Promise<StatusReport> {
+export async function collectStatus(
+  rt: Runtime,
+  here: string | undefined,
+  /** The config as loaded: per-node templates ({node} in paths) not yet filled in for rt's node. */
+  loaded: Config,
+): Promise<StatusReport> {
   const now = rt.now();
   // Guest agents are asked only for this node's guests; others show the address last switched to.
   const world = await observe(rt, { resolveOn: here ? [here] : [] });
@@ -75,7 +82,7 @@ export async function collectStatus(rt: Runtime, here: string | undefined): Prom
     const online = world.snapshot.nodes.find((s) => s.name === n.name)?.online ?? false;
     let error: string | undefined;
     try {
-      read.push(await readNode(world.config, n.name, here, now));
+      read.push(await readNode(loaded, n.name, here, now));
     } catch (err) {
       error = messageOf(err);
       report.errors.push(`node ${n.name}: ${error}`);

@@ -1,3 +1,5 @@
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ownershipTxt } from "../../lib/dns/ownership.ts";
 import { dnsWork } from "../../lib/orchestrate/pending.ts";
@@ -41,7 +43,14 @@ describe.skipIf(missing({ bins: ["named", "dig", "tsig-keygen"] }))("status", ()
     });
     config = h.writeConfigVariant("two-primaries", (doc) => {
       (doc.dns as { masters: string[] }).masters.push(`127.0.0.1:${other.port}`);
+      // HAProxy not running: its map files are what each node serves (read back as such).
+      (doc.proxy as { backend: string }).backend = "haproxy";
     });
+    // VM 102 runs on pve2, where its route is; pve1 still routes to it (grace after a move).
+    for (const node of ["pve1", "pve2"]) {
+      mkdirSync(join(h.dir, node, "maps"), { recursive: true });
+      writeFileSync(join(h.dir, node, "maps", "sni.map"), "shop.example.org 10.10.2.102:443\n");
+    }
   }, 90_000);
   afterAll(async () => {
     await other?.stop();
@@ -67,6 +76,13 @@ describe.skipIf(missing({ bins: ["named", "dig", "tsig-keygen"] }))("status", ()
     expect(name(101, "mail.example.org").masters.map((m) => m.addresses)).toEqual([["203.0.113.99"], []]);
     expect(name(102, "legacy.example.org")).toMatchObject({ drift: expect.arrayContaining(["not ours"]) });
     expect(name(102, "www.example.org").drift).toEqual(["diverging masters", "missing"]);
+    expect(vm(102).present).toEqual([
+      { node: "pve2", kind: "sni", key: "shop.example.org", target: "10.10.2.102:443" },
+    ]);
+    expect(vm(102).grace).toEqual([
+      { node: "pve1", kind: "sni", key: "shop.example.org", target: "10.10.2.102:443" },
+    ]);
+    expect(vm(101).present).toEqual([]);
     expect(s.pending).toEqual([
       expect.objectContaining({ id: "dns:vm:101", vmid: 101, journal: "cluster", reason: "not tried yet" }),
     ]);
@@ -79,6 +95,8 @@ describe.skipIf(missing({ bins: ["named", "dig", "tsig-keygen"] }))("status", ()
     });
     expect(text.stdout).not.toContain("\x1b[");
     expect(text.stdout).toContain("  legacy.example.org  drift: not ours");
+    expect(text.stdout).toContain("  on pve2: sni shop.example.org -> 10.10.2.102:443\n");
+    expect(text.stdout).toContain("  elsewhere: pve1 sni shop.example.org -> 10.10.2.102:443\n");
     expect(text.stdout).toMatch(
       / {2}dns:vm:101 \(VM 101, cluster journal, \d+s old, 0 failed\): not tried yet/,
     );
