@@ -33,6 +33,17 @@ describe.skipIf(missing({ bins: ["named", "dig", "tsig-keygen"] }))("status", ()
       config: (doc) => {
         (doc.dns as { ownerId?: string }).ownerId = OWNER;
         (doc.vms as Record<string, { dns: string[] }>)["102"]!.dns.push("legacy.example.org");
+        // A tenant's guest whose block is in its Notes: marked as such.
+        doc.notes = { enabled: true, dnsSuffixes: ["example.org"], ip: "agent" };
+      },
+    });
+    h.sim.addVm({
+      vmid: 104,
+      node: "pve3",
+      tags: ["pvemigrate-dns"],
+      config: {
+        name: "vm104",
+        description: "Tenant\n\n```pvemigrate-dns\ndns: [ tenant.example.org ]\n```\n",
       },
     });
     // The second master candidate is another primary that alone holds www: the masters diverge.
@@ -83,6 +94,9 @@ describe.skipIf(missing({ bins: ["named", "dig", "tsig-keygen"] }))("status", ()
       { node: "pve1", kind: "sni", key: "shop.example.org", target: "10.10.2.102:443" },
     ]);
     expect(vm(101).present).toEqual([]);
+    expect(vm(101).fromNotes).toBe(false);
+    expect(vm(104)).toMatchObject({ node: "pve3", fromNotes: true, address: { source: "agent" } });
+    expect(vm(104).names.map((n) => [n.name, n.fromNotes])).toEqual([["tenant.example.org", true]]);
     expect(s.pending).toEqual([
       expect.objectContaining({ id: "dns:vm:101", vmid: 101, journal: "cluster", reason: "not tried yet" }),
     ]);
@@ -94,6 +108,8 @@ describe.skipIf(missing({ bins: ["named", "dig", "tsig-keygen"] }))("status", ()
       env: { ...process.env, PVEMIGRATE_DNS_NODE: "not-a-node" },
     });
     expect(text.stdout).not.toContain("\x1b[");
+    expect(text.stdout).toMatch(/^VM 104 \[notes\] {2}running on pve3/m);
+    expect(text.stdout).toMatch(/^ {2}tenant\.example\.org \[notes\] {2}/m);
     expect(text.stdout).toContain("  legacy.example.org  drift: not ours");
     expect(text.stdout).toContain("  on pve2: sni shop.example.org -> 10.10.2.102:443\n");
     expect(text.stdout).toContain("  elsewhere: pve1 sni shop.example.org -> 10.10.2.102:443\n");
