@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { unwrapEnvelope } from "../../lib/envelope.ts";
 import type { RunResult } from "../../lib/process/run.ts";
 import { ZONE } from "../e2e/harness.ts";
 import {
@@ -138,7 +139,7 @@ async function dnsAndJournal(f: FaultCluster, to: NodeName): Promise<string[]> {
 
 async function planShortfalls(f: FaultCluster, to: NodeName): Promise<string[]> {
   const plan = await f.c.cli(to, ["plan", "--json"]);
-  const parsed = planSchema.safeParse(JSON.parse(plan.stdout || "{}"));
+  const parsed = planSchema.safeParse(unwrapEnvelope(JSON.parse(plan.stdout || "{}")));
   if (!parsed.success) return [`plan unreadable (exit ${plan.code}): ${plan.stderr.trim()}`];
   return [
     ...parsed.data.nodes.flatMap((n) => n.changes.map((ch) => `${n.node} plan: ${ch.key}`)),
