@@ -93,7 +93,7 @@ export function renderStatus(r: StatusReport, opts: RenderOptions): string[] {
   const out = [`cluster ${r.quorate ? "quorate" : p.red("NOT quorate")}; nodes: ${nodes.join(", ")}`];
   for (const v of r.vms) out.push(...vmLines(v, p));
   if (r.pending.length) out.push(p.yellow("pending:"), ...r.pending.map(pendingLine));
-  for (const line of r.notes) out.push(`Notes ignored: ${line}`);
+  for (const line of r.notes) out.push(`notes ignored: ${line}`);
   for (const e of r.errors) out.push(p.red(`not read: ${e}`));
   if (r.vms.some((v) => v.fromNotes || v.names.some((n) => n.fromNotes)))
     out.push(`${NOTES_MARK}: from the guest's Notes, not the config file`);

@@ -79,7 +79,7 @@ describe("renderStatus", () => {
       "  app.example.org [notes]  drift: not ours  10.0.0.53: 192.0.2.5 [not ours]",
       "pending:",
       "  dns:vm:101 (VM 101, cluster journal, 1h2m old, 3 failed): all masters failed",
-      "Notes ignored: vms.106 (Notes): forward tcp/25 is outside the notes policy",
+      "notes ignored: vms.106 (Notes): forward tcp/25 is outside the notes policy",
       "not read: node pve2: ssh: timeout",
       "[notes]: from the guest's Notes, not the config file",
     ]);
