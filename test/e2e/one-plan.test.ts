@@ -38,7 +38,7 @@ describe.skipIf(
     });
     const cli = async (args: string[]) => {
       const r = await c.cli("pve1", [...args, "--json"], { configFile });
-      return { code: r.code, stderr: r.stderr, json: JSON.parse(r.stdout) };
+      return { code: r.code, stderr: r.stderr, json: JSON.parse(r.stdout).data };
     };
 
     const plan = await cli(["plan"]);
