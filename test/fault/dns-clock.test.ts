@@ -1,10 +1,10 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { expect, it } from "vitest";
 import { reconcile, reconcileExitCode } from "../../lib/orchestrate/reconcile.ts";
 import { createRuntime } from "../../lib/orchestrate/runtime.ts";
 import { switchVm } from "../../lib/orchestrate/switch.ts";
 import { type NodeName, VM_NAME, VMID, waitFor } from "../e2e/netns-world.ts";
-import { missing } from "../support/requirements.ts";
-import { type FaultCluster, NEEDS, ROW_TIMEOUT_MS, RUNS, runRow, startFaultCluster } from "./harness-run.ts";
+import { dnsCluster, expectConverged, ROW_TIMEOUT_MS, RUNS, runRow } from "./harness-run.ts";
+import { faultSuite } from "./suite.ts";
 
 // Fault matrix, the clock row: the node that switches has its clock an hour
 // off, beyond TSIG's fudge, so the masters answer BADTIME. The skew is the
@@ -14,23 +14,18 @@ import { type FaultCluster, NEEDS, ROW_TIMEOUT_MS, RUNS, runRow, startFaultClust
 // BIND's TSIG fudge is 300 s: an hour is well outside it.
 const SKEW_MS = 3600_000;
 
-describe.skipIf(missing(NEEDS))("fault matrix: the node's clock skewed", () => {
-  let f: FaultCluster;
-  beforeAll(async () => {
-    f = await startFaultCluster();
-  }, 120_000);
-  afterAll(async () => f?.stop(), 60_000);
-
+faultSuite("fault matrix: the node's clock skewed", dnsCluster(), (cluster) => {
   it(
     "the node's clock an hour off: BADTIME named, nothing applied, converges once the clock is right",
     async () => {
+      const f = cluster();
       const logs: string[] = [];
       // The node itself is skewed: its runtime's clock signs TSIG (and stamps its journal).
       const skewed = (node: NodeName) =>
         createRuntime(f.c.h.loaded, { node, now: () => Date.now() + SKEW_MS, log: (l) => logs.push(l) });
       let serialBefore = "";
       const serial = async () => (await f.dns.answers("primary", "example.org", "SOA")).join().split(" ")[2];
-      const { row, traces } = await runRow(f, {
+      const result = await runRow(f, {
         fault: "client clock skewed beyond TSIG's fudge (BADTIME)",
         runs: RUNS,
         async inject() {
@@ -64,9 +59,7 @@ describe.skipIf(missing(NEEDS))("fault matrix: the node's clock skewed", () => {
         // The clock is fixed: the timer's next runs are the bundle's, on the right time.
         lift: async () => {},
       });
-      for (const t of traces)
-        expect(t.final, `${t.from} -> ${t.to}\n${t.workerLog}`).toEqual({ lost: [], clobbered: [] });
-      expect(row.runs.every((r) => r.converged)).toBe(true);
+      expectConverged(result);
     },
     ROW_TIMEOUT_MS,
   );

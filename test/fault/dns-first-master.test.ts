@@ -1,6 +1,6 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { missing } from "../support/requirements.ts";
-import { type FaultCluster, NEEDS, ROW_TIMEOUT_MS, RUNS, runRow, startFaultCluster } from "./harness-run.ts";
+import { expect, it } from "vitest";
+import { dnsCluster, expectConverged, ROW_TIMEOUT_MS, RUNS, runRow } from "./harness-run.ts";
+import { faultSuite } from "./suite.ts";
 
 // Fault matrix, DNS rows: the first master candidate (the primary) fails the
 // orchestrator while the secondary, which forwards updates to it, still
@@ -8,17 +8,11 @@ import { type FaultCluster, NEEDS, ROW_TIMEOUT_MS, RUNS, runRow, startFaultClust
 // leaves it 2 s late, long after the update was applied (4x dns.timeoutMs),
 // so the switch must learn by read-back that its update landed.
 
-describe.skipIf(missing(NEEDS))("fault matrix: the first master silent or slow", () => {
-  let f: FaultCluster;
-  beforeAll(async () => {
-    f = await startFaultCluster();
-  }, 120_000);
-  afterAll(async () => f?.stop(), 60_000);
-
+faultSuite("fault matrix: the first master silent or slow", dnsCluster(), (cluster) => {
   it(
     "first master silent: the switch fails over to the secondary; nothing lost or clobbered",
     async () => {
-      const { row, traces } = await runRow(f, {
+      const result = await runRow(cluster(), {
         fault: "first master silent",
         runs: RUNS,
         inject: (x) => x.dns.silent(["primary"]),
@@ -28,9 +22,7 @@ describe.skipIf(missing(NEEDS))("fault matrix: the first master silent or slow",
           expect(await x.dns.answers("primary", "mail.example.org", "A")).toEqual([x.c.publicIp(t.to)]);
         },
       });
-      for (const t of traces)
-        expect(t.final, `${t.from} -> ${t.to}\n${t.workerLog}`).toEqual({ lost: [], clobbered: [] });
-      expect(row.runs.every((r) => r.converged)).toBe(true);
+      expectConverged(result);
     },
     ROW_TIMEOUT_MS,
   );
@@ -38,7 +30,7 @@ describe.skipIf(missing(NEEDS))("fault matrix: the first master silent or slow",
   it(
     "first master slow (2 s): the late reply is settled by read-back, never taken for a failure",
     async () => {
-      const { row, traces } = await runRow(f, {
+      const result = await runRow(cluster(), {
         fault: "first master slow (2 s)",
         runs: RUNS,
         inject: (x) => x.dns.slow(2000, ["primary"]),
@@ -47,9 +39,7 @@ describe.skipIf(missing(NEEDS))("fault matrix: the first master silent or slow",
           expect(await x.dns.answers("secondary", "mail.example.org", "A")).toEqual([x.c.publicIp(t.to)]);
         },
       });
-      for (const t of traces)
-        expect(t.final, `${t.from} -> ${t.to}\n${t.workerLog}`).toEqual({ lost: [], clobbered: [] });
-      expect(row.runs.every((r) => r.converged)).toBe(true);
+      expectConverged(result);
     },
     ROW_TIMEOUT_MS,
   );

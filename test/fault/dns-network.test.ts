@@ -1,6 +1,6 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { missing } from "../support/requirements.ts";
-import { type FaultCluster, NEEDS, ROW_TIMEOUT_MS, RUNS, runRow, startFaultCluster } from "./harness-run.ts";
+import { expect, it } from "vitest";
+import { dnsCluster, expectConverged, ROW_TIMEOUT_MS, RUNS, runRow } from "./harness-run.ts";
+import { faultSuite } from "./suite.ts";
 
 // Fault matrix, network rows: 30 % of the packets between the nodes and both
 // masters are lost (each direction, so an update may land and its answer
@@ -8,24 +8,16 @@ import { type FaultCluster, NEEDS, ROW_TIMEOUT_MS, RUNS, runRow, startFaultClust
 // (1.5 s, three times dns.timeoutMs): the switch must find out by reading
 // back, and must never report such an update as "nothing changed".
 
-describe.skipIf(missing(NEEDS))("fault matrix: packet loss and late replies", () => {
-  let f: FaultCluster;
-  beforeAll(async () => {
-    f = await startFaultCluster();
-  }, 120_000);
-  afterAll(async () => f?.stop(), 60_000);
-
+faultSuite("fault matrix: packet loss and late replies", dnsCluster(), (cluster) => {
   it(
     "30 % packet loss to the masters: every run converges, nothing lost or clobbered",
     async () => {
-      const { row, traces } = await runRow(f, {
+      const result = await runRow(cluster(), {
         fault: "30 % packet loss to the masters",
         runs: RUNS,
         inject: (x) => x.dns.loss(30, ["primary", "secondary"]),
       });
-      for (const t of traces)
-        expect(t.final, `${t.from} -> ${t.to}\n${t.workerLog}`).toEqual({ lost: [], clobbered: [] });
-      expect(row.runs.every((r) => r.converged)).toBe(true);
+      expectConverged(result);
     },
     ROW_TIMEOUT_MS,
   );
@@ -33,7 +25,7 @@ describe.skipIf(missing(NEEDS))("fault matrix: packet loss and late replies", ()
   it(
     "both masters answer updates after applying them: verified by read-back, never 'nothing changed'",
     async () => {
-      const { row, traces } = await runRow(f, {
+      const result = await runRow(cluster(), {
         fault: "both masters slow, replies after the update applied",
         runs: RUNS,
         inject: (x) => x.dns.slow(1500, ["primary", "secondary"], "updates"),
@@ -45,9 +37,7 @@ describe.skipIf(missing(NEEDS))("fault matrix: packet loss and late replies", ()
           expect(t.workerLog, t.workerLog).not.toMatch(/nothing was changed|unchanged/);
         },
       });
-      for (const t of traces)
-        expect(t.final, `${t.from} -> ${t.to}\n${t.workerLog}`).toEqual({ lost: [], clobbered: [] });
-      expect(row.runs.every((r) => r.converged)).toBe(true);
+      expectConverged(result);
     },
     ROW_TIMEOUT_MS,
   );

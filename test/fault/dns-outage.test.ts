@@ -1,29 +1,18 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { expect, it } from "vitest";
 import { VM_NAME } from "../e2e/netns-world.ts";
-import { missing } from "../support/requirements.ts";
-import { type FaultCluster, NEEDS, ROW_TIMEOUT_MS, RUNS, runRow, startFaultCluster } from "./harness-run.ts";
+import { dnsCluster, expectConverged, ROW_TIMEOUT_MS, RUNS, runRow } from "./harness-run.ts";
+import { faultSuite } from "./suite.ts";
 
 // Fault matrix, DNS rows where no master can take the update for a while:
 // both down (refusing), then back; the primary down behind the secondary that
 // forwards to it (SERVFAIL). Forwards and routes follow the VM at once; the names'
 // update is journaled, nothing half-applied, and the next timer finishes it.
 
-describe.skipIf(missing(NEEDS))("fault matrix: masters unusable, then back", () => {
-  let f: FaultCluster;
-  beforeAll(async () => {
-    f = await startFaultCluster();
-  }, 120_000);
-  afterAll(async () => f?.stop(), 60_000);
-
-  const finalOk = (traces: Awaited<ReturnType<typeof runRow>>["traces"]) => {
-    for (const t of traces)
-      expect(t.final, `${t.from} -> ${t.to}\n${t.workerLog}`).toEqual({ lost: [], clobbered: [] });
-  };
-
+faultSuite("fault matrix: masters unusable, then back", dnsCluster(), (cluster) => {
   it(
     "both masters down, then back: DNS journaled (nothing changed, exit 3), finished once they answer",
     async () => {
-      const { row, traces } = await runRow(f, {
+      const result = await runRow(cluster(), {
         fault: "both masters down, then back",
         runs: RUNS,
         inject: (x) => x.dns.down(["primary", "secondary"]),
@@ -36,8 +25,7 @@ describe.skipIf(missing(NEEDS))("fault matrix: masters unusable, then back", () 
           expect(await x.c.tcp(t.to)).toMatchObject({ ok: true }); // forwards did not wait for DNS
         },
       });
-      finalOk(traces);
-      expect(row.runs.every((r) => r.converged)).toBe(true);
+      expectConverged(result);
     },
     ROW_TIMEOUT_MS,
   );
@@ -45,7 +33,7 @@ describe.skipIf(missing(NEEDS))("fault matrix: masters unusable, then back", () 
   it(
     "primary down behind a forwarding secondary: its SERVFAIL is not success; journaled, finished later",
     async () => {
-      const { row, traces } = await runRow(f, {
+      const result = await runRow(cluster(), {
         fault: "primary down behind a forwarding secondary (SERVFAIL)",
         runs: RUNS,
         inject: (x) => x.dns.down(["primary"]),
@@ -56,8 +44,7 @@ describe.skipIf(missing(NEEDS))("fault matrix: masters unusable, then back", () 
           expect(await x.dns.answers("secondary", VM_NAME, "A")).toEqual([x.c.publicIp(t.from)]);
         },
       });
-      finalOk(traces);
-      expect(row.runs.every((r) => r.converged)).toBe(true);
+      expectConverged(result);
     },
     ROW_TIMEOUT_MS,
   );

@@ -14,6 +14,7 @@ import {
 import { dig } from "../support/named.ts";
 import { missing } from "../support/requirements.ts";
 import { type FaultRow, type FaultRun, recordRow } from "./matrix.ts";
+import type { FaultSuiteOptions } from "./suite.ts";
 
 // What the node, process and state rows of the fault matrix share: the netns
 // cluster (real named, nft and HAProxy) with things that are not ours in it (a
@@ -68,6 +69,12 @@ export async function startFaultCluster(opts: NetnsClusterOptions = {}): Promise
   await waitFor("the secondary to follow", async () => (await final(c, "pve1")).ok);
   return c;
 }
+
+/** A node-rows file's suite (faultSuite): skipped where notHere(), its own fault cluster started with `opts`. */
+export const nodeCluster = (opts?: NetnsClusterOptions): FaultSuiteOptions<NetnsCluster> => ({
+  skip: notHere(),
+  start: () => startFaultCluster(opts),
+});
 
 export async function addAdminTable(c: NetnsCluster, node: NodeName): Promise<void> {
   await c.world.sh(c.ns(node), ["nft", "add", ...ADMIN_TABLE]);

@@ -1,18 +1,22 @@
+import { expect } from "vitest";
 import { z } from "zod";
 import { unwrapEnvelope } from "../../lib/envelope.ts";
 import type { RunResult } from "../../lib/process/run.ts";
 import { ZONE } from "../e2e/harness.ts";
 import {
   type NetnsCluster,
+  NODES,
   type NodeName,
   startNetnsCluster,
   VM_NAME,
   VMID,
   waitFor,
 } from "../e2e/netns-world.ts";
+import { missing } from "../support/requirements.ts";
 import { BOTH, type DnsFaultNamespace, startDnsFaultNamespace } from "./harness-dns.ts";
-import { faultRuns } from "./harness-node.ts";
+import { faultRuns, other } from "./harness-node.ts";
 import { type FaultRow, type FaultRun, recordRow } from "./matrix.ts";
+import type { FaultSuiteOptions } from "./suite.ts";
 
 // One row of the fault matrix's DNS and network part, run `runs` times: with
 // the fault on, a live migration (Proxmox's hooks on the target, the detached
@@ -39,7 +43,7 @@ const ADMIN_TABLE = [
 export const RUNS = faultRuns(1);
 /** A row's test timeout: a faulty run takes up to ~40 s on a loaded 2-core machine. */
 export const ROW_TIMEOUT_MS = 60_000 + RUNS * 60_000;
-export const NEEDS = { root: true, bins: ["named", "dig", "tsig-keygen", "nft", "haproxy", "ip", "openssl"] };
+const NEEDS = { root: true, bins: ["named", "dig", "tsig-keygen", "nft", "haproxy", "ip", "openssl"] };
 
 export interface FaultCluster {
   c: NetnsCluster;
@@ -61,8 +65,7 @@ export async function startFaultCluster(): Promise<FaultCluster> {
         (d.dns as Record<string, unknown>).propagation = { waitSeconds: 2 };
       },
     });
-    for (const n of ["pve1", "pve2"] as const)
-      await c.world.sh(c.ns(n), ["nft", "-f", "-"], { input: ADMIN_TABLE });
+    for (const n of NODES) await c.world.sh(c.ns(n), ["nft", "-f", "-"], { input: ADMIN_TABLE });
     const first = await c.cli("pve1", ["reconcile", "--json"]);
     if (first.code !== 0) throw new Error(`initial reconcile: exit ${first.code}: ${first.stderr}`);
     return {
@@ -79,6 +82,12 @@ export async function startFaultCluster(): Promise<FaultCluster> {
     throw err;
   }
 }
+
+/** A DNS-rows file's suite (faultSuite): skipped without NEEDS, its own masters and cluster. */
+export const dnsCluster = (): FaultSuiteOptions<FaultCluster> => ({
+  skip: missing(NEEDS),
+  start: startFaultCluster,
+});
 
 /** What one run saw while the fault was on, for a row's own checks. */
 export interface RunTrace {
@@ -114,7 +123,7 @@ async function snapshotForeign(f: FaultCluster): Promise<string[]> {
     ] as const)
       out.push(`${which} ${name} ${type}: ${(await f.dns.answers(which, name, type)).join(" ")}`);
   }
-  for (const n of ["pve1", "pve2"] as const) {
+  for (const n of NODES) {
     const r = await f.c.world.exec(f.c.ns(n), ["nft", "list", "table", "inet", "admin"]);
     out.push(`${n} admin table: ${/tcp dport 9 counter/.test(r.stdout) ? "present" : "gone"}`);
   }
@@ -129,7 +138,7 @@ async function dnsAndJournal(f: FaultCluster, to: NodeName): Promise<string[]> {
     const a = await dns.answers(which, VM_NAME, "A");
     if (a.join() !== c.publicIp(to)) lost.push(`${which} answers ${VM_NAME} A ${a.join(" ") || "nothing"}`);
   }
-  for (const n of ["pve1", "pve2"] as const) {
+  for (const n of NODES) {
     const rt = c.runtime(n);
     for (const item of [...(await rt.state.cluster.list()), ...(await rt.state.local.list())])
       lost.push(`${n} journal: ${item.id}`);
@@ -214,7 +223,7 @@ export async function runRow(f: FaultCluster, spec: RowSpec): Promise<{ row: Fau
   const traces: RunTrace[] = [];
   for (let i = 0; i < spec.runs; i++) {
     const from = f.at;
-    const to: NodeName = from === "pve1" ? "pve2" : "pve1";
+    const to = other(from);
     const t = Date.now();
     const dbg = (what: string) =>
       process.env.PVEMIGRATE_FAULT_DEBUG && console.log(`${spec.fault} #${i} ${what} +${Date.now() - t} ms`);
@@ -258,4 +267,11 @@ export async function runRow(f: FaultCluster, spec: RowSpec): Promise<{ row: Fau
   const row = { fault: spec.fault, runs };
   recordRow(row);
   return { row, traces };
+}
+
+/** Every run of a row ended in the final state (nothing lost or clobbered) and converged. */
+export function expectConverged({ row, traces }: { row: FaultRow; traces: RunTrace[] }): void {
+  for (const t of traces)
+    expect(t.final, `${t.from} -> ${t.to}\n${t.workerLog}`).toEqual({ lost: [], clobbered: [] });
+  expect(row.runs.every((r) => r.converged)).toBe(true);
 }

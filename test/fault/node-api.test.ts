@@ -1,15 +1,7 @@
-import { afterAll, beforeAll, describe, it } from "vitest";
-import type { NetnsCluster } from "../e2e/netns-world.ts";
-import {
-  faultRuns,
-  liveMigrate,
-  notHere,
-  other,
-  runRow,
-  settle,
-  startFaultCluster,
-  vmNode,
-} from "./harness-node.ts";
+import { it } from "vitest";
+import type { NetnsClusterOptions } from "../e2e/netns-world.ts";
+import { faultRuns, liveMigrate, nodeCluster, other, runRow, settle, vmNode } from "./harness-node.ts";
+import { faultSuite } from "./suite.ts";
 
 // Fault matrix rows: the Proxmox API's first endpoint (pve1's pveproxy)
 // answers 500 to everything, or accepts requests and never answers, for the
@@ -17,23 +9,20 @@ import {
 // old node) must fail over to the next endpoint for its reads
 // (lib/cluster/client.ts) and end in the same state as without the fault.
 
-describe.skipIf(notHere())("fault matrix: the Proxmox API's first endpoint fails", () => {
-  let c: NetnsCluster;
-  beforeAll(async () => {
-    c = await startFaultCluster({
-      config: (d) => {
-        // A hung endpoint costs one request timeout per process before the next endpoint is tried.
-        Object.assign(d.proxmox as Record<string, unknown>, { requestTimeoutMs: 1500 });
-      },
-    });
-  }, 120_000);
-  afterAll(async () => c?.stop(), 60_000);
+const API_TIMEOUTS: NetnsClusterOptions = {
+  config: (d) => {
+    // A hung endpoint costs one request timeout per process before the next endpoint is tried.
+    Object.assign(d.proxmox as Record<string, unknown>, { requestTimeoutMs: 1500 });
+  },
+};
 
+faultSuite("fault matrix: the Proxmox API's first endpoint fails", nodeCluster(API_TIMEOUTS), (cluster) => {
   for (const [fault, hang] of [
     ["Proxmox API: first endpoint answers 500", false],
     ["Proxmox API: first endpoint times out", true],
   ] as const) {
     it(`${fault}: a live migration and the reconciles converge through the other endpoint`, async () => {
+      const c = cluster();
       await runRow(fault, faultRuns(1), async () => {
         const to = other(vmNode(c));
         const first = Object.keys(c.h.sim.urls)[0]!;

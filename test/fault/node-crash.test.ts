@@ -1,20 +1,20 @@
 import { readdirSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { expect, it } from "vitest";
 import { run } from "../../lib/process/run.ts";
 import { CRASH_AFTER_ENV } from "../../lib/state/crash-point.ts";
-import { type NetnsCluster, type NodeName, VMID } from "../e2e/netns-world.ts";
+import { type NodeName, VMID } from "../e2e/netns-world.ts";
 import {
   type CheckedRun,
   faultRuns,
   finishRow,
   liveMigrate,
-  notHere,
+  nodeCluster,
   other,
   settle,
-  startFaultCluster,
   vmNode,
 } from "./harness-node.ts";
+import { faultSuite } from "./suite.ts";
 
 // Fault matrix row: the process doing a switch is killed with SIGKILL after
 // each of its durable steps in turn (every journal item written or removed,
@@ -24,21 +24,15 @@ import {
 // dead holder's lock (pmxcfs would expire it only after 120 s; the issue saw
 // DNS work blocked for two minutes).
 
-describe.skipIf(notHere())("fault matrix: SIGKILL at every step of a switch", () => {
-  let c: NetnsCluster;
-  beforeAll(async () => {
-    c = await startFaultCluster();
-  }, 120_000);
-  afterAll(async () => c?.stop(), 60_000);
-
+faultSuite("fault matrix: SIGKILL at every step of a switch", nodeCluster(), (cluster) => {
   /** The switch the hook's worker runs, as its own process, dying after its `n`th durable step. */
   const switchDyingAfter = (to: NodeName, from: NodeName, n: number) =>
     run(
       [
         process.execPath,
-        c.h.bundle,
+        cluster().h.bundle,
         "--config",
-        c.h.configFile,
+        cluster().h.configFile,
         "switch",
         String(VMID),
         "--from",
@@ -50,11 +44,12 @@ describe.skipIf(notHere())("fault matrix: SIGKILL at every step of a switch", ()
       { timeoutMs: 90_000, env: { ...process.env, [CRASH_AFTER_ENV]: String(n) } },
     );
   const ourLocks = () =>
-    readdirSync(join(c.h.loaded.config.pveRoot, "priv", "lock")).filter((n) =>
+    readdirSync(join(cluster().h.loaded.config.pveRoot, "priv", "lock")).filter((n) =>
       n.startsWith("pvemigrate-dns-"),
     );
 
   it("killed after each journal entry and each cluster lock it takes: the next reconciles finish the switch, never waiting on the dead holder's lock", async () => {
+    const c = cluster();
     const runs: CheckedRun[] = [];
     const points: string[] = [];
     for (let sweep = 0; sweep < faultRuns(1); sweep++) {

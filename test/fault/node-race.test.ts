@@ -1,17 +1,9 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { expect, it } from "vitest";
 import { run } from "../../lib/process/run.ts";
-import { type NetnsCluster, NODES } from "../e2e/netns-world.ts";
+import { type NetnsClusterOptions, NODES } from "../e2e/netns-world.ts";
 import { dig } from "../support/named.ts";
-import {
-  faultRuns,
-  liveMigrate,
-  notHere,
-  other,
-  runRow,
-  settle,
-  startFaultCluster,
-  vmNode,
-} from "./harness-node.ts";
+import { faultRuns, liveMigrate, nodeCluster, other, runRow, settle, vmNode } from "./harness-node.ts";
+import { faultSuite } from "./suite.ts";
 
 // Fault matrix row: the hook's worker, both nodes' timer reconciles and an
 // operator's `dns set` of another name in the same zone, all at once, every
@@ -23,14 +15,12 @@ import {
 
 const OPERATOR_NAME = "cli.example.org";
 
-describe.skipIf(notHere())("fault matrix: hook, reconcile and dns set racing", () => {
-  let c: NetnsCluster;
-  beforeAll(async () => {
-    c = await startFaultCluster({ ipSource: "agent" });
-  }, 120_000);
-  afterAll(async () => c?.stop(), 60_000);
+// The VM's private IP learnt from its guest agent (`ip: agent`), not fixed in the config.
+const AGENT_ADDRESSES: NetnsClusterOptions = { ipSource: "agent" };
 
+faultSuite("fault matrix: hook, reconcile and dns set racing", nodeCluster(AGENT_ADDRESSES), (cluster) => {
   it("hook, both reconciles and a dns set of another name racing over live migrations: no name, forward or route lost or clobbered", async () => {
+    const c = cluster();
     await runRow("hook, reconcile and dns set racing", faultRuns(3), async (round) => {
       const to = other(vmNode(c));
       const address = `198.51.100.${(round % 200) + 1}`;

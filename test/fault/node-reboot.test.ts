@@ -1,16 +1,16 @@
-import { afterAll, beforeAll, describe, it } from "vitest";
+import { it } from "vitest";
 import { type NetnsCluster, NODES } from "../e2e/netns-world.ts";
 import {
   addAdminTable,
   faultRuns,
   liveMigrate,
-  notHere,
+  nodeCluster,
   other,
   runRow,
   settle,
-  startFaultCluster,
   vmNode,
 } from "./harness-node.ts";
+import { faultSuite } from "./suite.ts";
 
 // Fault matrix rows: a node's nft ruleset flushed (nftables.service starting
 // again: `flush ruleset`, then the admin's own tables) and HAProxy restarted
@@ -20,32 +20,30 @@ import {
 // and leave the admin's table alone. (netns-failures.test.ts covers a flush
 // and a restart without a migration, with plan and dry-run output.)
 
-describe.skipIf(notHere())("fault matrix: nft ruleset flushed, HAProxy restarted", () => {
-  let c: NetnsCluster;
-  beforeAll(async () => {
-    c = await startFaultCluster();
-  }, 120_000);
-  afterAll(async () => c?.stop(), 60_000);
-
+faultSuite("fault matrix: nft ruleset flushed, HAProxy restarted", nodeCluster(), (cluster) => {
   const rows = [
     [
       "nft ruleset flushed on both nodes",
-      async () => {
+      async (c: NetnsCluster) => {
         for (const n of NODES) {
           await c.world.sh(c.ns(n), ["nft", "flush", "ruleset"]);
           await addAdminTable(c, n);
         }
       },
     ],
-    ["HAProxy restarted on both nodes", async () => Promise.all(NODES.map((n) => c.restartHaproxy(n)))],
+    [
+      "HAProxy restarted on both nodes",
+      async (c: NetnsCluster) => Promise.all(NODES.map((n) => c.restartHaproxy(n))),
+    ],
   ] as const;
 
   for (const [fault, inject] of rows) {
     it(`${fault} as a live migration ends: the reconciles restore forwards, routes and grace`, async () => {
+      const c = cluster();
       await runRow(fault, faultRuns(1), async () => {
         const to = other(vmNode(c));
         await liveMigrate(c, to);
-        await inject();
+        await inject(c);
         const t0 = Date.now();
         const result = await settle(c, to, t0);
         // The old node forwards for the grace period again (graceSeconds 20 outlasts a run).

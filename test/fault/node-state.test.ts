@@ -1,20 +1,12 @@
 import { closeSync, mkdtempSync, openSync, rmSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { expect, it } from "vitest";
 import { run } from "../../lib/process/run.ts";
-import { type NetnsCluster, type NodeName, VM_NAME } from "../e2e/netns-world.ts";
+import { type NodeName, VM_NAME } from "../e2e/netns-world.ts";
 import { dig } from "../support/named.ts";
-import {
-  faultRuns,
-  liveMigrate,
-  notHere,
-  other,
-  runRow,
-  settle,
-  startFaultCluster,
-  vmNode,
-} from "./harness-node.ts";
+import { faultRuns, liveMigrate, nodeCluster, other, runRow, settle, vmNode } from "./harness-node.ts";
+import { faultSuite } from "./suite.ts";
 
 // Fault matrix rows for durable state:
 // - the target's state disk full (stateDir on a small tmpfs filled up: files
@@ -34,18 +26,13 @@ const sh = async (argv: string[]) => {
   if (r.code !== 0) throw new Error(`${argv.join(" ")}: ${r.stderr.trim()}`);
 };
 
-describe.skipIf(notHere())("fault matrix: state disk full, pmxcfs read-only", () => {
-  let c: NetnsCluster;
-  beforeAll(async () => {
-    c = await startFaultCluster();
-  }, 120_000);
-  afterAll(async () => c?.stop(), 60_000);
-
+faultSuite("fault matrix: state disk full, pmxcfs read-only", nodeCluster(), (cluster) => {
   /**
    * Samples, until stopped, where the name points and whether that node
    * forwards the VM (a permanent or a grace forward); returns the violations.
    */
   const watchDns = () => {
+    const c = cluster();
     const violations: string[] = [];
     let on = true;
     const loop = (async () => {
@@ -66,6 +53,7 @@ describe.skipIf(notHere())("fault matrix: state disk full, pmxcfs read-only", ()
   };
 
   it("the target's state disk full during a live migration: DNS never points at a node without forwards; it converges once space is freed", async () => {
+    const c = cluster();
     await runRow("state disk full", faultRuns(1), async () => {
       const to = other(vmNode(c));
       const stateDir = c.runtime(to).config.stateDir;
@@ -113,6 +101,7 @@ describe.skipIf(notHere())("fault matrix: state disk full, pmxcfs read-only", ()
   }, 180_000);
 
   it("pmxcfs read-only (no quorum) after a live migration: the switch and reconciles keep clients served; it converges once quorum is back", async () => {
+    const c = cluster();
     await runRow("pmxcfs read-only (no quorum)", faultRuns(1), async () => {
       const to = other(vmNode(c));
       const pveRoot = c.h.loaded.config.pveRoot;

@@ -1,16 +1,16 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type NetnsCluster, waitFor } from "../e2e/netns-world.ts";
+import { expect, it } from "vitest";
+import { waitFor } from "../e2e/netns-world.ts";
 import {
   faultRuns,
   liveMigrate,
-  notHere,
+  nodeCluster,
   other,
   pendingWork,
   runRow,
   settle,
-  startFaultCluster,
   vmNode,
 } from "./harness-node.ts";
+import { faultSuite } from "./suite.ts";
 
 // Fault matrix row: the old node becomes unreachable (public link down, its
 // API endpoint gone, ssh to it failing) while a live migration away from it
@@ -18,14 +18,9 @@ import {
 // is away, then it comes back and the reconciles clean it up.
 // (netns-failures.test.ts covers an HA recovery with the old node dead.)
 
-describe.skipIf(notHere())("fault matrix: the old node unreachable, and back", () => {
-  let c: NetnsCluster;
-  beforeAll(async () => {
-    c = await startFaultCluster();
-  }, 120_000);
-  afterAll(async () => c?.stop(), 60_000);
-
+faultSuite("fault matrix: the old node unreachable, and back", nodeCluster(), (cluster) => {
   it("the old node unreachable during a live migration, and back: the target serves at once, the old node is cleaned on return", async () => {
+    const c = cluster();
     await runRow("old node unreachable, and back", faultRuns(1), async () => {
       const from = vmNode(c);
       const to = other(from);
