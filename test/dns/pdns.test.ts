@@ -6,16 +6,7 @@ import { DnsRejected } from "../../lib/dns/errors.ts";
 import { OPCODE_UPDATE, RCODE, TYPE } from "../../lib/dns/wire/constants.ts";
 import { encodeHeader, encodeQuestion } from "../../lib/dns/wire/rr.ts";
 import { ExitCode, exitCodeOf } from "../../lib/errors.ts";
-import {
-  type DnsDaemon,
-  dig,
-  freePort,
-  generateTsigKey,
-  loopbackAliases,
-  startNamedPrimary,
-  startNamedSecondary,
-  type TsigKeyFixture,
-} from "../support/named.ts";
+import { type DnsDaemon, dig, generateTsigKey, type TsigKeyFixture } from "../support/named.ts";
 import { startPowerDns } from "../support/pdns.ts";
 import { missing } from "../support/requirements.ts";
 import { ambiguousOutcomeCases } from "./ambiguous-cases.ts";
@@ -23,6 +14,7 @@ import { safeWriteCases } from "./cases.ts";
 import { claimCases } from "./claim-cases.ts";
 import { closedPort, type FakeServer, silentUdp } from "./fake-servers.ts";
 import { dnsConfig, master, OWNER, secretOf, ZONE } from "./fixtures.ts";
+import { propagationWorld } from "./propagation-world.ts";
 
 // PowerDNS Authoritative (pdns-server + pdns-backend-sqlite3, set up from
 // docs/DNS-SERVERS.md): a third implementation of RFC 2136 and TSIG, with a
@@ -149,62 +141,29 @@ describe.skipIf(missing({ bins: PDNS_BINS }))("DNS engine against PowerDNS", () 
 describe.skipIf(missing({ bins: [...PDNS_BINS, "named"], root: true }))(
   "propagation check, PowerDNS primary",
   () => {
-    let key: TsigKeyFixture;
-    let pdns: DnsDaemon;
-    let secondary: DnsDaemon;
-    /** An independent BIND primary of the zone that PowerDNS never NOTIFYs. */
-    let stray: DnsDaemon;
-    let aliases: { remove(): Promise<void> } | undefined;
-    let port: number;
-    const settings = (p: Partial<DnsPropagation>): DnsPropagation => ({
-      nameServers: true,
-      allow: ["127.0.0.0/8"],
-      port,
-      servers: [],
-      waitSeconds: 10,
-      ...p,
+    const world = propagationWorld({
+      primary: ({ key, port, notifyTo }) =>
+        startPowerDns({
+          zone: ZONE,
+          key,
+          port,
+          records: ["moving IN A 192.0.2.80", `moving IN TXT "heritage=pvemigrate-dns,owner=${OWNER}"`],
+          nameServers: [
+            { name: "ns1", address: "127.0.0.1" },
+            { name: "ns2", address: "127.0.0.2" },
+            { name: "ns3", address: "192.0.2.53" },
+          ],
+          notifyTo,
+        }),
+      /** An independent BIND primary of the zone that PowerDNS never NOTIFYs. */
+      stray: { records: ["stale IN A 192.0.2.70"] },
     });
+    const { settings } = world;
     const client = (propagation: DnsPropagation) =>
       createDnsClient({
-        dns: dnsConfig([master(pdns.port)], key, { propagation }),
-        tsigSecret: secretOf(key),
+        dns: dnsConfig([master(world.primary.port)], world.key, { propagation }),
+        tsigSecret: secretOf(world.key),
       });
-
-    beforeAll(async () => {
-      key = await generateTsigKey("pvemigrate-key");
-      aliases = await loopbackAliases(["127.0.0.2", "127.0.0.3"]);
-      port = await freePort(["127.0.0.1", "127.0.0.2", "127.0.0.3"]);
-      pdns = await startPowerDns({
-        zone: ZONE,
-        key,
-        port,
-        records: ["moving IN A 192.0.2.80", `moving IN TXT "heritage=pvemigrate-dns,owner=${OWNER}"`],
-        nameServers: [
-          { name: "ns1", address: "127.0.0.1" },
-          { name: "ns2", address: "127.0.0.2" },
-          { name: "ns3", address: "192.0.2.53" },
-        ],
-        notifyTo: [{ host: "127.0.0.2", port }],
-      });
-      secondary = await startNamedSecondary({
-        zone: ZONE,
-        keys: [key],
-        host: "127.0.0.2",
-        port,
-        primaryPort: port,
-      });
-      stray = await startNamedPrimary({
-        zone: ZONE,
-        keys: [key],
-        host: "127.0.0.3",
-        port,
-        records: ["stale IN A 192.0.2.70"],
-      });
-    });
-    afterAll(async () => {
-      await Promise.allSettled([stray?.stop(), secondary?.stop(), pdns?.stop()]);
-      await aliases?.remove();
-    });
 
     it("after a compare-and-swap move at PowerDNS, its NOTIFYed secondary agrees; an NS outside the allow-list is never asked", async () => {
       const c = client(settings({}));
@@ -217,13 +176,13 @@ describe.skipIf(missing({ bins: [...PDNS_BINS, "named"], root: true }))(
       ]);
       expect(r).toMatchObject({ agreed: true, lagging: [], unreachable: [] });
       // ns1 is PowerDNS itself (the master, asked once, signed); ns2 the BIND secondary.
-      expect(r.asked).toEqual([`127.0.0.1:${port}`, `127.0.0.2:${port}`]);
+      expect(r.asked).toEqual([`127.0.0.1:${world.port}`, `127.0.0.2:${world.port}`]);
       expect(r.skipped.map((s) => s.address)).toEqual(["192.0.2.53"]);
-      expect(await dig(port, "moving.example.org", "A", "127.0.0.2")).toEqual(["192.0.2.81"]);
+      expect(await dig(world.port, "moving.example.org", "A", "127.0.0.2")).toEqual(["192.0.2.81"]);
     });
 
     it("a server that never hears of the change is named with the address it still answers", async () => {
-      const c = client(settings({ nameServers: false, servers: [{ host: "127.0.0.3", port }] }));
+      const c = client(settings({ nameServers: false, servers: [{ host: "127.0.0.3", port: world.port }] }));
       await c.setAddresses([{ name: "stale.example.org", a: ["192.0.2.71"], aaaa: [] }]);
       const r = await c.awaitPropagation(
         [{ name: "stale.example.org", expected: { a: ["192.0.2.71"], aaaa: [] } }],
@@ -232,7 +191,7 @@ describe.skipIf(missing({ bins: [...PDNS_BINS, "named"], root: true }))(
       expect(r.agreed).toBe(false);
       expect(r.lagging).toEqual([
         {
-          server: `127.0.0.3:${port}`,
+          server: `127.0.0.3:${world.port}`,
           name: "stale.example.org",
           answer: ["192.0.2.70"],
           expected: ["192.0.2.71"],

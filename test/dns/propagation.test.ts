@@ -1,22 +1,14 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { DnsConfig, DnsPropagation } from "../../lib/config/types.ts";
+import { describe, expect, it } from "vitest";
+import type { DnsConfig } from "../../lib/config/types.ts";
 import { createDnsClient } from "../../lib/dns/client.ts";
-import {
-  type DnsDaemon,
-  dig,
-  freePort,
-  generateTsigKey,
-  loopbackAliases,
-  startNamedPrimary,
-  startNamedSecondary,
-  type TsigKeyFixture,
-} from "../support/named.ts";
+import { dig, startNamedPrimary } from "../support/named.ts";
 import { missing } from "../support/requirements.ts";
 import { dnsConfig, OWNER, secretOf, ZONE } from "./fixtures.ts";
+import { propagationWorld } from "./propagation-world.ts";
 
 // Does anyone follow? Real BIND on three loopback addresses sharing one port
 // (so the zone's NS records can name them, as port 53 would in production;
-// the addresses are added to lo for the test and removed after it):
+// propagation-world.ts adds the addresses to lo and removes them after):
 //   127.0.0.1  the primary (SOA MNAME ns1), NOTIFYing
 //   127.0.0.2  a real secondary (AXFR/IXFR on NOTIFY), forwarding updates
 //   127.0.0.3  an independent primary of the same zone that never hears of
@@ -29,13 +21,6 @@ const OURS = `heritage=pvemigrate-dns,owner=${OWNER}`;
 describe.skipIf(missing({ bins: ["named", "tsig-keygen", "dig"] }))(
   "propagation and the primary, BIND",
   () => {
-    let port: number;
-    let key: TsigKeyFixture;
-    let primary: DnsDaemon;
-    let secondary: DnsDaemon;
-    let stray: DnsDaemon;
-    let aliases: { remove(): Promise<void> } | undefined;
-    const at = (host: string) => ({ host, port });
     const nameServers = [
       { name: "ns1", address: "127.0.0.1" },
       { name: "ns2", address: "127.0.0.2" },
@@ -43,57 +28,33 @@ describe.skipIf(missing({ bins: ["named", "tsig-keygen", "dig"] }))(
       { name: "ns4", address: "192.0.2.53" },
     ];
     const records = ["moving IN A 192.0.2.80", `moving IN TXT "${OURS}"`];
-    const settings = (p: Partial<DnsPropagation>): DnsPropagation => ({
-      nameServers: true,
-      allow: ["127.0.0.0/8"],
-      port,
-      servers: [],
-      waitSeconds: 10,
-      ...p,
+    const world = propagationWorld({
+      primary: ({ key, port, notifyTo }) =>
+        startNamedPrimary({
+          zone: ZONE,
+          keys: [key],
+          host: "127.0.0.1",
+          port,
+          nameServers,
+          records,
+          notifyTo,
+        }),
+      stray: { nameServers, records },
     });
+    const { settings } = world;
+    const at = (host: string) => ({ host, port: world.port });
     const client = (hosts: string[], overrides: Partial<DnsConfig> = {}) =>
-      createDnsClient({ dns: dnsConfig(hosts.map(at), key, overrides), tsigSecret: secretOf(key) });
-
-    beforeAll(async () => {
-      key = await generateTsigKey("pvemigrate-key");
-      aliases = await loopbackAliases(["127.0.0.2", "127.0.0.3"]);
-      port = await freePort(["127.0.0.1", "127.0.0.2", "127.0.0.3"]);
-      primary = await startNamedPrimary({
-        zone: ZONE,
-        keys: [key],
-        host: "127.0.0.1",
-        port,
-        nameServers,
-        records,
-        notifyTo: [at("127.0.0.2")],
+      createDnsClient({
+        dns: dnsConfig(hosts.map(at), world.key, overrides),
+        tsigSecret: secretOf(world.key),
       });
-      secondary = await startNamedSecondary({
-        zone: ZONE,
-        keys: [key],
-        host: "127.0.0.2",
-        port,
-        primaryPort: port,
-      });
-      stray = await startNamedPrimary({
-        zone: ZONE,
-        keys: [key],
-        host: "127.0.0.3",
-        port,
-        nameServers,
-        records,
-      });
-    });
-    afterAll(async () => {
-      await Promise.allSettled([stray?.stop(), secondary?.stop(), primary?.stop()]);
-      await aliases?.remove();
-    });
 
     it("the SOA MNAME's server (the primary) takes the update first, though listed after the secondary", async () => {
       const r = await client(["127.0.0.2", "127.0.0.1"]).setAddresses([
         { name: "first.example.org", a: ["192.0.2.90"], aaaa: [], expect: { a: [], aaaa: [] } },
       ]);
-      expect(r.acceptedBy).toEqual([`127.0.0.1:${port}`]);
-      expect(await dig(port, "first.example.org", "A", "127.0.0.1")).toEqual(["192.0.2.90"]);
+      expect(r.acceptedBy).toEqual([`127.0.0.1:${world.port}`]);
+      expect(await dig(world.port, "first.example.org", "A", "127.0.0.1")).toEqual(["192.0.2.90"]);
     });
 
     it("every master and the allowed NS set answer the new address after a write; the time it took is measured; an NS outside the allow-list is never asked", async () => {
@@ -108,11 +69,11 @@ describe.skipIf(missing({ bins: ["named", "tsig-keygen", "dig"] }))(
       ]);
       expect(r).toMatchObject({ agreed: true, lagging: [], unreachable: [] });
       // ns1 is the master itself (asked once, signed); ns2 the NOTIFYed secondary, asked on the NS port.
-      expect(r.asked).toEqual([`127.0.0.1:${port}`, `127.0.0.2:${port}`]);
+      expect(r.asked).toEqual([`127.0.0.1:${world.port}`, `127.0.0.2:${world.port}`]);
       expect(r.skipped.map((s) => s.address)).toEqual(["127.0.0.3", "192.0.2.53"]);
       expect(r.skipped[1]?.reason).toBe("NS ns4.example.org: outside dns.propagation.allow, not asked");
       expect(r.elapsedMs).toBeGreaterThanOrEqual(0);
-      expect(await dig(port, "agree.example.org", "A", "127.0.0.2")).toEqual(["192.0.2.91"]);
+      expect(await dig(world.port, "agree.example.org", "A", "127.0.0.2")).toEqual(["192.0.2.91"]);
     });
 
     it("a server that still answers the old address is named, with its answer", async () => {
@@ -130,13 +91,13 @@ describe.skipIf(missing({ bins: ["named", "tsig-keygen", "dig"] }))(
       expect(r.agreed).toBe(false);
       expect(r.lagging).toEqual([
         {
-          server: `127.0.0.3:${port}`,
+          server: `127.0.0.3:${world.port}`,
           name: "moving.example.org",
           answer: ["192.0.2.80"],
           expected: ["192.0.2.81"],
         },
       ]);
-      expect(r.asked).toContain(`127.0.0.2:${port}`);
+      expect(r.asked).toContain(`127.0.0.2:${world.port}`);
     });
 
     it("listed servers are asked without any NS lookup; nothing outside them is", async () => {
@@ -148,7 +109,7 @@ describe.skipIf(missing({ bins: ["named", "tsig-keygen", "dig"] }))(
       ]);
       expect(r).toMatchObject({
         agreed: true,
-        asked: [`127.0.0.1:${port}`, `127.0.0.3:${port}`],
+        asked: [`127.0.0.1:${world.port}`, `127.0.0.3:${world.port}`],
         skipped: [],
       });
     });
