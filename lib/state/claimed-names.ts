@@ -17,8 +17,13 @@ import { writeFileAtomic } from "./atomic-write.ts";
 
 export type ClaimRegistry = Map<string, ClaimRecord>;
 
-/** Names held at once; far above a real cluster, it keeps the file well under pmxcfs's 1 MiB. */
-export const MAX_HELD_NAMES = 2000;
+/**
+ * The largest file pmxcfs stores: pve-cluster src/pmxcfs/memdb.h
+ * MEMDB_MAX_FILE_SIZE (1 MiB); memdb_write refuses a write past it (EFBIG).
+ * The registry is bounded by its size, not by a count of names: 10,000
+ * guests with one 20-character name each make ~0.5 MiB.
+ */
+export const MEMDB_MAX_FILE_SIZE = 1024 * 1024;
 /** Tombstones kept (the oldest go first): enough to remember the names an admin recently took back. */
 export const MAX_TOMBSTONES = 500;
 
@@ -61,9 +66,9 @@ export class ClaimedNamesStore {
 
   /** Replaces the registry (callers hold the "dns" cluster lock). */
   async write(registry: ClaimRegistry): Promise<void> {
-    const names = Object.fromEntries([...bounded(registry)].sort(([x], [y]) => x.localeCompare(y)));
+    const text = serialize(bounded(registry));
     await mkdir(dirname(this.file), { recursive: true });
-    await writeFileAtomic(this.file, `${JSON.stringify({ v: FORMAT_VERSION, names })}\n`);
+    await writeFileAtomic(this.file, text, { maxBytes: MEMDB_MAX_FILE_SIZE });
   }
 }
 
@@ -83,16 +88,36 @@ function withoutUndefined(r: z.infer<typeof recordSchema>): ClaimRecord {
   };
 }
 
-/** Drops the oldest tombstones beyond MAX_TOMBSTONES; refuses more than MAX_HELD_NAMES held names. */
+function serialize(registry: ClaimRegistry): string {
+  const names = Object.fromEntries([...registry].sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0)));
+  return `${JSON.stringify({ v: FORMAT_VERSION, names })}\n`;
+}
+
+/**
+ * Drops the oldest tombstones beyond MAX_TOMBSTONES, and more of them while
+ * the file would not fit pmxcfs; refuses (nothing written) held names that
+ * alone would not fit, since pmxcfs would refuse the write anyway.
+ */
 function bounded(registry: ClaimRegistry): ClaimRegistry {
   const held = [...registry].filter(([, r]) => r.withdrawnAt === undefined);
-  if (held.length > MAX_HELD_NAMES)
-    throw new Error(`claimed-names registry: ${held.length} names is over the limit of ${MAX_HELD_NAMES}`);
+  const heldBytes = Buffer.byteLength(serialize(new Map(held)));
+  if (heldBytes > MEMDB_MAX_FILE_SIZE)
+    throw new Error(
+      `claimed-names registry: ${held.length} names take ${heldBytes} bytes, over pmxcfs's file limit of ${MEMDB_MAX_FILE_SIZE}`,
+    );
   const tombstones = [...registry]
     .filter(([, r]) => r.withdrawnAt !== undefined)
     .sort(([, x], [, y]) => (y.withdrawnAt ?? 0) - (x.withdrawnAt ?? 0))
     .slice(0, MAX_TOMBSTONES);
-  return new Map([...held, ...tombstones]);
+  // Each entry is `"name":{...},`: its own bytes plus a comma, newest tombstones first.
+  let room = MEMDB_MAX_FILE_SIZE - heldBytes;
+  const kept = tombstones.filter(([name, r]) => {
+    const size = Buffer.byteLength(JSON.stringify({ [name]: r })) - 1;
+    if (size > room) return false;
+    room -= size;
+    return true;
+  });
+  return new Map([...held, ...kept]);
 }
 
 /** The registry after `vmid` wrote (or kept) `name` for a claim from `origin`. */

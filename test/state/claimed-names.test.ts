@@ -1,4 +1,4 @@
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -6,6 +6,7 @@ import {
   ClaimedNamesStore,
   type ClaimRegistry,
   MAX_TOMBSTONES,
+  MEMDB_MAX_FILE_SIZE,
   recordHeld,
   recordReleased,
 } from "../../lib/state/claimed-names.ts";
@@ -60,6 +61,38 @@ describe("claimed-names registry", () => {
     expect(back.size).toBe(MAX_TOMBSTONES);
     expect(back.has("t0.example.org")).toBe(false);
     expect(back.has(`t${MAX_TOMBSTONES + 4}.example.org`)).toBe(true);
+  });
+
+  it("holds 10,000 guests' names (issue 16: 3,334 names used to be refused), within pmxcfs's 1 MiB file limit", async () => {
+    const reg: ClaimRegistry = new Map();
+    for (let i = 0; i < 10_000; i++)
+      recordHeld(reg, `g${100 + i}.example.org`, { vmid: 100 + i, origin: "file" });
+    for (let i = 0; i < MAX_TOMBSTONES; i++)
+      reg.set(`gone${i}.example.org`, { vmid: 99, origin: "file", withdrawnAt: i });
+    await store.write(reg);
+    expect((await store.read())?.size).toBe(10_000 + MAX_TOMBSTONES);
+    expect((await stat(store.file)).size).toBeLessThanOrEqual(MEMDB_MAX_FILE_SIZE);
+  });
+
+  it("held names that would not fit pmxcfs (memdb.h MEMDB_MAX_FILE_SIZE) are refused, nothing written; tombstones give way first", async () => {
+    const long = (i: number) =>
+      `${"x".repeat(60)}.${"y".repeat(60)}.${String(i).padStart(6, "0")}.example.org`;
+    const reg: ClaimRegistry = new Map();
+    // ~170 bytes an entry: 6,000 fit, then tombstones fill what is left.
+    for (let i = 0; i < 6000; i++) recordHeld(reg, long(i), { vmid: 100 + i, origin: "notes" });
+    for (let i = 0; i < MAX_TOMBSTONES; i++)
+      reg.set(`t${long(i)}`, { vmid: 99, origin: "file", withdrawnAt: i });
+    await store.write(reg);
+    const back = (await store.read())!;
+    expect((await stat(store.file)).size).toBeLessThanOrEqual(MEMDB_MAX_FILE_SIZE);
+    expect(back.size).toBeGreaterThan(6000);
+    expect(back.size).toBeLessThan(6000 + MAX_TOMBSTONES);
+    expect(back.has(`t${long(MAX_TOMBSTONES - 1)}`)).toBe(true); // the newest tombstone stays
+    for (let i = 6000; i < 7000; i++) recordHeld(reg, long(i), { vmid: 100 + i, origin: "notes" });
+    await expect(store.write(reg)).rejects.toThrow(
+      /7000 names take \d+ bytes, over pmxcfs's file limit of 1048576/,
+    );
+    expect((await store.read())?.size).toBe(back.size);
   });
 
   it("a damaged or foreign file is not trusted (one warning, nothing withdrawn)", async () => {
