@@ -33,7 +33,7 @@ export interface Runtime {
 }
 
 /** Who left which node when (grace forwarding); see lockedDepartures. */
-export type Departures = Pick<DepartureStore, "list" | "add" | "prune" | "markPropagation">;
+export type Departures = Pick<DepartureStore, "list" | "add" | "addAll" | "prune" | "markPropagation">;
 
 /** Planned moves whose names have a lowered TTL (lib/desired/ttl.ts). */
 export type Moves = Pick<MoveStore, "list" | "add" | "remove" | "prune">;
@@ -59,6 +59,7 @@ function lockedDepartures(store: DepartureStore, lock: WithLock): Departures {
   return {
     list: () => store.list(),
     add: (d) => lock("departures", () => store.add(d)),
+    addAll: (ds) => lock("departures", () => store.addAll(ds)),
     prune: (cutoff, keep) => lock("departures", () => store.prune(cutoff, keep)),
     markPropagation: (vmid, node, seen) => lock("departures", () => store.markPropagation(vmid, node, seen)),
   };

@@ -73,6 +73,16 @@ export class DepartureStore {
     return true;
   }
 
+  /** `add` for many (a reconcile's arrivals): the records are listed once, not once per departure. */
+  async addAll(ds: readonly Departure[]): Promise<void> {
+    if (ds.length === 0) return;
+    const all = await this.list();
+    for (const d of ds) {
+      const mine = all.filter((x) => x.vmid === d.vmid && x.node !== d.node);
+      await this.#files.write(d.vmid, [...mine, d]);
+    }
+  }
+
   /** Drops departures that ended before `cutoff` (epoch ms), except those `keep` says to keep. */
   async prune(cutoff: number, keep: (d: Departure) => boolean = () => false): Promise<void> {
     const all = await this.list();

@@ -5,7 +5,7 @@ import { ClaimedNamesStore } from "./claimed-names.ts";
 import { breakDeadClusterLocks, clusterLocks } from "./cluster-lock.ts";
 import { Journal } from "./journal.ts";
 import type { JournalItem, JournalKind } from "./journal-item.ts";
-import { type DrainResult, drain } from "./journal-run.ts";
+import { type DrainResult, drain, drainAll } from "./journal-run.ts";
 import { LastAppliedStore } from "./last-applied.ts";
 import { localLockDir, openLocalJournal } from "./local-journal.ts";
 import { localLocks } from "./local-lock.ts";
@@ -31,7 +31,7 @@ export { Journal } from "./journal.ts";
 export type { ItemRef, JournalEntry, JournalItem, JournalKind } from "./journal-item.ts";
 export { defineKind } from "./journal-item.ts";
 export type { DrainResult } from "./journal-run.ts";
-export { drain, journaled } from "./journal-run.ts";
+export { drain, drainAll, journaled } from "./journal-run.ts";
 export type { LastApplied, LastAppliedInput, SetResult } from "./last-applied.ts";
 export { LastAppliedStore } from "./last-applied.ts";
 export { localLocks } from "./local-lock.ts";
@@ -69,6 +69,16 @@ export interface State {
    * instead, so nothing is lost either way.
    */
   recordPending<P>(kind: JournalKind<P>, payload: P): Promise<{ item: JournalItem<P>; journal: Journal }>;
+  /** recordPending for many intents of one kind, under one take of the journal's lock. */
+  recordPendingAll<P>(
+    kind: JournalKind<P>,
+    payloads: readonly P[],
+  ): Promise<{ items: JournalItem<P>[]; journal: Journal }>;
+  /** Replays all pending items of `kind` from both journals in one pass (see drainAll()). */
+  drainPendingAll<P>(
+    kind: JournalKind<P>,
+    handler: (items: JournalItem<P>[]) => Promise<Map<string, unknown>>,
+  ): Promise<DrainResult>;
   /** Replays pending items of `kind` from both journals (see drain()). */
   drainPending<P>(
     kind: JournalKind<P>,
@@ -118,6 +128,17 @@ export function openState(config: Pick<Config, "stateDir" | "pveRoot">, opts: St
         return { item: await local.record(kind, payload), journal: local };
       }
     },
+    async recordPendingAll(kind, payloads) {
+      try {
+        return { items: await cluster.recordAll(kind, payloads), journal: cluster };
+      } catch (err) {
+        warn(
+          `cluster journal not writable (${messageOf(err)}); recording ${payloads.length} ${kind.name} items on this node`,
+        );
+        return { items: await local.recordAll(kind, payloads), journal: local };
+      }
+    },
     drainPending: (kind, handler) => drain([cluster, local], kind, handler),
+    drainPendingAll: (kind, handler) => drainAll([cluster, local], kind, handler),
   };
 }

@@ -93,3 +93,48 @@ export async function pendingById<P>(journals: Journal[], kind: JournalKind<P>):
     copies.reduce((m, c) => (c.item.createdAt < m ? c.item.createdAt : m), "~");
   return groups.sort((a, b) => (firstSeen(a) < firstSeen(b) ? -1 : 1));
 }
+
+/**
+ * Replays every pending item of `kind` in one pass (a reconcile finishing
+ * the names of hundreds of guests with one DNS plan, not one per guest).
+ * `handler` gets the newest intent of each id and returns the ids that
+ * failed, with why; throwing fails them all. Each item is still marked on
+ * its own: done ones removed (every copy), failed ones counted and kept.
+ */
+export async function drainAll<P>(
+  journals: Journal[],
+  kind: JournalKind<P>,
+  handler: (items: JournalItem<P>[]) => Promise<Map<string, unknown>>,
+): Promise<DrainResult> {
+  const result = emptyDrainResult();
+  const groups = await pendingById(journals, kind);
+  if (groups.length === 0) return result;
+  let failures: Map<string, unknown>;
+  try {
+    failures = await handler(groups.map((copies) => copies[0]!.item));
+  } catch (err) {
+    failures = new Map(groups.map((copies) => [copies[0]!.item.id, err]));
+  }
+  const done: Located<P>[] = [];
+  for (const copies of groups) {
+    const newest = copies[0]!;
+    const err = failures.get(newest.item.id);
+    if (err === undefined) {
+      done.push(...copies);
+      continue;
+    }
+    const failed = await newest.journal.markFailed(newest.item, err);
+    if (failed) result.failed.push({ id: newest.item.id, attempts: failed.attempts, error: messageOf(err) });
+    else result.superseded.push(newest.item.id);
+  }
+  const newestIds = new Set(groups.map((copies) => `${copies[0]!.item.id}\n${copies[0]!.item.rev}`));
+  for (const journal of journals) {
+    const mine = done.filter((l) => l.journal === journal);
+    const removed = new Set(await journal.markAllDone(mine.map((l) => l.item)));
+    for (const l of mine.filter((l) => newestIds.has(`${l.item.id}\n${l.item.rev}`))) {
+      if (removed.has(l.item.id)) result.done.push(l.item.id);
+      else result.superseded.push(l.item.id);
+    }
+  }
+  return result;
+}

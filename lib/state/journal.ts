@@ -97,6 +97,49 @@ export class Journal {
     });
   }
 
+  /**
+   * Records many intents of one kind under one take of the journal's lock
+   * (a reconcile converging hundreds of arrived guests in one pass): each is
+   * its own item, written before the work runs, as `record` would.
+   */
+  async recordAll<P>(kind: JournalKind<P>, payloads: readonly P[]): Promise<JournalItem<P>[]> {
+    const entries = payloads.map((payload) => ({ id: kind.idOf(payload), kind: kind.name, payload }));
+    for (const e of entries) checkId(e.id);
+    checkKind(kind.name);
+    if (entries.length === 0) return [];
+    return this.#locked(async () => {
+      const items: JournalItem<P>[] = [];
+      for (const entry of entries) {
+        const old = await this.#read(entry.id, true);
+        const now = new Date(this.#now()).toISOString();
+        const item = {
+          ...entry,
+          rev: newToken(),
+          createdAt: old?.createdAt ?? now,
+          updatedAt: now,
+          attempts: 0,
+        };
+        await this.#write(item);
+        items.push(item);
+      }
+      return items;
+    });
+  }
+
+  /** markDone for many items under one take of the lock; the ids removed. */
+  async markAllDone(refs: readonly ItemRef[]): Promise<string[]> {
+    for (const ref of refs) checkId(ref.id);
+    if (refs.length === 0) return [];
+    return this.#locked(async () => {
+      const removed: string[] = [];
+      for (const ref of refs) {
+        const current = await this.#read(ref.id, true);
+        if (current?.rev === ref.rev && (await this.#unlink(ref.id))) removed.push(ref.id);
+      }
+      return removed;
+    });
+  }
+
   /** Pending items, oldest first; of one kind when given (a JournalKind also parses the payloads). */
   list(): Promise<JournalItem[]>;
   list(kind: string): Promise<JournalItem[]>;
