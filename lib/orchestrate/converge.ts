@@ -56,11 +56,21 @@ export async function convergeNode(
     throw new InputError(`--node: ${node} is not this host (${localNodeName()}); run it on ${node}`);
   }
   const { dryRun = false, safety, ...observeOpts } = opts;
+  // The run's snapshot is used only if read after the lock was taken (run-snapshot.ts).
+  let lockedAt: number | undefined;
   const run = await runStage(
     {
-      locked: (fn) => rt.state.withLock(`node-${node}`, fn),
+      locked: (fn) =>
+        rt.state.withLock(`node-${node}`, () => {
+          lockedAt = rt.now();
+          return fn();
+        }),
       plan: async () => {
-        const world = await observe(rt, { ...observeOpts, resolveOn: [node] });
+        const world = await observe(rt, {
+          ...observeOpts,
+          resolveOn: [node],
+          ...(lockedAt === undefined ? {} : { startedAfter: lockedAt }),
+        });
         const departures = await departuresDue(rt, world, node);
         const io = nodeIo(world.config, node, rt.now);
         const current = { nat: await io.nat.read(), proxy: await io.proxy.read() };

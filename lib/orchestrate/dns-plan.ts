@@ -1,3 +1,4 @@
+import type { RunSnapshot } from "../cluster/run-snapshot.ts";
 import { computeDesired } from "../desired/compute.ts";
 import { registryRefusal } from "../dns/claims.ts";
 import { type DnsPlan, type DnsWant, type NameRead, planDns } from "../plan/dns.ts";
@@ -40,6 +41,10 @@ export interface DnsPlanOptions {
   live?: readonly number[];
   /** Refuse removing more than this share of the registered names. */
   safety?: SafetyLimit;
+  /** The run's one look at the cluster (reconcile). */
+  snapshot?: RunSnapshot;
+  /** When the "dns" lock was taken (set by syncDns). */
+  startedAfter?: number;
 }
 
 /** Plans the names of `vmids` (all configured VMs when undefined); call inside the "dns" cluster lock. */
@@ -48,7 +53,11 @@ export async function planDnsSync(
   vmids: readonly number[] | undefined,
   opts: DnsPlanOptions,
 ): Promise<DnsPlanned> {
-  const world = await observe(rt, opts.live ? { live: opts.live } : {});
+  const world = await observe(rt, {
+    ...(opts.live ? { live: opts.live } : {}),
+    ...(opts.snapshot ? { snapshot: opts.snapshot } : {}),
+    ...(opts.startedAfter === undefined ? {} : { startedAfter: opts.startedAfter }),
+  });
   // Departures and planned moves decide the TTL (lowered during a planned move and its grace).
   const desired = computeDesired(world.config, world.placements, world.departures, rt.now(), world.moves);
   const wanted = (vmid: number) => vmids === undefined || vmids.includes(vmid);
@@ -63,8 +72,10 @@ export async function planDnsSync(
       refused.push(`${d.name}: not written for VM ${d.vmid} (Notes): it ${refusal}`);
       return [];
     });
-  const read = new Map<string, NameRead>();
-  for (const d of allowed) read.set(d.name, await rt.dns.query(d.name));
+  const read = await readNames(
+    rt,
+    allowed.map((d) => d.name),
+  );
   const writes = planDns(allowed, read, { ownerId: world.config.dns.ownerId, zone: world.config.dns.zone });
   const stopped = desired.dnsWithdraw.filter((d) => wanted(d.vmid));
   const only = opts.withdraw === "unclaimed" ? undefined : opts.withdraw;
@@ -90,4 +101,29 @@ export async function planDnsSync(
 
 function removal(w: Withdrawal, note: string): Change {
   return { op: "remove", backend: "dns", vmid: w.vmid, key: w.name, note };
+}
+
+/** How many names are read at the master at once: one round trip each, DNS_READ_CONCURRENCY in flight. */
+export const DNS_READ_CONCURRENCY = 64;
+
+/** Each name read once at the masters, many in flight (a sequential read was one round trip per name). */
+async function readNames(rt: Runtime, names: readonly string[]): Promise<Map<string, NameRead>> {
+  const out = new Map<string, NameRead>();
+  let next = 0;
+  let failed = false;
+  const worker = async () => {
+    // After one read failed (the masters down) the plan fails: no more reads are started.
+    while (next < names.length && !failed) {
+      const name = names[next++]!;
+      try {
+        out.set(name, await rt.dns.query(name));
+      } catch (err) {
+        failed = true;
+        throw err;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(DNS_READ_CONCURRENCY, names.length) }, worker));
+  // In the order asked (planDns lists changes in the desired state's order anyway).
+  return new Map(names.flatMap((n) => (out.has(n) ? [[n, out.get(n)!] as const] : [])));
 }

@@ -54,10 +54,20 @@ export async function syncDns(
   opts: DnsSyncOptions = {},
 ): Promise<DnsSyncResult> {
   const { dryRun = false, failed, ...planOpts } = opts;
+  // The run's snapshot is used only if read after the lock was taken (run-snapshot.ts).
+  let lockedAt: number | undefined;
   const run = await runStage(
     {
-      locked: (fn) => rt.state.withClusterLock("dns", fn),
-      plan: () => planDnsSync(rt, vmids, planOpts),
+      locked: (fn) =>
+        rt.state.withClusterLock("dns", () => {
+          lockedAt = rt.now();
+          return fn();
+        }),
+      plan: () =>
+        planDnsSync(rt, vmids, {
+          ...planOpts,
+          ...(lockedAt === undefined ? {} : { startedAfter: lockedAt }),
+        }),
       apply: (p) => applyDnsPlan(rt, p, opts),
       ...(failed ? { failed } : {}),
     },

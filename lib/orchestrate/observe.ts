@@ -9,6 +9,7 @@ import {
 } from "../cluster/index.ts";
 import { canonicalIPv6 } from "../cluster/ip.ts";
 import { withLiveStatus } from "../cluster/live.ts";
+import type { RunSnapshot } from "../cluster/run-snapshot.ts";
 import { forbiddenVmAddresses } from "../config/addresses.ts";
 import { formatProblem } from "../config/normalize.ts";
 import { mergeNotes } from "../config/notes.ts";
@@ -49,6 +50,10 @@ export interface ObserveOptions {
   resolveOn?: string[];
   /** Guests whose status comes from their node live, not from the lagging /cluster/resources (the one being switched or stopped). */
   live?: readonly number[];
+  /** The run's one look at the cluster (reconcile): asked instead of the API. */
+  snapshot?: RunSnapshot;
+  /** When the caller's lock was taken: a run snapshot read before it is read again (run-snapshot.ts). */
+  startedAfter?: number;
 }
 
 const loggedNotes = new WeakMap<Runtime, Set<string>>();
@@ -57,6 +62,7 @@ const loggedNotes = new WeakMap<Runtime, Set<string>>();
 async function withNotes(
   rt: Runtime,
   snapshot: ClusterSnapshot,
+  readNotes: (vmids: number[]) => Promise<Map<number, string>>,
 ): Promise<{ config: Config; notes: string[]; notesRead: ReadonlySet<number> }> {
   const tagged = snapshot.vms.filter((vm) => vm.tags.includes(NOTES_TAG)).map((vm) => String(vm.vmid));
   const problems: Problem[] = [];
@@ -74,7 +80,7 @@ async function withNotes(
   let config = rt.config;
   if (readable.length > 0) {
     try {
-      const descriptions = await getVmDescriptions(rt.proxmox, snapshot, readable.map(Number));
+      const descriptions = await readNotes(readable.map(Number));
       const merged = mergeNotes(
         rt.config,
         Object.fromEntries([...descriptions].map(([id, d]) => [String(id), d])),
@@ -103,13 +109,14 @@ async function withNotes(
 }
 
 export async function observe(rt: Runtime, opts: ObserveOptions = {}): Promise<World> {
-  const snapshot = await withLiveStatus(
-    rt.proxmox,
-    await getSnapshot(rt.proxmox),
-    opts.live ?? [],
-    warnVia(rt.log),
-  );
-  const { config, notes, notesRead } = await withNotes(rt, snapshot);
+  const run = opts.snapshot;
+  const when = opts.startedAfter === undefined ? {} : { startedAfter: opts.startedAfter };
+  const read = run ? await run.get(when) : await getSnapshot(rt.proxmox);
+  const snapshot = await withLiveStatus(rt.proxmox, read, opts.live ?? [], warnVia(rt.log));
+  // Notes are guest config: the run's snapshot reads each guest's once.
+  const readNotes = (vmids: number[]) =>
+    run ? run.descriptions(vmids, when) : getVmDescriptions(rt.proxmox, snapshot, vmids);
+  const { config, notes, notesRead } = await withNotes(rt, snapshot, readNotes);
   // Not visible is not gone: Proxmox hides guests the token may not audit.
   for (const vmid of missingConfiguredVms(Object.keys(config.vms), snapshot))
     rt.log(missingVmWarning(vmid), "warning");

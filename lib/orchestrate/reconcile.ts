@@ -1,17 +1,18 @@
+import { RunSnapshot } from "../cluster/run-snapshot.ts";
 import type { Departure } from "../desired/compute.ts";
 import { graceEndsAt, moveEndsAt, type PlannedMove } from "../desired/ttl.ts";
 import { messageOf } from "../errors.ts";
 import { UnsafePlan } from "../plan/safety.ts";
 import { applyOnNode } from "../remote/apply.ts";
-import { LockTimeoutError } from "../state/index.ts";
+import { staleByVm, switchArrivals } from "./arrivals.ts";
 import { convergeNode, type NodeConvergence } from "./converge.ts";
-import { type DnsSyncResult, syncDns, syncDnsStrict, withdrawStrict } from "./dns-sync.ts";
+import { type DnsSyncResult, syncDns, withdrawStrict } from "./dns-sync.ts";
 import { confirmAgreement } from "./grace-agreement.ts";
 import { observe, type World } from "./observe.ts";
 import { dnsWork, nodeWork, withdrawWork } from "./pending.ts";
 import { runStage } from "./pipeline.ts";
 import type { Runtime } from "./runtime.ts";
-import { BUSY_VM_WAIT_MS, type SwitchReport, switchVm } from "./switch.ts";
+import type { SwitchReport } from "./switch.ts";
 import { vmsToSwitch } from "./switch-due.ts";
 import { finishHookWork } from "./worker.ts";
 
@@ -39,7 +40,7 @@ export interface ReconcileReport {
   unsafe: string[];
 }
 
-async function drainJournal(rt: Runtime, report: ReconcileReport): Promise<void> {
+async function drainJournal(rt: Runtime, report: ReconcileReport, snapshot: RunSnapshot): Promise<void> {
   const collect = (r: { done: string[]; failed: Array<{ id: string; error: string }> }) => {
     report.drained.done.push(...r.done);
     report.drained.failed.push(...r.failed.map((f) => ({ id: f.id, error: f.error })));
@@ -50,7 +51,7 @@ async function drainJournal(rt: Runtime, report: ReconcileReport): Promise<void>
       const { node } = item.payload;
       // A node removed from the config has nothing left to converge: drop its work.
       if (!rt.config.nodes[node]) rt.log(`${item.id}: node ${node} is no longer in the config; dropped`);
-      else if (node === rt.self) await convergeNode(rt, rt.self);
+      else if (node === rt.self) await convergeNode(rt, rt.self, { snapshot });
       else await applyOnNode(rt.config, node);
     }),
   );
@@ -60,12 +61,23 @@ async function drainJournal(rt: Runtime, report: ReconcileReport): Promise<void>
       (i) => i.payload.node,
     ),
   );
+  // Every guest's names in one plan (one look at the cluster, UPDATEs batched), each item marked on its own.
   collect(
-    await rt.state.drainPending(dnsWork, async (item) => {
-      const { vmid, after } = item.payload;
-      if (after && unconverged.has(after))
-        throw new Error(`names not moved: waiting for node:${after} (its forwards are not in place)`);
-      await syncDnsStrict(rt, [vmid]);
+    await rt.state.drainPendingAll(dnsWork, async (items) => {
+      const failures = new Map<string, unknown>();
+      const ready: number[] = [];
+      for (const { id, payload } of items) {
+        if (payload.after && unconverged.has(payload.after))
+          failures.set(
+            id,
+            new Error(`names not moved: waiting for node:${payload.after} (its forwards are not in place)`),
+          );
+        else ready.push(payload.vmid);
+      }
+      if (ready.length === 0) return failures;
+      const r = await syncDns(rt, ready, { snapshot });
+      for (const [vmid, why] of staleByVm(r)) failures.set(dnsWork.idOf({ vmid }), new Error(why));
+      return failures;
     }),
   );
   collect(
@@ -87,6 +99,8 @@ export interface ReconcileOptions {
 export async function reconcile(rt: Runtime, opts: ReconcileOptions = {}): Promise<ReconcileReport> {
   // Passed to every stage; runStage (pipeline.ts) is where a dry run stops before applying.
   const mode = { dryRun: opts.dryRun ?? false };
+  // One look at the cluster for the whole run; a step under a lock taken after it reads again (run-snapshot.ts).
+  const snapshot = new RunSnapshot(rt.proxmox, { now: rt.now });
   const safety = opts.force ? undefined : rt.config.safety;
   const report: ReconcileReport = {
     node: rt.self,
@@ -116,7 +130,7 @@ export async function reconcile(rt: Runtime, opts: ReconcileOptions = {}): Promi
       apply: async () => {
         // A worker SIGKILLed on this node may have left a cluster lock that other nodes would wait 120 s for.
         await step("locks", async () => void (await rt.state.breakDeadClusterLocks()));
-        await step("journal", () => drainJournal(rt, report));
+        await step("journal", () => drainJournal(rt, report, snapshot));
       },
     },
     mode,
@@ -124,7 +138,7 @@ export async function reconcile(rt: Runtime, opts: ReconcileOptions = {}): Promi
 
   let world: World;
   try {
-    world = await observe(rt);
+    world = await observe(rt, { snapshot });
   } catch (err) {
     // Without the cluster's state nothing else can be decided this run.
     report.errors.push(`cluster: ${messageOf(err)}`);
@@ -139,7 +153,12 @@ export async function reconcile(rt: Runtime, opts: ReconcileOptions = {}): Promi
         changes: [],
         vmids: vmsToSwitch(rt.self, hereNow, await rt.state.lastApplied.list()),
       }),
-      apply: ({ vmids }) => switchArrivals(rt, vmids, report, step),
+      apply: ({ vmids }) =>
+        step(`switch VMs ${vmids.join(", ")}`, async () => {
+          const r = await switchArrivals(rt, vmids, snapshot);
+          report.switched.push(...r.switched);
+          report.busy.push(...r.busy);
+        }),
     },
     mode,
   );
@@ -156,7 +175,7 @@ export async function reconcile(rt: Runtime, opts: ReconcileOptions = {}): Promi
     mode,
   );
   await step("converge", async () => {
-    report.local = await convergeNode(rt, rt.self, { ...mode, ...(safety ? { safety } : {}) });
+    report.local = await convergeNode(rt, rt.self, { ...mode, snapshot, ...(safety ? { safety } : {}) });
     if (report.local.unsafe) report.unsafe.push(report.local.unsafe);
   });
   // Names point here only while this node's forwards are in place; withdrawing
@@ -171,6 +190,7 @@ export async function reconcile(rt: Runtime, opts: ReconcileOptions = {}): Promi
     report.dns = await syncDns(rt, vmids, {
       ...mode,
       withdraw: "unclaimed",
+      snapshot,
       ...(safety ? { safety } : {}),
       // Journaled, so the drift is finished by whichever run reaches a master first.
       failed: async () => {
@@ -182,28 +202,6 @@ export async function reconcile(rt: Runtime, opts: ReconcileOptions = {}): Promi
   await runStage({ plan: () => planPrune(rt, world), apply: (p) => prune(rt, p, step) }, mode);
   await listPending(rt, report);
   return report;
-}
-
-/** Switches the VMs that arrived here without a hook (switch-due.ts). */
-async function switchArrivals(
-  rt: Runtime,
-  vmids: readonly number[],
-  report: ReconcileReport,
-  step: Step,
-): Promise<void> {
-  for (const vmid of vmids) {
-    await step(`switch VM ${vmid}`, async () => {
-      try {
-        report.switched.push(await switchVm(rt, vmid, { lockWaitMs: BUSY_VM_WAIT_MS }));
-      } catch (err) {
-        // The hook's worker (or a migrate) is switching this VM right now: it
-        // finishes the job, and the next run checks the result.
-        if (!(err instanceof LockTimeoutError)) throw err;
-        report.busy.push(vmid);
-        rt.log(`VM ${vmid}: being switched by another process; left to it`);
-      }
-    });
-  }
 }
 
 /** What the end of the run prunes: which departures stay, and when a planned move is over. */
