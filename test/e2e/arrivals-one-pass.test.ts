@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { NameWrite } from "../../lib/dns/write.ts";
+import type { NameWrite } from "../../lib/dns/changes.ts";
 import { reconcile } from "../../lib/orchestrate/reconcile.ts";
 import type { Runtime } from "../../lib/orchestrate/runtime.ts";
 import { dig } from "../support/named.ts";
