@@ -1,6 +1,6 @@
 import { DnsAllMastersFailed } from "../dns/errors.ts";
 import { messageOf } from "../errors.ts";
-import { type ClaimRegistry, recordReleased } from "../state/index.ts";
+import { type ClaimRegistry, keepPending, recordReleased } from "../state/index.ts";
 import { claimsKnown, claimsOf, type Withdrawal, withdrawalsDue } from "./name-claims.ts";
 import { NOTES_TAG, type World } from "./observe.ts";
 import { withdrawWork } from "./pending.ts";
@@ -76,6 +76,6 @@ async function failed(rt: Runtime, w: Withdrawal, err: unknown, report: Withdraw
   const why = messageOf(err).split("\n")[0];
   report.problems.push(`${w.name}: withdrawal failed (${why}); kept for the next run`);
   if (!journaled) return;
-  const { item, journal } = await rt.state.recordPending(withdrawWork, { name: w.name, vmid: w.vmid });
-  await journal.markFailed(item, err).catch(() => {});
+  // Recorded only now that it failed: a withdrawal that goes through needs no journal item.
+  await keepPending(await rt.state.recordPending(withdrawWork, { name: w.name, vmid: w.vmid }), err);
 }

@@ -1,7 +1,7 @@
 import { messageOf } from "../errors.ts";
 import { publishSwitch } from "../metrics/events.ts";
 import { applyOnNode } from "../remote/apply.ts";
-import type { JournalKind } from "../state/index.ts";
+import { type JournalKind, keepPending, runRecorded } from "../state/index.ts";
 import { convergeNode, type NodeConvergence } from "./converge.ts";
 import { type DnsSyncResult, followPropagation, syncDnsStrict } from "./dns-sync.ts";
 import { observe } from "./observe.ts";
@@ -49,27 +49,23 @@ async function heldStep<P>(
   payload: P,
   reason: string,
 ): Promise<StepOutcome<never>> {
-  const { item, journal } = await rt.state.recordPending(kind, payload);
-  await journal.markFailed(item, new Error(reason)).catch(() => {});
-  rt.log(`${item.id}: ${reason} (kept in the journal)`, "warning");
+  await keepPending(await rt.state.recordPending(kind, payload), new Error(reason));
+  rt.log(`${kind.idOf(payload)}: ${reason} (kept in the journal)`, "warning");
   return { ok: false, error: reason };
 }
 
-/** Runs one step under a journal item; its failure is recorded, reported, and not thrown. */
+/** Runs one step under a journal item (lib/state runRecorded); its failure is recorded, reported, and not thrown. */
 export async function journaledStep<P, T>(
   rt: Runtime,
   kind: JournalKind<P>,
   payload: P,
   step: () => Promise<T>,
 ): Promise<StepOutcome<T>> {
-  const { item, journal } = await rt.state.recordPending(kind, payload);
+  const at = await rt.state.recordPending(kind, payload);
   try {
-    const value = await step();
-    await journal.markDone(item);
-    return { ok: true, value };
+    return { ok: true, value: await runRecorded(at, step) };
   } catch (err) {
-    await journal.markFailed(item, err).catch(() => {});
-    rt.log(`${item.id}: ${messageOf(err)} (kept in the journal)`, "warning");
+    rt.log(`${at.item.id}: ${messageOf(err)} (kept in the journal)`, "warning");
     return { ok: false, error: messageOf(err) };
   }
 }
