@@ -177,6 +177,7 @@ describe.skipIf(missing({ bins: ["named", "dig", "tsig-keygen"] }))("orchestrato
     expect(JSON.parse(r.stdout).data.skipped).toMatch(
       /running on pve3, not running on pve2|not running on pve2/,
     );
+    expect(JSON.parse(r.stdout).data.skipReason).toBe("not-running-here");
   });
 
   it("switch names a bad VMID or --from and exits 1", async () => {
