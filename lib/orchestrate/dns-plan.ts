@@ -1,5 +1,6 @@
 import { computeDesired } from "../desired/compute.ts";
 import { registryRefusal } from "../dns/claims.ts";
+import { type PlannedWithdrawal, planWithdrawal } from "../dns/withdraw.ts";
 import { type DnsPlan, type DnsWant, type NameRead, planDns } from "../plan/dns.ts";
 import { type SafetyLimit, safetyVerdict } from "../plan/safety.ts";
 import type { Change } from "../plan/types.ts";
@@ -27,10 +28,10 @@ export interface DnsPlanned extends Planned {
   writes: DnsPlan;
   /** Names the registry keeps from a Notes claim (checked before DNS is read). */
   refused: string[];
-  /** dns.deleteOnStop: names of stopped VMs, still claimed. */
-  stopped: Withdrawal[];
-  /** Registered names nobody claims any more. */
-  unclaimed: Withdrawal[];
+  /** dns.deleteOnStop: names of stopped VMs, still claimed; each planned from its read, sent as planned. */
+  stopped: PlannedWithdrawal[];
+  /** Registered names nobody claims any more; each planned from its read, sent as planned. */
+  unclaimed: PlannedWithdrawal[];
 }
 
 export interface DnsPlanOptions {
@@ -66,9 +67,16 @@ export async function planDnsSync(
   const read = new Map<string, NameRead>();
   for (const d of allowed) read.set(d.name, await rt.dns.query(d.name));
   const writes = planDns(allowed, read, { ownerId: world.config.dns.ownerId, zone: world.config.dns.zone });
-  const stopped = desired.dnsWithdraw.filter((d) => wanted(d.vmid));
   const only = opts.withdraw === "unclaimed" ? undefined : opts.withdraw;
-  const unclaimed = opts.withdraw ? dueNow(world, registry, only) : [];
+  // Read once here: the withdrawal is sent against exactly this read (withdraw.ts applyWithdrawal).
+  const planned = async (due: readonly Withdrawal[]) => {
+    const out: PlannedWithdrawal[] = [];
+    for (const w of due)
+      out.push(planWithdrawal(w.name, w.vmid, await rt.dns.query(w.name), world.config.dns.ownerId));
+    return out;
+  };
+  const stopped = await planned(desired.dnsWithdraw.filter((d) => wanted(d.vmid)));
+  const unclaimed = opts.withdraw ? await planned(dueNow(world, registry, only)) : [];
   const removals: Change[] = [
     ...stopped.map((w) => removal(w, `VM ${w.vmid} stopped (dns.deleteOnStop)`)),
     ...unclaimed.map((w) => removal(w, `VM ${w.vmid} no longer claims it`)),
@@ -88,6 +96,7 @@ export async function planDnsSync(
   };
 }
 
-function removal(w: Withdrawal, note: string): Change {
-  return { op: "remove", backend: "dns", vmid: w.vmid, key: w.name, note };
+function removal(w: PlannedWithdrawal, note: string): Change {
+  const before = w.status === "send" ? [...w.seen.a, ...w.seen.aaaa].join(",") : "";
+  return { op: "remove", backend: "dns", vmid: w.vmid, key: w.name, ...(before ? { before } : {}), note };
 }
