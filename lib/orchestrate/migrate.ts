@@ -127,26 +127,21 @@ export async function preflight(
  */
 export function migrateChanges(desired: DesiredState, vmid: number, to: string): Change[] {
   const onTarget = desired.nodes[to];
-  const forwards: Change[] = (onTarget?.forwards ?? [])
-    .filter((f) => f.vmid === vmid)
-    .map((f) => ({
-      op: "add",
-      backend: "nat",
-      node: to,
-      vmid,
-      key: forwardKey(f),
-      after: `${f.target}:${f.targetPort}`,
-    }));
-  const routes: Change[] = (onTarget?.routes ?? [])
-    .filter((r) => r.vmid === vmid)
-    .map((r) => ({
-      op: "add",
-      backend: "proxy",
-      node: to,
-      vmid,
-      key: routeKey(r),
-      after: routeTarget(r.target, r.targetPort),
-    }));
+  const mine = (e: { vmid: number }) => e.vmid === vmid;
+  const add = (backend: "nat" | "proxy", key: string, after: string): Change => ({
+    op: "add",
+    backend,
+    node: to,
+    vmid,
+    key,
+    after,
+  });
+  const forwards = (onTarget?.forwards ?? [])
+    .filter(mine)
+    .map((f) => add("nat", forwardKey(f), `${f.target}:${f.targetPort}`));
+  const routes = (onTarget?.routes ?? [])
+    .filter(mine)
+    .map((r) => add("proxy", routeKey(r), routeTarget(r.target, r.targetPort)));
   const names: Change[] = desired.dns
     .filter((d) => d.vmid === vmid)
     .map((d) => ({ op: "update", backend: "dns", vmid, key: d.name, after: [...d.a, ...d.aaaa].join(",") }));
