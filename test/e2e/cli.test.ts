@@ -154,7 +154,7 @@ describe.skipIf(missing({ bins: ["named", "dig", "tsig-keygen"] }))("orchestrato
   it("migrate --dry-run --json gives the plan as change objects", async () => {
     const r = await h.cli("pve1", ["migrate", "101", "pve3", "--dry-run", "--json"]);
     expect(r.code, r.stderr).toBe(0);
-    const { changes } = JSON.parse(r.stdout).plan;
+    const { changes } = JSON.parse(r.stdout).data.plan;
     expect(changes).toContainEqual(
       expect.objectContaining({ op: "add", backend: "nat", node: "pve3", vmid: 101, key: "tcp/2222" }),
     );
