@@ -8,7 +8,7 @@ import { preflight, runMigration } from "../../lib/orchestrate/migrate.ts";
 import { allChanges, planCluster, planExitCode } from "../../lib/orchestrate/plan.ts";
 import { reconcileExitCode } from "../../lib/orchestrate/reconcile.ts";
 import { createRuntime, type Runtime } from "../../lib/orchestrate/runtime.ts";
-import { switchExitCode, switchVm } from "../../lib/orchestrate/switch.ts";
+import { switchCommand } from "../../lib/orchestrate/switch.ts";
 import { ttlSteps } from "../../lib/orchestrate/ttl-move.ts";
 import { countChanges, describeChange, renderChange, summaryLine } from "../../lib/plan/types.ts";
 import { type GlobalOptions, printEnvelope } from "./common.ts";
@@ -143,18 +143,11 @@ export function registerOrchestrateCommands(program: Command, load: Load): void 
     .action(async (vmidText: string, _o, cmd: Command) => {
       const opts = cmd.optsWithGlobals<NodeOptions & { from?: string }>();
       const vmid = vmidArg(vmidText);
-      const rt = await runtime(load, opts);
-      if (opts.from !== undefined && !rt.config.nodes[opts.from]) {
-        throw new InputError(
-          `--from: unknown node "${opts.from}" (known: ${Object.keys(rt.config.nodes).join(", ")})`,
-        );
-      }
-      const r = await switchVm(rt, vmid, opts.from ? { from: opts.from } : {});
-      if (r.skipped?.includes("is not in the config")) throw new InputError(`VMID: ${r.skipped}`);
+      const { report: r, exitCode } = await switchCommand(await runtime(load, opts), vmid, opts.from);
       if (opts.json)
         printEnvelope({
           data: r,
-          exitCode: switchExitCode(r),
+          exitCode,
           errors: [r.local?.error, r.old?.error, r.dns?.error].flatMap((e) => (e ? [e] : [])),
         });
       else {
@@ -164,7 +157,7 @@ export function registerOrchestrateCommands(program: Command, load: Load): void 
         lines("dns:", r.dns?.value?.lines ?? (r.dns?.error ? [r.dns.error] : []));
         lines("journaled for the next run:", r.pending);
       }
-      process.exitCode = switchExitCode(r);
+      process.exitCode = exitCode;
     });
 
   program

@@ -1,5 +1,6 @@
 import type { Config, VmConfig } from "../config/types.ts";
 import { clientKeepingDepartures, peerRoutes, staticIp6 } from "./grace.ts";
+import { forwardKey, routeKey } from "./keys.ts";
 import { dnsTtlFor, graceEndsAt, type PlannedMove } from "./ttl.ts";
 import type { DnsDesired, NodeDesired, NodeForward, NodeRoute } from "./types.ts";
 
@@ -106,9 +107,6 @@ function entriesFor(vm: VmConfig, to: Target) {
   ];
   return { forwards, routes };
 }
-
-const forwardKey = (f: NodeForward) => `${f.proto}/${f.publicPort}`;
-const routeKey = (r: NodeRoute) => `${r.kind}:${r.name}`;
 
 /** Per node, which VM holds each forward and route key: kept across calls, so adding is linear in entries. */
 type TakenKeys = Map<string, Map<string, number>>;

@@ -10,7 +10,7 @@ import { createReader } from "./read.ts";
 import type { AddressChange, DeleteResult, NameIo, NameRecords, SetResult, WithdrawResult } from "./types.ts";
 import { createUpdateSender } from "./update-send.ts";
 import { encodeUpdate } from "./wire/update.ts";
-import { deleteName, withdrawName } from "./withdraw.ts";
+import { applyWithdrawal, deleteName, type PlannedWithdrawal, withdrawName } from "./withdraw.ts";
 import { createWriter } from "./write.ts";
 
 export type { SoaRecord } from "./masters.ts";
@@ -37,8 +37,10 @@ export interface DnsClient {
   deleteName(name: string): Promise<DeleteResult>;
   /** Adds our ownership TXT to a name that exists without it, changing nothing else (adopt.ts). */
   adoptName(name: string, opts: AdoptOptions): Promise<AdoptResult>;
-  /** Withdraws a guest's name nobody claims any more (see withdraw.ts). */
+  /** Withdraws a guest's name nobody claims any more (see withdraw.ts): one read, then applyWithdrawal. */
   withdrawName(name: string, vmid: number): Promise<WithdrawResult>;
+  /** Sends a withdrawal planned from an earlier read (planWithdrawal) as it is: compare-and-swap against that read. */
+  applyWithdrawal(planned: PlannedWithdrawal): Promise<WithdrawResult>;
   /** Reads A/AAAA/TXT at `master`, or at the first candidate that answers. */
   query(name: string, master?: DnsMaster): Promise<NameRecords>;
   querySoa(master?: DnsMaster): Promise<SoaRecord>;
@@ -90,6 +92,7 @@ export function createDnsClient(opts: DnsClientOptions): DnsClient {
     deleteName: (name) => deleteName(io, name),
     withdrawName: (name, vmid) => withdrawName(io, name, vmid),
     adoptName: (name, opts) => adoptName(io, normalizeName(name, zone, "name"), opts),
+    applyWithdrawal: (planned) => applyWithdrawal(io, planned),
     query: (name, master) => reader.read(normalizeName(name, zone, "name"), master),
     querySoa: session.querySoa,
     checkPropagation: propagation.check,

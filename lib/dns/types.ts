@@ -64,7 +64,7 @@ export type WithdrawResult =
   | { name: string; status: "withdrawn"; master: string }
   /** Nothing of ours there (any more). */
   | { name: string; status: "absent"; master: string }
-  /** Still the guest's, but changed by someone else between our read and our delete, twice: next run. */
+  /** Still the guest's, but changed by someone else between the plan's read and our delete: next run. */
   | { name: string; status: "stale"; master: string }
   /** Not the guest's name now (another VM's label, no label, not ours) or changed meanwhile: nothing deleted. */
   | { name: string; status: "kept"; master: string; reason: string; actual: Addresses & { txt: string[] } };

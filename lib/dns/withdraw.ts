@@ -7,8 +7,9 @@ import { RCODE, rcodeName } from "./wire/constants.ts";
 
 // Taking names out of the zone, always compare-and-swap on what was read:
 // `deleteName` (the CLI's `dns delete`: any name of ours, every record at it)
-// and `withdrawName` (a guest's name nobody claims any more: only while our
-// TXT still names that guest, and only its A/AAAA and our TXT).
+// and a withdrawal (a guest's name nobody claims any more: only while our
+// TXT still names that guest, and only its A/AAAA and our TXT), planned from
+// one read (planWithdrawal, pure) and sent as planned (applyWithdrawal).
 
 /** Rcodes that mean "a prerequisite did not hold": nothing changed, read back and decide. */
 export const PREREQ_FAILURES = new Set<number>([
@@ -64,30 +65,62 @@ function notTheGuests(owner: Exclude<NameOwner, { kind: "free" }>, vmid: number)
 }
 
 /**
- * Withdraws `vmid`'s name: deletes its A/AAAA and our TXT only while our TXT
- * says `vm=<vmid>` and the addresses are what was read. If someone changed
- * the name in between (NXRRSET), it is read again: still that guest's, one
- * more try; anyone else's now, nothing is deleted.
+ * PURE: the withdrawal of `vmid`'s name planned from what was read: nothing of
+ * ours there, not the guest's to delete (another VM's label, no label, not
+ * ours), or the compare-and-swap to send, against exactly what was read.
  */
+export type PlannedWithdrawal =
+  | { name: string; vmid: number; status: "absent"; master: string }
+  | {
+      name: string;
+      vmid: number;
+      status: "kept";
+      master: string;
+      reason: string;
+      actual: ReturnType<typeof holding>;
+    }
+  | { name: string; vmid: number; status: "send"; master: string; seen: NameRecords; ours: string[] };
+
+export function planWithdrawal(
+  name: string,
+  vmid: number,
+  read: NameRecords,
+  ownerId: string,
+): PlannedWithdrawal {
+  const owner = nameOwner(read, ownerId);
+  if (owner.kind === "free") return { name, vmid, status: "absent", master: read.master };
+  const reason = notTheGuests(owner, vmid);
+  if (reason !== undefined || owner.kind !== "vm")
+    return { name, vmid, status: "kept", master: read.master, reason: reason ?? "", actual: holding(read) };
+  return { name, vmid, status: "send", master: read.master, seen: read, ours: owner.ours };
+}
+
+/**
+ * Sends a planned withdrawal as it is: A/AAAA and our TXT deleted only while
+ * the name holds what the plan read. A failed prerequisite (someone changed
+ * the name since) is read back only to say what it is now: still the
+ * guest's, "stale" (the next run plans it again); else absent or kept.
+ */
+export async function applyWithdrawal(io: NameIo, p: PlannedWithdrawal): Promise<WithdrawResult> {
+  const { name } = p;
+  if (p.status === "absent") return { name, status: "absent", master: p.master };
+  if (p.status === "kept")
+    return { name, status: "kept", master: p.master, reason: p.reason, actual: p.actual };
+  const what = `withdraw ${name}`;
+  const sent = await io.update(
+    what,
+    withdrawSectionsFor(name, p.seen, p.ours),
+    withdrawCheck(name, p.seen, p.ours),
+  );
+  const master = masterLabel(sent.master);
+  if (sent.rcode === RCODE.NOERROR) return { name, status: "withdrawn", master };
+  checkPrereqAnswer(what, master, sent.rcode);
+  const now = planWithdrawal(name, p.vmid, await io.read(name, sent.master), io.ownerId);
+  return now.status === "send" ? { name, status: "stale", master } : applyWithdrawal(io, now);
+}
+
+/** Withdraws `vmid`'s name now: one read, then applyWithdrawal (the CLI and tests; reconcile plans first). */
 export async function withdrawName(io: NameIo, rawName: string, vmid: number): Promise<WithdrawResult> {
   const name = normalizeName(rawName, io.zone, "name");
-  const what = `withdraw ${name}`;
-  let state = await io.read(name);
-  for (let attempt = 0; ; attempt++) {
-    const owner = nameOwner(state, io.ownerId);
-    if (owner.kind === "free") return { name, status: "absent", master: state.master };
-    const reason = notTheGuests(owner, vmid);
-    if (reason !== undefined || owner.kind !== "vm")
-      return { name, status: "kept", master: state.master, reason: reason ?? "", actual: holding(state) };
-    if (attempt === 2) return { name, status: "stale", master: state.master };
-    const sent = await io.update(
-      what,
-      withdrawSectionsFor(name, state, owner.ours),
-      withdrawCheck(name, state, owner.ours),
-    );
-    const master = masterLabel(sent.master);
-    if (sent.rcode === RCODE.NOERROR) return { name, status: "withdrawn", master };
-    checkPrereqAnswer(what, master, sent.rcode);
-    state = await io.read(name, sent.master);
-  }
+  return applyWithdrawal(io, planWithdrawal(name, vmid, await io.read(name), io.ownerId));
 }

@@ -1,3 +1,4 @@
+import { graceNote } from "../backend/grace.ts";
 import type { BackendPlan } from "../backend/types.ts";
 import type { NatConfig } from "../config/types.ts";
 import type { NodeDesired } from "../desired/types.ts";
@@ -29,12 +30,8 @@ export const GRACE_TOLERANCE_MS = 3000;
 /** Where a forward points: "10.10.1.101:22 (vm 101) [grace, 30s left]". */
 export function describeTarget(f: NatForward, now: number): string {
   const vm = f.vmid === undefined ? "" : ` (vm ${f.vmid})`;
-  const grace =
-    f.graceUntil === undefined
-      ? ""
-      : ` [grace, ${Math.max(0, Math.round((f.graceUntil - now) / 1000))}s left]`;
   const target = familyOf(f) === 6 ? `[${f.target}]` : f.target;
-  return `${target}:${f.targetPort}${vm}${grace}`;
+  return `${target}:${f.targetPort}${vm}${graceNote(f.graceUntil, now)}`;
 }
 
 export function describeForward(f: NatForward, now: number): string {

@@ -10,6 +10,7 @@ import {
 } from "../backend/validate.ts";
 import type { Proto } from "../config/types.ts";
 import { MAX_PEERS } from "../desired/grace.ts";
+import { forwardKey } from "../desired/keys.ts";
 import type { NodeDesired, NodeForward } from "../desired/types.ts";
 import { InputError } from "../errors.ts";
 
@@ -59,8 +60,7 @@ export interface NatSpec {
 
 export const familyOf = (f: { family?: Family }): Family => f.family ?? 4;
 
-export const forwardKey = (f: { family?: Family; proto: Proto; publicPort: number }): string =>
-  `${familyOf(f) === 6 ? "ip6 " : ""}${f.proto}/${f.publicPort}`;
+export { forwardKey };
 
 export function byProtoPort(a: NatForward, b: NatForward): number {
   if (familyOf(a) !== familyOf(b)) return familyOf(a) - familyOf(b);

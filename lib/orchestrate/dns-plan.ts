@@ -1,6 +1,7 @@
 import type { RunSnapshot } from "../cluster/run-snapshot.ts";
 import { computeDesired } from "../desired/compute.ts";
 import { registryRefusal } from "../dns/claims.ts";
+import { type PlannedWithdrawal, planWithdrawal } from "../dns/withdraw.ts";
 import { type DnsPlan, type DnsWant, type NameRead, planDns } from "../plan/dns.ts";
 import { type SafetyLimit, safetyVerdict } from "../plan/safety.ts";
 import type { Change } from "../plan/types.ts";
@@ -28,10 +29,10 @@ export interface DnsPlanned extends Planned {
   writes: DnsPlan;
   /** Names the registry keeps from a Notes claim (checked before DNS is read). */
   refused: string[];
-  /** dns.deleteOnStop: names of stopped VMs, still claimed. */
-  stopped: Withdrawal[];
-  /** Registered names nobody claims any more. */
-  unclaimed: Withdrawal[];
+  /** dns.deleteOnStop: names of stopped VMs, still claimed; each planned from its read, sent as planned. */
+  stopped: PlannedWithdrawal[];
+  /** Registered names nobody claims any more; each planned from its read, sent as planned. */
+  unclaimed: PlannedWithdrawal[];
 }
 
 export interface DnsPlanOptions {
@@ -77,9 +78,16 @@ export async function planDnsSync(
     allowed.map((d) => d.name),
   );
   const writes = planDns(allowed, read, { ownerId: world.config.dns.ownerId, zone: world.config.dns.zone });
-  const stopped = desired.dnsWithdraw.filter((d) => wanted(d.vmid));
   const only = opts.withdraw === "unclaimed" ? undefined : opts.withdraw;
-  const unclaimed = opts.withdraw ? dueNow(world, registry, only) : [];
+  // Read once here: the withdrawal is sent against exactly this read (withdraw.ts applyWithdrawal).
+  const planned = async (due: readonly Withdrawal[]) => {
+    const out: PlannedWithdrawal[] = [];
+    for (const w of due)
+      out.push(planWithdrawal(w.name, w.vmid, await rt.dns.query(w.name), world.config.dns.ownerId));
+    return out;
+  };
+  const stopped = await planned(desired.dnsWithdraw.filter((d) => wanted(d.vmid)));
+  const unclaimed = opts.withdraw ? await planned(dueNow(world, registry, only)) : [];
   const removals: Change[] = [
     ...stopped.map((w) => removal(w, `VM ${w.vmid} stopped (dns.deleteOnStop)`)),
     ...unclaimed.map((w) => removal(w, `VM ${w.vmid} no longer claims it`)),
@@ -99,8 +107,9 @@ export async function planDnsSync(
   };
 }
 
-function removal(w: Withdrawal, note: string): Change {
-  return { op: "remove", backend: "dns", vmid: w.vmid, key: w.name, note };
+function removal(w: PlannedWithdrawal, note: string): Change {
+  const before = w.status === "send" ? [...w.seen.a, ...w.seen.aaaa].join(",") : "";
+  return { op: "remove", backend: "dns", vmid: w.vmid, key: w.name, ...(before ? { before } : {}), note };
 }
 
 /** How many names are read at the master at once: one round trip each, DNS_READ_CONCURRENCY in flight. */

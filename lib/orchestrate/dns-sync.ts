@@ -98,7 +98,7 @@ async function applyDnsPlan(rt: Runtime, p: DnsPlanned, opts: DnsSyncOptions): P
     dirty = await writeClaimed(rt, p, result);
     for (const w of p.stopped) {
       // dns.deleteOnStop: the VM still claims the name (it stays registered), it just is not running.
-      const r = await rt.dns.withdrawName(w.name, w.vmid);
+      const r = await rt.dns.applyWithdrawal(w);
       if (r.status === "withdrawn") {
         result.deleted.push(w.name);
         result.lines.push(`${w.name}: deleted (VM ${w.vmid} stopped)`);

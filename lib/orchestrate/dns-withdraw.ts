@@ -1,6 +1,7 @@
 import { DnsAllMastersFailed } from "../dns/errors.ts";
+import type { PlannedWithdrawal } from "../dns/withdraw.ts";
 import { messageOf } from "../errors.ts";
-import { type ClaimRegistry, recordReleased } from "../state/index.ts";
+import { type ClaimRegistry, keepPending, recordReleased } from "../state/index.ts";
 import { claimsKnown, claimsOf, type Withdrawal, withdrawalsDue } from "./name-claims.ts";
 import { NOTES_TAG, type World } from "./observe.ts";
 import { withdrawWork } from "./pending.ts";
@@ -8,8 +9,9 @@ import type { Runtime } from "./runtime.ts";
 
 // Withdrawal of names whose claim went away (the Notes were cleared, the file
 // dropped the name): the registry of names we wrote says which VM each was
-// written for; name-claims.ts says which of them are due. Each is deleted by
-// compare-and-swap only while our TXT still names that VM (withdraw.ts). Runs
+// written for; name-claims.ts says which of them are due. Each is deleted as
+// the plan read it (dns-plan.ts), by compare-and-swap, only while our TXT
+// still names that VM (withdraw.ts); changed since, it is retried next run. Runs
 // inside the "dns" cluster lock, from reconcile and from the journal replay.
 // A withdrawal the masters could not take is journaled; the registry keeps
 // the name, so the next run (or the replay) tries again.
@@ -36,7 +38,7 @@ export function dueNow(world: World, registry: ClaimRegistry, only?: readonly st
  */
 export async function withdrawNames(
   rt: Runtime,
-  due: readonly Withdrawal[],
+  due: readonly PlannedWithdrawal[],
   registry: ClaimRegistry,
   opts: { journal: boolean; mastersDown?: DnsAllMastersFailed },
 ): Promise<WithdrawReport> {
@@ -49,7 +51,7 @@ export async function withdrawNames(
       continue;
     }
     try {
-      const r = await rt.dns.withdrawName(w.name, w.vmid);
+      const r = await rt.dns.applyWithdrawal(w);
       if (r.status === "withdrawn" || r.status === "absent") {
         recordReleased(registry, w.name, rt.now());
         if (r.status === "withdrawn") {
@@ -76,6 +78,6 @@ async function failed(rt: Runtime, w: Withdrawal, err: unknown, report: Withdraw
   const why = messageOf(err).split("\n")[0];
   report.problems.push(`${w.name}: withdrawal failed (${why}); kept for the next run`);
   if (!journaled) return;
-  const { item, journal } = await rt.state.recordPending(withdrawWork, { name: w.name, vmid: w.vmid });
-  await journal.markFailed(item, err).catch(() => {});
+  // Recorded only now that it failed: a withdrawal that goes through needs no journal item.
+  await keepPending(await rt.state.recordPending(withdrawWork, { name: w.name, vmid: w.vmid }), err);
 }

@@ -1,8 +1,11 @@
 import { type GuestType, getSnapshot, type MigrateProgress, migrate } from "../cluster/index.ts";
 import { masterLabel } from "../config/values.ts";
-import { collisionsOnNode, computeDesired } from "../desired/compute.ts";
+import { collisionsOnNode, computeDesired, type DesiredState } from "../desired/compute.ts";
+import { forwardKey, routeKey } from "../desired/keys.ts";
 import { type PlannedMove, propagationAllowanceSeconds } from "../desired/ttl.ts";
 import { InputError, messageOf, PeerError } from "../errors.ts";
+import type { Change } from "../plan/types.ts";
+import { routeTarget } from "../proxy/routes.ts";
 import { runOnNode } from "../remote/apply.ts";
 import { type RemoteSwitchReport, remoteApplied, remoteSwitchReport } from "../remote/reports.ts";
 import type { Runtime } from "./runtime.ts";
@@ -26,6 +29,8 @@ export interface MigratePlan {
   forwards: string[];
   routes: string[];
   dns: string[];
+  /** The same as change objects (lib/plan/types.ts): what the switch after the migration adds and moves. */
+  changes: Change[];
   /** The TTL choreography; unset for a VM without names. */
   ttl?: TtlPlan;
 }
@@ -90,6 +95,7 @@ export async function preflight(
   );
   const desired = computeDesired(config, moved, [], rt.now());
   const onTarget = desired.nodes[to]!;
+  const changes = migrateChanges(desired, vmid, to);
   const ttl = await planTtl(
     rt,
     desired.dns.filter((d) => d.vmid === vmid).map((d) => d.name),
@@ -110,7 +116,36 @@ export async function preflight(
     dns: desired.dns
       .filter((d) => d.vmid === vmid)
       .map((d) => `${d.name} -> ${[...d.a, ...d.aaaa].join(",")}`),
+    changes,
   };
+}
+
+/**
+ * PURE: what moving `vmid` to `to` changes, as change objects: the target's
+ * forwards and routes for it (their target is the VM's address, known once it
+ * runs there: `desired` holds a placeholder) and its names pointed at the target.
+ */
+export function migrateChanges(desired: DesiredState, vmid: number, to: string): Change[] {
+  const onTarget = desired.nodes[to];
+  const mine = (e: { vmid: number }) => e.vmid === vmid;
+  const add = (backend: "nat" | "proxy", key: string, after: string): Change => ({
+    op: "add",
+    backend,
+    node: to,
+    vmid,
+    key,
+    after,
+  });
+  const forwards = (onTarget?.forwards ?? [])
+    .filter(mine)
+    .map((f) => add("nat", forwardKey(f), `${f.target}:${f.targetPort}`));
+  const routes = (onTarget?.routes ?? [])
+    .filter(mine)
+    .map((r) => add("proxy", routeKey(r), routeTarget(r.target, r.targetPort)));
+  const names: Change[] = desired.dns
+    .filter((d) => d.vmid === vmid)
+    .map((d) => ({ op: "update", backend: "dns", vmid, key: d.name, after: [...d.a, ...d.aaaa].join(",") }));
+  return [...forwards, ...routes, ...names];
 }
 
 function describe(p: MigrateProgress): string {

@@ -1,7 +1,7 @@
-import { messageOf } from "../errors.ts";
+import { InputError, messageOf } from "../errors.ts";
 import { publishSwitch } from "../metrics/events.ts";
 import { applyOnNode } from "../remote/apply.ts";
-import type { JournalKind } from "../state/index.ts";
+import { type JournalKind, keepPending, runRecorded } from "../state/index.ts";
 import { convergeNode, type NodeConvergence } from "./converge.ts";
 import { type DnsSyncResult, followPropagation, syncDnsStrict } from "./dns-sync.ts";
 import { observe } from "./observe.ts";
@@ -30,11 +30,16 @@ export interface StepOutcome<T> {
   error?: string;
 }
 
+/** Why a switch did nothing: the config does not know the VM, or it does not run here. */
+export type SkipReason = "not-configured" | "not-running-here";
+
 export interface SwitchReport {
   vmid: number;
   to: string;
   from?: string;
+  /** Why nothing was switched, for people; `skipReason` says the same for programs. */
   skipped?: string;
+  skipReason?: SkipReason;
   local?: StepOutcome<NodeConvergence>;
   old?: StepOutcome<{ node: string; changes: string[] }>;
   dns?: StepOutcome<DnsSyncResult>;
@@ -49,27 +54,23 @@ async function heldStep<P>(
   payload: P,
   reason: string,
 ): Promise<StepOutcome<never>> {
-  const { item, journal } = await rt.state.recordPending(kind, payload);
-  await journal.markFailed(item, new Error(reason)).catch(() => {});
-  rt.log(`${item.id}: ${reason} (kept in the journal)`, "warning");
+  await keepPending(await rt.state.recordPending(kind, payload), new Error(reason));
+  rt.log(`${kind.idOf(payload)}: ${reason} (kept in the journal)`, "warning");
   return { ok: false, error: reason };
 }
 
-/** Runs one step under a journal item; its failure is recorded, reported, and not thrown. */
+/** Runs one step under a journal item (lib/state runRecorded); its failure is recorded, reported, and not thrown. */
 export async function journaledStep<P, T>(
   rt: Runtime,
   kind: JournalKind<P>,
   payload: P,
   step: () => Promise<T>,
 ): Promise<StepOutcome<T>> {
-  const { item, journal } = await rt.state.recordPending(kind, payload);
+  const at = await rt.state.recordPending(kind, payload);
   try {
-    const value = await step();
-    await journal.markDone(item);
-    return { ok: true, value };
+    return { ok: true, value: await runRecorded(at, step) };
   } catch (err) {
-    await journal.markFailed(item, err).catch(() => {});
-    rt.log(`${item.id}: ${messageOf(err)} (kept in the journal)`, "warning");
+    rt.log(`${at.item.id}: ${messageOf(err)} (kept in the journal)`, "warning");
     return { ok: false, error: messageOf(err) };
   }
 }
@@ -83,15 +84,20 @@ export async function switchVm(
   // Another switch of this VM may be waiting on a hung old node (ssh, 120 s): wait that long.
   const done = await rt.state.withVmLock(
     vmid,
-    async () => {
+    async (): Promise<SwitchReport> => {
       const report: SwitchReport = { vmid, to: rt.self, pending: [] };
       // This VM's status live: /cluster/resources lags ~10 s behind a start or an arrival.
       const world = await observe(rt, { resolveOn: [rt.self], live: [vmid] });
       const placement = world.placements.find((p) => p.vmid === vmid);
-      if (!world.config.vms[String(vmid)]) return { ...report, skipped: `VM ${vmid} is not in the config` };
+      if (!world.config.vms[String(vmid)])
+        return { ...report, skipped: `VM ${vmid} is not in the config`, skipReason: "not-configured" };
       if (!placement || placement.node !== rt.self || placement.status !== "running") {
         const where = placement ? `${placement.status} on ${placement.node}` : "not in the cluster";
-        return { ...report, skipped: `VM ${vmid} is ${where}, not running on ${rt.self}` };
+        return {
+          ...report,
+          skipped: `VM ${vmid} is ${where}, not running on ${rt.self}`,
+          skipReason: "not-running-here",
+        };
       }
 
       const last = await rt.state.lastApplied.get(vmid);
@@ -181,6 +187,26 @@ export const SWITCH_LOCK_WAIT_MS = 180_000;
  * for a VM another process is switching before leaving it to that process.
  */
 export const BUSY_VM_WAIT_MS = 5000;
+
+/**
+ * The `switch` command: its arguments checked against the config (a VM or a
+ * --from node the config does not know is bad input, exit 1), the switch,
+ * and its exit code.
+ */
+export async function switchCommand(
+  rt: Runtime,
+  vmid: number,
+  from?: string,
+): Promise<{ report: SwitchReport; exitCode: 0 | 2 | 3 }> {
+  if (from !== undefined && !rt.config.nodes[from]) {
+    throw new InputError(
+      `--from: unknown node "${from}" (known: ${Object.keys(rt.config.nodes).join(", ")})`,
+    );
+  }
+  const report = await switchVm(rt, vmid, from ? { from } : {});
+  if (report.skipReason === "not-configured") throw new InputError(`VMID: ${report.skipped}`);
+  return { report, exitCode: switchExitCode(report) };
+}
 
 /** Exit code of a switch: 0 all done, 3 some of it journaled, 2 nothing could be done. */
 export function switchExitCode(r: SwitchReport): 0 | 2 | 3 {

@@ -2,7 +2,7 @@ import type { SnapshotVm } from "../cluster/index.ts";
 import { getSnapshot } from "../cluster/index.ts";
 import { configNode, getLiveStatus } from "../cluster/live.ts";
 import { messageOf } from "../errors.ts";
-import type { DrainResult, JournalItem } from "../state/index.ts";
+import { type DrainResult, type JournalItem, runRecorded } from "../state/index.ts";
 import { convergeNode } from "./converge.ts";
 import { syncDns } from "./dns-sync.ts";
 import { observe } from "./observe.ts";
@@ -158,13 +158,7 @@ export async function runHookWorker(rt: Runtime, vmid: number, phase?: HookWork[
 }
 
 async function finishOne(rt: Runtime, item: JournalItem<HookWork>, wait: boolean): Promise<void> {
-  try {
-    await perform(rt, item.payload, wait);
-    await rt.state.local.markDone(item);
-  } catch (err) {
-    await rt.state.local.markFailed(item, err);
-    throw err;
-  }
+  await runRecorded({ journal: rt.state.local, item }, () => perform(rt, item.payload, wait));
 }
 
 /** Reconcile's share: hook events a worker left unfinished (crash, reboot); never waits. */

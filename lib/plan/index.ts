@@ -1,9 +1,11 @@
 import type { NatConfig, ProxyConfig, VmConfig } from "../config/types.ts";
+import { forwardKey, routeKey } from "../desired/keys.ts";
 import type { NodeDesired } from "../desired/types.ts";
 import type { NatCurrent } from "../nat/parse.ts";
 import { type NatPlan, planNatFor } from "../nat/plan.ts";
 import type { NatForward } from "../nat/spec.ts";
 import { type ProxyCurrent, type ProxyPlan, planProxyFor, type RouteTable } from "../proxy/plan.ts";
+import { parseRouteTarget } from "../proxy/routes.ts";
 import type { Change } from "./types.ts";
 
 // PURE: the difference between what should be (lib/desired) and what is (read
@@ -65,13 +67,10 @@ export function holdUnresolved(
 ): NodeDesired {
   const forwards = [...desired.forwards];
   const routes = [...desired.routes];
-  const taken = new Set([
-    ...forwards.map((f) => `${f.proto}/${f.publicPort}`),
-    ...routes.map((r) => `${r.kind}:${r.name}`),
-  ]);
+  const taken = new Set([...forwards.map(forwardKey), ...routes.map(routeKey)]);
   for (const vm of vms) {
     for (const f of vm.forward) {
-      const key = `${f.proto}/${f.publicPort}`;
+      const key = forwardKey(f);
       const held = (family: 4 | 6) =>
         current.forwards.find(
           (c) =>
@@ -95,11 +94,12 @@ export function holdUnresolved(
     }
     for (const kind of ["sni", "http"] as const) {
       for (const r of vm[kind]) {
+        const key = routeKey({ kind, name: r.name });
         const target = current.routes[kind][r.name];
-        const m = target ? /^(\d+\.\d+\.\d+\.\d+):(\d+)$/.exec(target) : null;
-        if (!m || taken.has(`${kind}:${r.name}`)) continue;
-        taken.add(`${kind}:${r.name}`);
-        routes.push({ vmid: vm.vmid, kind, name: r.name, target: m[1]!, targetPort: Number(m[2]) });
+        const there = target === undefined ? undefined : parseRouteTarget(target);
+        if (!there || taken.has(key)) continue;
+        taken.add(key);
+        routes.push({ vmid: vm.vmid, kind, name: r.name, target: there.ip, targetPort: there.port });
       }
     }
   }

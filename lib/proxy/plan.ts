@@ -1,5 +1,6 @@
 import type { BackendPlan } from "../backend/types.ts";
 import type { ProxyConfig } from "../config/types.ts";
+import { routeKey } from "../desired/keys.ts";
 import type { NodeDesired } from "../desired/types.ts";
 import type { Change } from "../plan/types.ts";
 import { haproxyMapFormat, type MapFormat, nginxMapFormat, type RouteTable } from "./map-formats.ts";
@@ -53,14 +54,14 @@ function diffRoutes(kind: RouteKind, want: readonly RouteEntry[], have: RouteTab
     const change = {
       backend: "proxy",
       ...(e.vmid === undefined ? {} : { vmid: e.vmid }),
-      key: `${kind} ${e.name}`,
+      key: routeKey({ kind, name: e.name }),
       after: describeRouteTarget(e, now),
     } as const;
     if (old === undefined) changes.push({ op: "add", ...change });
     else if (old !== e.target) changes.push({ op: "update", ...change, before: old });
   }
   for (const [name, target] of left)
-    changes.push({ op: "remove", backend: "proxy", key: `${kind} ${name}`, before: target });
+    changes.push({ op: "remove", backend: "proxy", key: routeKey({ kind, name }), before: target });
   return changes;
 }
 

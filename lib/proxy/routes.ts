@@ -1,4 +1,4 @@
-import { chooseLiveOverGrace, graceEnd } from "../backend/grace.ts";
+import { chooseLiveOverGrace, graceEnd, graceNote } from "../backend/grace.ts";
 import { checkHostName, checkIPv4, checkPort } from "../backend/validate.ts";
 import type { NodeDesired } from "../desired/types.ts";
 import { InputError } from "../errors.ts";
@@ -21,6 +21,15 @@ export interface RouteEntry {
 
 export type RouteSpec = Record<RouteKind, RouteEntry[]>;
 
+/** How a route's target is spelled in the proxy's maps: "10.10.1.101:443". */
+export const routeTarget = (ip: string, port: number): string => `${ip}:${port}`;
+
+/** A target read back from a map: its IPv4 address and port; undefined when it is spelled otherwise. */
+export function parseRouteTarget(target: string): { ip: string; port: number } | undefined {
+  const m = /^(\d+\.\d+\.\d+\.\d+):(\d+)$/.exec(target);
+  return m ? { ip: m[1]!, port: Number(m[2]) } : undefined;
+}
+
 export function routeSpec(desired: NodeDesired, now: number): RouteSpec {
   const chosen: Record<RouteKind, Map<string, RouteEntry>> = { sni: new Map(), http: new Map() };
   desired.routes.forEach((r, i) => {
@@ -30,7 +39,10 @@ export function routeSpec(desired: NodeDesired, now: number): RouteSpec {
     }
     const entry: RouteEntry = {
       name: checkHostName(`${field}.name`, r.name),
-      target: `${checkIPv4(`${field}.target`, r.target)}:${checkPort(`${field}.targetPort`, r.targetPort)}`,
+      target: routeTarget(
+        checkIPv4(`${field}.target`, r.target),
+        checkPort(`${field}.targetPort`, r.targetPort),
+      ),
       vmid: r.vmid,
     };
     const grace = graceEnd(field, r.graceUntil, now);
@@ -51,11 +63,7 @@ export function routeSpec(desired: NodeDesired, now: number): RouteSpec {
 /** Where a route points: "10.10.1.101:443 (vm 101) [grace, 30s left]". */
 export function describeRouteTarget(e: RouteEntry, now: number): string {
   const vm = e.vmid === undefined ? "" : ` (vm ${e.vmid})`;
-  const grace =
-    e.graceUntil === undefined
-      ? ""
-      : ` [grace, ${Math.max(0, Math.round((e.graceUntil - now) / 1000))}s left]`;
-  return `${e.target}${vm}${grace}`;
+  return `${e.target}${vm}${graceNote(e.graceUntil, now)}`;
 }
 
 export function describeRoute(kind: RouteKind, e: RouteEntry, now: number): string {

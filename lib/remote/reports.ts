@@ -46,6 +46,7 @@ export const remoteSwitchReport = z.looseObject({
   to: z.string(),
   from: z.string().optional(),
   skipped: z.string().optional(),
+  skipReason: z.enum(["not-configured", "not-running-here"]).optional(),
   local: step(z.looseObject({ changes: z.array(z.string()) })).optional(),
   old: step(z.looseObject({ node: z.string(), changes: z.array(z.string()) })).optional(),
   dns: step(z.looseObject({ lines: z.array(z.string()) })).optional(),

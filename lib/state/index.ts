@@ -5,7 +5,7 @@ import { ClaimedNamesStore } from "./claimed-names.ts";
 import { breakDeadClusterLocks, clusterLocks } from "./cluster-lock.ts";
 import { Journal } from "./journal.ts";
 import type { JournalItem, JournalKind } from "./journal-item.ts";
-import { type DrainResult, drain, drainAll } from "./journal-run.ts";
+import { type DrainResult, drain, drainAll, type Located } from "./journal-run.ts";
 import { LastAppliedStore } from "./last-applied.ts";
 import { localLockDir, openLocalJournal } from "./local-journal.ts";
 import { localLocks } from "./local-lock.ts";
@@ -30,8 +30,8 @@ export { clusterLocks } from "./cluster-lock.ts";
 export { Journal } from "./journal.ts";
 export type { ItemRef, JournalEntry, JournalItem, JournalKind } from "./journal-item.ts";
 export { defineKind } from "./journal-item.ts";
-export type { DrainResult } from "./journal-run.ts";
-export { drain, drainAll, journaled } from "./journal-run.ts";
+export type { DrainResult, Located } from "./journal-run.ts";
+export { drain, drainAll, journaled, keepPending, runRecorded } from "./journal-run.ts";
 export type { LastApplied, LastAppliedInput, SetResult } from "./last-applied.ts";
 export { LastAppliedStore } from "./last-applied.ts";
 export { localLocks } from "./local-lock.ts";
@@ -68,7 +68,7 @@ export interface State {
    * finish it; when pmxcfs refuses (no quorum) it goes to the local journal
    * instead, so nothing is lost either way.
    */
-  recordPending<P>(kind: JournalKind<P>, payload: P): Promise<{ item: JournalItem<P>; journal: Journal }>;
+  recordPending<P>(kind: JournalKind<P>, payload: P): Promise<Located<P>>;
   /** recordPending for many intents of one kind, under one take of the journal's lock. */
   recordPendingAll<P>(
     kind: JournalKind<P>,

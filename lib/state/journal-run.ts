@@ -2,30 +2,48 @@ import { messageOf } from "../errors.ts";
 import type { Journal } from "./journal.ts";
 import type { JournalItem, JournalKind } from "./journal-item.ts";
 
-// The two ways the orchestrator uses a journal: run one step journaled
-// (recorded before, removed after), and drain what earlier runs left.
+// The ways the orchestrator uses a journal, in one place: run one step
+// journaled (recorded before, removed after; a failure counted and kept),
+// keep a step pending without running it, and drain what earlier runs left.
 
 /**
- * Records the step's intent, runs it, and marks it done, or failed (then
- * rethrows: the item stays pending for the next run).
+ * Runs `step` for an item already recorded in `at.journal`: removes the item
+ * once the step succeeded (unless a newer intent replaced it meanwhile);
+ * when the step, or that removal, fails, counts the attempt with its error
+ * and rethrows: the item stays pending for the next run.
  */
+export async function runRecorded<P, T>(
+  at: Located<P>,
+  step: (item: JournalItem<P>) => Promise<T>,
+): Promise<T> {
+  try {
+    const result = await step(at.item);
+    await at.journal.markDone(at.item);
+    return result;
+  } catch (err) {
+    await keepPending(at, err);
+    throw err;
+  }
+}
+
+/** Records the step's intent in `journal`, then runs it as runRecorded does. */
 export async function journaled<P, T>(
   journal: Journal,
   kind: JournalKind<P>,
   payload: P,
   step: (item: JournalItem<P>) => Promise<T>,
 ): Promise<T> {
-  const item = await journal.record(kind, payload);
-  let result: T;
-  try {
-    result = await step(item);
-  } catch (err) {
-    // The step's error is the news; failing to count the attempt must not hide it.
-    await journal.markFailed(item, err).catch(() => {});
-    throw err;
-  }
-  await journal.markDone(item);
-  return result;
+  return runRecorded({ journal, item: await journal.record(kind, payload) }, step);
+}
+
+/**
+ * Leaves a recorded item pending with `why` as its last error: a step that
+ * failed, or one that must wait for another and was not run. Counting the
+ * attempt is best effort: the step's own error is the news, and failing to
+ * count it must not hide that.
+ */
+export async function keepPending<P>(at: Located<P>, why: unknown): Promise<void> {
+  await at.journal.markFailed(at.item, why).catch(() => {});
 }
 
 export interface DrainResult {

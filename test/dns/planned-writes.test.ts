@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createDnsClient } from "../../lib/dns/client.ts";
+import { planWithdrawal } from "../../lib/dns/withdraw.ts";
 import { planDns } from "../../lib/plan/dns.ts";
 import {
   type DnsDaemon,
@@ -14,7 +15,8 @@ import { dnsConfig, master, secretOf, ZONE } from "./fixtures.ts";
 // The DNS plan is applied as it is (issue 17): applyWrites sends the plan's
 // compare-and-swap writes and never plans again. A name changed between the
 // plan's read and the write fails its prerequisites at real BIND (NXRRSET)
-// and comes back "stale", unchanged, for the next run to plan afresh.
+// and comes back "stale", unchanged, for the next run to plan afresh. The
+// same holds for a withdrawal: deleted only as the plan read the name.
 
 describe.skipIf(missing({ bins: ["named", "tsig-keygen", "dig"] }))("planned writes against BIND 9", () => {
   let primary: DnsDaemon;
@@ -52,5 +54,25 @@ describe.skipIf(missing({ bins: ["named", "tsig-keygen", "dig"] }))("planned wri
       expect.objectContaining({ name, status: "updated", a: ["192.0.2.2"] }),
     ]);
     expect(await dig(primary.port, name, "A")).toEqual(["192.0.2.2"]);
+  });
+
+  it("a withdrawal planned from a read is sent as planned: the name moved since (still the guest's) stays, stale, until the next plan", async () => {
+    const dns = client();
+    const claim = { vmid: 102, origin: "notes" as const };
+    const gone = `withdrawn.${ZONE}`;
+    await dns.setAddresses([{ name: gone, a: ["192.0.2.1"], aaaa: [], claim }]);
+    const ownerId = dnsConfig([master(primary.port)], key).ownerId;
+    const planned = planWithdrawal(gone, 102, await dns.query(gone), ownerId);
+    expect(planned.status).toBe("send");
+
+    // The guest's name is moved (the same VM's claim) between the plan's read and the delete.
+    await dns.setAddresses([{ name: gone, a: ["192.0.2.3"], aaaa: [], claim }]);
+    expect(await dns.applyWithdrawal(planned)).toMatchObject({ name: gone, status: "stale" });
+    expect(await dig(primary.port, gone, "A")).toEqual(["192.0.2.3"]);
+
+    // Planned afresh, the withdrawal goes through.
+    const again = planWithdrawal(gone, 102, await dns.query(gone), ownerId);
+    expect(await dns.applyWithdrawal(again)).toMatchObject({ name: gone, status: "withdrawn" });
+    expect(await dig(primary.port, gone, "A")).toEqual([]);
   });
 });

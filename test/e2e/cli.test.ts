@@ -151,6 +151,23 @@ describe.skipIf(missing({ bins: ["named", "dig", "tsig-keygen"] }))("orchestrato
     expect(h.sim.state.requests.filter((q) => q.method === "POST")).toEqual([]);
   });
 
+  it("migrate --dry-run --json gives the plan as change objects", async () => {
+    const r = await h.cli("pve1", ["migrate", "101", "pve3", "--dry-run", "--json"]);
+    expect(r.code, r.stderr).toBe(0);
+    const { changes } = JSON.parse(r.stdout).data.plan;
+    expect(changes).toContainEqual(
+      expect.objectContaining({ op: "add", backend: "nat", node: "pve3", vmid: 101, key: "tcp/2222" }),
+    );
+    expect(changes).toContainEqual({
+      op: "update",
+      backend: "dns",
+      vmid: 101,
+      key: "mail.example.org",
+      after: "203.0.113.30,2001:db8::30",
+    });
+    expect(h.sim.state.requests.filter((q) => q.method === "POST")).toEqual([]);
+  });
+
   it("migrate moves the VM once, switches its names, verifies and summarizes", async () => {
     const r = await h.cli("pve1", ["migrate", "101", "pve3", "--no-wait"]);
     expect(r.stderr + r.stdout).toContain("migrated pve1 -> pve3");
@@ -177,6 +194,7 @@ describe.skipIf(missing({ bins: ["named", "dig", "tsig-keygen"] }))("orchestrato
     expect(JSON.parse(r.stdout).data.skipped).toMatch(
       /running on pve3, not running on pve2|not running on pve2/,
     );
+    expect(JSON.parse(r.stdout).data.skipReason).toBe("not-running-here");
   });
 
   it("switch names a bad VMID or --from and exits 1", async () => {
