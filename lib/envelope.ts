@@ -1,5 +1,8 @@
 import { z } from "zod";
+import type { Envelope } from "./envelope-build.ts";
 import { ExitCode } from "./errors.ts";
+
+export { type Envelope, type EnvelopeInput, envelope, errorEnvelope, isOk } from "./envelope-build.ts";
 
 // PURE: the one shape every command's --json output has, successes and
 // errors alike, so a script reads `ok`, `exitCode`, `warnings` and `errors`
@@ -50,38 +53,11 @@ export const envelopeSchema = z
   ])
   .describe("pvemigrate-dns --json output: every command, successes and errors alike");
 
-export type Envelope = z.output<typeof envelopeSchema>;
-
-export interface EnvelopeInput {
-  data: unknown;
-  exitCode: ExitCode;
-  warnings?: readonly string[];
-  errors?: readonly string[];
-}
-
-export function isOk(exitCode: ExitCode): boolean {
-  return exitCode === ExitCode.ok || exitCode === ExitCode.changes;
-}
-
-/** The envelope of a result. A failing exit code with no error line says which code failed, so `errors` is never empty then. */
-export function envelope(r: EnvelopeInput): Envelope {
-  const errors = [...(r.errors ?? [])];
-  const ok = isOk(r.exitCode);
-  if (!ok && errors.length === 0) errors.push(`exit ${r.exitCode}: see data`);
-  const common = { data: r.data ?? null, warnings: [...(r.warnings ?? [])], errors };
-  return ok
-    ? { ok: true, exitCode: r.exitCode === ExitCode.changes ? ExitCode.changes : ExitCode.ok, ...common }
-    : {
-        ok: false,
-        exitCode: r.exitCode === ExitCode.partial ? 3 : r.exitCode === ExitCode.invalid ? 1 : 2,
-        ...common,
-      };
-}
-
-/** A command that threw: no data, its message (one line each) as the errors. */
-export function errorEnvelope(exitCode: ExitCode, message: string): Envelope {
-  return envelope({ data: null, exitCode, errors: message.split("\n").filter((l) => l !== "") });
-}
+/** The schema's output is exactly the plain type the builder returns (checked here, at compile time). */
+type SchemaEnvelope = z.output<typeof envelopeSchema>;
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+const envelopeTypesAgree: Same<SchemaEnvelope, Envelope> = true;
+void envelopeTypesAgree;
 
 const envelopeShape = z.looseObject({ ok: z.boolean(), exitCode: z.number(), data: z.unknown() });
 

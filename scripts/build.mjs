@@ -9,10 +9,30 @@ import { build } from "esbuild";
 import { builtinsViaRequire } from "./builtins-via-require.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+const FULL_CLI = "pvemigrate-dns-full";
 const outdir = process.argv[2] ?? join(root, "dist");
 const entries = {
   "pvemigrate-dns": join(root, "bin", "pvemigrate-dns.ts"),
   hookscript: join(root, "hooks", "hookscript.ts"),
+  // The full CLI, loaded by the launcher above for every command line its `dns set`
+  // fast path does not take (bin/pvemigrate-dns.ts): not run on its own, so not executable.
+  [FULL_CLI]: join(root, "bin", "program.ts"),
+};
+const executable = ["pvemigrate-dns", "hookscript"];
+
+// The launcher's `await import("./program.ts")` becomes an import of the full
+// CLI's own bundle next to it, resolved at run time (relative to the
+// launcher's real path: Node runs a symlinked main by its target), instead of
+// being inlined: inlined, Node would parse the whole CLI at every start again.
+const fullCliApart = {
+  name: "full-cli-apart",
+  setup(b) {
+    b.onResolve({ filter: /^\.\/program\.ts$/ }, (args) =>
+      args.kind === "dynamic-import" && args.importer === entries["pvemigrate-dns"]
+        ? { path: `./${FULL_CLI}.mjs`, external: true }
+        : undefined,
+    );
+  },
 };
 
 // zod re-exports every locale (z.locales); the project uses only English,
@@ -46,7 +66,7 @@ await build({
   minifyWhitespace: true,
   minifySyntax: true,
   alias: { undici: join(root, "scripts", "undici-shim.mjs") },
-  plugins: [zodEnglishOnly, builtinsViaRequire],
+  plugins: [fullCliApart, zodEnglishOnly, builtinsViaRequire],
   sourcemap: false,
   legalComments: "none",
   // Some dependencies are CommonJS and call require() for node built-ins.
@@ -55,7 +75,8 @@ await build({
   },
   logLevel: "warning",
 });
-for (const name of Object.keys(entries)) chmodSync(join(outdir, `${name}.mjs`), 0o755);
+for (const name of Object.keys(entries))
+  chmodSync(join(outdir, `${name}.mjs`), executable.includes(name) ? 0o755 : 0o644);
 // The man page and the bash completion, printed by the CLI bundle from its own
 // command definitions (hidden commands `man`, `completion bash`); packages install both.
 for (const [file, args] of [

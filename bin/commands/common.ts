@@ -1,6 +1,6 @@
 import type { Command } from "commander";
 import { allCommands } from "../../lib/cli-docs/examples.ts";
-import { type EnvelopeInput, envelope } from "../../lib/envelope.ts";
+import { type EnvelopeInput, envelope } from "../../lib/envelope-build.ts";
 
 // What every subcommand shares: the global options and JSON printing.
 

@@ -1,0 +1,155 @@
+import { spawnSync } from "node:child_process";
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { stringify } from "yaml";
+import { type DnsDaemon, dig, generateTsigKey, startNamedPrimary } from "../support/named.ts";
+import { missing } from "../support/requirements.ts";
+
+// The CLI's `dns set` fast path (issue 16, floor 2): with the config in the
+// cache, dist/pvemigrate-dns.mjs runs `dns set` without the full CLI bundle
+// (commander, zod, yaml and the rest: dist/pvemigrate-dns-full.mjs), and says
+// and exits exactly as the full CLI does. "fast" runs a copy of the launcher
+// alone, without the full bundle next to it: had it needed the full CLI, the
+// import would fail. "full" runs the complete build with an empty cache dir
+// of its own (a miss: the full CLI loads the config, and fills that dir).
+
+const root = join(import.meta.dirname, "..", "..");
+// (child_process does load: Node's dgram bind() loads cluster, which loads it.)
+const HEAVY = ["http", "https", "tls", "http2", "zlib"];
+
+describe.skipIf(missing({ root: true, bins: ["named", "tsig-keygen", "dig"] }))("dns set fast path", () => {
+  let dir: string;
+  let primary: DnsDaemon;
+  let config: string;
+  let misses = 0;
+  const full = () => join(dir, "dist", "pvemigrate-dns.mjs");
+  const fast = () => join(dir, "fast", "pvemigrate-dns.mjs");
+  const probe = () => join(dir, "builtins.txt");
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), "pvemigrate-dnsfast-"));
+    const build = spawnSync(process.execPath, [join(root, "scripts", "build.mjs"), join(dir, "dist")], {
+      encoding: "utf8",
+    });
+    expect(build.status, build.stderr).toBe(0);
+    mkdirSync(join(dir, "fast"));
+    copyFileSync(full(), fast());
+    const key = await generateTsigKey("fast-key");
+    primary = await startNamedPrimary({ zone: "example.org", keys: [key] });
+    writeFileSync(join(dir, "tsig"), `${key.secret}\n`, { mode: 0o600 });
+    writeFileSync(join(dir, "token"), "t\n", { mode: 0o600 });
+    config = join(dir, "c.yaml");
+    writeFileSync(
+      config,
+      stringify({
+        proxmox: { endpoints: ["https://127.0.0.1:8006"], tokenId: "root@pam!t", tokenSecretFile: "token" },
+        nodes: { pve1: { publicIPv4: "203.0.113.10", privateIP: "10.10.0.1", publicInterface: "eno1" } },
+        dns: {
+          zone: "example.org",
+          masters: [`127.0.0.1:${primary.port}`],
+          tsig: { name: key.name, algorithm: key.algorithm, secretFile: "tsig" },
+        },
+        vms: { 101: { ip: "10.10.1.101", dns: ["managed.example.org"] } },
+      }),
+    );
+    writeFileSync(
+      join(dir, "probe.mjs"),
+      `import { writeFileSync } from "node:fs";\nprocess.on("exit", () => writeFileSync(${JSON.stringify(probe())}, process.moduleLoadList.filter((m) => m.startsWith("NativeModule ")).map((m) => m.slice(13)).join("\\n")));\n`,
+    );
+  }, 120_000);
+  afterAll(async () => {
+    await primary?.stop();
+    if (dir && !process.env.KEEP) rmSync(dir, { recursive: true, force: true });
+  });
+
+  const cli = (which: "fast" | "full", args: string[], probed = false) => {
+    const cache = which === "fast" ? join(dir, "cache") : join(dir, `miss-${misses++}`);
+    const r = spawnSync(
+      process.execPath,
+      [...(probed ? ["--import", join(dir, "probe.mjs")] : []), which === "fast" ? fast() : full(), ...args],
+      {
+        env: { ...process.env, PVEMIGRATE_DNS_CACHE_DIR: cache, PVEMIGRATE_DNS_CONFIG: config },
+        encoding: "utf8",
+      },
+    );
+    return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+  };
+
+  it("after one full load fills the cache, dns set runs without the full CLI and loads no HTTP or TLS", () => {
+    const text = readFileSync(fast(), "utf8");
+    // Markers of commander, zod and yaml: none is in the launcher's bundle at all.
+    for (const marker of ["CommanderError", "ZodError", "yaml.document"])
+      expect(text, marker).not.toContain(marker);
+    const fill = spawnSync(
+      process.execPath,
+      [full(), "--config", config, "dns", "set", "fill.example.org", "192.0.2.1"],
+      {
+        env: { ...process.env, PVEMIGRATE_DNS_CACHE_DIR: join(dir, "cache") },
+        encoding: "utf8",
+      },
+    );
+    expect(fill.status, fill.stderr).toBe(0);
+    const r = cli("fast", ["dns", "set", "fast.example.org", "192.0.2.2", "--expect", "none"], true);
+    expect(r, r.stderr).toMatchObject({ code: 0, stderr: "" });
+    const mods = readFileSync(probe(), "utf8").split("\n");
+    expect(mods).toContain("dgram");
+    for (const m of HEAVY) expect(mods, `loaded ${m}`).not.toContain(m);
+  });
+
+  it("prints and exits as the full CLI does: a write, a stale --expect, a dry run, JSON, bad input, a managed name", () => {
+    // NAME: a name of each side's own (full-N, fast-N), both first set to 192.0.2.3 by the full CLI.
+    const cases = [
+      ["dns", "set", "NAME", "192.0.2.5", "--ttl", "120"],
+      ["dns", "set", "NAME", "192.0.2.4", "--expect", "192.0.2.99"],
+      ["dns", "set", "NAME", "192.0.2.4", "--dry-run"],
+      ["dns", "set", "NAME", "192.0.2.4", "--expect", "192.0.2.99", "--json"],
+      ["dns", "set", "NAME", "::ffff:192.0.2.4"],
+      ["dns", "set", "NAME", "192.0.2.4", "--ttl", "soon", "--json"],
+      ["dns", "set", "elsewhere.example.net", "192.0.2.4"],
+      ["dns", "set", "managed.example.org", "192.0.2.6", "--dry-run"],
+    ];
+    cases.forEach((args, i) => {
+      const name = (side: string) => `${side}-${i}.example.org`;
+      const runs = (["full", "fast"] as const).map((side) => {
+        expect(cli("full", ["dns", "set", name(side), "192.0.2.3"]).code).toBe(0);
+        const r = cli(
+          side,
+          args.map((a) => (a === "NAME" ? name(side) : a)),
+        );
+        return {
+          ...r,
+          stdout: r.stdout.replaceAll(name(side), "NAME"),
+          stderr: r.stderr.replaceAll(name(side), "NAME"),
+        };
+      });
+      expect(runs[1], args.join(" ")).toEqual(runs[0]);
+    });
+  });
+
+  it("writes through the fast path: compare-and-swap against what the name holds", async () => {
+    expect(cli("fast", ["dns", "set", "cas.example.org", "192.0.2.7", "--expect", "none"]).code).toBe(0);
+    expect(
+      cli("fast", ["dns", "set", "cas.example.org", "192.0.2.8", "--expect", "192.0.2.1"]),
+    ).toMatchObject({ code: 1 });
+    expect(cli("fast", ["dns", "set", "cas.example.org", "192.0.2.8", "--expect", "192.0.2.7"]).code).toBe(0);
+    expect(await dig(primary.port, "cas.example.org", "A")).toEqual(["192.0.2.8"]);
+  });
+
+  it("hands what it does not take to the full CLI: commander's errors, and options it leaves alone", () => {
+    for (const args of [
+      ["dns", "set", "x.example.org"],
+      ["dns", "--config", config, "set", "opt.example.org", "192.0.2.8", "--dry-run"],
+    ]) {
+      const viaLauncher = spawnSync(process.execPath, [full(), ...args], {
+        env: { ...process.env, PVEMIGRATE_DNS_CACHE_DIR: join(dir, "cache"), PVEMIGRATE_DNS_CONFIG: config },
+        encoding: "utf8",
+      });
+      // The launcher alone cannot run these: they need the full bundle.
+      expect(cli("fast", args).stderr).toContain("pvemigrate-dns-full.mjs");
+      expect(viaLauncher.stderr).not.toContain("pvemigrate-dns-full.mjs");
+      expect(viaLauncher.status).toBe(args.length === 3 ? 1 : 0);
+    }
+  });
+});
