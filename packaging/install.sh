@@ -31,6 +31,9 @@ bin=/usr/local/bin/pvemigrate-dns
 # extensionless file is CommonJS before Node 20.19 (Proxmox VE 8's 18.x).
 cli=/usr/local/lib/pvemigrate-dns/pvemigrate-dns.mjs
 cli_link=../lib/pvemigrate-dns/pvemigrate-dns.mjs
+# The full CLI, which $cli (a small launcher: `dns set` runs without it) imports
+# from its own directory for every other command.
+cli_full=/usr/local/lib/pvemigrate-dns/pvemigrate-dns-full.mjs
 snippets_dir=/var/lib/vz/snippets
 hook_name=pvemigrate-dns.mjs
 unit_dir=/etc/systemd/system
@@ -172,7 +175,7 @@ guests_using_hook() {
 if [ "$mode" = uninstall ]; then
   if live_systemd; then systemctl disable --now "$timer" "$hook_socket" "$hook_service" 2>/dev/null || true; fi
   rm -f "$destdir$unit_dir/timers.target.wants/$timer" "$destdir$unit_dir/sockets.target.wants/$hook_socket"
-  for f in "$bin" "$cli" "$unit_dir/$service" "$unit_dir/$timer" "$unit_dir/$hook_socket" "$unit_dir/$hook_service" \
+  for f in "$bin" "$cli" "$cli_full" "$unit_dir/$service" "$unit_dir/$timer" "$unit_dir/$hook_socket" "$unit_dir/$hook_service" \
     "$cron_file" "$logrotate_file"; do
     if [ -e "$destdir$f" ] || [ -L "$destdir$f" ]; then
       rm -f "$destdir$f"
@@ -205,7 +208,7 @@ if [ "$mode" = uninstall ]; then
   exit 0
 fi
 
-for f in pvemigrate-dns.mjs hookscript.mjs; do
+for f in pvemigrate-dns.mjs pvemigrate-dns-full.mjs hookscript.mjs; do
   if [ ! -f "$dist/$f" ]; then
     echo "install.sh: $dist/$f is missing: build the bundles first (npm ci, or npm run build), or set DIST" >&2
     exit 1
@@ -220,7 +223,15 @@ for f in pvemigrate-dns.mjs hookscript.mjs; do
 done
 find_node
 
-put "$dist/pvemigrate-dns.mjs" "$cli" 755 "$node" starts_as_cli
+# The full CLI first: the launcher's check (--version) imports it. A first
+# install that fails that check leaves nothing behind.
+had_full=no
+[ -e "$destdir$cli_full" ] && had_full=yes
+put "$dist/pvemigrate-dns-full.mjs" "$cli_full" 644
+if ! (put "$dist/pvemigrate-dns.mjs" "$cli" 755 "$node" starts_as_cli); then
+  [ "$had_full" = yes ] || rm -f "$destdir$cli_full"
+  exit 1
+fi
 # A new link renamed over the old file or link: $bin never goes missing.
 mkdir -p "$destdir$(dirname "$bin")"
 tmp=$(temp_for "$destdir$bin")

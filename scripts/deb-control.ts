@@ -31,6 +31,13 @@ export const DEB_FILES: readonly DebEntry[] = [
     mode: 0o755,
     transform: "shebang",
   },
+  // The full CLI, imported by the launcher above from its own directory for every command but a cached `dns set`.
+  {
+    from: "dist",
+    source: "pvemigrate-dns-full.mjs",
+    target: "/usr/share/pvemigrate-dns/pvemigrate-dns-full.mjs",
+    mode: 0o644,
+  },
   // Copied into /var/lib/vz/snippets by postinst (see packaging/deb/postinst for why not shipped there).
   {
     from: "dist",

@@ -137,6 +137,7 @@ describe.skipIf(skip)("the .deb as built", () => {
       "-rw-r--r-- ./usr/share/man/man1/pvemigrate-dns.1.gz",
       "-rwxr-xr-x ./usr/share/pvemigrate-dns/hookscript.mjs",
       "-rwxr-xr-x ./usr/share/pvemigrate-dns/pvemigrate-dns.mjs",
+      "-rw-r--r-- ./usr/share/pvemigrate-dns/pvemigrate-dns-full.mjs",
     ];
     expect(rows.map((c) => `${c[0]} ${c.slice(5).join(" ")}`).sort()).toEqual([...dirs, ...files].sort());
   });
@@ -178,6 +179,11 @@ describe.skipIf(skip)("the .deb as built", () => {
     expect(
       readFileSync(join(x, "usr/share/pvemigrate-dns/pvemigrate-dns.mjs")).equals(
         debBundle(join(dist, "pvemigrate-dns.mjs")),
+      ),
+    ).toBe(true);
+    expect(
+      readFileSync(join(x, "usr/share/pvemigrate-dns/pvemigrate-dns-full.mjs")).equals(
+        readFileSync(join(dist, "pvemigrate-dns-full.mjs")),
       ),
     ).toBe(true);
     expect(readlinkSync(join(x, "usr/bin/pvemigrate-dns"))).toBe(
@@ -272,7 +278,12 @@ describe.skipIf(skip)("the .deb as built", () => {
   it("refuses to build without the man page, naming it and what makes it", () => {
     const partial = join(work, "partial-dist");
     mkdirSync(partial);
-    for (const f of ["pvemigrate-dns.mjs", "hookscript.mjs", "pvemigrate-dns.bash-completion"]) {
+    for (const f of [
+      "pvemigrate-dns.mjs",
+      "pvemigrate-dns-full.mjs",
+      "hookscript.mjs",
+      "pvemigrate-dns.bash-completion",
+    ]) {
       writeFileSync(join(partial, f), readFileSync(join(dist, f)));
     }
     const r = packageDeb(join(work, "partial-out"), partial);

@@ -34,6 +34,8 @@ const pkg = JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as { ve
 
 const BIN = "usr/local/bin/pvemigrate-dns";
 const CLI = "usr/local/lib/pvemigrate-dns/pvemigrate-dns.mjs";
+// The launcher above imports it for every command but a cached `dns set`.
+const CLI_FULL = "usr/local/lib/pvemigrate-dns/pvemigrate-dns-full.mjs";
 const HOOK = "var/lib/vz/snippets/pvemigrate-dns.mjs";
 const SERVICE = "etc/systemd/system/pvemigrate-dns-reconcile.service";
 const TIMER = "etc/systemd/system/pvemigrate-dns-reconcile.timer";
@@ -117,12 +119,28 @@ describe("packaging/install.sh with DESTDIR", () => {
     const r = install(d);
     expect(r.code, r.stderr).toBe(0);
     expect(tree(d)).toEqual(
-      [BIN, CLI, SERVICE, WANTS, TIMER, HOOK, LOGROTATE, HOOK_SOCKET, HOOK_SERVICE, SOCKET_WANTS].sort(),
+      [
+        BIN,
+        CLI,
+        CLI_FULL,
+        SERVICE,
+        WANTS,
+        TIMER,
+        HOOK,
+        LOGROTATE,
+        HOOK_SOCKET,
+        HOOK_SERVICE,
+        SOCKET_WANTS,
+      ].sort(),
     );
     // A relative link: right below DESTDIR and on the node alike.
     expect(readlinkSync(join(d, BIN))).toBe("../lib/pvemigrate-dns/pvemigrate-dns.mjs");
     expect(mode(join(d, BIN))).toBe(0o755);
     expect(mode(join(d, HOOK))).toBe(0o755);
+    expect(readFileSync(join(d, CLI_FULL)).equals(readFileSync(join(dist, "pvemigrate-dns-full.mjs")))).toBe(
+      true,
+    );
+    expect(mode(join(d, CLI_FULL))).toBe(0o644);
     expect(mode(join(d, SERVICE))).toBe(0o644);
     expect(mode(join(d, TIMER))).toBe(0o644);
     expect(mode(join(d, LOGROTATE))).toBe(0o644);
@@ -158,7 +176,19 @@ describe("packaging/install.sh with DESTDIR", () => {
     const again = install(d);
     expect(again.code, again.stderr).toBe(0);
     expect(tree(d)).toEqual(
-      [BIN, CLI, SERVICE, WANTS, TIMER, HOOK, LOGROTATE, HOOK_SOCKET, HOOK_SERVICE, SOCKET_WANTS].sort(),
+      [
+        BIN,
+        CLI,
+        CLI_FULL,
+        SERVICE,
+        WANTS,
+        TIMER,
+        HOOK,
+        LOGROTATE,
+        HOOK_SOCKET,
+        HOOK_SERVICE,
+        SOCKET_WANTS,
+      ].sort(),
     );
     expect(sameBundle(join(d, HOOK), join(dist, "hookscript.mjs"), realpathSync(process.execPath))).toBe(
       true,
@@ -170,7 +200,9 @@ describe("packaging/install.sh with DESTDIR", () => {
     const d = freshDestdir();
     const r = install(d, ["--no-enable"]);
     expect(r.code, r.stderr).toBe(0);
-    expect(tree(d)).toEqual([BIN, CLI, SERVICE, TIMER, HOOK, LOGROTATE, HOOK_SOCKET, HOOK_SERVICE].sort());
+    expect(tree(d)).toEqual(
+      [BIN, CLI, CLI_FULL, SERVICE, TIMER, HOOK, LOGROTATE, HOOK_SOCKET, HOOK_SERVICE].sort(),
+    );
   });
 
   it("--cron installs the cron.d entry instead of the timer, and undoes an earlier timer enable", () => {
