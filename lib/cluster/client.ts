@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import { type ApiRequestable, type Proxmox, ProxmoxEngine, proxmoxApi } from "proxmox-api";
+import { z } from "zod";
 import type { Secret } from "../config/secret.ts";
 import { type ProxmoxConfig, SYSTEM_CAS } from "../config/types.ts";
 import { InputError, PeerError } from "../errors.ts";
@@ -125,18 +126,25 @@ function oneShotFetch(
   return { fetch, seen };
 }
 
+/** Proxmox's error body: per-field errors (pve-common src/PVE/Exception.pm raise_param_exc: "Parameter verification failed."). */
+const errorBody = z.object({ errors: z.record(z.string(), z.unknown()).nullish() });
+
+function parseJsonOrUndefined(text: string | undefined): unknown {
+  try {
+    return JSON.parse(text ?? "");
+  } catch {
+    return undefined;
+  }
+}
+
 function proxmoxMessage(seen: AttemptRecord): string {
   // Proxmox puts the reason in the status line; the body may add per-field errors.
   let detail = `${seen.status} ${seen.statusText ?? ""}`.trim();
-  try {
-    const parsed = JSON.parse(seen.body ?? "") as { errors?: unknown; message?: unknown };
-    if (parsed.errors && typeof parsed.errors === "object") {
-      const fields = Object.entries(parsed.errors as Record<string, unknown>)
-        .map(([k, v]) => `${k}: ${String(v).trim()}`)
-        .join("; ");
-      if (fields) detail += ` (${fields})`;
-    }
-  } catch {}
+  const parsed = errorBody.safeParse(parseJsonOrUndefined(seen.body));
+  const fields = Object.entries(parsed.success ? (parsed.data.errors ?? {}) : {})
+    .map(([k, v]) => `${k}: ${String(v).trim()}`)
+    .join("; ");
+  if (fields) detail += ` (${fields.slice(0, 500)})`;
   return detail;
 }
 

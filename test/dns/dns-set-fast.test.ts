@@ -126,7 +126,8 @@ describe.skipIf(missing({ root: true, bins: ["named", "tsig-keygen", "dig"] }))(
       });
       expect(runs[1], args.join(" ")).toEqual(runs[0]);
     });
-  });
+    // 16 whole processes (each case through both paths): more than the default 30 s on a busy CI machine.
+  }, 120_000);
 
   it("writes through the fast path: compare-and-swap against what the name holds", async () => {
     expect(cli("fast", ["dns", "set", "cas.example.org", "192.0.2.7", "--expect", "none"]).code).toBe(0);
