@@ -9,10 +9,11 @@ import { dnsWork, nodeWork } from "./pending.ts";
 import type { Runtime } from "./runtime.ts";
 import { switchOrigin } from "./switch-origin.ts";
 
-// The switch: a VM now runs on this node. In order, each step journaled
-// before it runs and cleared after it succeeded:
+// The switch: a VM now runs on this node. Each step journaled before it runs
+// and cleared after it succeeded:
 //   1. remember where it came from (grace forwarding on the old node),
 //   2. this node's forwards and routes,
+// then, at the same time (neither waits for the other):
 //   3. the old node, over ssh: its entries turn into grace forwards,
 //   4. DNS, compare-and-swap to this node's address;
 // then, outside the VM's lock, the names are read back from every master and
@@ -138,17 +139,23 @@ export async function switchVm(
           names: world.config.vms[String(vmid)]!.dns,
         });
       }
-      if (from) {
-        report.old = await journaledStep(rt, nodeWork, { node: from }, () => applyOnNode(world.config, from));
-      }
-      report.dns = report.local.ok
-        ? await journaledStep(rt, dnsWork, { vmid }, () => syncDnsStrict(rt, [vmid]))
-        : await heldStep(
-            rt,
-            dnsWork,
-            { vmid, after: rt.self },
-            `names not moved: ${rt.self}'s forwards are not in place (${report.local.error}); waiting for node:${rt.self}`,
-          );
+      // Steps 3 and 4 side by side, each under its own journal item: a slow or
+      // unreachable old node (ssh, up to 120 s) never holds the names back, and
+      // a crash after either one leaves the other journaled. DNS is started
+      // first, so it takes the journal lock first.
+      const [dns, old] = await Promise.all([
+        report.local.ok
+          ? journaledStep(rt, dnsWork, { vmid }, () => syncDnsStrict(rt, [vmid]))
+          : heldStep(
+              rt,
+              dnsWork,
+              { vmid, after: rt.self },
+              `names not moved: ${rt.self}'s forwards are not in place (${report.local.error}); waiting for node:${rt.self}`,
+            ),
+        from ? journaledStep(rt, nodeWork, { node: from }, () => applyOnNode(world.config, from)) : undefined,
+      ]);
+      report.dns = dns;
+      if (old) report.old = old;
 
       if (!report.local.ok) report.pending.push(`node:${rt.self}`);
       if (report.old && !report.old.ok) report.pending.push(`node:${from}`);
