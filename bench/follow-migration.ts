@@ -178,7 +178,8 @@ async function main(): Promise<void> {
     console.log(line("old node answers at once", fast));
     console.log(line(`old node ${SLOW_NODE_MS} ms slow to answer`, slow));
     if (process.env.BENCH_VERBOSE)
-      for (const n of ["pve1", "pve2"]) console.log(readFileSync(join(h.dir, "state", n, "worker.log"), "utf8"));
+      for (const n of ["pve1", "pve2"])
+        console.log(readFileSync(join(h.dir, "state", n, "worker.log"), "utf8"));
     console.log(`  baseline: one bare UPDATE round trip to the same primary, p50 ${b.toFixed(1)} ms`);
   } finally {
     for (const pid of workerPids(h)) {

@@ -73,13 +73,44 @@ async function guestNow(rt: Runtime, vmid: number): Promise<GuestNow | undefined
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** How often the worker looks for the config's arrival here: its half of the "names follow" delay. */
+export const MIGRATION_POLL_MS = 25;
+/** How often, while the config is elsewhere, it asks the API whether the migration still runs. */
+export const MIGRATION_API_EVERY_MS = 1000;
+
+/**
+ * PURE: the next look at a migration to `self`. The config's node in pmxcfs is a
+ * local read (pmxcfs keeps the cluster's tree in memory), so it is looked at
+ * every poll; the API (lock, HA state, live status) only when the config is
+ * here (phase3_cleanup moved it: switch now), when there is no pmxcfs answer,
+ * or once per `apiEveryMs` to learn that a migration failed (no lock left).
+ */
+export function nextMigrationLook(
+  configOn: string | undefined,
+  self: string,
+  sinceApiMs: number,
+  apiEveryMs = MIGRATION_API_EVERY_MS,
+): "api" | "wait" {
+  if (configOn === undefined || configOn === self) return "api";
+  return sinceApiMs >= apiEveryMs ? "api" : "wait";
+}
+
 /** Waits for a live migration to this node to finish; "failed" means: change nothing. */
-export async function waitForMigration(rt: Runtime, vmid: number, pollMs = 250): Promise<MigrationState> {
+export async function waitForMigration(
+  rt: Runtime,
+  vmid: number,
+  pollMs = MIGRATION_POLL_MS,
+): Promise<MigrationState> {
   const deadline = rt.now() + rt.config.migrationWatchSeconds * 1000;
+  let lastApi = Number.NEGATIVE_INFINITY;
   while (rt.now() < deadline) {
     try {
-      const state = migrationState(await guestNow(rt, vmid), rt.self);
-      if (state !== "running") return state;
+      const configOn = (await configNode(rt.config.pveRoot, vmid))?.node;
+      if (nextMigrationLook(configOn, rt.self, rt.now() - lastApi) === "api") {
+        lastApi = rt.now();
+        const state = migrationState(await guestNow(rt, vmid), rt.self);
+        if (state !== "running") return state;
+      }
     } catch (err) {
       rt.log(`VM ${vmid}: waiting for the migration: ${messageOf(err)}`);
     }

@@ -1,5 +1,11 @@
 import { describe, expect, it } from "vitest";
-import { type GuestNow, migrationState } from "../../lib/orchestrate/worker.ts";
+import {
+  type GuestNow,
+  MIGRATION_API_EVERY_MS,
+  MIGRATION_POLL_MS,
+  migrationState,
+  nextMigrationLook,
+} from "../../lib/orchestrate/worker.ts";
 
 // When does the target's worker switch, give up, or keep waiting? From
 // immediate data only: the config file's node and the live status here
@@ -47,4 +53,19 @@ describe("migrationState (worker on pve2, migration from pve1)", () => {
       expect(migrationState(guest, "pve2")).toBe(expected);
     });
   }
+});
+
+describe("nextMigrationLook (worker on pve2): pmxcfs every poll, the API when it can decide", () => {
+  it("the config arrived here (phase3_cleanup moved it): ask the API for the live status at once", () => {
+    expect(nextMigrationLook("pve2", "pve2", 0)).toBe("api");
+  });
+  it("no pmxcfs answer (the guest gone, or no tree): only the API can tell", () => {
+    expect(nextMigrationLook(undefined, "pve2", 0)).toBe("api");
+  });
+  it("config still on the source: no API request at every poll, only once per interval (a failed migration leaves no lock)", () => {
+    expect(nextMigrationLook("pve1", "pve2", MIGRATION_POLL_MS)).toBe("wait");
+    expect(nextMigrationLook("pve1", "pve2", MIGRATION_API_EVERY_MS - 1)).toBe("wait");
+    expect(nextMigrationLook("pve1", "pve2", MIGRATION_API_EVERY_MS)).toBe("api");
+    expect(nextMigrationLook("pve1", "pve2", Number.POSITIVE_INFINITY)).toBe("api");
+  });
 });
