@@ -27,8 +27,8 @@ import { type Harness, startHarness } from "../test/e2e/harness.ts";
 // Run: node --import tsx bench/follow-migration.ts   (needs named; BENCH_ITERATIONS=N)
 
 const ITERATIONS = Number(process.env.BENCH_ITERATIONS ?? 15);
-/** The memory transfer: long enough for the hook processes and the worker's start to finish first. */
-const MIGRATION_MS = 1500;
+/** The memory transfer (~1 GiB at 3 Gbit/s): the hook and its worker, two Node starts, are up well before it ends. */
+const MIGRATION_MS = 3000;
 const SLOW_NODE_MS = 1000;
 const NAME = "mail.example.org";
 const PUBLIC: Record<string, string> = { pve1: "203.0.113.10", pve2: "203.0.113.20" };
