@@ -1,7 +1,7 @@
 import { InputError, messageOf } from "../errors.ts";
 import { publishSwitch } from "../metrics/events.ts";
 import { applyOnNode } from "../remote/apply.ts";
-import { type JournalKind, keepPending, runRecorded } from "../state/index.ts";
+import { type JournalKind, keepPending, type Located, runRecorded } from "../state/index.ts";
 import { convergeNode, type NodeConvergence } from "./converge.ts";
 import { type DnsSyncResult, followPropagation, syncDnsStrict } from "./dns-sync.ts";
 import { observe } from "./observe.ts";
@@ -67,7 +67,15 @@ export async function journaledStep<P, T>(
   payload: P,
   step: () => Promise<T>,
 ): Promise<StepOutcome<T>> {
-  const at = await rt.state.recordPending(kind, payload);
+  return recordedStep(rt, await rt.state.recordPending(kind, payload), step);
+}
+
+/** journaledStep for an item recorded already. */
+async function recordedStep<P, T>(
+  rt: Runtime,
+  at: Located<P>,
+  step: () => Promise<T>,
+): Promise<StepOutcome<T>> {
   try {
     return { ok: true, value: await runRecorded(at, step) };
   } catch (err) {
@@ -140,22 +148,22 @@ export async function switchVm(
         });
       }
       // Steps 3 and 4 side by side, each under its own journal item: a slow or
-      // unreachable old node (ssh, up to 120 s) never holds the names back, and
-      // a crash after either one leaves the other journaled. DNS is started
-      // first, so it takes the journal lock first.
-      const [dns, old] = await Promise.all([
-        report.local.ok
-          ? journaledStep(rt, dnsWork, { vmid }, () => syncDnsStrict(rt, [vmid]))
-          : heldStep(
-              rt,
-              dnsWork,
-              { vmid, after: rt.self },
-              `names not moved: ${rt.self}'s forwards are not in place (${report.local.error}); waiting for node:${rt.self}`,
-            ),
-        from ? journaledStep(rt, nodeWork, { node: from }, () => applyOnNode(world.config, from)) : undefined,
-      ]);
-      report.dns = dns;
-      if (old) report.old = old;
+      // unreachable old node (ssh, up to 120 s) never holds the names back. Only
+      // the old node's remote run overlaps DNS; its item is written before and
+      // marked after DNS's own, so this process never takes two durable steps
+      // at once (a crash lands between two of them, not inside another's lock).
+      const oldAt = from ? await rt.state.recordPending(nodeWork, { node: from }) : undefined;
+      const oldRun = from && oldAt ? applyOnNode(world.config, from) : undefined;
+      oldRun?.catch(() => {}); // awaited below, after DNS
+      report.dns = report.local.ok
+        ? await journaledStep(rt, dnsWork, { vmid }, () => syncDnsStrict(rt, [vmid]))
+        : await heldStep(
+            rt,
+            dnsWork,
+            { vmid, after: rt.self },
+            `names not moved: ${rt.self}'s forwards are not in place (${report.local.error}); waiting for node:${rt.self}`,
+          );
+      if (oldAt && oldRun) report.old = await recordedStep(rt, oldAt, () => oldRun);
 
       if (!report.local.ok) report.pending.push(`node:${rt.self}`);
       if (report.old && !report.old.ok) report.pending.push(`node:${from}`);
