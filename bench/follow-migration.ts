@@ -1,11 +1,11 @@
 import { spawn } from "node:child_process";
-import { chmodSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { chmodSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { Secret } from "../lib/config/secret.ts";
 import { createDnsClient, type DnsClient } from "../lib/dns/client.ts";
 import { switchVm } from "../lib/orchestrate/switch.ts";
 import type { SimHookEvent } from "../lib/sim/state.ts";
-import { type Harness, startHarness } from "../test/e2e/harness.ts";
+import { type Harness, startHarness, workerPids } from "../test/e2e/harness.ts";
 
 // Benchmark (not a test), issue 16 floor 4: how long after a live-migrated VM
 // resumes on its target do its names answer the target's address at the DNS
@@ -52,20 +52,6 @@ function runHookscript(h: Harness, config: string, e: SimHookEvent): void {
   spawn(h.hookscript, [String(e.vmid), e.phase], { env, stdio: "ignore" }).on("error", (err) => {
     process.stderr.write(`hookscript: ${err.message}\n`);
   });
-}
-
-/** Detached workers of this harness still running (`<cli> hook <vmid> __worker <phase>`). */
-function workerPids(h: Harness): number[] {
-  const pids: number[] = [];
-  for (const entry of readdirSync("/proc")) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const argv = readFileSync(`/proc/${entry}/cmdline`, "utf8").split("\0");
-      if (argv.some((a) => a.startsWith(dirname(h.hookscript))) && argv.includes("__worker"))
-        pids.push(Number(entry));
-    } catch {} // gone meanwhile
-  }
-  return pids;
 }
 
 async function until(what: string, check: () => Promise<boolean> | boolean, ms = 30_000): Promise<void> {

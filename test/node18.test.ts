@@ -1,10 +1,10 @@
 import { spawn, spawnSync } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MIN_NODE } from "../lib/node-version.ts";
 import { run } from "../lib/process/run.ts";
-import { type Harness, startHarness } from "./e2e/harness.ts";
+import { type Harness, startHarness, workerPids } from "./e2e/harness.ts";
 import { dig } from "./support/named.ts";
 import { missingNode18, NODE18 } from "./support/node18.ts";
 
@@ -135,21 +135,6 @@ async function until(what: string, check: () => Promise<boolean>, context = () =
     await sleep(150);
   }
   throw new Error(`timed out after 20 s waiting for ${what}\n${context()}`);
-}
-
-/** This harness's detached hook workers, by their command line (which names its temp dir). */
-function workerPids(h: Harness): number[] {
-  const pids: number[] = [];
-  for (const entry of readdirSync("/proc")) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const argv = readFileSync(`/proc/${entry}/cmdline`, "utf8").split("\0");
-      // The detached worker is the CLI bundle next to the hookscript (`<cli> hook <vmid> __worker <phase>`).
-      if (argv.some((a) => a.startsWith(dirname(h.hookscript))) && argv.includes("__worker"))
-        pids.push(Number(entry));
-    } catch {} // gone meanwhile
-  }
-  return pids;
 }
 
 function workerLogs(h: Harness): string {

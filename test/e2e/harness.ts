@@ -1,7 +1,7 @@
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { stringify } from "yaml";
 import { type LoadedConfig, loadConfig } from "../../lib/config/load.ts";
 import { createRuntime, type Runtime } from "../../lib/orchestrate/runtime.ts";
@@ -188,4 +188,19 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     for (const c of cleanups.reverse()) await c();
     throw err;
   }
+}
+
+/** This harness's detached hook workers still running (`<cli> hook <vmid> __worker <phase>`), by their command line, which names its temp dir. */
+export function workerPids(h: Pick<Harness, "hookscript">): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const argv = readFileSync(`/proc/${entry}/cmdline`, "utf8").split("\0");
+      // The detached worker is the CLI bundle next to the hookscript.
+      if (argv.some((a) => a.startsWith(dirname(h.hookscript))) && argv.includes("__worker"))
+        pids.push(Number(entry));
+    } catch {} // gone meanwhile
+  }
+  return pids;
 }

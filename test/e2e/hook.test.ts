@@ -1,12 +1,12 @@
 import { spawn } from "node:child_process";
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { type AddressInfo, createServer, type Socket } from "node:net";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { STRICT_CHECK_MS } from "../../lib/orchestrate/hook.ts";
 import { dig, freePort } from "../support/named.ts";
 import { missing } from "../support/requirements.ts";
-import { type Harness, startHarness } from "./harness.ts";
+import { type Harness, startHarness, workerPids } from "./harness.ts";
 
 // The BUILT hookscript bundle run the way Proxmox runs it: `<script> <vmid>
 // <phase>` as its own process, config and node from the environment. Proxmox
@@ -391,21 +391,6 @@ async function hungServer(): Promise<{ url: string; connections(): number; stop(
         server.close(() => resolve());
       }),
   };
-}
-
-/** Detached workers of this harness's bundle (found by their command line, which names our temp dir). */
-function workerPids(h: Harness): number[] {
-  const pids: number[] = [];
-  for (const entry of readdirSync("/proc")) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const argv = readFileSync(`/proc/${entry}/cmdline`, "utf8").split("\0");
-      // The detached worker is the CLI bundle next to the hookscript (`<cli> hook <vmid> __worker <phase>`).
-      if (argv.some((a) => a.startsWith(dirname(h.hookscript))) && argv.includes("__worker"))
-        pids.push(Number(entry));
-    } catch {} // gone meanwhile
-  }
-  return pids;
 }
 
 async function waitForWorkers(h: Harness, timeoutMs = 20_000): Promise<void> {
