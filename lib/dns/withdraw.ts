@@ -79,7 +79,9 @@ export type PlannedWithdrawal =
       reason: string;
       actual: ReturnType<typeof holding>;
     }
-  | { name: string; vmid: number; status: "send"; master: string; seen: NameRecords; ours: string[] };
+  | { name: string; vmid: number; status: "send"; master: string; seen: NameRecords; ours: string[] }
+  /** The plan could not read the name (the masters down): nothing to send; journaled for the next run. */
+  | { name: string; vmid: number; status: "unread"; reason: string };
 
 export function planWithdrawal(
   name: string,
@@ -103,6 +105,7 @@ export function planWithdrawal(
  */
 export async function applyWithdrawal(io: NameIo, p: PlannedWithdrawal): Promise<WithdrawResult> {
   const { name } = p;
+  if (p.status === "unread") throw new Error(`withdraw ${name}: not read at plan time: ${p.reason}`);
   if (p.status === "absent") return { name, status: "absent", master: p.master };
   if (p.status === "kept")
     return { name, status: "kept", master: p.master, reason: p.reason, actual: p.actual };

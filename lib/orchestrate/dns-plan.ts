@@ -2,6 +2,7 @@ import type { RunSnapshot } from "../cluster/run-snapshot.ts";
 import { computeDesired } from "../desired/compute.ts";
 import { registryRefusal } from "../dns/claims.ts";
 import { type PlannedWithdrawal, planWithdrawal } from "../dns/withdraw.ts";
+import { messageOf } from "../errors.ts";
 import { type DnsPlan, type DnsWant, type NameRead, planDns } from "../plan/dns.ts";
 import { type SafetyLimit, safetyVerdict } from "../plan/safety.ts";
 import type { Change } from "../plan/types.ts";
@@ -82,8 +83,19 @@ export async function planDnsSync(
   // Read once here: the withdrawal is sent against exactly this read (withdraw.ts applyWithdrawal).
   const planned = async (due: readonly Withdrawal[]) => {
     const out: PlannedWithdrawal[] = [];
-    for (const w of due)
-      out.push(planWithdrawal(w.name, w.vmid, await rt.dns.query(w.name), world.config.dns.ownerId));
+    for (const w of due) {
+      try {
+        out.push(planWithdrawal(w.name, w.vmid, await rt.dns.query(w.name), world.config.dns.ownerId));
+      } catch (err) {
+        // Unreadable (the masters down): planned as such, so the apply journals it for the next run.
+        out.push({
+          name: w.name,
+          vmid: w.vmid,
+          status: "unread",
+          reason: messageOf(err).split("\n")[0] ?? "",
+        });
+      }
+    }
     return out;
   };
   const stopped = await planned(desired.dnsWithdraw.filter((d) => wanted(d.vmid)));

@@ -45,6 +45,10 @@ export async function withdrawNames(
   const report: WithdrawReport = { withdrawn: [], lines: [], problems: [], failed: [] };
   let mastersDown: unknown = opts.mastersDown;
   for (const w of due) {
+    if (w.status === "unread") {
+      await failed(rt, w, new Error(w.reason), report, opts.journal);
+      continue;
+    }
     if (mastersDown !== undefined) {
       // Every master just failed: do not wait out the timeouts again per name.
       await failed(rt, w, mastersDown, report, opts.journal);
