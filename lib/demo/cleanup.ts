@@ -1,3 +1,4 @@
+import { readdirSync, readFileSync } from "node:fs";
 import { setTimeout as delay } from "node:timers/promises";
 import { run } from "../process/run.ts";
 
@@ -48,6 +49,21 @@ export async function deleteNamespaces(prefix: string): Promise<void> {
   const names = (listed?.stdout ?? "").split("\n").map((line) => line.split(" ")[0] ?? "");
   for (const name of names.filter((n) => n.startsWith(prefix))) {
     await run(["ip", "netns", "del", name]).catch(noop);
+  }
+}
+
+/**
+ * SIGKILLs every process of this host whose command line mentions `dir`
+ * (the demo's detached hook workers run the CLI copied there), never this
+ * process. Linux /proc; a process gone meanwhile is skipped.
+ */
+export function killProcessesMentioning(dir: string): void {
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
+    try {
+      if (readFileSync(`/proc/${entry}/cmdline`, "utf8").includes(dir))
+        process.kill(Number(entry), "SIGKILL");
+    } catch {} // gone meanwhile, or not ours to signal
   }
 }
 

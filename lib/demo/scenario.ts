@@ -13,7 +13,7 @@ import { reconcile } from "../orchestrate/reconcile.ts";
 import { createRuntime, type Runtime } from "../orchestrate/runtime.ts";
 import { run } from "../process/run.ts";
 import { startSimCluster } from "../sim/cluster.ts";
-import { type Cleanups, createCleanups, deleteNamespaces } from "./cleanup.ts";
+import { type Cleanups, createCleanups, deleteNamespaces, killProcessesMentioning } from "./cleanup.ts";
 import { NODES, SIM_VMS, VMS, ZONE } from "./cluster-fixture.ts";
 import { runHooksInProcess } from "./hooks.ts";
 import { startInProcessMaster } from "./inprocess-master.ts";
@@ -73,6 +73,10 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
   const cleanups = opts.cleanups ?? createCleanups();
   const dir = await mkdtemp(join(tmpdir(), "pvemigrate-demo-"));
   cleanups.add(() => rm(dir, { recursive: true, force: true }));
+  // Run before the rm (newest first): the hook workers the demo's hooks
+  // detach run the CLI copied into `dir`, and one still running would write
+  // into it again after the rm.
+  cleanups.add(async () => killProcessesMentioning(dir));
   const useNetns = opts.netns ?? (await canUseNetns());
   const namespaces: Record<string, string> = {};
   try {
