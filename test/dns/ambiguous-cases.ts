@@ -84,6 +84,9 @@ export function ambiguousOutcomeCases(ctx: AmbiguityContext): void {
     const r = await client([relay.port, ctx.port()]).setAddresses([
       { name: "truncated.example.org", a: ["192.0.2.63"], aaaa: [], expect: { a: [], aaaa: [] } },
     ]);
+    expect(await dig(ctx.port(), "truncated.example.org", "A")).toEqual(["192.0.2.63"]);
+    // Knot may hold an UPDATE until the next one arrives: the retry then finds it applied (cases.ts).
+    if (ctx.lateAnswers && r.outcomes[0]?.status === "unchanged") return;
     expect(r.acceptedBy).toEqual([`127.0.0.1:${ctx.port()}`]);
     expect(r.outcomes[0]).toMatchObject({ master: `127.0.0.1:${ctx.port()}` });
     expect(await dig(ctx.port(), "truncated.example.org", "A")).toEqual(["192.0.2.63"]);
