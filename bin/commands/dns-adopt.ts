@@ -1,14 +1,22 @@
 import type { LoadedConfig } from "../../lib/config/load.ts";
 import type { AdoptResult } from "../../lib/dns/adopt.ts";
-import { normalizeName } from "../../lib/dns/changes.ts";
+import { adoptClaim, fileClaim, notesOffEverywhere, notesPolicyRefusal } from "../../lib/dns/adopt-claim.ts";
+import { type Claim, normalizeName } from "../../lib/dns/changes.ts";
+import type { ClaimRecord } from "../../lib/dns/claims.ts";
 import { createDnsClient } from "../../lib/dns/client.ts";
 import { ExitCode, InputError } from "../../lib/errors.ts";
+import { localNodeName } from "../../lib/node-name.ts";
+import { claimsOf } from "../../lib/orchestrate/name-claims.ts";
+import { observe } from "../../lib/orchestrate/observe.ts";
+import { createRuntime } from "../../lib/orchestrate/runtime.ts";
 import type { ClientFactory } from "./dns.ts";
 import { type DnsShowResult, formatShow } from "./dns-format.ts";
 
 // `dns adopt NAME`: shows what the masters hold for a name the config gives
 // to a VM, then adds our ownership TXT naming that VM (lib/dns/adopt.ts).
-// A name no VM of the config file claims is refused before anything is asked.
+// The VM is the one the config file gives the name to or, failing that, the
+// one whose Notes claim it as the reconcile reads them (lib/dns/adopt-claim.ts);
+// a name the Notes policy cannot allow is refused before anything is asked.
 
 export interface DnsAdoptResult {
   ok: boolean;
@@ -20,11 +28,40 @@ export interface DnsAdoptResult {
   dryRun?: true;
 }
 
-/** The VM of the config file whose `dns:` lists `name`; InputError when none does. */
-export function claimantOf(loaded: LoadedConfig, name: string): number {
-  const vm = Object.values(loaded.config.vms).find((v) => v.dns.includes(name));
-  if (!vm) throw new InputError(`NAME: no VM in the config claims ${name} (list it under a VM's dns: first)`);
-  return vm.vmid;
+/** Every name's claimant in the config with the guests' Notes merged, and the registry of names we wrote. */
+export interface MergedClaims {
+  claims: ReadonlyMap<string, Claim>;
+  registry: ReadonlyMap<string, ClaimRecord>;
+}
+
+/** What the reconcile sees: one cluster read, the Notes merged by observe (read-only, no lock). */
+export async function clusterClaims(loaded: LoadedConfig): Promise<MergedClaims> {
+  const here = localNodeName();
+  const node = loaded.config.nodes[here] ? here : Object.keys(loaded.config.nodes)[0]!;
+  const rt = createRuntime(loaded, { node });
+  const world = await observe(rt);
+  return { claims: claimsOf(world.config), registry: (await rt.state.claimedNames.read()) ?? new Map() };
+}
+
+/** The claim `dns adopt` labels `name` for; InputError (nothing asked of the masters) when there is none. */
+export async function claimantOf(
+  loaded: LoadedConfig,
+  name: string,
+  readClaims: (loaded: LoadedConfig) => Promise<MergedClaims>,
+): Promise<Claim> {
+  const file = fileClaim(loaded.config, name);
+  if (file) return file;
+  if (notesOffEverywhere(loaded.config))
+    throw new InputError(`NAME: no VM in the config claims ${name} (list it under a VM's dns: first)`);
+  const policy = notesPolicyRefusal(loaded.config, name);
+  if (policy)
+    throw new InputError(
+      `NAME: no VM in the config claims ${name}, and no VM's Notes may claim it: ${policy}`,
+    );
+  const { claims, registry } = await readClaims(loaded);
+  const found = adoptClaim(claims, registry, name);
+  if ("refusal" in found) throw new InputError(`NAME: ${found.refusal}`);
+  return found.claim;
 }
 
 export async function dnsAdopt(
@@ -33,13 +70,15 @@ export async function dnsAdopt(
   show: (loaded: LoadedConfig, fqdn: string) => Promise<DnsShowResult>,
   opts: { dryRun?: boolean } = {},
   factory: ClientFactory = createDnsClient,
+  readClaims: (loaded: LoadedConfig) => Promise<MergedClaims> = clusterClaims,
 ): Promise<DnsAdoptResult> {
   const name = normalizeName(fqdn, loaded.config.dns.zone, "NAME");
-  const vmid = claimantOf(loaded, name);
+  const { vmid, origin } = await claimantOf(loaded, name, readClaims);
   const before = await show(loaded, name);
   const client = factory({ dns: loaded.config.dns, tsigSecret: loaded.secrets.tsig });
   const result = await client.adoptName(name, {
     vmid,
+    origin,
     ttl: loaded.config.dns.ttl,
     ...(opts.dryRun ? { dryRun: true } : {}),
   });

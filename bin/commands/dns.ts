@@ -242,7 +242,7 @@ export function registerDnsCommands(
     .description(
       "show a name the config gives to a VM, then add our ownership TXT naming that VM (A/AAAA and the rest untouched)",
     )
-    .argument("<name>", "name inside dns.zone, listed in a VM's dns:")
+    .argument("<name>", "name inside dns.zone a VM claims (config file, or Notes the policy allows)")
     .option("--dry-run", "show the name and what would be added; send nothing")
     .option("--config <file>", configOption)
     .option("--json", "machine-readable output")

@@ -1,4 +1,5 @@
-import type { Addresses } from "./changes.ts";
+import type { Addresses, Claim } from "./changes.ts";
+import { decideClaim } from "./claims.ts";
 import { DnsRejected, masterLabel } from "./errors.ts";
 import { nameOwner, ownershipTxt } from "./ownership.ts";
 import type { UpdateCheck } from "./readback.ts";
@@ -24,14 +25,27 @@ export type AdoptResult =
   /** Ours for another guest, or the name changed between the read and the update: nothing changed. */
   | { name: string; status: "refused"; master: string; reason: string };
 
-/** PURE: what adopting `name` for `vmid` does, given what the master holds. */
+/**
+ * PURE: what adopting `name` for `vmid` does, given what the master holds.
+ * A claim from the VM's Notes gets no more than the reconcile gives it
+ * (claims.ts decideClaim): it never takes a name of ours it does not hold.
+ */
 export function planAdopt(
   state: NameRecords,
   ownerId: string,
   vmid: number,
+  origin: Claim["origin"] = "file",
 ): { kind: "add"; txt: string } | Exclude<AdoptResult, { status: "adopted" }> {
   const { name, master } = state;
   const owner = nameOwner(state, ownerId);
+  const decision = decideClaim({ vmid, origin }, owner);
+  if (origin === "notes" && decision.kind === "refuse")
+    return {
+      name,
+      status: "refused",
+      master,
+      reason: `VM ${vmid} claims it in its Notes, but it ${decision.reason}`,
+    };
   switch (owner.kind) {
     case "free":
       return { name, status: "absent", master };
@@ -94,6 +108,8 @@ function adoptCheck(name: string, txt: string): UpdateCheck {
 
 export interface AdoptOptions {
   vmid: number;
+  /** Where the VM's claim comes from (default the config file). */
+  origin?: Claim["origin"];
   /** TTL of the added TXT when the name's A/AAAA have none to match. */
   ttl: number;
   dryRun?: boolean;
@@ -101,7 +117,7 @@ export interface AdoptOptions {
 
 export async function adoptName(io: NameIo, name: string, opts: AdoptOptions): Promise<AdoptResult> {
   const state = await io.read(name);
-  const plan = planAdopt(state, io.ownerId, opts.vmid);
+  const plan = planAdopt(state, io.ownerId, opts.vmid, opts.origin);
   if (!("kind" in plan)) return plan;
   const held = { a: state.a, aaaa: state.aaaa, txt: state.txt };
   if (opts.dryRun) return { name, status: "adopted", master: state.master, txt: plan.txt, held };
