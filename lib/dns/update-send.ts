@@ -3,7 +3,7 @@ import { messageOf } from "../errors.ts";
 import { observedSend } from "../metrics/events.ts";
 import type { NameState } from "./changes.ts";
 import type { FinalReply } from "./classify.ts";
-import { DnsAllMastersFailed, type MasterFailure, masterLabel } from "./errors.ts";
+import { DnsAllMastersFailed, masterLabel } from "./errors.ts";
 import type { AttemptResult } from "./failover.ts";
 import { type MasterSession, updateRequest } from "./masters.ts";
 import type { NameReader } from "./read.ts";
@@ -25,8 +25,6 @@ export interface UpdateSent {
   rcode: number;
   /** Set when no reply was trusted and a read-back showed the update applied: why, and where it was read. */
   readBack?: string;
-  /** Masters passed over before `master` answered (metrics: failures per master). */
-  skipped?: MasterFailure[];
 }
 
 export interface UpdateSender {
@@ -73,9 +71,14 @@ export function createUpdateSender(
     return { verdict: check.judge(states), where: [...where].join(", ") };
   }
 
-  async function send(what: string, build: (id: number) => Buffer, check?: UpdateCheck): Promise<UpdateSent> {
+  async function send(
+    failed: string[],
+    what: string,
+    build: (id: number) => Buffer,
+    check?: UpdateCheck,
+  ): Promise<UpdateSent> {
     const request = updateRequest(session.zone, build);
-    const won = await session.failover(what, async (m, deadline, end): Promise<AttemptResult<Answer>> => {
+    const attempt = async (m: DnsMaster, deadline: number, end: number): Promise<AttemptResult<Answer>> => {
       const r = await session.attemptOnce(m, deadline, request);
       if (r.kind === "final" || !r.ambiguous || !check) return r;
       demote(m);
@@ -94,13 +97,17 @@ export function createUpdateSender(
         reason: `${r.reason}; read back at ${rb.where}: changed by someone else meanwhile`,
         ambiguous: true,
       };
+    };
+    const won = await session.failover(what, async (m, deadline, end) => {
+      const r = await attempt(m, deadline, end);
+      // Every attempt a master failed, in every round (metrics: failures per master).
+      if (r.kind === "next") failed.push(masterLabel(m));
+      return r;
     });
     const v = won.value;
-    const skipped = won.skipped;
-    if (v.kind === "confirmed")
-      return { master: won.master, rcode: RCODE.NOERROR, readBack: v.readBack, skipped };
+    if (v.kind === "confirmed") return { master: won.master, rcode: RCODE.NOERROR, readBack: v.readBack };
     const message = session.finalOrThrow(what, won.master, v);
-    return { master: won.master, rcode: message.rcode, skipped };
+    return { master: won.master, rcode: message.rcode };
   }
 
   // Each message timed and published per master (lib/metrics/events.ts).

@@ -14,7 +14,7 @@ export interface DnsUpdateEvent {
   master?: string;
   /** From sending to the final answer, failover included. */
   seconds: number;
-  /** Masters that did not take it (timeout, SERVFAIL, a refusal...), once each. */
+  /** Masters that did not take it (timeout, SERVFAIL, a refusal...), once per failed attempt, every round. */
   failed: string[];
 }
 
@@ -39,39 +39,34 @@ export function publishDnsUpdate(e: DnsUpdateEvent): void {
   if (dnsUpdates.hasSubscribers) dnsUpdates.publish(e);
 }
 
-/** What a failed send tells about masters, read structurally (lib/dns/errors.ts). */
-function failedMasters(err: unknown): string[] {
+/** The master that refused a send with a final answer, read structurally (lib/dns/errors.ts DnsRejected). */
+function refusedBy(err: unknown): string[] {
   if (typeof err !== "object" || err === null) return [];
-  if ("failures" in err && Array.isArray(err.failures)) {
-    return err.failures.flatMap((f: unknown) =>
-      typeof f === "object" && f !== null && "master" in f && typeof f.master === "string" ? [f.master] : [],
-    );
-  }
-  if ("master" in err && typeof err.master === "string") return [err.master];
-  return [];
+  return "master" in err && typeof err.master === "string" ? [err.master] : [];
 }
 
 /**
- * Wraps an UPDATE sender so each message is published: `label` names the
- * master that answered, `skipped` lists the ones passed over before it.
+ * Wraps an UPDATE sender so each message is published: `winner` names the
+ * master that answered. The sender adds to `failed` the master of every
+ * attempt that failed, in every failover round (a master that failed two
+ * rounds counts twice: each was an UPDATE it did not take, and the last
+ * round alone would hide a master that keeps failing before the other one
+ * answers); a final refusal counts against the master that refused.
  */
-export function observedSend<A extends unknown[], R extends { skipped?: ReadonlyArray<{ master: string }> }>(
-  send: (...args: A) => Promise<R>,
+export function observedSend<A extends unknown[], R>(
+  send: (failed: string[], ...args: A) => Promise<R>,
   winner: (r: R) => string,
 ): (...args: A) => Promise<R> {
   return async (...args) => {
     const started = performance.now();
     const seconds = () => (performance.now() - started) / 1000;
+    const failed: string[] = [];
     try {
-      const r = await send(...args);
-      publishDnsUpdate({
-        master: winner(r),
-        seconds: seconds(),
-        failed: (r.skipped ?? []).map((s) => s.master),
-      });
+      const r = await send(failed, ...args);
+      publishDnsUpdate({ master: winner(r), seconds: seconds(), failed });
       return r;
     } catch (err) {
-      publishDnsUpdate({ seconds: seconds(), failed: failedMasters(err) });
+      publishDnsUpdate({ seconds: seconds(), failed: [...failed, ...refusedBy(err)] });
       throw err;
     }
   };

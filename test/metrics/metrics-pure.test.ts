@@ -193,16 +193,21 @@ describe("the families a node exports (lib/metrics/families.ts), read back by th
 describe("UPDATE messages published per master (lib/metrics/events.ts observedSend)", () => {
   const winner = (r: { master: string }) => r.master;
 
-  it("an answer names its master and the ones passed over; a failure names every master that failed it", async () => {
+  it("an answer names its master and every failed attempt the sender reported; a refusal counts against its master", async () => {
     const run = recordEvents();
-    const ok = observedSend(async () => ({ master: "b:53", skipped: [{ master: "a:53" }] }), winner);
-    const allFailed = observedSend(async (): Promise<{ master: string; skipped?: { master: string }[] }> => {
+    const ok = observedSend(async (failed: string[]) => {
+      failed.push("a:53");
+      return { master: "b:53" };
+    }, winner);
+    const allFailed = observedSend(async (failed: string[]): Promise<{ master: string }> => {
+      failed.push("a:53", "b:53", "a:53", "b:53");
       throw new DnsAllMastersFailed("update x", [
         { master: "a:53", reason: "timeout" },
         { master: "b:53", reason: "SERVFAIL" },
       ]);
     }, winner);
-    const refused = observedSend(async (): Promise<{ master: string; skipped?: { master: string }[] }> => {
+    const refused = observedSend(async (failed: string[]): Promise<{ master: string }> => {
+      failed.push("a:53");
       throw new DnsRejected("update x", "b:53", "REFUSED", "no");
     }, winner);
     await ok();
@@ -212,8 +217,8 @@ describe("UPDATE messages published per master (lib/metrics/events.ts observedSe
     await ok(); // not heard after stop()
     expect(run.dns.map((e) => [e.master, e.failed])).toEqual([
       ["b:53", ["a:53"]],
+      [undefined, ["a:53", "b:53", "a:53", "b:53"]],
       [undefined, ["a:53", "b:53"]],
-      [undefined, ["b:53"]],
     ]);
     for (const e of run.dns) expect(e.seconds).toBeGreaterThanOrEqual(0);
   });
