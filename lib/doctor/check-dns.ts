@@ -19,7 +19,8 @@ export function dnsHint(err: unknown, dns: Pick<DnsConfig, "zone" | "tsig">): st
   if (err instanceof DnsRejected) {
     const text = `${err.rcode} ${err.detail}`;
     if (/BADKEY/.test(text))
-      return `the server does not know ${key}: add it to the server's config or fix dns.tsig.name/algorithm`;
+      // Knot answers BADKEY also for a key its config defines but no acl of the zone names.
+      return `the server does not know ${key}: add it to the server's config (Knot: and to an acl of ${dns.zone}) or fix dns.tsig.name/algorithm`;
     if (/BADSIG/.test(text))
       return `the secret in ${dns.tsig.secretFile} differs from the server's for ${key}`;
     if (/BADTIME/.test(text)) return "clocks differ: sync time on this node and the server (chrony)";
@@ -37,7 +38,8 @@ export function dnsHint(err: unknown, dns: Pick<DnsConfig, "zone" | "tsig">): st
   if (/SERVFAIL/.test(reason))
     return "SERVFAIL: the zone failed to load, or a secondary cannot reach its primary";
   if (/reply rejected/.test(reason))
-    return `the answer's TSIG did not verify with ${key}: check the secret and algorithm`;
+    // PowerDNS answers a key it does not know (or a wrong secret) with an unsigned NOTAUTH.
+    return `the answer's TSIG did not verify with ${key}: check the key's name, secret and algorithm against the server's`;
   return "check the server's logs";
 }
 
@@ -99,7 +101,7 @@ export function judgeUpdate(
       fail(
         "dns-update",
         `${key} may not update ${dns.zone} at ${refused.map((r) => `${r.master} (${r.u.rcode})`).join(", ")}`,
-        `grant the key in the zone's update policy (BIND: update-policy { grant "${dns.tsig.name}" zonesub ANY; }; Knot: an acl with action: update and key: ${dns.tsig.name}), or set dns.tsig to the key that has it`,
+        `grant the key in the zone's update policy (BIND: update-policy { grant "${dns.tsig.name}" zonesub ANY; }; Knot: an acl with action: update and key: ${dns.tsig.name}; PowerDNS: pdnsutil add-meta ${dns.zone} TSIG-ALLOW-DNSUPDATE ${dns.tsig.name}), or set dns.tsig to the key that has it`,
       ),
     );
   if (unknown.length > 0)

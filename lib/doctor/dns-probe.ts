@@ -19,7 +19,9 @@ import { encodeUpdate } from "../dns/wire/update.ts";
 //   use") answers YXDOMAIN even to a key that may not update: checked with
 //   BIND 9.18. With a prerequisite that holds, the server must decide on
 //   our key: NOERROR (the deletes are no-ops, the serial stays) or REFUSED
-//   ("rejected by secure update") / NOTAUTH;
+//   ("rejected by secure update") / NOTAUTH. Run against BIND, Knot (a key
+//   its acls do not let update: NOTAUTH) and PowerDNS (a key missing from
+//   TSIG-ALLOW-DNSUPDATE: a signed REFUSED) in test/doctor/;
 // - the configured names' addresses, to compare what the masters answer.
 // The judging is pure (check-dns.ts).
 

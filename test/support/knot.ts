@@ -17,6 +17,10 @@ export interface KnotOptions {
   zone: string;
   /** Keys allowed to update the zone. */
   keys: TsigKeyFixture[];
+  /** Keys an acl lets transfer the zone but not update it (a zone-transfer key). */
+  transferKeys?: TsigKeyFixture[];
+  /** Keys defined in knot.conf that no acl names (knotd answers BADKEY to them, as to unknown keys). */
+  unusedKeys?: TsigKeyFixture[];
   records?: string[];
 }
 
@@ -35,16 +39,16 @@ log:
 database:
     storage: "${dir}"
 key:
-${opts.keys.map((k) => `  - id: ${k.name}\n    algorithm: ${k.algorithm}\n    secret: ${k.secret}`).join("\n")}
+${[...opts.keys, ...(opts.transferKeys ?? []), ...(opts.unusedKeys ?? [])].map((k) => `  - id: ${k.name}\n    algorithm: ${k.algorithm}\n    secret: ${k.secret}`).join("\n")}
 acl:
   - id: update
     key: [${opts.keys.map((k) => k.name).join(", ")}]
     action: update
-zone:
+${opts.transferKeys?.length ? `  - id: transfer\n    key: [${opts.transferKeys.map((k) => k.name).join(", ")}]\n    action: transfer\n` : ""}zone:
   - domain: ${opts.zone}
     storage: "${dir}"
     file: "${zonePath}"
-    acl: update
+    acl: [update${opts.transferKeys?.length ? ", transfer" : ""}]
 `;
   const confPath = join(dir, "knot.conf");
   await writeFile(confPath, conf);
