@@ -197,7 +197,7 @@ export function computeDesired(
   }
 
   const hostedOn = new Map(byVmid.filter((p) => p.status === "running").map((p) => [p.vmid, p.node]));
-  const graceUntil = (d: Departure) => graceEndsAt(config, d, movesOf(d.vmid));
+  const graceUntil = (d: Departure) => graceEndsAt(config, d, movesOf(d.vmid), now);
   const inGrace = departures.filter((d) => graceUntil(d) > now && config.vms[String(d.vmid)]);
   const keepClient = clientKeepingDepartures(config, inGrace, hostedOn);
   for (const d of [...inGrace].sort((a, b) => a.vmid - b.vmid || a.node.localeCompare(b.node))) {

@@ -57,6 +57,37 @@ export function graceMsFor(config: Config, d: DepartureTime, moves: readonly Pla
 }
 
 /**
+ * PURE: `d` with its stamps as the node reading it at `now` can take them.
+ *
+ * Grace is the old node's promise to keep forwarding for a while after the
+ * VM left, so it is counted on the old node's clock: that node enforces it
+ * (its nft timeouts run on it). The stamps come from other nodes (the new
+ * node's switch stamps leftAt, any node's reconcile may, a switch marks
+ * agreedAt), and Proxmox only assumes the nodes' clocks are kept in sync
+ * (NTP), so one may be ahead. A departure can have happened no later than it
+ * is read: a stamp in the reader's future is taken as `now`. Taken alone
+ * this would change nothing (once the reader's clock passes the stamp, the
+ * stamp looks right again and grace runs on from there, still S too long),
+ * so the old node writes the clamped record back (grace-agreement.ts
+ * confirmAgreement) and later runs count from when it first saw it. What an
+ * admin gets: grace ends graceSeconds (or the agreement rules below) after
+ * the old node learned of the move, never graceSeconds plus another node's
+ * skew. A stamping clock that is behind cannot be told from an earlier
+ * departure: grace may be shorter by that skew (doctor's clock check
+ * reports skew against the DNS masters beyond SKEW_WARN_SECONDS).
+ */
+export function onReaderClock<D extends DepartureTime>(d: D, now: number): D {
+  const later = (t: number | undefined) => t !== undefined && t > now;
+  if (!later(d.leftAt) && !later(d.agreedAt) && !later(d.laggingAt)) return d;
+  return {
+    ...d,
+    leftAt: Math.min(d.leftAt, now),
+    ...(d.agreedAt === undefined ? {} : { agreedAt: Math.min(d.agreedAt, now) }),
+    ...(d.laggingAt === undefined ? {} : { laggingAt: Math.min(d.laggingAt, now) }),
+  };
+}
+
+/**
  * When the old node stops forwarding after `d`. The timer (graceMsFor) always
  * runs; beyond it, grace lasts until every server clients may ask answers the
  * new address and the TTL of the last old answer has run out (agreedAt plus
@@ -65,15 +96,23 @@ export function graceMsFor(config: Config, d: DepartureTime, moves: readonly Pla
  * keeps grace going until one is seen agreeing, but never past
  * graceMaxSeconds: a dead name server must not keep it forever. Not checked
  * yet (the switch's check records one or the other): the timer. A grace of 0
- * (graceSeconds 0, no planned move) stays none.
+ * (graceSeconds 0, no planned move) stays none. With `now`, the stamps are
+ * read on that clock first (onReaderClock); which planned move `d` completes
+ * is still told by the stamps as written (both come from the cluster's nodes).
  */
-export function graceEndsAt(config: Config, d: DepartureTime, moves: readonly PlannedMove[]): number {
-  const graceMs = graceMsFor(config, d, moves);
+export function graceEndsAt(
+  config: Config,
+  stamped: DepartureTime,
+  moves: readonly PlannedMove[],
+  now?: number,
+): number {
+  const graceMs = graceMsFor(config, stamped, moves);
+  const d = now === undefined ? stamped : onReaderClock(stamped, now);
   if (graceMs === 0) return d.leftAt;
   const timer = d.leftAt + graceMs;
   const limit = d.leftAt + Math.max(graceMs, config.graceMaxSeconds * 1000);
   if (d.agreedAt !== undefined) {
-    const ttl = moveOf(d, moves)?.moveTtl ?? config.dns.ttl;
+    const ttl = moveOf(stamped, moves)?.moveTtl ?? config.dns.ttl;
     return Math.min(limit, Math.max(timer, d.agreedAt + ttl * 1000));
   }
   return d.laggingAt === undefined ? timer : limit;

@@ -1,5 +1,5 @@
 import { computeDesired, type Departure } from "../desired/compute.ts";
-import { graceEndsAt } from "../desired/ttl.ts";
+import { graceEndsAt, onReaderClock } from "../desired/ttl.ts";
 import type { Expectation } from "../dns/propagation.ts";
 import { messageOf } from "../errors.ts";
 import type { World } from "./observe.ts";
@@ -21,7 +21,7 @@ export function awaitingAgreement(
 ): Departure[] {
   const { config, departures, moves } = world;
   return departures.filter((d) => {
-    return d.node === self && d.agreedAt === undefined && now < graceEndsAt(config, d, moves);
+    return d.node === self && d.agreedAt === undefined && now < graceEndsAt(config, d, moves, now);
   });
 }
 
@@ -41,6 +41,18 @@ export function expectationsFor(
 export async function confirmAgreement(rt: Runtime, world: World): Promise<string[]> {
   const now = rt.now();
   const lines: string[] = [];
+  // Stamped ahead of this node's clock: counted from now, written down so the
+  // next run does not start again (lib/desired/ttl.ts onReaderClock).
+  for (const d of world.departures.filter((x) => x.node === rt.self)) {
+    const seen = onReaderClock(d, now);
+    if (seen === d) continue;
+    // Replaces the pair's record; a mark another node wrote since the read is lost, and is taken again.
+    await rt.departures.add(seen);
+    const ahead = Math.round((Math.max(d.leftAt, d.agreedAt ?? 0, d.laggingAt ?? 0) - now) / 1000);
+    lines.push(
+      `departure of VM ${d.vmid} was stamped ${ahead} s ahead of this node's clock: its grace counts from now (check the nodes' time sync)`,
+    );
+  }
   for (const d of awaitingAgreement(rt.self, world, now)) {
     const expectations = expectationsFor(d.vmid, world, now);
     if (expectations.length === 0) continue;
