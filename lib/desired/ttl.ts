@@ -64,7 +64,9 @@ export function graceMsFor(config: Config, d: DepartureTime, moves: readonly Pla
  * (its nft timeouts run on it). The stamps come from other nodes (the new
  * node's switch stamps leftAt, any node's reconcile may, a switch marks
  * agreedAt), and Proxmox only assumes the nodes' clocks are kept in sync
- * (NTP), so one may be ahead. A departure can have happened no later than it
+ * (NTP), so one may be ahead; /etc/pve has no neutral clock either (pmxcfs
+ * stamps a file's mtime with the writing node's time(NULL): pve-cluster
+ * src/pmxcfs/cfs-plug-memdb.c). A departure can have happened no later than it
  * is read: a stamp in the reader's future is taken as `now`. Taken alone
  * this would change nothing (once the reader's clock passes the stamp, the
  * stamp looks right again and grace runs on from there, still S too long),
