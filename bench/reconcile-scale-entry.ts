@@ -4,8 +4,14 @@
 // one node's nft + HAProxy plan against the same state already applied) and a
 // whole steady `reconcile` of pve1 with the current orchestrator; prints one
 // JSON line. Not a benchmark by itself (bench/run.ts skips *-entry.ts).
+// The config is loaded as a steady timer run finds it (the cache valid: see
+// lib/config/cache.ts) and, timed apart, as after an edit (no cache entry).
+// Where memory goes: process.memoryUsage() after each stage; with --expose-gc
+// (BENCH_SCALE_RETAINED=1 in the parent) also the heap still reachable then.
 //   node --import tsx bench/reconcile-scale-entry.ts <config file> <guests>
+import { rm } from "node:fs/promises";
 import { getSnapshot } from "../lib/cluster/snapshot.ts";
+import { configCacheFile } from "../lib/config/cache.ts";
 import { loadConfig } from "../lib/config/load.ts";
 import { computeDesired, type VmPlacement } from "../lib/desired/compute.ts";
 import { createNatBackend } from "../lib/nat/backend.ts";
@@ -20,9 +26,24 @@ import { haproxyMapPath } from "../lib/proxy/haproxy-config.ts";
 import { type ProxyCurrent, toTable } from "../lib/proxy/plan.ts";
 import { routeSpec } from "../lib/proxy/routes.ts";
 
+/** Memory after one stage of the run, MiB. */
+export interface MemoryStage {
+  stage: string;
+  rss: number;
+  heapUsed: number;
+  /** Peak RSS so far. */
+  maxRss: number;
+  /** Heap still reachable (after a full GC): only with --expose-gc. */
+  retained?: number;
+}
+
 export interface ScaleSample {
   guests: number;
+  /** Config load with the cache valid (a steady timer run). */
   loadMs: number;
+  /** Config load after an edit: yaml parse, schema, cross-check (no cache entry). */
+  loadMissMs: number;
+  memory: MemoryStage[];
   desiredMs: number;
   planMs: number;
   /** Changes the steady plan found: 0, or the bench is not measuring a steady state. */
@@ -38,6 +59,25 @@ export interface ScaleSample {
 }
 
 const NODE = "pve1";
+const MiB = 2 ** 20;
+const memory: MemoryStage[] = [];
+
+function mark(stage: string): void {
+  const m = process.memoryUsage();
+  const entry: MemoryStage = {
+    stage,
+    rss: m.rss / MiB,
+    heapUsed: m.heapUsed / MiB,
+    maxRss: process.resourceUsage().maxRSS / 1024,
+  };
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (gc) {
+    gc();
+    entry.retained = process.memoryUsage().heapUsed / MiB;
+  }
+  memory.push(entry);
+}
+mark("code loaded");
 
 async function timed<T>(f: () => Promise<T> | T): Promise<{ ms: number; value: T }> {
   const t = performance.now();
@@ -48,8 +88,12 @@ async function timed<T>(f: () => Promise<T> | T): Promise<{ ms: number; value: T
 async function main(file: string, guests: number, withReconcile: boolean): Promise<ScaleSample> {
   // Each pure step runs twice and the second is timed: the growth shows the algorithm, not the JIT warming up.
   await loadConfig(file);
+  await rm(configCacheFile(file), { force: true });
+  const loadMiss = await timed(() => loadConfig(file));
+  mark("config loaded (parsed)");
   const load = await timed(() => loadConfig(file));
   const { config } = load.value;
+  mark("config loaded (cache)");
   const rt = createRuntime(load.value, { node: NODE, log: () => {} });
   // The snapshot is I/O (not in the pure figure); its placements are what observe() gives static-IP guests.
   const snapshot = await getSnapshot(rt.proxmox);
@@ -59,11 +103,13 @@ async function main(file: string, guests: number, withReconcile: boolean): Promi
       ? [{ vmid: vm.vmid, node: vm.node, status: vm.status, ip: c.ip.address }]
       : [];
   });
+  mark("cluster snapshot");
   if (placements.length !== guests) throw new Error(`bench: ${placements.length} of ${guests} guests placed`);
   const now = Date.now();
   computeDesired(config, placements, [], now);
   const desired = await timed(() => computeDesired(config, placements, [], now));
   const nodeDesired = desired.value.nodes[NODE]!;
+  mark("desired state");
 
   // The node as if the same state had been applied: what a steady run reads back.
   const exec = async () => ({ code: 1, signal: null, stdout: "", stderr: "bench: no I/O" });
@@ -90,9 +136,12 @@ async function main(file: string, guests: number, withReconcile: boolean): Promi
     proxy.plan(nodeDesired, proxyCurrent, now),
   ]);
 
+  mark("plans");
   const sample: ScaleSample = {
     guests,
     loadMs: load.ms,
+    loadMissMs: loadMiss.ms,
+    memory,
     desiredMs: desired.ms,
     planMs: plan.ms,
     planChanges: plan.value.reduce((n, p) => n + p.changes.length, 0),
@@ -111,6 +160,7 @@ async function main(file: string, guests: number, withReconcile: boolean): Promi
     }
     // The first run writes the registry of claimed names; the second is the steady one.
     sample.warmupErrors = (await reconcile(rt)).errors;
+    mark("first reconcile");
     // Not steady: the next run would replay each guest's journaled names one by one.
     if (sample.warmupErrors.length > 0)
       return { ...sample, peakRssMiB: process.resourceUsage().maxRSS / 1024 };
@@ -119,6 +169,7 @@ async function main(file: string, guests: number, withReconcile: boolean): Promi
     sample.reconcileRequests = rt.proxmox.stats.requests - before;
     sample.reconcileMs = run.ms;
     sample.reconcileErrors = run.value.errors;
+    mark("steady reconcile");
   }
   sample.peakRssMiB = process.resourceUsage().maxRSS / 1024;
   return sample;
