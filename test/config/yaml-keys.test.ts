@@ -4,7 +4,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { parse, stringify } from "yaml";
 import { ConfigError, loadConfig } from "../../lib/config/load.ts";
 import { formatProblem } from "../../lib/config/normalize.ts";
-import { oneLineVms, parseYamlLinear } from "../../lib/config/yaml.ts";
+import { parseYamlLinear } from "../../lib/config/yaml.ts";
 import { scaleVmsYaml } from "../../lib/sim/scale.ts";
 import { baseDoc, type Fixture, makeFixture } from "./fixture.ts";
 
@@ -51,58 +51,6 @@ describe("the linear YAML parse answers like the yaml package's own", () => {
     const mine = outcome(parseYamlLinear, repeated);
     expect(mine.error).toMatch(/^Map keys must be unique at line 302, column 3:/);
     expect(mine).toEqual(outcome(parse, repeated));
-  });
-});
-
-// A `vms` section of one guest per line is parsed in slices (lib/config/yaml.ts
-// oneLineVms): the package's own parse stays the oracle for every shape here.
-describe("the sliced parse of a one-guest-per-line vms section answers like the package", () => {
-  const guests = (n: number) => scaleVmsYaml(n, "example.org").replace(/^vms:\n/, "");
-  const head = "dns: {zone: example.org}\nnodes:\n  pve1: {publicIPv4: 203.0.113.10}\n";
-  const cases: Array<[string, string]> = [
-    ["keys before and after the section", `${head}vms:\n${guests(520)}stateDir: /var/lib/x\n`],
-    ["blank and comment lines between guests", `vms:\n  100: {ip: a}\n\n  # web\n  101: {ip: b}\n`],
-    ["a comment at column 0 inside the section", `vms:\n  100: {ip: a}\n# web\n  101: {ip: b}\nttl: 5\n`],
-    ["a guest repeated in a later slice", `vms:\n${guests(520)}  150: {ip: c}\n`],
-    ["a guest repeated with another spelling of its number", `vms:\n  100: {ip: a}\n  0100: {ip: b}\n`],
-    ["a %YAML 1.1 directive (yes is a boolean there)", `%YAML 1.1\n---\nvms:\n  100: {up: yes}\n`],
-    ["a flow sequence left open across the vms line", `foo: [a,\nvms:\n  100: {ip: a}\n]\n`],
-    ["a quoted string left open across the vms line", `foo: "a\nvms:\n  100: {ip: a}\n"\n`],
-    ["vms given twice", `vms:\n  100: {ip: a}\nvms: {}\n`],
-    ["a key before the section given again after it", `ttl: 1\nvms:\n  100: {ip: a}\nttl: 2\n`],
-    ["a number key before and the same digits quoted after", `101: a\nvms:\n  100: {ip: a}\n'101': b\n`],
-    ["an alias in a guest line", `base: &b x\nvms:\n  100: {ip: *b}\n`],
-    ["guests at two indents", `vms:\n  100: {ip: a}\n   101: {ip: b}\n`],
-    ["a syntax error in one guest line", `vms:\n  100: {ip: a}\n  101: {ip: [b}\n`],
-    ["a part before that is indented", `  ttl: 1\nvms:\n  100: {ip: a}\n`],
-    ["a second document after the section", `vms:\n  100: {ip: a}\n---\nb: 1\n`],
-    ["a document end before the section", `a: 1\n...\nvms:\n  100: {ip: a}\n`],
-    ["a document start first", `---\nvms:\n  100: {ip: a}\n`],
-  ];
-  it.each(cases)("%s", (_, text) => {
-    expect(outcome(parseYamlLinear, text)).toEqual(outcome(parse, text));
-  });
-
-  it('keeps a "__proto__" key before the section an own key, as the package does', () => {
-    const text = "__proto__: {polluted: 1}\nvms:\n  100: {ip: a}\n";
-    const mine = parseYamlLinear(text) as Record<string, unknown>;
-    expect(Object.hasOwn(mine, "__proto__")).toBe(true);
-    expect(JSON.stringify(mine)).toBe(JSON.stringify(parse(text)));
-  });
-
-  it("slices the one-line-per-guest section, and only that", () => {
-    const text = `${head}vms:\n${guests(3)}ttl: 5\n`;
-    expect(oneLineVms(text)).toEqual({
-      before: head,
-      guests: guests(3).trimEnd().split("\n"),
-      after: "ttl: 5\n",
-    });
-    expect(oneLineVms(stringify(baseDoc()))).toBeUndefined(); // block-style guests
-    expect(oneLineVms(`vms:\n  100: {ip: "a"}\n`)).toBeUndefined(); // a quoted scalar
-    expect(oneLineVms(`vms:\n  100: {ip: a} # web\n`)).toBeUndefined(); // a trailing comment
-    expect(oneLineVms(`vms:\n  100: {sni: [{name: a, port: 1}]}\n`)).toBeUndefined(); // a nested map
-    expect(oneLineVms(`%YAML 1.2\n---\nvms:\n  100: {ip: a}\n`)).toBeUndefined();
-    expect(oneLineVms("vms: {100: {ip: a}}\n")).toBeUndefined();
   });
 });
 
