@@ -1,11 +1,13 @@
-import pRetry from "p-retry";
 import type { DnsMaster } from "../config/types.ts";
 import { DnsAllMastersFailed, type MasterFailure, masterLabel } from "./errors.ts";
 
 // Master candidates: tried in order, each with its own per-attempt timeout;
 // a master that cannot answer moves us on to the next; after a full round
-// without a final answer, back off (p-retry) and go again, all within a
-// bounded total time. A final answer (success or a refusal) ends everything.
+// without a final answer, back off and go again, all within a bounded total
+// time. A final answer (success or a refusal) ends everything. The backoff
+// loop is written out below (it was p-retry's with these options) so that
+// `dns set` loads neither p-retry nor, through its performance.now(),
+// node:perf_hooks at every start (issue 16, floor 2).
 
 export type AttemptResult<T> =
   | { kind: "final"; value: T }
@@ -25,7 +27,7 @@ export interface FailoverOptions {
   /** Names the operation in the error when every master fails. */
   what: string;
   journalHint?: string;
-  /** Backoff between rounds; p-retry grows it exponentially up to maxBackoffMs. */
+  /** Backoff between rounds: doubles each round (times a random 1-2) up to maxBackoffMs. */
   minBackoffMs?: number;
   maxBackoffMs?: number;
 }
@@ -82,20 +84,33 @@ export async function tryMasters<T>(
   };
 
   const minBackoff = opts.minBackoffMs ?? 100;
-  try {
-    return await pRetry(round, {
-      retries: 1000,
-      factor: 2,
-      minTimeout: minBackoff,
-      // Capped so a backoff cannot overshoot the total budget by much.
-      maxTimeout: opts.maxBackoffMs ?? Math.max(minBackoff, Math.min(2000, opts.totalTimeoutMs / 8)),
-      randomize: true,
-      maxRetryTime: opts.totalTimeoutMs,
+  // Capped so a backoff cannot overshoot the total budget by much.
+  const maxBackoff = opts.maxBackoffMs ?? Math.max(minBackoff, Math.min(2000, opts.totalTimeoutMs / 8));
+  for (let retries = 0; ; retries++) {
+    try {
+      return await round();
+    } catch (err) {
       // Only go round again if there is time left for a real attempt after the backoff.
-      shouldRetry: ({ error }) => error instanceof RoundFailed && Date.now() + minBackoff * 2 < end,
-    });
-  } catch (err) {
-    if (err instanceof RoundFailed) throw new DnsAllMastersFailed(opts.what, err.failures, opts.journalHint);
-    throw err;
+      const remaining = end - Date.now();
+      if (!(err instanceof RoundFailed)) throw err;
+      if (remaining <= 0 || retries >= MAX_ROUNDS - 1 || Date.now() + minBackoff * 2 >= end)
+        throw new DnsAllMastersFailed(opts.what, err.failures, opts.journalHint);
+      await sleep(Math.min(backoffMs(retries, minBackoff, maxBackoff), remaining));
+    }
   }
 }
+
+/** Rounds at most (a bound the time budget reaches long before). */
+const MAX_ROUNDS = 1001;
+
+/** Before round `retries + 2`: minBackoff doubled per round, times a random factor in [1, 2), capped. */
+export function backoffMs(
+  retries: number,
+  minBackoff: number,
+  maxBackoff: number,
+  random = Math.random(),
+): number {
+  return Math.min(Math.round((1 + random) * minBackoff * 2 ** retries), maxBackoff);
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));

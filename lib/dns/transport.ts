@@ -1,6 +1,7 @@
 import { createSocket } from "node:dgram";
-import { connect, isIPv6 } from "node:net";
+import { connect } from "node:net";
 import type { DnsMaster } from "../config/types.ts";
+import { isIPv6Text } from "../config/values.ts";
 import { UDP_MAX } from "./wire/constants.ts";
 import { peekHeader } from "./wire/response.ts";
 
@@ -45,7 +46,7 @@ function udpExchange(master: DnsMaster, query: Buffer, deadline: number): Promis
   const id = query.readUInt16BE(0);
   const budget = Math.max(0, deadline - Date.now());
   return new Promise((resolve) => {
-    const sock = createSocket(isIPv6(master.host) ? "udp6" : "udp4");
+    const sock = createSocket(isIPv6Text(master.host) ? "udp6" : "udp4");
     let done = false;
     let sent = false;
     const finish = (r: ExchangeResult) => {

@@ -98,6 +98,18 @@ describe.skipIf(missing({ root: true, bins: ["named", "tsig-keygen", "dig"] }))(
     for (const m of HEAVY) expect(mods, `loaded ${m}`).not.toContain(m);
   });
 
+  it("dns set evaluates neither dns-packet nor p-retry and loads no node:perf_hooks (lib/dns/wire/codec.ts, failover.ts)", () => {
+    const text = readFileSync(fast(), "utf8");
+    // dns-packet's EDNS option table and p-retry's non-Error check: in no bundle of ours at all.
+    for (const marker of ["CLIENT_SUBNET", "Non-error was thrown"])
+      expect(text, marker).not.toContain(marker);
+    const r = cli("fast", ["dns", "set", "lean.example.org", "192.0.2.3", "--expect", "none"], true);
+    expect(r, r.stderr).toMatchObject({ code: 0, stderr: "" });
+    const mods = readFileSync(probe(), "utf8").split("\n");
+    expect(mods).toContain("crypto");
+    expect(mods).not.toContain("perf_hooks");
+  });
+
   it("prints and exits as the full CLI does: a write, a stale --expect, a dry run, JSON, bad input, a managed name", () => {
     // NAME: a name of each side's own (full-N, fast-N), both first set to 192.0.2.3 by the full CLI.
     const cases = [

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { DnsMaster } from "../../lib/config/types.ts";
 import { DnsAllMastersFailed } from "../../lib/dns/errors.ts";
-import { type Attempt, tryMasters } from "../../lib/dns/failover.ts";
+import { type Attempt, backoffMs, tryMasters } from "../../lib/dns/failover.ts";
 import { ExitCode, exitCodeOf } from "../../lib/errors.ts";
 
 // The failover policy with scripted attempts (no network): order, what moves
@@ -85,5 +85,27 @@ describe("tryMasters", () => {
     );
     expect(r.value).toBe("REFUSED");
     expect(tried).toEqual([1]);
+  });
+
+  it("an attempt that throws (a bug, not a master's answer) ends the failover with that error, no second round", async () => {
+    let calls = 0;
+    const err = await tryMasters(
+      masters,
+      async () => {
+        calls++;
+        throw new TypeError("boom");
+      },
+      opts,
+    ).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(TypeError);
+    expect(calls).toBe(1);
+  });
+});
+
+describe("backoffMs (the wait between rounds, as p-retry computed it: factor 2, randomize)", () => {
+  it("doubles per round from the minimum, times a random factor in [1, 2), and stops at the cap", () => {
+    expect([0, 1, 2, 3].map((r) => backoffMs(r, 100, 2000, 0))).toEqual([100, 200, 400, 800]);
+    expect(backoffMs(0, 100, 2000, 0.5)).toBe(150);
+    expect(backoffMs(10, 100, 2000, 0.99)).toBe(2000);
   });
 });

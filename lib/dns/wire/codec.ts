@@ -1,24 +1,14 @@
-import { isIPv4, isIPv6 } from "node:net";
-import dnsPacket from "dns-packet";
+import { isIPv4 } from "node:net";
+import { isIPv6Text } from "../../config/values.ts";
+import { ipv6FromBytes, ipv6ToBytes } from "./ipv6.ts";
 
-// Typed access to the pieces of dns-packet that @types/dns-packet does not
-// declare (per-record codecs and the name codec). Every rdata codec here
-// reads/writes the 2-byte RDLENGTH prefix followed by the rdata.
-
-interface RdataCodec<T> {
-  encode(data: T, buf?: Buffer, offset?: number): Buffer;
-  decode: { (buf: Buffer, offset?: number): T; bytes: number };
-}
-interface NameCodec {
-  decode(buf: Buffer, offset?: number): string;
-}
-interface RawCodecs {
-  name: NameCodec & { decode: { bytes: number } };
-  a: RdataCodec<string>;
-  aaaa: RdataCodec<string>;
-  txt: RdataCodec<Buffer[] | string[]>;
-  soa: RdataCodec<SoaRdata>;
-}
+// The few pieces of DNS wire format the project reads and writes: names
+// (compressed on reading), A, AAAA, TXT and SOA rdata. Written here rather
+// than taken from dns-packet so `dns set` does not evaluate a general DNS
+// library at every start (issue 16, floor 2); the results are the same as
+// dns-packet's, byte for byte and string for string (test/dns/codec.test.ts
+// compares them). Every rdata encoder here writes the 2-byte RDLENGTH prefix
+// followed by the rdata.
 
 export interface SoaRdata {
   mname: string;
@@ -30,15 +20,47 @@ export interface SoaRdata {
   minimum: number;
 }
 
-const raw = dnsPacket as unknown as RawCodecs;
-
-/** Decodes a possibly compressed name at offset; returns the name and the bytes it used in place. */
-export function decodeName(buf: Buffer, offset: number): { name: string; bytes: number } {
-  const name = raw.name.decode(buf, offset);
-  return { name, bytes: raw.name.decode.bytes };
+/**
+ * Decodes a possibly compressed name at offset; returns the name ("." for the
+ * root) and the bytes it used in place. `mail`: an RNAME (RFC 1035 8), whose
+ * first label may hold dots, written escaped ("john\.doe.example.org").
+ * Only pointers to earlier bytes are followed (RFC 1035 4.1.4), so a loop is
+ * impossible. Throws on bytes that are not a name.
+ */
+export function decodeName(buf: Buffer, offset: number, mail = false): { name: string; bytes: number } {
+  const labels: string[] = [];
+  let o = offset;
+  let lowest = offset;
+  let total = 0;
+  let bytes = 0;
+  let jumped = false;
+  for (;;) {
+    if (o >= buf.length) throw new Error("Cannot decode name (buffer overflow)");
+    const len = buf[o++] as number;
+    if (!jumped) bytes++;
+    if (len === 0) break;
+    if ((len & 0xc0) === 0) {
+      if (o + len > buf.length) throw new Error("Cannot decode name (buffer overflow)");
+      total += len + 1;
+      if (total > 254) throw new Error("Cannot decode name (name too long)");
+      const label = buf.toString("utf-8", o, o + len);
+      labels.push(mail ? label.replace(/\./g, "\\.") : label);
+      o += len;
+      if (!jumped) bytes += len;
+    } else if ((len & 0xc0) === 0xc0) {
+      if (o + 1 > buf.length) throw new Error("Cannot decode name (buffer overflow)");
+      const target = buf.readUInt16BE(o - 1) - 0xc000;
+      if (target >= lowest) throw new Error("Cannot decode name (bad pointer)");
+      o = target;
+      lowest = target;
+      if (!jumped) bytes++;
+      jumped = true;
+    } else {
+      throw new Error("Cannot decode name (bad label)");
+    }
+  }
+  return { name: labels.length === 0 ? "." : labels.join("."), bytes };
 }
-
-export const rdataCodec = { a: raw.a, aaaa: raw.aaaa, txt: raw.txt, soa: raw.soa };
 
 /**
  * Encodes a domain name uncompressed and in canonical (lower case) form, the
@@ -64,9 +86,54 @@ export function encodeName(name: string): Buffer {
 
 /** The canonical text form of an IPv4/IPv6 address, or undefined if it is not one. */
 export function canonicalAddress(address: string): { type: "A" | "AAAA"; address: string } | undefined {
-  if (isIPv4(address)) return { type: "A", address: raw.a.decode(raw.a.encode(address)) };
-  if (isIPv6(address) && !address.includes("%")) {
-    return { type: "AAAA", address: raw.aaaa.decode(raw.aaaa.encode(address)) };
+  if (isIPv4(address)) return { type: "A", address: address.split(".").map(Number).join(".") };
+  if (isIPv6Text(address) && !address.includes("%")) {
+    return { type: "AAAA", address: ipv6FromBytes(ipv6ToBytes(address), 0) };
   }
   return undefined;
+}
+
+/** RDLENGTH + rdata of an A record; `address` is a valid dotted quad (canonicalAddress). */
+export function encodeA(address: string): Buffer {
+  return Buffer.from([0, 4, ...address.split(".").map(Number)]);
+}
+
+/** RDLENGTH + rdata of an AAAA record; `address` is a valid IPv6 address (canonicalAddress). */
+export function encodeAaaa(address: string): Buffer {
+  return Buffer.concat([Buffer.from([0, 16]), ipv6ToBytes(address)]);
+}
+
+/** RDLENGTH + rdata of a TXT record: each chunk (at most 255 bytes) as one character-string. */
+export function encodeTxt(chunks: readonly Buffer[]): Buffer {
+  const parts: Buffer[] = [Buffer.alloc(2)];
+  for (const c of chunks) parts.push(Buffer.from([c.length]), c);
+  const out = Buffer.concat(parts);
+  out.writeUInt16BE(out.length - 2, 0);
+  return out;
+}
+
+/** The text of a 4-byte A rdata. */
+export function decodeA(rdata: Buffer): string {
+  return `${rdata[0]}.${rdata[1]}.${rdata[2]}.${rdata[3]}`;
+}
+
+/** The text of a 16-byte AAAA rdata, in dns-packet's form. */
+export function decodeAaaa(rdata: Buffer): string {
+  return ipv6FromBytes(rdata, 0);
+}
+
+/** SOA rdata at `offset` (its RDLENGTH prefix) of a whole message; `bytes` it used, prefix included. Throws on truncation. */
+export function decodeSoa(message: Buffer, offset: number): { soa: SoaRdata; bytes: number } {
+  let o = offset + 2;
+  const mname = decodeName(message, o);
+  o += mname.bytes;
+  const rname = decodeName(message, o, true);
+  o += rname.bytes;
+  const [serial, refresh, retry, expire, minimum] = [0, 4, 8, 12, 16].map((d) =>
+    message.readUInt32BE(o + d),
+  ) as [number, number, number, number, number];
+  return {
+    soa: { mname: mname.name, rname: rname.name, serial, refresh, retry, expire, minimum },
+    bytes: o + 20 - offset,
+  };
 }

@@ -1,4 +1,4 @@
-import { decodeName, rdataCodec, type SoaRdata } from "./codec.ts";
+import { decodeA, decodeAaaa, decodeName, decodeSoa, type SoaRdata } from "./codec.ts";
 import { FLAG_QR, FLAG_TC, TYPE } from "./constants.ts";
 
 // Parses any DNS message received from the network. It never throws: bytes
@@ -172,14 +172,8 @@ export function peekHeader(buf: Buffer): { id: number; truncated: boolean; qr: b
 // undefined on bad rdata instead of throwing, for the same reason as above.
 
 export function readAddress(record: RawRecord): string | undefined {
-  try {
-    if (record.type === TYPE.A && record.rdata.length === 4) {
-      return rdataCodec.a.decode(Buffer.concat([Buffer.from([0, 4]), record.rdata]));
-    }
-    if (record.type === TYPE.AAAA && record.rdata.length === 16) {
-      return rdataCodec.aaaa.decode(Buffer.concat([Buffer.from([0, 16]), record.rdata]));
-    }
-  } catch {}
+  if (record.type === TYPE.A && record.rdata.length === 4) return decodeA(record.rdata);
+  if (record.type === TYPE.AAAA && record.rdata.length === 16) return decodeAaaa(record.rdata);
   return undefined;
 }
 
@@ -200,8 +194,8 @@ export function readTxt(record: RawRecord): string | undefined {
 export function readSoa(message: ParsedMessage, record: RawRecord): SoaRdata | undefined {
   if (record.type !== TYPE.SOA) return undefined;
   try {
-    const soa = rdataCodec.soa.decode(message.raw, record.rdataOffset - 2);
-    return rdataCodec.soa.decode.bytes === record.rdata.length + 2 ? soa : undefined;
+    const { soa, bytes } = decodeSoa(message.raw, record.rdataOffset - 2);
+    return bytes === record.rdata.length + 2 ? soa : undefined;
   } catch {
     return undefined;
   }

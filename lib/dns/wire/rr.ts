@@ -1,11 +1,10 @@
-import { canonicalAddress, encodeName, rdataCodec } from "./codec.ts";
+import { canonicalAddress, encodeA, encodeAaaa, encodeName, encodeTxt } from "./codec.ts";
 import type { TYPE } from "./constants.ts";
 
 // Resource records as the UPDATE and query encoders need them: a name, a
 // numeric type and class, a TTL and the rdata with its RDLENGTH prefix.
 // Empty rdata (RDLENGTH 0) is what RFC 2136 uses for "RRset exists",
-// "RRset does not exist" and "delete RRset": dns-packet cannot write it for
-// known types, so the record framing is done here.
+// "RRset does not exist" and "delete RRset".
 
 export type RecordTypeName = keyof typeof TYPE;
 
@@ -25,9 +24,7 @@ export function encodeRdata(rdata: Rdata): Buffer {
       const parsed = canonicalAddress(rdata.address);
       if (parsed?.type !== rdata.type)
         throw new RangeError(`not an ${rdata.type} address: "${rdata.address}"`);
-      return rdata.type === "A"
-        ? rdataCodec.a.encode(parsed.address)
-        : rdataCodec.aaaa.encode(parsed.address);
+      return rdata.type === "A" ? encodeA(parsed.address) : encodeAaaa(parsed.address);
     }
     case "TXT": {
       // A TXT character-string holds at most 255 bytes: longer text is split.
@@ -35,7 +32,7 @@ export function encodeRdata(rdata: Rdata): Buffer {
       const chunks: Buffer[] = [];
       for (let i = 0; i < bytes.length || chunks.length === 0; i += 255)
         chunks.push(bytes.subarray(i, i + 255));
-      return rdataCodec.txt.encode(chunks);
+      return encodeTxt(chunks);
     }
   }
 }
