@@ -1,11 +1,7 @@
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { Secret } from "../lib/config/secret.ts";
 import type { DnsConfig } from "../lib/config/types.ts";
 import { createDnsClient } from "../lib/dns/client.ts";
-import { run } from "../lib/process/run.ts";
-import { freePort, generateTsigKey, startNamedPrimary, startNamedSecondary } from "../test/support/named.ts";
+import { BENCH_ZONE, startBenchMaster } from "./dns-common.ts";
 
 // Benchmark (not a test): time from a switch to "every master and name
 // server answers the new address", on a BIND primary with a secondary that
@@ -21,26 +17,19 @@ const ITERATIONS = Number(process.env.BENCH_ITERATIONS ?? 10);
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
 
 async function main(): Promise<void> {
-  const dir = await mkdtemp(join(tmpdir(), `pvemigrate-bench-prop-${process.pid}-`));
-  const key = await generateTsigKey("bench-key");
-  const secondaryPort = await freePort();
-  const primary = await startNamedPrimary({ zone: "example.org", keys: [key], notifyPorts: [secondaryPort] });
-  const secondary = await startNamedSecondary({
-    zone: "example.org",
-    primaryPort: primary.port,
-    keys: [key],
-    port: secondaryPort,
-  });
+  const master = await startBenchMaster("prop", { secondary: true });
+  const { key, primary } = master;
+  const secondary = master.secondary;
+  if (!secondary) throw new Error("the bench master started no secondary");
   try {
-    await writeFile(join(dir, "tsig"), `${key.secret}\n`, { mode: 0o600 });
     const dns: DnsConfig = {
-      zone: "example.org",
+      zone: BENCH_ZONE,
       // The secondary is a candidate too (it forwards updates); the primary is learned from the SOA MNAME.
       masters: [
         { host: "127.0.0.1", port: secondary.port },
         { host: "127.0.0.1", port: primary.port },
       ],
-      tsig: { name: key.name, algorithm: key.algorithm, secretFile: join(dir, "tsig") },
+      tsig: { name: key.name, algorithm: key.algorithm, secretFile: master.tsigFile },
       ttl: 60,
       timeoutMs: 700,
       totalTimeoutMs: 10_000,
@@ -49,7 +38,7 @@ async function main(): Promise<void> {
       moveTtl: 30,
       propagation: { nameServers: false, allow: [], port: 53, servers: [], waitSeconds: 30 },
     };
-    const client = createDnsClient({ dns, tsigSecret: new Secret(key.secret, join(dir, "tsig")) });
+    const client = createDnsClient({ dns, tsigSecret: new Secret(key.secret, master.tsigFile) });
     const agreedAfter = async (name: string, address: string, start: number) => {
       const r = await client.awaitPropagation([{ name, expected: { a: [address], aaaa: [] } }]);
       if (!r.agreed)
@@ -77,10 +66,7 @@ async function main(): Promise<void> {
       ours.push(await agreedAfter("prop.example.org", address, start));
 
       start = performance.now();
-      const script = `server 127.0.0.1 ${primary.port}\nzone example.org\nupdate delete prop-ns.example.org A\nupdate add prop-ns.example.org 60 A ${address}\nsend\n`;
-      const r = await run(["nsupdate", "-y", `${key.algorithm}:${key.name}:${key.secret}`], {
-        input: script,
-      });
+      const r = await master.nsupdate(primary.port, "prop-ns.example.org", address);
       if (r.code !== 0) throw new Error(`nsupdate failed: ${r.stderr}`);
       returned.push(performance.now() - start);
       // What nsupdate's caller knows when it returns: is the secondary there yet?
@@ -100,8 +86,7 @@ async function main(): Promise<void> {
       `  nsupdate alone returns after ${median(returned).toFixed(0)} ms (its process start included) and says nothing about the secondary: it still lagged at that moment in ${laggingOnReturn} of ${ITERATIONS} runs`,
     );
   } finally {
-    await Promise.allSettled([secondary.stop(), primary.stop()]);
-    await rm(dir, { recursive: true, force: true });
+    await master.close();
   }
 }
 

@@ -1,14 +1,13 @@
 import { spawnSync } from "node:child_process";
-import { chmod, mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { chmod, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { stringify } from "yaml";
 import { Secret } from "../lib/config/secret.ts";
 import { createDnsClient } from "../lib/dns/client.ts";
-import { run } from "../lib/process/run.ts";
 import { closedPort, silentUdp } from "../test/dns/fake-servers.ts";
-import { dig, generateTsigKey, startNamedPrimary } from "../test/support/named.ts";
+import { dig } from "../test/support/named.ts";
+import { BENCH_ZONE, startBenchMaster } from "./dns-common.ts";
 import { benchEnv, ENV_NOTE, machineLine, median, pairedRounds, timedRun } from "./startup-common.ts";
 
 // Benchmark (not a test): our `dns set` against `nsupdate -y` as whole
@@ -32,9 +31,8 @@ async function timed<T>(f: () => Promise<T>): Promise<{ ms: number; value: T }> 
 }
 
 async function main(): Promise<void> {
-  const dir = await mkdtemp(join(tmpdir(), `pvemigrate-bench-dns-${process.pid}-`));
-  const key = await generateTsigKey("bench-key");
-  const primary = await startNamedPrimary({ zone: "example.org", keys: [key] });
+  const master = await startBenchMaster("dns");
+  const { dir, key, primary } = master;
   const silent = await silentUdp();
   let failed = false;
   try {
@@ -44,9 +42,7 @@ async function main(): Promise<void> {
     if (build.status !== 0) throw new Error(`build failed: ${build.stderr}`);
     const bundle = join(dir, "dist", "pvemigrate-dns.mjs");
     const cacheDir = join(dir, "cache");
-    await writeFile(join(dir, "tsig"), `${key.secret}\n`);
     await writeFile(join(dir, "token"), "unused\n");
-    await chmod(join(dir, "tsig"), 0o600);
     await chmod(join(dir, "token"), 0o600);
     const config = async (name: string, ports: number[]) => {
       const file = join(dir, name);
@@ -60,9 +56,9 @@ async function main(): Promise<void> {
           },
           nodes: { pve1: { publicIPv4: "203.0.113.10", privateIP: "10.10.0.1", publicInterface: "eno1" } },
           dns: {
-            zone: "example.org",
+            zone: BENCH_ZONE,
             masters: ports.map((p) => `127.0.0.1:${p}`),
-            tsig: { name: key.name, algorithm: key.algorithm, secretFile: "tsig" },
+            tsig: { name: key.name, algorithm: key.algorithm, secretFile: master.tsigFile },
           },
           vms: {},
         }),
@@ -85,20 +81,13 @@ async function main(): Promise<void> {
       current = address;
       return r.ms;
     };
-    const nsupdate = async (port: number, name: string, address: string, timeoutMs = 120_000) => {
-      const script = `server 127.0.0.1 ${port}\nzone example.org\nupdate delete ${name} A\nupdate add ${name} 60 A ${address}\nsend\n`;
-      return run(["nsupdate", "-y", `${key.algorithm}:${key.name}:${key.secret}`], {
-        input: script,
-        timeoutMs,
-        env: benchEnv(),
-      });
-    };
+    const nsupdate = (port: number, name: string, address: string) =>
+      master.nsupdate(port, name, address, { timeoutMs: 120_000, env: benchEnv() });
     const nsupdateTimed = async (name: string, address: string) => {
-      const script = `server 127.0.0.1 ${primary.port}\nzone example.org\nupdate delete ${name} A\nupdate add ${name} 60 A ${address}\nsend\n`;
       const r = await timedRun(
-        ["nsupdate", "-y", `${key.algorithm}:${key.name}:${key.secret}`],
+        master.nsupdateArgv(),
         benchEnv(),
-        script,
+        master.nsupdateScript(primary.port, name, address),
       );
       if (r.code !== 0) throw new Error(`nsupdate failed: ${r.stderr}`);
       return r.ms;
@@ -154,7 +143,7 @@ async function main(): Promise<void> {
           { host: "127.0.0.1", port: silent.port },
           { host: "127.0.0.1", port: primary.port },
         ],
-        tsig: { name: key.name, algorithm: key.algorithm, secretFile: join(dir, "tsig") },
+        tsig: { name: key.name, algorithm: key.algorithm, secretFile: master.tsigFile },
         ttl: 60,
         timeoutMs: 700,
         totalTimeoutMs: 10_000,
@@ -162,7 +151,7 @@ async function main(): Promise<void> {
         deleteOnStop: false,
         moveTtl: 30,
       },
-      tsigSecret: new Secret(key.secret, join(dir, "tsig")),
+      tsigSecret: new Secret(key.secret, master.tsigFile),
     });
     const inProc = await timed(() =>
       inProcess.setAddresses([
@@ -179,8 +168,7 @@ async function main(): Promise<void> {
     failed = !floor || !pass;
   } finally {
     await silent.close();
-    await primary.stop();
-    await rm(dir, { recursive: true, force: true });
+    await master.close();
   }
   if (failed) process.exitCode = 1;
 }

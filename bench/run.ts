@@ -3,8 +3,8 @@
 // sockets and timers never skew the next one's numbers.
 //   npm run bench                 all of them
 //   npm run bench -- dns hook     only those whose file name contains a word
-// A file is a benchmark unless it is this runner or a helper entry point that
-// a benchmark bundles (`*-entry.ts`). Exit code: 1 when any benchmark failed.
+// A file is a benchmark unless it is this runner, a helper entry point that
+// a benchmark bundles (`*-entry.ts`) or a module benchmarks share (`*-common.ts`). Exit code: 1 when any benchmark failed.
 import { spawn } from "node:child_process";
 import { readdirSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
@@ -14,7 +14,9 @@ const here = dirname(fileURLToPath(import.meta.url));
 
 export function benchmarkFiles(dir = here, filters: string[] = []): string[] {
   return readdirSync(dir)
-    .filter((f) => f.endsWith(".ts") && f !== "run.ts" && !f.endsWith("-entry.ts"))
+    .filter(
+      (f) => f.endsWith(".ts") && f !== "run.ts" && !f.endsWith("-entry.ts") && !f.endsWith("-common.ts"),
+    )
     .filter((f) => filters.length === 0 || filters.some((w) => f.includes(w)))
     .sort()
     .map((f) => join(dir, f));
