@@ -1,5 +1,6 @@
 import { spawnSync } from "node:child_process";
-import { chmod, writeFile } from "node:fs/promises";
+import { statSync } from "node:fs";
+import { chmod, readFile, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { stringify } from "yaml";
@@ -116,6 +117,38 @@ async function main(): Promise<void> {
     );
     console.log(
       `  ours dns set, cache miss (the full CLI loads and validates the config) ${median(samples.miss).toFixed(1)} ms | ratio ${(median(samples.miss) / t).toFixed(2)}`,
+    );
+    // Load-independent: what the fast path makes Node load beyond a bare start (each built-in
+    // module costs its compile), and the launcher's size (parsed whole at every start).
+    const loaded = async (argv: string[]) => {
+      const out = join(dir, `modules-${misses++}.txt`);
+      const probe = join(dir, "modules-probe.cjs");
+      await writeFile(
+        probe,
+        `const seen = new Set(process.moduleLoadList); process.on("exit", () => require("node:fs").writeFileSync(${JSON.stringify(out)}, process.moduleLoadList.filter((m) => !seen.has(m) && m.startsWith("NativeModule ")).map((m) => m.slice(13)).join("\\n")));`,
+      );
+      const r = spawnSync(process.execPath, ["--require", probe, ...argv], {
+        env: benchEnv({ PVEMIGRATE_DNS_CACHE_DIR: cacheDir }),
+      });
+      if (r.status !== 0) throw new Error(`module probe failed: ${r.stderr}`);
+      return (await readFile(out, "utf8")).split("\n").filter((m) => m !== "");
+    };
+    const bare = await loaded(["-e", "0"]);
+    const fast = await loaded([
+      bundle,
+      "--config",
+      direct,
+      "dns",
+      "set",
+      "bench.example.org",
+      "192.0.2.250",
+      "--expect",
+      current,
+    ]);
+    current = "192.0.2.250";
+    const publicOnes = fast.filter((m) => !m.startsWith("internal/"));
+    console.log(
+      `  the fast path loads ${fast.length} Node built-in modules after start-up (node -e 0: ${bare.length}; public ones: ${publicOnes.join(", ")}); launcher ${(statSync(bundle).size / 1024).toFixed(0)} KiB`,
     );
 
     // 2. Failover with the first candidate silent.
