@@ -1,6 +1,7 @@
 import { isIPv6 } from "node:net";
 import dnsPacket from "dns-packet";
 import { describe, expect, it } from "vitest";
+import { isIPv6Text } from "../../lib/config/values.ts";
 import { canonicalAddress, decodeName, decodeSoa, encodeTxt } from "../../lib/dns/wire/codec.ts";
 import { encodeRdata } from "../../lib/dns/wire/rr.ts";
 import { encodeUpdate } from "../../lib/dns/wire/update.ts";
@@ -95,6 +96,11 @@ describe("addresses: the same canonical text and bytes as dns-packet", () => {
       [Buffer.alloc(255, 1), Buffer.from("é")],
     ])
       expect(encodeTxt(chunks)).toEqual(raw.txt.encode(chunks));
+  });
+
+  it("isIPv6Text (net.isIPv6 only for text with a colon) answers as net.isIPv6 for every sample", () => {
+    const all = [...v4, ...v6, "", "fe80::1%eth0", "::g", "1:2:3", "host.example.org", ":"];
+    expect(all.map(isIPv6Text)).toEqual(all.map((a) => isIPv6(a)));
   });
 
   it("refuses what is no address, and zone ids, as before", () => {
