@@ -4,9 +4,9 @@ import { readConfigCache } from "../lib/config/cache.ts";
 import type { LoadedConfig } from "../lib/config/load.ts";
 import { configPath } from "../lib/config/path.ts";
 import { loadSecrets } from "../lib/config/secrets.ts";
-import { dnsSet } from "./commands/dns.ts";
 import { formatSet } from "./commands/dns-format.ts";
 import { runCommand, stdio } from "./commands/dns-run.ts";
+import { dnsSet } from "./commands/dns-set.ts";
 
 // `dns set` without the full CLI (issue 16, floor 2: within 2x of `nsupdate -y`
 // as a whole process). Node parses a whole bundle before running a line of

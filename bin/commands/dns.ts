@@ -1,23 +1,15 @@
 import type { Command } from "commander";
 import type { LoadedConfig } from "../../lib/config/load.ts";
 import { normalizeName } from "../../lib/dns/changes.ts";
-import {
-  createDnsClient,
-  type DeleteResult,
-  type DnsClient,
-  type DnsClientOptions,
-  type NameOutcome,
-} from "../../lib/dns/client.ts";
+import type { DeleteResult } from "../../lib/dns/client.ts";
 import { divergence } from "../../lib/dns/divergence.ts";
 import { DnsAllMastersFailed, masterLabel } from "../../lib/dns/errors.ts";
-import { managedBy, previewDelete, previewSet } from "../../lib/dns/preview.ts";
-import { ExitCode, InputError, messageOf } from "../../lib/errors.ts";
+import { managedBy, previewDelete } from "../../lib/dns/preview.ts";
+import { ExitCode, messageOf } from "../../lib/errors.ts";
 import type { GlobalOptions } from "./common.ts";
 import { dnsAdopt, formatAdopt } from "./dns-adopt.ts";
-import { checkFitsOneMessage, parseAddresses, parseExpect, parseTtl } from "./dns-args.ts";
 import {
   type DnsDeleteResult,
-  type DnsSetResult,
   type DnsShowResult,
   formatDelete,
   formatSet,
@@ -26,74 +18,14 @@ import {
   serverViews,
 } from "./dns-format.ts";
 import { type Output, runCommand, stdio } from "./dns-run.ts";
+import { type ClientFactory, clientFor, dnsSet, outcomeExit } from "./dns-set.ts";
 
 // `dns set|show|delete`. The command functions take the loaded config and
 // plain arguments and return plain result objects (tested directly); the
 // register function only parses argv, prints text or JSON and sets the exit
 // code. Nothing printed here can contain the TSIG secret: results never hold it.
 
-export type ClientFactory = (opts: DnsClientOptions) => DnsClient;
-
-export interface DnsSetArgs {
-  fqdn: string;
-  addresses: string[];
-  ttl?: string | number;
-  /** Addresses the name is expected to hold now; ["none"] = the name must not exist yet. */
-  expect?: string[];
-  /** Read the name and say what would happen; send nothing. */
-  dryRun?: boolean;
-}
-
-function clientFor(loaded: LoadedConfig, factory: ClientFactory = createDnsClient): DnsClient {
-  return factory({ dns: loaded.config.dns, tsigSecret: loaded.secrets.tsig });
-}
-
-function outcomeExit(o: NameOutcome | DeleteResult): ExitCode {
-  return o.status === "stale" || o.status === "not-owned" || o.status === "refused"
-    ? ExitCode.invalid
-    : ExitCode.ok;
-}
-
-export async function dnsSet(
-  loaded: LoadedConfig,
-  args: DnsSetArgs,
-  factory?: ClientFactory,
-): Promise<DnsSetResult> {
-  // All argument checks before any packet is sent.
-  const zone = loaded.config.dns.zone;
-  const name = normalizeName(args.fqdn, zone, "FQDN");
-  if (args.addresses.length === 0) throw new InputError("ADDRESS: give at least one address");
-  const desired = parseAddresses(args.addresses, "ADDRESS");
-  const ttl = parseTtl(args.ttl);
-  const expect = parseExpect(args.expect);
-  checkFitsOneMessage(loaded, name, desired, expect, ttl ?? loaded.config.dns.ttl);
-  const client = clientFor(loaded, factory);
-  let vm = managedBy(name, loaded.config.vms);
-  const putBack = () => (vm ? { warning: `${vm}: the next reconcile will put it back` } : {});
-  if (args.dryRun) {
-    const state = await client.query(name);
-    const outcome = previewSet(name, state.master, desired, expect, state);
-    vm ??= managedBy(name, {}, { state, ownerId: loaded.config.dns.ownerId });
-    const exitCode = outcomeExit(outcome);
-    const current = { a: state.a, aaaa: state.aaaa };
-    return {
-      ok: exitCode === ExitCode.ok,
-      exitCode,
-      outcome,
-      acceptedBy: [],
-      dryRun: true,
-      current,
-      ...putBack(),
-    };
-  }
-  const result = await client.setAddresses(
-    [{ name, ...desired, ...(expect ? { expect } : {}) }],
-    ttl === undefined ? {} : { ttl },
-  );
-  const outcome = result.outcomes[0] as NameOutcome;
-  const exitCode = outcomeExit(outcome);
-  return { ok: exitCode === ExitCode.ok, exitCode, outcome, acceptedBy: result.acceptedBy, ...putBack() };
-}
+export { type ClientFactory, type DnsSetArgs, dnsSet } from "./dns-set.ts";
 
 /** The name's records at every master candidate, asked in parallel, side by side. */
 export async function dnsShow(
