@@ -59,15 +59,26 @@ export function adoptJournalStream(env: NodeJS.ProcessEnv = process.env): void {
   }
 }
 
-let viaStream = false;
-
 function writeStderr(text: string): void {
   try {
-    // Straight to fd 2 while it takes the whole line: process.stderr on a pipe
-    // (a hook's task log) would load node:net and the stream modules first, a
-    // few ms of every hook phase. Once a write is short (a non-blocking fd that
-    // is full) the rest, and everything after it, goes through process.stderr,
-    // which queues instead, keeping the order.
+    // Synchronous for files and pipes; a closed stderr must not crash the run.
+    process.stderr.write(text);
+  } catch {
+    // Nowhere to say it.
+  }
+}
+
+let viaStream = false;
+
+/**
+ * A `write` for the hookscript's logger: straight to fd 2 while it takes the
+ * whole line, because process.stderr on a pipe (a hook's task log) loads
+ * node:net and the stream modules first, a few ms of every hook phase. Once a
+ * write is short (a non-blocking fd that is full) the rest, and everything
+ * after it, goes through process.stderr, which queues instead, keeping the order.
+ */
+export function writeStderrDirect(text: string): void {
+  try {
     if (viaStream) {
       process.stderr.write(text);
       return;

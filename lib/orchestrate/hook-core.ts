@@ -4,7 +4,7 @@ import type { FastConfig } from "../config/load-fast.ts";
 import type { Config } from "../config/types.ts";
 import { InputError, messageOf } from "../errors.ts";
 import { runChainedHookscript } from "../hookscripts/chain.ts";
-import { adoptJournalStream, createLogger, warnVia } from "../log/logger.ts";
+import { adoptJournalStream, createLogger, warnVia, writeStderrDirect } from "../log/logger.ts";
 import { localNodeName } from "../node-name.ts";
 import { recordLocalSync } from "../state/local-journal.ts";
 import { type HookWork, hookWork } from "./pending.ts";
@@ -52,7 +52,8 @@ export interface HookDeps {
 }
 
 // Timestamped lines in the task log; `<N>`-prefixed ones when the worker's stderr is the journal.
-export const say = createLogger();
+// Written to fd 2 directly: process.stderr on the task log's pipe would load node:net.
+export const say = createLogger({ write: writeStderrDirect });
 
 const VMID = /^[1-9]\d{2,8}$/;
 /** A pending post-start item younger than this was recorded by this start's pre-start. */
