@@ -7,18 +7,19 @@
 // Floor (issue 16): every phase within 10 ms of the baseline (median of the
 // per-round differences). Cases:
 //   - pre-start, pre-stop: config from the cache, nothing else
-//   - post-start, post-stop: plus the journal record and the hand-off: one
-//     connect to the hook service's socket. A listener in this process stands
-//     in for systemd's (which accepts nothing itself: the connect completes in
-//     the listen backlog, exactly as here); the service's own work is not timed.
+//   - post-start, post-stop: plus the journal record (fsynced) and the
+//     hand-off: one line written into the hook socket unit's FIFO. This
+//     process holds the FIFO open for reading and writing, as systemd does for
+//     ListenFIFO= (and reads the lines only at the end, to count them); the
+//     service's own work is not timed.
 //   - strict pre-start (informational): handed to the CLI bundle, which asks the
 //     (simulated) API: a second Node start, on purpose, off the default path
 // The config cache lives in a temp dir (PVEMIGRATE_DNS_CACHE_DIR), removed at the end.
 // Run: node --import tsx bench/hook-startup.ts   (BENCH_ITERATIONS=20 by default)
+import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync, readdirSync } from "node:fs";
+import { closeSync, constants, existsSync, openSync, readdirSync, readSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -60,21 +61,17 @@ export async function benchHookStartup(iterations = ITERATIONS): Promise<HookSta
       { vmid: 102, node: "pve1" },
     ],
   });
-  let pokes = 0;
-  const socketPath = join(dir, "hook.sock");
-  const service = createServer((c) => {
-    pokes++;
-    c.resume();
-    c.on("error", () => {});
-  });
-  await new Promise<void>((r) => service.listen(socketPath, r));
+  const fifoPath = join(dir, "hook.fifo");
+  const made = spawnSync("mkfifo", ["-m", "600", fifoPath], { encoding: "utf8" });
+  if (made.status !== 0) throw new Error(`mkfifo: ${made.stderr}`);
+  const fifo = openSync(fifoPath, constants.O_RDWR | constants.O_NONBLOCK);
   try {
     const build = await timedRun(
       [process.execPath, join(root, "scripts", "build.mjs"), join(dir, "dist")],
       benchEnv(),
     );
     if (build.code !== 0) throw new Error(`build failed: ${build.stderr}`);
-    const hook = join(dir, "dist", "hookscript.mjs");
+    const hook = join(dir, "dist", "hookscript.cjs");
     await writeFile(join(dir, "token"), `${sim.tokenSecret}\n`, { mode: 0o600 });
     await writeFile(join(dir, "tsig"), `${randomBytes(32).toString("base64")}\n`, { mode: 0o600 });
     const doc = (strict: boolean) => ({
@@ -102,7 +99,7 @@ export async function benchHookStartup(iterations = ITERATIONS): Promise<HookSta
         PVEMIGRATE_DNS_CONFIG: join(dir, config),
         PVEMIGRATE_DNS_NODE: "pve1",
         PVEMIGRATE_DNS_CACHE_DIR: join(dir, "cache"),
-        PVEMIGRATE_DNS_HOOK_SOCKET: socketPath,
+        PVEMIGRATE_DNS_HOOK_SOCKET: fifoPath,
         PVE_MIGRATED_FROM: "",
       });
     const timed = async (argv: string[], e: NodeJS.ProcessEnv) => {
@@ -128,16 +125,34 @@ export async function benchHookStartup(iterations = ITERATIONS): Promise<HookSta
       "strict pre-start": phase("pre-start", "strict.yaml"),
     });
     if (existsSync(join(dir, "state", "pve1", "worker.log")))
-      throw new Error("a detached worker was started: the hand-off did not reach the socket");
+      throw new Error("a detached worker was started: the hand-off did not reach the FIFO");
+    const pokes = wakeUps(fifo);
     const cases = Object.fromEntries(
       CASES.map((c) => [c, { ms: median(samples[c]), overMs: pairedDelta(samples[c], samples.baseline) }]),
     ) as HookStartupResult["cases"];
     return { iterations, baselineMs: median(samples.baseline), cases, pokes };
   } finally {
-    service.close();
+    closeSync(fifo);
     await sim.stop();
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+/** The wake-up lines waiting in the FIFO (read without blocking). */
+function wakeUps(fd: number): number {
+  const buf = Buffer.alloc(65536);
+  let text = "";
+  for (;;) {
+    let n = 0;
+    try {
+      n = readSync(fd, buf);
+    } catch {
+      break; // EAGAIN: empty
+    }
+    if (n === 0) break;
+    text += buf.subarray(0, n).toString();
+  }
+  return text.split("\n").filter(Boolean).length;
 }
 
 /** Prints the figures; returns whether every phase met the floor. */
@@ -160,7 +175,7 @@ export function printHookStartup(r: HookStartupResult): boolean {
           : "  (informational: hands off to the CLI)"),
     );
   }
-  console.log(`  hand-offs through the socket: ${r.pokes} (no detached worker started)`);
+  console.log(`  hand-offs through the FIFO: ${r.pokes} (no detached worker started)`);
   return ok;
 }
 

@@ -14,38 +14,54 @@
 // bundle). Everything else runs in the CLI bundle (`pvemigrate-dns hook ...`).
 // First: on a too-old Node.js, log and exit 0 before any other module runs.
 import "./check-node.ts";
-import { readFile } from "node:fs/promises";
-import { readConfigCache } from "../lib/config/cache.ts";
+import { readFileSync } from "node:fs";
+import { readConfigCacheSync } from "../lib/config/cache.ts";
 import { configPath } from "../lib/config/path.ts";
+import { errnoCode } from "../lib/errors.ts";
 import { runHookWith } from "../lib/orchestrate/hook-core.ts";
 import { handOffTo } from "../lib/orchestrate/hook-handoff.ts";
 import { findCli, runFullHook } from "./full-cli.ts";
 
 const env = process.env;
 const self = process.argv[1] ?? "";
-const cli = findCli(self, env);
+// Looked for only when a phase needs it (a cache miss, strict, the fallback worker): not every phase.
+let cli: string | undefined | null = null;
+const theCli = () => {
+  if (cli === null) cli = findCli(self, env);
+  return cli;
+};
 
-const code = await runHookWith(process.argv.slice(2), {
+// The bundle is CommonJS (no top-level await): scripts/build.mjs.
+void runHookWith(process.argv.slice(2), {
   env,
+  // Synchronous reads of two small local files: no thread pool, no fs/promises.
   async loadConfig() {
     const file = configPath(undefined, env);
-    const text = await readFile(file, "utf8").catch((err: NodeJS.ErrnoException) => {
+    let text: string;
+    try {
+      text = readFileSync(file, "utf8");
+    } catch (err) {
       // Said here, as the full load would say it: no second Node start to learn the file is missing.
-      if (err.code === "ENOENT") throw new Error(`${file} does not exist`);
+      if (errnoCode(err) === "ENOENT") throw new Error(`${file} does not exist`);
       return undefined;
-    });
-    const config = text === undefined ? undefined : await readConfigCache(file, text);
+    }
+    const config = readConfigCacheSync(file, text);
     return config ? { config } : undefined;
   },
   async delegate(args) {
-    if (cli) return runFullHook(cli, args);
+    const found = theCli();
+    if (found) return runFullHook(found, args);
     process.stderr.write(
       `pvemigrate-dns: hook ${args[1] ?? ""} VM ${args[0] ?? ""}: the CLI bundle (pvemigrate-dns.mjs) is not installed next to this script or in /usr/share/pvemigrate-dns or /usr/local/lib/pvemigrate-dns; doing nothing\n`,
     );
     return 0;
   },
-  handOff: handOffTo(cli ? [cli, "hook"] : [self], env),
+  handOff: handOffTo(() => {
+    const found = theCli();
+    return found ? [found, "hook"] : [self];
+  }, env),
+}).then((code) => {
+  // Exit now, not when the event loop drains: Proxmox waits for this process.
+  // stderr (a pipe or the worker's log file) is written synchronously.
+  process.exit(code);
 });
-// Exit now, not when the event loop drains: Proxmox waits for this process.
-// stderr (a pipe or the worker's log file) is written synchronously.
-process.exit(code);

@@ -35,7 +35,11 @@ cli_link=../lib/pvemigrate-dns/pvemigrate-dns.mjs
 # from its own directory for every other command.
 cli_full=/usr/local/lib/pvemigrate-dns/pvemigrate-dns-full.mjs
 snippets_dir=/var/lib/vz/snippets
+# Guests name $hook_name (local:snippets/pvemigrate-dns.mjs): a symlink to
+# $hook_file, the CommonJS bundle. Node picks the module format by the real
+# path, and a .mjs would go through its slower ESM loader at every hook phase.
 hook_name=pvemigrate-dns.mjs
+hook_file=pvemigrate-dns.cjs
 unit_dir=/etc/systemd/system
 service=pvemigrate-dns-reconcile.service
 timer=pvemigrate-dns-reconcile.timer
@@ -165,7 +169,7 @@ starts_as_cli() {
 guests_using_hook() {
   for conf in "$destdir"/etc/pve/nodes/*/qemu-server/*.conf "$destdir"/etc/pve/nodes/*/lxc/*.conf; do
     [ -f "$conf" ] || continue
-    grep -q '^hookscript: [^:]*:snippets/pvemigrate-dns\.mjs[[:space:]]*$' "$conf" || continue
+    grep -q '^hookscript: [^:]*:snippets/pvemigrate-dns\.[cm]js[[:space:]]*$' "$conf" || continue
     id=${conf##*/}
     case $conf in */lxc/*) tool=pct ;; *) tool=qm ;; esac
     printf '%s %s\n' "$tool" "${id%.conf}"
@@ -188,14 +192,16 @@ if [ "$mode" = uninstall ]; then
   # migrate to this node or be recovered here by HA (check_hookscript dies in
   # pre-start on a missing or non-executable file). A no-op takes its place.
   hook=$snippets_dir/$hook_name
-  if [ -e "$destdir$hook" ]; then
-    tmp=$(temp_for "$destdir$hook")
+  for f in "$snippets_dir/$hook_file" "$hook"; do
+    [ -e "$destdir$f" ] || [ -L "$destdir$f" ] || continue
+    tmp=$(temp_for "$destdir$f")
     printf '#!/bin/sh\n%s\nexit 0\n' "$noop_marker" >"$tmp"
     chmod 755 "$tmp"
-    mv -f "$tmp" "$destdir$hook"
-    say "replaced $hook by a no-op (#!/bin/sh, exit 0), not removed: Proxmox refuses to start a guest"
+    # -T: a link is replaced (by the file), never followed.
+    mv -fT "$tmp" "$destdir$f"
+    say "replaced $f by a no-op (#!/bin/sh, exit 0), not removed: Proxmox refuses to start a guest"
     say "  whose hookscript file is missing, so guests that still name it keep starting and migrating."
-  fi
+  done
   users=$(guests_using_hook)
   if [ -n "$users" ]; then
     say "Guests that still name it as their hookscript: detach them (once, from any node, as root):"
@@ -204,17 +210,17 @@ if [ "$mode" = uninstall ]; then
     say "Detach it from every guest that still names it (once, from any node, as root):"
     say "  qm set <vmid> --delete hookscript      pct set <vmid> --delete hookscript"
   fi
-  say "Then the no-op can go, on every node: rm $hook"
+  say "Then the no-ops can go, on every node: rm $hook $snippets_dir/$hook_file"
   exit 0
 fi
 
-for f in pvemigrate-dns.mjs pvemigrate-dns-full.mjs hookscript.mjs; do
+for f in pvemigrate-dns.mjs pvemigrate-dns-full.mjs hookscript.cjs; do
   if [ ! -f "$dist/$f" ]; then
     echo "install.sh: $dist/$f is missing: build the bundles first (npm ci, or npm run build), or set DIST" >&2
     exit 1
   fi
 done
-for f in pvemigrate-dns.mjs hookscript.mjs; do
+for f in pvemigrate-dns.mjs hookscript.cjs; do
   IFS= read -r first <"$dist/$f" || true
   case $first in
     '#!'*) ;;
@@ -238,7 +244,12 @@ tmp=$(temp_for "$destdir$bin")
 ln -s "$cli_link" "$tmp"
 mv -f "$tmp" "$destdir$bin"
 say "installed $bin -> $cli"
-put "$dist/hookscript.mjs" "$snippets_dir/$hook_name" 755 "$node" starts_as_hook
+put "$dist/hookscript.cjs" "$snippets_dir/$hook_file" 755 "$node" starts_as_hook
+# Then the name guests use, renamed over the copy (or link) an earlier version left.
+tmp=$(temp_for "$destdir$snippets_dir/$hook_name")
+ln -s "$hook_file" "$tmp"
+mv -fT "$tmp" "$destdir$snippets_dir/$hook_name"
+say "installed $snippets_dir/$hook_name -> $hook_file"
 # The hook's background worker appends to <stateDir>/worker.log.
 put "$here/logrotate/pvemigrate-dns" "$logrotate_file" 644
 # The hook service, with the timer or cron alike: without it the hook starts a detached worker.

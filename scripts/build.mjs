@@ -1,24 +1,24 @@
-// Bundles the CLI and the hookscript into single ESM files (dist/) so a
-// Proxmox node needs no node_modules, and the hook cold-starts fast: it delays
-// VM start and live migration.
+// Bundles the CLI (ESM) and the hookscript (CommonJS) into single files
+// (dist/) so a Proxmox node needs no node_modules, and the hook cold-starts
+// fast: it delays VM start and live migration.
 import { execFileSync } from "node:child_process";
 import { chmodSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
-import { builtinsViaRequire } from "./builtins-via-require.mjs";
+import { builtinsViaRequire, builtinsViaRequireExcept } from "./builtins-via-require.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const FULL_CLI = "pvemigrate-dns-full";
 const outdir = process.argv[2] ?? join(root, "dist");
 const entries = {
   "pvemigrate-dns": join(root, "bin", "pvemigrate-dns.ts"),
-  hookscript: join(root, "hooks", "hookscript.ts"),
   // The full CLI, loaded by the launcher above for every command line its `dns set`
   // fast path does not take (bin/pvemigrate-dns.ts): not run on its own, so not executable.
   [FULL_CLI]: join(root, "bin", "program.ts"),
 };
-const executable = ["pvemigrate-dns", "hookscript"];
+const executable = ["pvemigrate-dns"];
+const HOOKSCRIPT = "hookscript.cjs";
 
 // The launcher's `await import("./program.ts")` becomes an import of the full
 // CLI's own bundle next to it, resolved at run time (relative to the
@@ -53,27 +53,51 @@ const zodEnglishOnly = {
   },
 };
 
-await build({
-  entryPoints: entries,
-  outdir,
-  outExtension: { ".js": ".mjs" },
+const common = {
   bundle: true,
   platform: "node",
   // The oldest Node the bundles support (Proxmox VE 8's Debian 12): lib/node-version.ts.
   target: "node18.19",
-  format: "esm",
   // Whitespace and syntax only: stack traces keep their names.
   minifyWhitespace: true,
   minifySyntax: true,
   alias: { undici: join(root, "scripts", "undici-shim.mjs") },
-  plugins: [fullCliApart, zodEnglishOnly, builtinsViaRequire],
   sourcemap: false,
   legalComments: "none",
+  logLevel: "warning",
+};
+
+// The hookscript: CommonJS, named .cjs, because Node runs a .mjs (or a file
+// under a "type": "module" package.json) through its ESM loader, ~20 more
+// internal modules and an async read of the file on the thread pool at every
+// start (~15 M instructions, a sixth of `node -e 0`, measured under
+// cachegrind: issue 16). Installed as pvemigrate-dns.cjs next to the
+// pvemigrate-dns.mjs name guests use, a symlink to it (packaging/install.sh):
+// Node picks the format by the real path. Built-ins but node:fs and node:path
+// are required on first use (builtins-via-require.mjs).
+await build({
+  ...common,
+  entryPoints: [join(root, "hooks", "hookscript.ts")],
+  outfile: join(outdir, HOOKSCRIPT),
+  format: "cjs",
+  plugins: [zodEnglishOnly, builtinsViaRequireExcept(["fs", "path"])],
+  // The one import.meta in its modules is createRequire(import.meta.url)
+  // (lib/state/journal-item.ts), which takes a path as well: no URL to build at every start.
+  define: { "import.meta.url": "__filename" },
+});
+chmodSync(join(outdir, HOOKSCRIPT), 0o755);
+
+await build({
+  ...common,
+  entryPoints: entries,
+  outdir,
+  outExtension: { ".js": ".mjs" },
+  format: "esm",
+  plugins: [fullCliApart, zodEnglishOnly, builtinsViaRequire],
   // Some dependencies are CommonJS and call require() for node built-ins.
   banner: {
     js: "import { createRequire as __pvmCreateRequire } from 'node:module'; const require = __pvmCreateRequire(import.meta.url);",
   },
-  logLevel: "warning",
 });
 for (const name of Object.keys(entries))
   chmodSync(join(outdir, `${name}.mjs`), executable.includes(name) ? 0o755 : 0o644);
@@ -89,7 +113,5 @@ for (const [file, args] of [
   writeFileSync(join(outdir, file), text);
 }
 console.error(
-  `built ${Object.keys(entries)
-    .map((n) => `${outdir}/${n}.mjs`)
-    .join(", ")}`,
+  `built ${[...Object.keys(entries).map((n) => `${n}.mjs`), HOOKSCRIPT].map((f) => `${outdir}/${f}`).join(", ")}`,
 );

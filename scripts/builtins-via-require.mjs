@@ -30,18 +30,30 @@ function lazyStandIn(id) {
 
 const NAMESPACE = "builtin-via-require";
 
-export const builtinsViaRequire = {
-  name: "builtins-via-require",
-  setup(b) {
-    b.onResolve({ filter: /^(node:)?[a-z_/]+$/ }, (args) => {
-      if (!isBuiltin(args.path)) return undefined;
-      // The require() inside the stand-in module is the real, external one.
-      if (args.namespace === NAMESPACE) return { path: args.path, external: true };
-      return { path: args.path, namespace: NAMESPACE };
-    });
-    b.onLoad({ filter: /.*/, namespace: NAMESPACE }, (args) => ({
-      contents: lazyStandIn(args.path),
-      loader: "js",
-    }));
-  },
-};
+/**
+ * The plugin; `eager` names built-ins left as plain require()s at the top of a
+ * CommonJS bundle (the hookscript's: node:fs and node:path, which every Node
+ * start has loaded already, and which each phase uses: a stand-in would only
+ * add a getter per export, copied once more by esbuild's __toESM).
+ */
+export function builtinsViaRequireExcept(eager = []) {
+  const plain = new Set(eager.flatMap((id) => [id, `node:${id}`]));
+  return {
+    name: "builtins-via-require",
+    setup(b) {
+      b.onResolve({ filter: /^(node:)?[a-z_/]+$/ }, (args) => {
+        if (!isBuiltin(args.path)) return undefined;
+        if (plain.has(args.path)) return { path: args.path, external: true };
+        // The require() inside the stand-in module is the real, external one.
+        if (args.namespace === NAMESPACE) return { path: args.path, external: true };
+        return { path: args.path, namespace: NAMESPACE };
+      });
+      b.onLoad({ filter: /.*/, namespace: NAMESPACE }, (args) => ({
+        contents: lazyStandIn(args.path),
+        loader: "js",
+      }));
+    },
+  };
+}
+
+export const builtinsViaRequire = builtinsViaRequireExcept();

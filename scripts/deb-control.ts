@@ -39,10 +39,11 @@ export const DEB_FILES: readonly DebEntry[] = [
     mode: 0o644,
   },
   // Copied into /var/lib/vz/snippets by postinst (see packaging/deb/postinst for why not shipped there).
+  // CommonJS, so .cjs: Node runs a .mjs through its slower ESM loader (scripts/build.mjs).
   {
     from: "dist",
-    source: "hookscript.mjs",
-    target: "/usr/share/pvemigrate-dns/hookscript.mjs",
+    source: "hookscript.cjs",
+    target: "/usr/share/pvemigrate-dns/hookscript.cjs",
     mode: 0o755,
     transform: "shebang",
   },

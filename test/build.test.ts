@@ -33,7 +33,7 @@ describe("single-file bundles", () => {
   });
 
   it("the hookscript bundle is executable", () => {
-    const file = join(out, "hookscript.mjs");
+    const file = join(out, "hookscript.cjs");
     expect(statSync(file).mode & 0o111).not.toBe(0);
     expect(readFileSync(file, "utf8").startsWith("#!/usr/bin/env node")).toBe(true);
   });

@@ -135,7 +135,7 @@ describe.skipIf(skip)("the .deb as built", () => {
       "-rw-r--r-- ./usr/share/doc/pvemigrate-dns/changelog.gz",
       "-rw-r--r-- ./usr/share/doc/pvemigrate-dns/copyright",
       "-rw-r--r-- ./usr/share/man/man1/pvemigrate-dns.1.gz",
-      "-rwxr-xr-x ./usr/share/pvemigrate-dns/hookscript.mjs",
+      "-rwxr-xr-x ./usr/share/pvemigrate-dns/hookscript.cjs",
       "-rwxr-xr-x ./usr/share/pvemigrate-dns/pvemigrate-dns.mjs",
       "-rw-r--r-- ./usr/share/pvemigrate-dns/pvemigrate-dns-full.mjs",
     ];
@@ -190,8 +190,8 @@ describe.skipIf(skip)("the .deb as built", () => {
       "../share/pvemigrate-dns/pvemigrate-dns.mjs",
     );
     expect(
-      readFileSync(join(x, "usr/share/pvemigrate-dns/hookscript.mjs")).equals(
-        debBundle(join(dist, "hookscript.mjs")),
+      readFileSync(join(x, "usr/share/pvemigrate-dns/hookscript.cjs")).equals(
+        debBundle(join(dist, "hookscript.cjs")),
       ),
     ).toBe(true);
     const service = readFileSync(join(x, "usr/lib/systemd/system/pvemigrate-dns-reconcile.service"), "utf8");
@@ -229,7 +229,7 @@ describe.skipIf(skip)("the .deb as built", () => {
     expect(cli.status, cli.stderr).toBe(0);
     expect(cli.stdout.trim()).toBe(pkg.version);
     const hook = start(
-      join(x, "usr/share/pvemigrate-dns/hookscript.mjs"),
+      join(x, "usr/share/pvemigrate-dns/hookscript.cjs"),
       ["101", "pre-start"],
       [`PVEMIGRATE_DNS_CONFIG=${join(work, "absent.yaml")}`],
     );
@@ -247,7 +247,7 @@ describe.skipIf(skip)("the .deb as built", () => {
       expect(cli.status, cli.stderr).toBe(0);
       expect(cli.stdout.trim()).toBe(pkg.version);
       const hook = bare([PVE_PATH, "LC_ALL=C"], NODE18, [
-        join(x, "usr/share/pvemigrate-dns/hookscript.mjs"),
+        join(x, "usr/share/pvemigrate-dns/hookscript.cjs"),
         "x",
         "pre-start",
       ]);
@@ -281,7 +281,7 @@ describe.skipIf(skip)("the .deb as built", () => {
     for (const f of [
       "pvemigrate-dns.mjs",
       "pvemigrate-dns-full.mjs",
-      "hookscript.mjs",
+      "hookscript.cjs",
       "pvemigrate-dns.bash-completion",
     ]) {
       writeFileSync(join(partial, f), readFileSync(join(dist, f)));
@@ -339,9 +339,14 @@ describe.skipIf(skip)("dpkg installs, removes and purges it (below a temp root)"
     const r = freshRoot();
     const i = dpkg(r, "-i", deb);
     expect(i.status, i.stdout + i.stderr).toBe(0);
-    expect(readdirSync(join(r, "var/lib/vz/snippets"))).toEqual(["pvemigrate-dns.mjs"]); // no temp file left
+    // no temp file left; the name guests use links to the CommonJS copy (Node picks the format by the real path)
+    expect(readdirSync(join(r, "var/lib/vz/snippets")).sort()).toEqual([
+      "pvemigrate-dns.cjs",
+      "pvemigrate-dns.mjs",
+    ]);
+    expect(readlinkSync(join(r, HOOK))).toBe("pvemigrate-dns.cjs");
     expect(mode(join(r, HOOK))).toBe(0o755);
-    expect(readFileSync(join(r, HOOK)).equals(debBundle(join(dist, "hookscript.mjs")))).toBe(true);
+    expect(readFileSync(join(r, HOOK)).equals(debBundle(join(dist, "hookscript.cjs")))).toBe(true);
     expect(mode(join(r, "usr/bin/pvemigrate-dns"))).toBe(0o755);
     // deb-systemd-helper enable: the symlink systemctl enable makes, for WantedBy=timers.target.
     expect(isLink(join(r, WANTS))).toBe(true);
@@ -370,7 +375,7 @@ describe.skipIf(skip)("dpkg installs, removes and purges it (below a temp root)"
     writeFileSync(join(r, HOOK), "stale");
     const again = dpkg(r, "-i", deb);
     expect(again.status, again.stdout + again.stderr).toBe(0);
-    expect(readFileSync(join(r, HOOK)).equals(debBundle(join(dist, "hookscript.mjs")))).toBe(true);
+    expect(readFileSync(join(r, HOOK)).equals(debBundle(join(dist, "hookscript.cjs")))).toBe(true);
     expect(isLink(join(r, WANTS))).toBe(true);
   });
 
@@ -393,9 +398,14 @@ describe.skipIf(skip)("dpkg installs, removes and purges it (below a temp root)"
     const rm = dpkg(r, "--remove", "pvemigrate-dns");
     expect(rm.status, rm.stdout + rm.stderr).toBe(0);
     expect(existsSync(join(r, "usr/bin/pvemigrate-dns"))).toBe(false);
-    expect(existsSync(join(r, "usr/share/pvemigrate-dns/hookscript.mjs"))).toBe(false);
+    expect(existsSync(join(r, "usr/share/pvemigrate-dns/hookscript.cjs"))).toBe(false);
     // check_hookscript: present and executable, so guests naming it still start, migrate, recover.
-    expect(readdirSync(join(r, "var/lib/vz/snippets"))).toEqual(["pvemigrate-dns.mjs"]);
+    expect(readdirSync(join(r, "var/lib/vz/snippets")).sort()).toEqual([
+      "pvemigrate-dns.cjs",
+      "pvemigrate-dns.mjs",
+    ]);
+    // The name guests use is a file of its own now, not a link to a file that may go.
+    expect(isLink(join(r, HOOK))).toBe(false);
     expect(mode(join(r, HOOK))).toBe(0o755);
     expect(firstLine(join(r, HOOK))).toBe("#!/bin/sh");
     expect(readFileSync(join(r, HOOK), "utf8")).toContain(NOOP_MARKER); // what doctor recognizes
@@ -411,7 +421,7 @@ describe.skipIf(skip)("dpkg installs, removes and purges it (below a temp root)"
     expect(existsSync(join(r, "etc/logrotate.d/pvemigrate-dns"))).toBe(true);
 
     expect(dpkg(r, "-i", deb).status).toBe(0);
-    expect(readFileSync(join(r, HOOK)).equals(debBundle(join(dist, "hookscript.mjs")))).toBe(true);
+    expect(readFileSync(join(r, HOOK)).equals(debBundle(join(dist, "hookscript.cjs")))).toBe(true);
   });
 
   it("purge deletes the conffile, the state directory and the timer's enable state, and still keeps the no-op", () => {

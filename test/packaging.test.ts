@@ -36,7 +36,9 @@ const BIN = "usr/local/bin/pvemigrate-dns";
 const CLI = "usr/local/lib/pvemigrate-dns/pvemigrate-dns.mjs";
 // The launcher above imports it for every command but a cached `dns set`.
 const CLI_FULL = "usr/local/lib/pvemigrate-dns/pvemigrate-dns-full.mjs";
+// The name guests use: a link to HOOK_FILE, the CommonJS bundle (Node picks the format by the real path).
 const HOOK = "var/lib/vz/snippets/pvemigrate-dns.mjs";
+const HOOK_FILE = "var/lib/vz/snippets/pvemigrate-dns.cjs";
 const SERVICE = "etc/systemd/system/pvemigrate-dns-reconcile.service";
 const TIMER = "etc/systemd/system/pvemigrate-dns-reconcile.timer";
 const WANTS = "etc/systemd/system/timers.target.wants/pvemigrate-dns-reconcile.timer";
@@ -127,6 +129,7 @@ describe("packaging/install.sh with DESTDIR", () => {
         WANTS,
         TIMER,
         HOOK,
+        HOOK_FILE,
         LOGROTATE,
         HOOK_SOCKET,
         HOOK_SERVICE,
@@ -137,6 +140,8 @@ describe("packaging/install.sh with DESTDIR", () => {
     expect(readlinkSync(join(d, BIN))).toBe("../lib/pvemigrate-dns/pvemigrate-dns.mjs");
     expect(mode(join(d, BIN))).toBe(0o755);
     expect(mode(join(d, HOOK))).toBe(0o755);
+    // Relative, in the snippets directory itself: what Proxmox runs (check_hookscript's -f and -x follow it).
+    expect(readlinkSync(join(d, HOOK))).toBe("pvemigrate-dns.cjs");
     expect(readFileSync(join(d, CLI_FULL)).equals(readFileSync(join(dist, "pvemigrate-dns-full.mjs")))).toBe(
       true,
     );
@@ -146,7 +151,7 @@ describe("packaging/install.sh with DESTDIR", () => {
     expect(mode(join(d, LOGROTATE))).toBe(0o644);
     const node = realpathSync(process.execPath);
     expect(sameBundle(join(d, BIN), join(dist, "pvemigrate-dns.mjs"), node)).toBe(true);
-    expect(sameBundle(join(d, HOOK), join(dist, "hookscript.mjs"), node)).toBe(true);
+    expect(sameBundle(join(d, HOOK), join(dist, "hookscript.cjs"), node)).toBe(true);
     // Enabled the way systemctl enable does it: a symlink to the unit's real (non-DESTDIR) path.
     expect(linked(join(d, WANTS))).toBe(true);
     expect(readlinkSync(join(d, WANTS))).toBe("/etc/systemd/system/pvemigrate-dns-reconcile.timer");
@@ -184,13 +189,14 @@ describe("packaging/install.sh with DESTDIR", () => {
         WANTS,
         TIMER,
         HOOK,
+        HOOK_FILE,
         LOGROTATE,
         HOOK_SOCKET,
         HOOK_SERVICE,
         SOCKET_WANTS,
       ].sort(),
     );
-    expect(sameBundle(join(d, HOOK), join(dist, "hookscript.mjs"), realpathSync(process.execPath))).toBe(
+    expect(sameBundle(join(d, HOOK), join(dist, "hookscript.cjs"), realpathSync(process.execPath))).toBe(
       true,
     );
     expect(mode(join(d, HOOK))).toBe(0o755);
@@ -201,7 +207,7 @@ describe("packaging/install.sh with DESTDIR", () => {
     const r = install(d, ["--no-enable"]);
     expect(r.code, r.stderr).toBe(0);
     expect(tree(d)).toEqual(
-      [BIN, CLI, CLI_FULL, SERVICE, TIMER, HOOK, LOGROTATE, HOOK_SOCKET, HOOK_SERVICE].sort(),
+      [BIN, CLI, CLI_FULL, SERVICE, TIMER, HOOK, HOOK_FILE, LOGROTATE, HOOK_SOCKET, HOOK_SERVICE].sort(),
     );
   });
 
@@ -260,19 +266,23 @@ describe("packaging/install.sh with DESTDIR", () => {
     expect(r.code, r.stderr).toBe(0);
     // GuestHelpers check_hookscript: a guest whose hookscript file is missing or not executable
     // cannot start (pre-start dies), so the file stays, doing nothing, and no temp file is left.
-    expect(tree(d)).toEqual([HOOK]);
-    expect(mode(join(d, HOOK))).toBe(0o755);
-    expect(firstLine(join(d, HOOK))).toBe("#!/bin/sh");
-    const noop = bare([PVE_PATH, "LC_ALL=C"], join(d, HOOK), ["101", "pre-start"]);
-    expect([noop.status, noop.stdout, noop.stderr]).toEqual([0, "", ""]);
+    // Both names: the link guests name became a file of its own, not a link to a file that may go.
+    expect(tree(d)).toEqual([HOOK, HOOK_FILE].sort());
+    for (const file of [HOOK, HOOK_FILE]) {
+      expect(linked(join(d, file))).toBe(false);
+      expect(mode(join(d, file))).toBe(0o755);
+      expect(firstLine(join(d, file))).toBe("#!/bin/sh");
+      const noop = bare([PVE_PATH, "LC_ALL=C"], join(d, file), ["101", "pre-start"]);
+      expect([noop.status, noop.stdout, noop.stderr]).toEqual([0, "", ""]);
+    }
     expect(r.stdout).toContain(`replaced /${HOOK} by a no-op`);
     expect(r.stdout).toContain("qm set <vmid> --delete hookscript");
     expect(r.stdout).toContain(`rm /${HOOK}`);
     // Twice is fine, and an install afterwards replaces the no-op with the real hookscript.
     expect(install(d, ["--uninstall"]).code).toBe(0);
-    expect(tree(d)).toEqual([HOOK]);
+    expect(tree(d)).toEqual([HOOK, HOOK_FILE].sort());
     expect(install(d).code).toBe(0);
-    expect(sameBundle(join(d, HOOK), join(dist, "hookscript.mjs"), realpathSync(process.execPath))).toBe(
+    expect(sameBundle(join(d, HOOK), join(dist, "hookscript.cjs"), realpathSync(process.execPath))).toBe(
       true,
     );
   });
@@ -345,11 +355,11 @@ describe("install.sh and the Node.js the bundles run with", () => {
     }
     // The control: the bundle as built (#!/usr/bin/env node) does not start without node in PATH,
     // exit 127 like env's "not found": what a pre-start would have done, aborting the start.
-    const asBuilt = bare([`PATH=${emptyDir}`, "LC_ALL=C", noConfig], join(dist, "hookscript.mjs"), [
+    const asBuilt = bare([`PATH=${emptyDir}`, "LC_ALL=C", noConfig], join(dist, "hookscript.cjs"), [
       "101",
       "pre-start",
     ]);
-    expect(firstLine(join(dist, "hookscript.mjs"))).toBe("#!/usr/bin/env node");
+    expect(firstLine(join(dist, "hookscript.cjs"))).toBe("#!/usr/bin/env node");
     expect(asBuilt.status).toBe(127);
   });
 

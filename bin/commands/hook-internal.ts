@@ -8,10 +8,11 @@ import { InputError } from "../../lib/errors.ts";
 //                                  pre-start, and `<vmid> __worker <phase>`
 //                                  (its detached worker)
 //   hook-service                   pvemigrate-dns-hook.service: finishes the
-//                                  hooks' journaled work, socket-activated
+//                                  hooks' journaled work, started by systemd
+//                                  when the hook socket unit's FIFO holds a wake-up
 // Their code is imported when they run, so other commands never load it.
 
-/** How long the hook service stays up with nothing to do before systemd gets the socket back. */
+/** How long the hook service stays up with nothing to do before systemd watches the FIFO again. */
 const SERVICE_IDLE_MS = 60_000;
 
 export function registerHookInternalCommands(program: Command): void {
@@ -31,14 +32,14 @@ export function registerHookInternalCommands(program: Command): void {
     .command("hook-service", { hidden: true })
     .description("finish the hooks' journaled work; started by systemd on pvemigrate-dns-hook.socket")
     .action(async () => {
-      const [{ listenFd, serveHookSocket }, { runWorker }] = await Promise.all([
+      const [{ listenFd, serveHookFifo }, { runWorker }] = await Promise.all([
         import("../../lib/orchestrate/hook-service.ts"),
         import("../../lib/orchestrate/hook.ts"),
       ]);
       const fd = listenFd(process.env);
       if (typeof fd === "string") throw new InputError(`hook-service: ${fd}`);
       const log = (line: string) => process.stderr.write(`pvemigrate-dns hook-service: ${line}\n`);
-      await serveHookSocket({
+      await serveHookFifo({
         fd,
         idleMs: Number(process.env.PVEMIGRATE_DNS_SERVICE_IDLE_MS) || SERVICE_IDLE_MS,
         log,

@@ -1,4 +1,5 @@
-import { readFile, rename, stat, writeFile } from "node:fs/promises";
+import { readFileSync, statSync } from "node:fs";
+import { rename, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { makeDirs } from "../state/make-dirs.ts";
 import type { Config } from "./types.ts";
@@ -61,17 +62,30 @@ export async function readConfigCache(
   text: string,
   dir = CONFIG_CACHE_DIR,
 ): Promise<Config | undefined> {
+  return readConfigCacheSync(source, text, dir);
+}
+
+/**
+ * readConfigCache for the hookscript: two stats and one read of a local file,
+ * made synchronously (no thread pool to start, no fs/promises to load).
+ */
+export function readConfigCacheSync(
+  source: string,
+  text: string,
+  dir = CONFIG_CACHE_DIR,
+): Config | undefined {
   if (!usable()) return undefined;
   try {
     const file = configCacheFile(source, dir);
-    const [st, dirSt] = await Promise.all([stat(file), stat(dir)]);
+    const st = statSync(file);
+    const dirSt = statSync(dir);
     // Trust only what root wrote where only root can write.
     if (st.uid !== 0 || dirSt.uid !== 0 || (st.mode & 0o022) !== 0 || (dirSt.mode & 0o022) !== 0)
       return undefined;
     const textBytes = Buffer.from(text, "utf8");
     // A different size cannot hold the same text: no need to read the entry.
     if (st.size < textBytes.length) return undefined;
-    const entry = await readFile(file);
+    const entry = readFileSync(file);
     const newline = entry.indexOf(0x0a);
     if (newline < 0) return undefined;
     // Root wrote it (checked above), from a validated Config: no schema needed to read it back.

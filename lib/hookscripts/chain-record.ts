@@ -1,4 +1,5 @@
-import { readFile, unlink } from "node:fs/promises";
+import { readFileSync } from "node:fs";
+import { unlink } from "node:fs/promises";
 import { join } from "node:path";
 import { errnoCode } from "../errors.ts";
 import { writeFileAtomic } from "../state/atomic-write.ts";
@@ -53,11 +54,12 @@ export type ChainRead =
   | { kind: "chained"; record: ChainRecord }
   | { kind: "bad"; error: string };
 
-export async function readChainRecord(pveRoot: string, vmid: number): Promise<ChainRead> {
+/** Synchronous: every hook phase asks, and nearly every guest has none (one ENOENT, no thread pool). */
+export function readChainRecord(pveRoot: string, vmid: number): ChainRead {
   const file = chainFile(pveRoot, vmid);
   let text: string;
   try {
-    text = await readFile(file, "utf8");
+    text = readFileSync(file, "utf8");
   } catch (err) {
     const code = errnoCode(err);
     if (code === "ENOENT") return { kind: "none" };

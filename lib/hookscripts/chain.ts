@@ -49,7 +49,7 @@ export async function runChainedHookscript(
   opts: ChainRunOptions,
 ): Promise<number | undefined> {
   if (!phase || !PHASES.has(phase)) return undefined;
-  const read = await readChainRecord(opts.pveRoot, vmid);
+  const read = readChainRecord(opts.pveRoot, vmid);
   if (read.kind === "none") return undefined;
   if (read.kind === "bad") {
     opts.say(`hook ${phase} VM ${vmid}: chained hookscript not run: ${read.error}`);

@@ -65,7 +65,7 @@ async function readOne(rt: Runtime, vm: SnapshotVm): Promise<GuestHooks | Unread
   const where = { vmid: vm.vmid, type: vm.type, node: vm.node };
   try {
     const config = await getVmConfig(rt.proxmox, vm);
-    const chain = await readChainRecord(rt.config.pveRoot, vm.vmid);
+    const chain = readChainRecord(rt.config.pveRoot, vm.vmid);
     if (chain.kind === "bad") return { ...where, error: chain.error };
     return {
       ...where,

@@ -1,4 +1,4 @@
-import { fstatSync } from "node:fs";
+import { fstatSync, writeSync } from "node:fs";
 import { formatLines, type LogLevel, type LogTarget, stderrIsJournal } from "./format.ts";
 
 // The one logger every part of the tool writes through: the CLI, the timer's
@@ -63,6 +63,35 @@ function writeStderr(text: string): void {
   try {
     // Synchronous for files and pipes; a closed stderr must not crash the run.
     process.stderr.write(text);
+  } catch {
+    // Nowhere to say it.
+  }
+}
+
+let viaStream = false;
+
+/**
+ * A `write` for the hookscript's logger: straight to fd 2 while it takes the
+ * whole line, because process.stderr on a pipe (a hook's task log) loads
+ * node:net and the stream modules first, a few ms of every hook phase. Once a
+ * write is short (a non-blocking fd that is full) the rest, and everything
+ * after it, goes through process.stderr, which queues instead, keeping the order.
+ */
+export function writeStderrDirect(text: string): void {
+  try {
+    if (viaStream) {
+      process.stderr.write(text);
+      return;
+    }
+    const bytes = Buffer.from(text);
+    let done = 0;
+    try {
+      done = writeSync(2, bytes);
+    } catch {}
+    if (done === bytes.length) return;
+    viaStream = true;
+    // A closed stderr must not crash the run (caught below).
+    process.stderr.write(bytes.subarray(done));
   } catch {
     // Nowhere to say it.
   }

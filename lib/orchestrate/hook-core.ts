@@ -4,10 +4,9 @@ import type { FastConfig } from "../config/load-fast.ts";
 import type { Config } from "../config/types.ts";
 import { InputError, messageOf } from "../errors.ts";
 import { runChainedHookscript } from "../hookscripts/chain.ts";
-import { adoptJournalStream, createLogger, warnVia } from "../log/logger.ts";
+import { adoptJournalStream, createLogger, warnVia, writeStderrDirect } from "../log/logger.ts";
 import { localNodeName } from "../node-name.ts";
-import type { Journal } from "../state/journal.ts";
-import { openLocalJournal } from "../state/local-journal.ts";
+import { recordLocalSync } from "../state/local-journal.ts";
 import { type HookWork, hookWork } from "./pending.ts";
 
 // The hookscript's phases, shared by its two implementations: the small
@@ -36,7 +35,6 @@ export interface HookContext {
   /** The config with this node's paths ({node} replaced). */
   config: Config;
   self: string;
-  journal: Journal;
 }
 
 export interface HookDeps {
@@ -54,9 +52,12 @@ export interface HookDeps {
 }
 
 // Timestamped lines in the task log; `<N>`-prefixed ones when the worker's stderr is the journal.
-export const say = createLogger();
+// Written to fd 2 directly: process.stderr on the task log's pipe would load node:net.
+export const say = createLogger({ write: writeStderrDirect });
 
 const VMID = /^[1-9]\d{2,8}$/;
+/** A pending post-start item younger than this was recorded by this start's pre-start. */
+const EARLIER_MS = 10 * 60_000;
 
 /** Returns the exit code: non-zero only for bad arguments and for a strict pre-start refusal. */
 export async function runHookWith(args: string[], deps: HookDeps): Promise<number> {
@@ -92,12 +93,7 @@ export async function runHookWith(args: string[], deps: HookDeps): Promise<numbe
     const self = localNodeName(deps.env);
     if (!fast.config.nodes[self]) throw new InputError(`node "${self}" is not in the config's nodes`);
     const config = forNode(fast.config, self);
-    ctx = {
-      ...(fast.loaded ? { loaded: fast.loaded } : {}),
-      config,
-      self,
-      journal: openLocalJournal(config.stateDir, { warn: warnVia(say) }),
-    };
+    ctx = { ...(fast.loaded ? { loaded: fast.loaded } : {}), config, self };
   } catch (err) {
     // A broken config must not keep VMs from starting; reconcile reports it too.
     say(`hook ${phase} VM ${vmid}: ${messageOf(err).split("\n").join("; ")}; doing nothing`, "warning");
@@ -116,32 +112,37 @@ export async function runHookWith(args: string[], deps: HookDeps): Promise<numbe
   const inFile = Boolean(ctx.config.vms[String(vmid)]);
   if (!inFile && phase !== "post-start" && phase !== "post-stop") return 0;
   const migratedFrom = deps.env.PVE_MIGRATED_FROM || undefined;
+  // Synchronous (local-journal.ts): durable before the hook exits, without a thread pool.
+  const record = (phase: HookWork["phase"], payloadFor: (earlier: HookWork | undefined) => HookWork) =>
+    recordLocalSync(
+      ctx.config.stateDir,
+      hookWork,
+      hookWork.idOf({ vmid, phase }),
+      (old) =>
+        payloadFor(old && Date.now() - Date.parse(old.updatedAt) < EARLIER_MS ? old.payload : undefined),
+      { warn: warnVia(say) },
+    );
 
   try {
     switch (phase as Phase) {
       case "pre-start":
         if (migratedFrom) {
           // Remember the source now: post-start may run without the variable on some versions.
-          await ctx.journal.record(hookWork, { vmid, phase: "post-start", migratedFrom });
+          record("post-start", () => ({ vmid, phase: "post-start", migratedFrom }));
         }
         if (!ctx.config.strict || !deps.strictPreStart) return 0;
         return await deps.strictPreStart(ctx, vmid);
       case "post-start":
       case "post-stop": {
-        const work: HookWork = { vmid, phase: phase as HookWork["phase"] };
-        // pre-start of the same start recorded the source moments ago; an older record is another event.
-        const earlier =
-          phase === "post-start"
-            ? (await ctx.journal.list(hookWork)).find(
-                (i) =>
-                  i.payload.vmid === vmid &&
-                  i.payload.phase === "post-start" &&
-                  Date.now() - Date.parse(i.updatedAt) < 10 * 60_000,
-              )?.payload
-            : undefined;
-        const from = migratedFrom ?? earlier?.migratedFrom;
-        if (from && phase === "post-start") work.migratedFrom = from;
-        await ctx.journal.record(hookWork, work);
+        let from: string | undefined;
+        // pre-start of the same start recorded the source moments ago in the item this one
+        // replaces (read under the journal's lock); an older record is another event.
+        const { payload: work } = record(phase as HookWork["phase"], (earlier) => {
+          const w: HookWork = { vmid, phase: phase as HookWork["phase"] };
+          from = migratedFrom ?? (phase === "post-start" ? earlier?.migratedFrom : undefined);
+          if (from && phase === "post-start") w.migratedFrom = from;
+          return w;
+        });
         await deps.handOff(ctx, vmid, work.phase);
         if (inFile) {
           say(

@@ -1,17 +1,18 @@
-import type { Server, Socket } from "node:net";
-import { createServer } from "node:net";
+import { fstatSync } from "node:fs";
+import { Socket } from "node:net";
 import type { HookWork } from "./pending.ts";
 
 // The hook service: what pvemigrate-dns-hook.service runs (`pvemigrate-dns
-// hook-service`). systemd listens on pvemigrate-dns-hook.socket (Accept=no)
-// and starts the service on the first connection, passing the listening
-// socket as fd 3 with LISTEN_FDS=1 and LISTEN_PID=<its pid> (sd_listen_fds(3)).
-// Each connection is one hook's wake-up line "<vmid> <phase>\n"
-// (hook-handoff.ts); the work itself is already in the journal, and the
+// hook-service`). systemd holds the FIFO of pvemigrate-dns-hook.socket
+// (ListenFIFO=, opened for reading and writing, so it never reads EOF) and
+// starts the service once the FIFO holds something, passing it as fd 3 with
+// LISTEN_FDS=1 and LISTEN_PID=<its pid> (sd_listen_fds(3)). Each line is one
+// hook's wake-up "<vmid> <phase>\n" (hook-handoff.ts; one write each, so lines
+// never interleave); the work itself is already in the journal, and the
 // service finishes it exactly as the detached worker would (`handle` is
 // hook.ts runWorker: worker.ts runHookWorker), one VM's events concurrently
-// with another's. Idle for a while, it exits; systemd keeps listening, and
-// starts it again on the next connection (queued connections wait for it).
+// with another's. Idle for a while, it exits; systemd keeps the FIFO open, and
+// starts it again when the next line arrives (lines written meanwhile wait in it).
 
 /** The first fd systemd passes (SD_LISTEN_FDS_START). */
 const LISTEN_FDS_START = 3;
@@ -44,15 +45,18 @@ export interface ServeOptions {
   idleMs: number;
 }
 
-/** Serves wake-ups until idle; resolves once the listener is closed. */
-export function serveHookSocket(opts: ServeOptions): Promise<void> {
+/** Serves wake-ups until idle; resolves once it stopped reading the FIFO. */
+export function serveHookFifo(opts: ServeOptions): Promise<void> {
+  if (!fstatSync(opts.fd).isFIFO())
+    return Promise.reject(new Error(`fd ${opts.fd} is not a FIFO (the socket unit must use ListenFIFO=)`));
   // key -> whether another wake-up came while it ran (the journal may hold a newer intent)
   const running = new Map<string, { again: boolean }>();
   let idle: NodeJS.Timeout | undefined;
-  let server: Server;
+  // The FIFO as a stream (libuv reads it without blocking); writable: false, we only read.
+  const fifo = new Socket({ fd: opts.fd, readable: true, writable: false });
   const armIdle = () => {
     clearTimeout(idle);
-    if (running.size === 0) idle = setTimeout(() => server.close(), opts.idleMs);
+    if (running.size === 0) idle = setTimeout(() => fifo.destroy(), opts.idleMs);
   };
   const run = (vmid: number, phase: HookWork["phase"]) => {
     const key = `${vmid} ${phase}`;
@@ -75,25 +79,27 @@ export function serveHookSocket(opts: ServeOptions): Promise<void> {
       armIdle();
     })();
   };
-  const onConnection = (conn: Socket) => {
-    let text = "";
-    conn.setEncoding("utf8");
-    conn.on("data", (chunk: string) => {
-      text += chunk;
-      if (text.length > MAX_LINE) conn.destroy();
-    });
-    conn.on("error", () => {});
-    conn.on("end", () => {
-      const event = parsePoke(text);
+  let pending = "";
+  const onData = (chunk: string) => {
+    pending += chunk;
+    const lines = pending.split("\n");
+    pending = lines.pop() ?? "";
+    // A partial line longer than any wake-up is not ours: drop it rather than grow.
+    if (pending.length > MAX_LINE) pending = "";
+    for (const line of lines) {
+      const event = line.length <= MAX_LINE ? parsePoke(line) : undefined;
       if (event) run(event.vmid, event.phase);
-      else opts.log(`ignored a wake-up that is not "<vmid> post-start|post-stop" (${text.length} bytes)`);
-      conn.end();
-    });
+      else opts.log(`ignored a wake-up that is not "<vmid> post-start|post-stop" (${line.length} bytes)`);
+    }
   };
   return new Promise((resolve, reject) => {
-    server = createServer(onConnection);
-    server.on("error", reject);
-    server.on("close", () => resolve());
-    server.listen({ fd: opts.fd }, armIdle);
+    fifo.setEncoding("utf8");
+    fifo.on("data", onData);
+    fifo.on("error", reject);
+    fifo.on("close", () => {
+      clearTimeout(idle);
+      resolve();
+    });
+    armIdle();
   });
 }

@@ -27,7 +27,7 @@ export async function runHook(args: string[], opts: HookEnv): Promise<number> {
   const cli = [...process.execArgv, process.argv[1] ?? "", "hook"];
   const handOff = opts.spawnWorker
     ? async (ctx: HookContext, vmid: number, phase: HookWork["phase"]) => opts.spawnWorker?.(ctx, vmid, phase)
-    : handOffTo(cli, opts.env);
+    : handOffTo(() => cli, opts.env);
   const deps: HookDeps = {
     env: opts.env,
     loadConfig: () => loadConfigFast(),

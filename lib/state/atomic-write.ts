@@ -1,3 +1,4 @@
+import { closeSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync } from "node:fs";
 import { open, rename, unlink } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { uniqueToken } from "./token.ts";
@@ -26,16 +27,24 @@ export function tempPathFor(path: string): string {
   return join(dirname(path), `${TEMP_PREFIX}${basename(path)}.${process.pid}.${uniqueToken()}`);
 }
 
-export async function writeFileAtomic(
-  path: string,
-  data: string,
-  opts: AtomicWriteOptions = {},
-): Promise<void> {
+function encodeBounded(path: string, data: string, opts: AtomicWriteOptions): Buffer {
   const bytes = Buffer.from(data, "utf8");
   const maxBytes = opts.maxBytes ?? MAX_STATE_FILE_BYTES;
   if (bytes.length > maxBytes) {
     throw new Error(`${path}: ${bytes.length} bytes is over the ${maxBytes}-byte state file limit`);
   }
+  return bytes;
+}
+
+/** A filesystem without fsync (some FUSE ones) has nothing better to offer: go on. */
+const NO_FSYNC = ["ENOSYS", "EINVAL", "ENOTSUP"];
+
+export async function writeFileAtomic(
+  path: string,
+  data: string,
+  opts: AtomicWriteOptions = {},
+): Promise<void> {
+  const bytes = encodeBounded(path, data, opts);
   const temp = tempPathFor(path);
   const handle = await open(temp, "wx", opts.mode);
   try {
@@ -45,7 +54,7 @@ export async function writeFileAtomic(
       // power cut can leave the new name pointing at an empty file. A filesystem
       // without fsync (some FUSE ones) has nothing better to offer: go on.
       await handle.sync().catch((err: unknown) => {
-        if (!["ENOSYS", "EINVAL", "ENOTSUP"].includes((err as NodeJS.ErrnoException).code ?? "")) throw err;
+        if (!NO_FSYNC.includes((err as NodeJS.ErrnoException).code ?? "")) throw err;
       });
     } finally {
       await handle.close();
@@ -66,6 +75,48 @@ export async function syncDir(dir: string): Promise<void> {
       await handle.sync();
     } finally {
       await handle.close();
+    }
+  } catch {}
+}
+
+/**
+ * writeFileAtomic for synchronous callers, with the same steps and the same
+ * durability: the hookscript records its journal item this way while a VM
+ * start waits (no thread pool, no fs/promises to load; local files only).
+ */
+export function writeFileAtomicSync(path: string, data: string, opts: AtomicWriteOptions = {}): void {
+  const bytes = encodeBounded(path, data, opts);
+  const temp = tempPathFor(path);
+  const fd = openSync(temp, "wx", opts.mode);
+  try {
+    try {
+      for (let done = 0; done < bytes.length; ) done += writeSync(fd, bytes, done);
+      try {
+        fsyncSync(fd);
+      } catch (err) {
+        if (!NO_FSYNC.includes((err as NodeJS.ErrnoException).code ?? "")) throw err;
+      }
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(temp, path);
+  } catch (err) {
+    try {
+      unlinkSync(temp);
+    } catch {}
+    throw err;
+  }
+  syncDirSync(dirname(path));
+}
+
+/** syncDir for synchronous callers. */
+export function syncDirSync(dir: string): void {
+  try {
+    const fd = openSync(dir, "r");
+    try {
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
     }
   } catch {}
 }

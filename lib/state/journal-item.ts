@@ -37,6 +37,28 @@ export interface JournalEntry<P = unknown> {
   payload: P;
 }
 
+/**
+ * PURE: the item that records `entry` in place of `old` (same id): a new
+ * revision, the failure count started again, `old`'s createdAt kept.
+ */
+export function replacementItem<P>(
+  entry: JournalEntry<P>,
+  old: Pick<JournalItem, "createdAt"> | undefined,
+  rev: string,
+  nowMs: number,
+): JournalItem<P> {
+  const now = new Date(nowMs).toISOString();
+  return {
+    id: entry.id,
+    kind: entry.kind,
+    rev,
+    createdAt: old?.createdAt ?? now,
+    updatedAt: now,
+    attempts: 0,
+    payload: entry.payload,
+  };
+}
+
 /** Enough of an item to mark it done/failed: its id and the revision that was worked on. */
 export type ItemRef = Pick<JournalItem, "id" | "rev">;
 
@@ -83,12 +105,15 @@ export function checkKind(kind: string): void {
 }
 
 // node:crypto only for an over-long id (rare): loading it costs the hook ~5 ms.
-const requireBuiltin = createRequire(import.meta.url);
-const sha256Hex = (text: string): string =>
-  (requireBuiltin("node:crypto") as typeof import("node:crypto"))
+// The require itself is made on first use too: node:module loads part of the ESM loader.
+let requireBuiltin: NodeJS.Require | undefined;
+function sha256Hex(text: string): string {
+  requireBuiltin ??= createRequire(import.meta.url);
+  return (requireBuiltin("node:crypto") as typeof import("node:crypto"))
     .createHash("sha256")
     .update(text)
     .digest("hex");
+}
 
 /**
  * The file name for an id: letters, digits and "-_@+=," as they are, anything
@@ -106,6 +131,11 @@ export function fileNameFor(id: string): string {
     name = `${name.slice(0, 100)}~${sha256Hex(id).slice(0, 32)}`;
   }
   return `${name}${ITEM_SUFFIX}`;
+}
+
+/** Where a corrupt item file is moved aside, kept for a human (never replayed). */
+export function corruptAside(path: string, nowMs: number): string {
+  return `${path}.${new Date(nowMs).toISOString().replace(/[:.]/g, "-")}.corrupt`;
 }
 
 export function encodeItem(item: JournalItem): string {

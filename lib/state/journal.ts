@@ -7,6 +7,7 @@ import { newToken } from "./holder.ts";
 import {
   checkId,
   checkKind,
+  corruptAside,
   decodeItem,
   encodeItem,
   fileNameFor,
@@ -16,6 +17,7 @@ import {
   type JournalItem,
   type JournalKind,
   MAX_ERROR_LENGTH,
+  replacementItem,
 } from "./journal-item.ts";
 import type { WithLock } from "./lock-common.ts";
 import { makeDirs } from "./make-dirs.ts";
@@ -35,7 +37,7 @@ import { listDir } from "./read.ts";
 
 /** Temp files older than this belong to a writer that crashed; list() sweeps them. */
 const ABANDONED_TEMP_MS = 10 * 60_000;
-const JOURNAL_LOCK_TIMEOUT_MS = 15_000;
+export const JOURNAL_LOCK_TIMEOUT_MS = 15_000;
 
 export interface JournalOptions {
   dir: string;
@@ -82,16 +84,7 @@ export class Journal {
     checkKind(entry.kind);
     return this.#locked(async () => {
       const old = await this.#read(entry.id, true);
-      const now = new Date(this.#now()).toISOString();
-      const item: JournalItem<P> = {
-        id: entry.id,
-        kind: entry.kind,
-        rev: newToken(),
-        createdAt: old?.createdAt ?? now,
-        updatedAt: now,
-        attempts: 0,
-        payload: entry.payload,
-      };
+      const item = replacementItem(entry, old, newToken(), this.#now());
       await this.#write(item);
       return item;
     });
@@ -111,14 +104,7 @@ export class Journal {
       const items: JournalItem<P>[] = [];
       for (const entry of entries) {
         const old = await this.#read(entry.id, true);
-        const now = new Date(this.#now()).toISOString();
-        const item = {
-          ...entry,
-          rev: newToken(),
-          createdAt: old?.createdAt ?? now,
-          updatedAt: now,
-          attempts: 0,
-        };
+        const item = replacementItem(entry, old, newToken(), this.#now());
         await this.#write(item);
         items.push(item);
       }
@@ -264,7 +250,7 @@ export class Journal {
    */
   async #quarantine(fileName: string, judged: string, reason: string, insideLock: boolean): Promise<void> {
     const path = join(this.dir, fileName);
-    const aside = `${path}.${new Date(this.#now()).toISOString().replace(/[:.]/g, "-")}.corrupt`;
+    const aside = corruptAside(path, this.#now());
     const move = async () => {
       const now = await readFile(path, "utf8").catch(() => undefined);
       if (now !== judged) return false;

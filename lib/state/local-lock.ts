@@ -1,4 +1,4 @@
-import { link, readFile, stat, unlink, writeFile } from "node:fs/promises";
+import { linkSync, readFileSync, statSync, unlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { errnoCode } from "../errors.ts";
 import { tempPathFor } from "./atomic-write.ts";
@@ -13,7 +13,7 @@ import {
   STEADY_LEASE,
   type WithLock,
 } from "./lock-common.ts";
-import { makeDirs } from "./make-dirs.ts";
+import { makeDirs, makeDirsSync } from "./make-dirs.ts";
 
 // An exclusive lock between processes on this node, in stateDir/locks.
 // Node has no flock(2), so: a lock file created atomically with its holder
@@ -27,6 +27,10 @@ import { makeDirs } from "./make-dirs.ts";
 // lock the first just took. So breaking happens under a second, short-lived
 // guard file (<name>.lock.break), and under it the lock is re-read and only
 // removed if it is still the very one (same token) that was judged stale.
+//
+// Each step is one or two system calls on a local directory, so they are made
+// synchronously, for the async callers too: the hookscript takes this lock
+// while a VM start waits (withLocalLockSync), with no thread pool to start.
 
 /** A lock file that does not parse is only trusted for this long (a crash can leave an empty file). */
 const UNREADABLE_GRACE_MS = 5_000;
@@ -37,7 +41,7 @@ export interface LocalLockOptions {
 }
 
 export function localLocks(dir: string, options: LocalLockOptions = {}): WithLock {
-  const warn = options.warn ?? ((m: string) => process.stderr.write(`pvemigrate-dns: ${m}\n`));
+  const warn = options.warn ?? defaultWarn;
   return async <T>(
     name: string,
     fn: (lease: LockLease) => Promise<T>,
@@ -45,13 +49,63 @@ export function localLocks(dir: string, options: LocalLockOptions = {}): WithLoc
   ): Promise<T> => {
     checkLockName(name);
     const path = join(dir, `${name}.lock`);
-    const holder = await acquire(dir, path, name, opts.timeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS);
+    await makeDirs(dir, { mode: 0o700 });
+    const timeoutMs = opts.timeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS;
+    const deadline = Date.now() + timeoutMs;
+    const backoff = new Backoff();
+    const me = currentHolder();
+    for (;;) {
+      const busy = tryTake(path, me);
+      if (!busy) break;
+      if (Date.now() >= deadline) throw new LockTimeoutError(`${name} (${path})`, busy.holder, timeoutMs);
+      await backoff.wait(deadline);
+    }
     try {
       return await fn(STEADY_LEASE);
     } finally {
-      await release(path, holder, warn);
+      release(path, me, warn);
     }
   };
+}
+
+/** localLocks' lock for synchronous work: waits for a busy lock by blocking this thread. */
+export function withLocalLockSync<T>(
+  dir: string,
+  name: string,
+  fn: () => T,
+  opts: LockOptions & LocalLockOptions = {},
+): T {
+  checkLockName(name);
+  const path = join(dir, `${name}.lock`);
+  makeDirsSync(dir, { mode: 0o700 });
+  const timeoutMs = opts.timeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS;
+  const deadline = Date.now() + timeoutMs;
+  const backoff = new Backoff();
+  const me = currentHolder();
+  for (;;) {
+    const busy = tryTake(path, me);
+    if (!busy) break;
+    if (Date.now() >= deadline) throw new LockTimeoutError(`${name} (${path})`, busy.holder, timeoutMs);
+    backoff.waitSync(deadline);
+  }
+  try {
+    return fn();
+  } finally {
+    release(path, me, opts.warn ?? defaultWarn);
+  }
+}
+
+const defaultWarn = (m: string) => process.stderr.write(`pvemigrate-dns: ${m}\n`);
+
+/** One attempt: undefined once `me` holds the lock, else who holds it (a stale holder is broken first). */
+function tryTake(path: string, me: Holder): Seen | undefined {
+  for (;;) {
+    if (createExclusive(path, me)) return undefined;
+    const seen = look(path);
+    if (seen === undefined) continue; // released between our attempt and our look: try again at once
+    if (isStale(seen) && breakStale(path, seen)) continue;
+    return seen;
+  }
 }
 
 interface Seen {
@@ -59,40 +113,32 @@ interface Seen {
   mtimeMs: number;
 }
 
-async function acquire(dir: string, path: string, name: string, timeoutMs: number): Promise<Holder> {
-  await makeDirs(dir, { mode: 0o700 });
-  const deadline = Date.now() + timeoutMs;
-  const backoff = new Backoff();
-  const me = currentHolder();
-  for (;;) {
-    if (await createExclusive(path, me)) return me;
-    const seen = await look(path);
-    if (seen === undefined) continue; // released between our attempt and our look: try again at once
-    if (isStale(seen) && (await breakStale(path, seen))) continue;
-    if (Date.now() >= deadline) throw new LockTimeoutError(`${name} (${path})`, seen.holder, timeoutMs);
-    await backoff.wait(deadline);
-  }
-}
-
 /** Creates `path` containing `holder`, or returns false when it exists. */
-async function createExclusive(path: string, holder: Holder): Promise<boolean> {
+function createExclusive(path: string, holder: Holder): boolean {
   const temp = tempPathFor(path);
-  await writeFile(temp, JSON.stringify(holder), { flag: "wx", mode: 0o600 });
+  writeFileSync(temp, JSON.stringify(holder), { flag: "wx", mode: 0o600 });
   try {
-    await link(temp, path);
+    linkSync(temp, path);
     return true;
   } catch (err) {
     if (errnoCode(err) === "EEXIST") return false;
     throw err;
   } finally {
-    await unlink(temp).catch(() => {});
+    unlinkQuietly(temp);
   }
 }
 
-/** What holds `path` now; undefined when nothing does. */
-async function look(path: string): Promise<Seen | undefined> {
+function unlinkQuietly(path: string): void {
   try {
-    const [text, st] = await Promise.all([readFile(path, "utf8"), stat(path)]);
+    unlinkSync(path);
+  } catch {}
+}
+
+/** What holds `path` now; undefined when nothing does. */
+function look(path: string): Seen | undefined {
+  try {
+    const text = readFileSync(path, "utf8");
+    const st = statSync(path);
     return { holder: parseHolder(text), mtimeMs: st.mtimeMs };
   } catch (err) {
     if (errnoCode(err) === "ENOENT") return undefined;
@@ -110,31 +156,34 @@ function sameLock(a: Seen, b: Seen): boolean {
 }
 
 /** Removes the stale lock `judged`; false when another process is busy breaking it. */
-async function breakStale(path: string, judged: Seen): Promise<boolean> {
+function breakStale(path: string, judged: Seen): boolean {
   const guardPath = `${path}.break`;
   const guard = currentHolder();
-  if (!(await createExclusive(guardPath, guard))) {
+  if (!createExclusive(guardPath, guard)) {
     // Someone else is breaking it right now (they hold the guard for microseconds).
     // A guard left by a breaker that died mid-break is itself stale: remove it.
     // (Only that crash plus two simultaneous breakers could race here.)
-    const other = await look(guardPath);
-    if (other && isStale(other)) await unlink(guardPath).catch(() => {});
+    const other = look(guardPath);
+    if (other && isStale(other)) unlinkQuietly(guardPath);
     return false;
   }
   try {
-    const now = await look(path);
-    if (now && sameLock(now, judged) && isStale(now)) await unlink(path).catch(() => {});
+    const now = look(path);
+    if (now && sameLock(now, judged) && isStale(now)) unlinkQuietly(path);
     return true;
   } finally {
-    await unlink(guardPath).catch(() => {});
+    unlinkQuietly(guardPath);
   }
 }
 
-async function release(path: string, holder: Holder, warn: (m: string) => void): Promise<void> {
-  const seen = await look(path).catch(() => undefined);
+function release(path: string, holder: Holder, warn: (m: string) => void): void {
+  let seen: Seen | undefined;
+  try {
+    seen = look(path);
+  } catch {}
   if (seen?.holder?.token !== holder.token) {
     warn(`lock ${path} was no longer ours at release (taken over as stale?); leaving it alone`);
     return;
   }
-  await unlink(path).catch(() => {});
+  unlinkQuietly(path);
 }

@@ -1,4 +1,3 @@
-import { setTimeout as sleep } from "node:timers/promises";
 import { InputError, PeerError } from "../errors.ts";
 import { describeHolder, type Holder } from "./holder.ts";
 
@@ -26,8 +25,18 @@ export type WithLock = <T>(
   opts?: LockOptions,
 ) => Promise<T>;
 
-/** A lease of a lock that cannot be lost while its holder lives (the node-local locks). */
-export const STEADY_LEASE: LockLease = { signal: new AbortController().signal };
+let steadySignal: AbortSignal | undefined;
+/**
+ * A lease of a lock that cannot be lost while its holder lives (the node-local
+ * locks). Its signal is made on first use: the hookscript takes a local lock
+ * without ever looking at it, and need not load the AbortController.
+ */
+export const STEADY_LEASE: LockLease = {
+  get signal() {
+    steadySignal ??= new AbortController().signal;
+    return steadySignal;
+  },
+};
 
 /** The lock was lost while held: its renewal failed, or someone else holds it now. */
 export class LockLostError extends PeerError {
@@ -84,10 +93,19 @@ export class Backoff {
   ) {
     this.#next = minMs;
   }
-  async wait(deadline: number): Promise<void> {
+  /** The next wait in ms (never past `deadline`); each call doubles the one after. */
+  next(deadline: number): number {
     const ms = Math.max(0, Math.min(this.#next * (0.5 + Math.random()), deadline - Date.now()));
     this.#next = Math.min(this.maxMs, this.#next * 2);
-    await sleep(ms);
+    return ms;
+  }
+  async wait(deadline: number): Promise<void> {
+    const ms = this.next(deadline);
+    await new Promise((resolve) => setTimeout(resolve, ms));
+  }
+  /** wait() for synchronous callers (the hookscript's journal write): blocks this thread. */
+  waitSync(deadline: number): void {
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, this.next(deadline));
   }
   reset(): void {
     this.#next = this.minMs;

@@ -49,7 +49,7 @@ export interface Harness {
   configFile: string;
   /** The built CLI bundle (dist/pvemigrate-dns.mjs). */
   bundle: string;
-  /** The built hookscript bundle (dist/hookscript.mjs next to the CLI bundle). */
+  /** The built hookscript bundle (dist/hookscript.cjs next to the CLI bundle). */
   hookscript: string;
   loaded: LoadedConfig;
   /** Writes a variant of the config (e.g. strict: true) next to the main one; returns its path. */
@@ -165,7 +165,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
       key,
       configFile,
       bundle,
-      hookscript: join(dir, "dist", "hookscript.mjs"),
+      hookscript: join(dir, "dist", "hookscript.cjs"),
       loaded,
       writeConfigVariant(name, mutate) {
         // A deep copy: variants never leak into the main document or each other.

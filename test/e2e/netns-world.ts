@@ -279,7 +279,7 @@ export async function startNetnsCluster(opts: NetnsClusterOptions = {}): Promise
         ),
       async hook(node, phase, env = {}) {
         const t0 = Date.now();
-        const r = await run([process.execPath, join(bundleDir, "hookscript.mjs"), String(VMID), phase], {
+        const r = await run([process.execPath, join(bundleDir, "hookscript.cjs"), String(VMID), phase], {
           timeoutMs: 30_000,
           env: {
             ...process.env,

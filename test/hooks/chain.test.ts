@@ -41,7 +41,7 @@ describe("hookscript runs a chained hookscript first", () => {
 
   beforeAll(() => {
     f = makeFixture();
-    hook = join(buildBundle(join(f.dir, "dist")), "..", "hookscript.mjs");
+    hook = join(buildBundle(join(f.dir, "dist")), "..", "hookscript.cjs");
     pveRoot = join(f.dir, "pve");
     stateDir = join(f.dir, "state");
     snippets = join(f.dir, "snippets");

@@ -114,7 +114,7 @@ export async function startHooksWorld(vms: SimVmInput[], configured: number[]): 
       pveRoot,
       rootTemplate,
       bundle,
-      hookscript: join(dir, "dist", "hookscript.mjs"),
+      hookscript: join(dir, "dist", "hookscript.cjs"),
       snippet,
       putSnippet,
       calls: () => {
