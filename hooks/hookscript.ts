@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Proxmox VE guest hookscript: `<script> <vmid> <phase>`.
-// Install: packaging/install.sh (or the .deb) copies dist/hookscript.mjs to a
+// Install: packaging/install.sh (or the .deb) copies dist/hookscript.cjs to a
 // storage with snippets content, replacing the `#!/usr/bin/env node` line with
 // node's absolute path (Proxmox runs hooks with PATH=/sbin:/bin:/usr/sbin:/usr/bin,
 // where env finds no node from /usr/local/bin, nvm or n), then
