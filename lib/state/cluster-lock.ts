@@ -18,12 +18,14 @@ import {
   Backoff,
   checkLockName,
   DEFAULT_LOCK_TIMEOUT_MS,
+  isStampedLock,
   type LockLease,
   LockLostError,
   type LockOptions,
   LockTimeoutError,
   type WithLock,
 } from "./lock-common.ts";
+import { type LockStamp, readStamp, stampReleased, stampTaken } from "./lock-stamp.ts";
 
 // A cluster-wide lock the way Proxmox takes its own (PVE::Cluster::cfs_lock):
 // `mkdir <pveRoot>/priv/lock/<name>`; pmxcfs replicates the mkdir through
@@ -74,22 +76,40 @@ export function clusterLocks(pveRoot: string, options: ClusterLockOptions = {}):
     fn: (lease: LockLease) => Promise<T>,
     opts: LockOptions = {},
   ): Promise<T> => {
-    checkLockName(name);
-    const lockDir = join(pveRoot, "priv", "lock", `${NAME_PREFIX}${name}`);
+    const lockDir = clusterLockDir(pveRoot, name);
     const timeoutMs = opts.timeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS;
     const real = await isPmxcfs();
     const holder = await acquire(lockDir, real, staleMs, timeoutMs, warn);
+    let stamp: { previous: LockStamp | undefined; gen: number } | undefined;
+    try {
+      if (isStampedLock("cluster", name)) stamp = await stampTaken(lockDir);
+    } catch (err) {
+      await release(lockDir, holder, warn);
+      throw new PeerError(
+        `cluster lock ${lockDir}: cannot stamp it taken (${errnoCode(err) ?? messageOf(err)})`,
+      );
+    }
     crashPoint(`cluster lock ${name}: taken`);
     const renewal = renewEvery(lockDir, holder, renewEveryMs, warn);
     try {
-      return await fn({ signal: renewal.lost.signal });
+      return await fn({ signal: renewal.lost.signal, previous: stamp?.previous });
     } finally {
       renewal.stop();
       await renewal.idle();
       // Still ours after a failed renewal (no quorum): released if pmxcfs lets us, else it expires.
-      await release(lockDir, holder, renewal.lost.signal.aborted ? () => {} : warn);
+      await release(lockDir, holder, renewal.lost.signal.aborted ? () => {} : warn, stamp?.gen);
     }
   };
+}
+
+function clusterLockDir(pveRoot: string, name: string): string {
+  checkLockName(name);
+  return join(pveRoot, "priv", "lock", `${NAME_PREFIX}${name}`);
+}
+
+/** The "released since" stamp of the cluster lock `name` now (lock-stamp.ts). */
+export function clusterLockStamp(pveRoot: string, name: string): Promise<LockStamp | undefined> {
+  return readStamp(clusterLockDir(pveRoot, name));
 }
 
 /**
@@ -282,7 +302,12 @@ async function takeOver(lockDir: string, judgedMtime: number, staleMs: number): 
   }
 }
 
-async function release(lockDir: string, holder: ClusterHolder, warn: (m: string) => void): Promise<void> {
+async function release(
+  lockDir: string,
+  holder: ClusterHolder,
+  warn: (m: string) => void,
+  gen?: number,
+): Promise<void> {
   const seen = await readHolder(lockDir);
   if (seen?.token !== holder.token) {
     warn(
@@ -290,6 +315,8 @@ async function release(lockDir: string, holder: ClusterHolder, warn: (m: string)
     );
     return;
   }
+  // Released before the lock goes: a crash in between leaves "released", which our work was.
+  if (gen !== undefined) await stampReleased(lockDir, gen).catch(() => {});
   await unlink(holderPath(lockDir)).catch(() => {});
   await rmdir(lockDir).catch((err: unknown) => {
     if (errnoCode(err) !== "ENOENT")

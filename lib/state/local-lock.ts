@@ -7,12 +7,14 @@ import {
   Backoff,
   checkLockName,
   DEFAULT_LOCK_TIMEOUT_MS,
+  isStampedLock,
   type LockLease,
   type LockOptions,
   LockTimeoutError,
-  STEADY_LEASE,
+  STEADY_SIGNAL,
   type WithLock,
 } from "./lock-common.ts";
+import { type LockStamp, readStamp, stampReleased, stampTaken } from "./lock-stamp.ts";
 import { makeDirs } from "./make-dirs.ts";
 
 // An exclusive lock between processes on this node, in stateDir/locks.
@@ -44,14 +46,29 @@ export function localLocks(dir: string, options: LocalLockOptions = {}): WithLoc
     opts: LockOptions = {},
   ): Promise<T> => {
     checkLockName(name);
-    const path = join(dir, `${name}.lock`);
+    const path = localLockPath(dir, name);
     const holder = await acquire(dir, path, name, opts.timeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS);
+    let stamp: { previous: LockStamp | undefined; gen: number } | undefined;
     try {
-      return await fn(STEADY_LEASE);
-    } finally {
+      if (isStampedLock("node", name)) stamp = await stampTaken(path);
+    } catch (err) {
       await release(path, holder, warn);
+      throw err;
+    }
+    try {
+      return await fn({ signal: STEADY_SIGNAL, previous: stamp?.previous });
+    } finally {
+      await release(path, holder, warn, stamp?.gen);
     }
   };
+}
+
+const localLockPath = (dir: string, name: string) => join(dir, `${name}.lock`);
+
+/** The "released since" stamp of the local lock `name` now (lock-stamp.ts). */
+export function localLockStamp(dir: string, name: string): Promise<LockStamp | undefined> {
+  checkLockName(name);
+  return readStamp(localLockPath(dir, name));
 }
 
 interface Seen {
@@ -130,11 +147,13 @@ async function breakStale(path: string, judged: Seen): Promise<boolean> {
   }
 }
 
-async function release(path: string, holder: Holder, warn: (m: string) => void): Promise<void> {
+async function release(path: string, holder: Holder, warn: (m: string) => void, gen?: number): Promise<void> {
   const seen = await look(path).catch(() => undefined);
   if (seen?.holder?.token !== holder.token) {
     warn(`lock ${path} was no longer ours at release (taken over as stale?); leaving it alone`);
     return;
   }
+  // Released before the lock goes: a crash in between leaves "released", which our work was.
+  if (gen !== undefined) await stampReleased(path, gen).catch(() => {});
   await unlink(path).catch(() => {});
 }

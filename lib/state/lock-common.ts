@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { InputError, PeerError } from "../errors.ts";
 import { describeHolder, type Holder } from "./holder.ts";
+import type { LockStamp } from "./lock-stamp.ts";
 
 // What the local (stateDir) and cluster (pmxcfs) locks share: the calling
 // convention, name rules, the wait between attempts and the timeout error.
@@ -17,6 +18,11 @@ export interface LockOptions {
  */
 export interface LockLease {
   readonly signal: AbortSignal;
+  /**
+   * How the previous holder left the lock (its "released since" stamp,
+   * lock-stamp.ts), read right after we took it; undefined when unknown.
+   */
+  readonly previous?: LockStamp | undefined;
 }
 
 /** Runs fn while holding the lock `name`; the lock is released however fn ends. */
@@ -26,8 +32,8 @@ export type WithLock = <T>(
   opts?: LockOptions,
 ) => Promise<T>;
 
-/** A lease of a lock that cannot be lost while its holder lives (the node-local locks). */
-export const STEADY_LEASE: LockLease = { signal: new AbortController().signal };
+/** The signal of a lease that cannot be lost while its holder lives (the node-local locks). */
+export const STEADY_SIGNAL: AbortSignal = new AbortController().signal;
 
 /** The lock was lost while held: its renewal failed, or someone else holds it now. */
 export class LockLostError extends PeerError {
@@ -69,6 +75,24 @@ export function checkLockName(name: string): void {
 export function vmLockName(vmid: number): string {
   if (!Number.isInteger(vmid) || vmid <= 0) throw new InputError(`vmid ${vmid}: not a positive integer`);
   return `vm-${vmid}`;
+}
+
+/** The local lock one node's convergence runs under (a hook's worker and the timer never interleave). */
+export function nodeLockName(node: string): string {
+  return `node-${node}`;
+}
+
+/** The cluster lock every DNS write of the orchestrator holds. */
+export const DNS_LOCK = "dns";
+
+/**
+ * The locks whose takers act on a view of the cluster a run may have read
+ * before taking them: they keep a "released since" stamp (lock-stamp.ts), so
+ * the run knows whether it must read again. Decided by name, here, so that
+ * no taker of these locks can forget to stamp.
+ */
+export function isStampedLock(scope: "node" | "cluster", name: string): boolean {
+  return scope === "node" ? name.startsWith("node-") : name === DNS_LOCK;
 }
 
 /**

@@ -1,0 +1,82 @@
+import { readFile, rename, unlink, writeFile } from "node:fs/promises";
+import { tempPathFor } from "./atomic-write.ts";
+import { parseJsonObject } from "./read.ts";
+
+// A lock's "released since" stamp, kept beside the lock (<lock>.stamp): a
+// generation that every holder bumps right after taking the lock, before its
+// work runs (`released: false`), and marks released when it lets go.
+//
+// Why: a run reads the cluster once, before it takes its locks. A step under
+// a lock must not act on a view older than what an earlier holder of that
+// lock acted on, or a late writer undoes a newer one. The earlier holders'
+// views were read while they held the lock, so before they released it. So
+// when the stamp read BEFORE the run's cluster read said "released,
+// generation G", and the stamp the step finds right after taking the lock
+// still says "released, generation G", nobody held the lock in between: every
+// holder finished before the run's read began, and the run's view is newer
+// than any of theirs. Anything else (another generation, a holder that never
+// released because it died, a stamp missing or unreadable) means "read again".
+// Generations, not times: the "dns" lock is shared by nodes whose clocks differ.
+//
+// A crash between taking the lock and bumping the stamp leaves the stamp as the
+// last holder left it; that is right, since the crashed holder did nothing.
+// The stamp is a hint, never the lock: it is written without fsync (a power cut
+// ends every holder, and the next run reads the cluster after it anyway).
+
+export interface LockStamp {
+  /** Bumped by every holder right after it took the lock. */
+  gen: number;
+  /** The holder of `gen` let go of the lock (false: it holds it, or died holding it). */
+  released: boolean;
+}
+
+export const stampPath = (lock: string) => `${lock}.stamp`;
+
+/** The stamp beside `lock`; undefined when there is none or it does not parse (unknown: read again). */
+export async function readStamp(lock: string): Promise<LockStamp | undefined> {
+  let text: string;
+  try {
+    text = await readFile(stampPath(lock), "utf8");
+  } catch {
+    return undefined;
+  }
+  const raw = parseJsonObject(text);
+  const gen = raw?.gen;
+  if (typeof gen !== "number" || !Number.isSafeInteger(gen) || gen < 0) return undefined;
+  return { gen, released: raw?.released === true };
+}
+
+/**
+ * Right after taking `lock`, before any work under it: reads how the previous
+ * holder left it and bumps the generation, held. A failure here must fail
+ * the acquisition (the caller gives the lock back): work under a lock whose
+ * stamp still says "released" would be invisible to the next holder.
+ */
+export async function stampTaken(lock: string): Promise<{ previous: LockStamp | undefined; gen: number }> {
+  const previous = await readStamp(lock);
+  const gen = (previous?.gen ?? 0) + 1;
+  await writeStamp(lock, { gen, released: false });
+  return { previous, gen };
+}
+
+/** When letting go of `lock`: our generation `gen`, released (left alone when a later holder bumped it). */
+export async function stampReleased(lock: string, gen: number): Promise<void> {
+  if ((await readStamp(lock))?.gen === gen) await writeStamp(lock, { gen, released: true });
+}
+
+/** True when nobody held the lock between `mark` (read before a snapshot) and `previous` (read on taking it). */
+export function unheldSince(mark: LockStamp | undefined, previous: LockStamp | undefined): boolean {
+  return !!mark && !!previous && mark.released && previous.released && mark.gen === previous.gen;
+}
+
+async function writeStamp(lock: string, stamp: LockStamp): Promise<void> {
+  const temp = tempPathFor(stampPath(lock));
+  try {
+    // No mode: stateDir's lock dir is 0700, and pmxcfs imposes its own.
+    await writeFile(temp, JSON.stringify(stamp), { flag: "wx" });
+    await rename(temp, stampPath(lock));
+  } catch (err) {
+    await unlink(temp).catch(() => {});
+    throw err;
+  }
+}
