@@ -1,5 +1,5 @@
-import { readFile, rename, unlink, writeFile } from "node:fs/promises";
-import { tempPathFor } from "./atomic-write.ts";
+import { readFile } from "node:fs/promises";
+import { writeFileReplacing } from "./atomic-write.ts";
 import { parseJsonObject } from "./read.ts";
 
 // A lock's "released since" stamp, kept beside the lock (<lock>.stamp): a
@@ -69,14 +69,6 @@ export function unheldSince(mark: LockStamp | undefined, previous: LockStamp | u
   return !!mark && !!previous && mark.released && previous.released && mark.gen === previous.gen;
 }
 
-async function writeStamp(lock: string, stamp: LockStamp): Promise<void> {
-  const temp = tempPathFor(stampPath(lock));
-  try {
-    // No mode: stateDir's lock dir is 0700, and pmxcfs imposes its own.
-    await writeFile(temp, JSON.stringify(stamp), { flag: "wx" });
-    await rename(temp, stampPath(lock));
-  } catch (err) {
-    await unlink(temp).catch(() => {});
-    throw err;
-  }
+function writeStamp(lock: string, stamp: LockStamp): Promise<void> {
+  return writeFileReplacing(stampPath(lock), JSON.stringify(stamp));
 }

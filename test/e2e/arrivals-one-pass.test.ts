@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import type { NameWrite } from "../../lib/dns/changes.ts";
 import { syncDns } from "../../lib/orchestrate/dns-sync.ts";
 import { reconcile } from "../../lib/orchestrate/reconcile.ts";
@@ -91,9 +91,12 @@ describe.skipIf(missing({ bins: ["named", "dig", "tsig-keygen"] }))(
       const rt = h.runtime("pve3");
       const before = rt.proxmox.stats.requests;
       const from = h.sim.requests.length;
+      const listings = vi.spyOn(rt.state.lastApplied, "list");
       const r = await reconcile(rt);
       expect(r.errors).toEqual([]);
       expect(r.switched).toEqual([]);
+      // The last-applied records too: listed once (it was three times, two files per guest each).
+      expect(listings).toHaveBeenCalledTimes(1);
       // GET /cluster/status and GET /cluster/resources, once.
       expect(rt.proxmox.stats.requests - before).toBe(2);
       expect(h.sim.requests.slice(from).map((q) => q.path)).toEqual([
