@@ -18,6 +18,15 @@ import { parseJsonObject } from "./read.ts";
 // released because it died, a stamp missing or unreadable) means "read again".
 // Generations, not times: the "dns" lock is shared by nodes whose clocks differ.
 //
+// What the stamp does not cover, and the old "read again after the lock" did
+// not either: Proxmox itself moving a guest between the read and the step (a
+// live migration's config move, qemu-server QemuMigrate.pm phase3_cleanup
+// move_config_to_node; an HA recovery's, pve-ha-manager Env/PVE2.pm
+// steal_service rename). No lock of ours orders those; what orders the DNS
+// writes is that the move's own switch (the hook's worker on the new node, or
+// that node's reconcile) takes these same locks after it and reads again,
+// with compare-and-swap on every name, so the newest view writes last.
+//
 // A crash between taking the lock and bumping the stamp leaves the stamp as the
 // last holder left it; that is right, since the crashed holder did nothing.
 // The stamp is a hint, never the lock: it is written without fsync (a power cut
