@@ -1,4 +1,5 @@
 import type { NodeIo } from "../backend/types.ts";
+import type { TakenLock } from "../cluster/run-snapshot.ts";
 import type { Config } from "../config/types.ts";
 import type { Departure, VmPlacement } from "../desired/compute.ts";
 import { InputError } from "../errors.ts";
@@ -8,10 +9,12 @@ import type { SafetyLimit } from "../plan/safety.ts";
 import { type Change, describeChange } from "../plan/types.ts";
 import { createProxyBackend, type ProxyCurrent, type ProxyPlan } from "../proxy/backend.ts";
 import { execOn } from "../remote/apply.ts";
+import { type LastApplied, nodeLockName } from "../state/index.ts";
 import { unrecordedDepartures } from "./departures-due.ts";
 import { planNodeFrom } from "./node-plan.ts";
 import { type ObserveOptions, observe } from "./observe.ts";
 import { runStage } from "./pipeline.ts";
+import { takenLock } from "./run-view.ts";
 import type { Runtime } from "./runtime.ts";
 
 // Converging one node, under the node's local lock (a hook's worker and the
@@ -38,6 +41,8 @@ export interface ConvergeOptions extends ObserveOptions {
   dryRun?: boolean;
   /** Refuse (UnsafePlan, nothing applied) a plan over this share of the node's forwards and routes. */
   safety?: SafetyLimit;
+  /** The run's one listing of last-applied records (run-view.ts); listed here when unset. */
+  lastApplied?: () => Promise<LastApplied[]>;
 }
 
 interface NodeIoPair {
@@ -55,23 +60,20 @@ export async function convergeNode(
   if (rt.config.remote.transport === "ssh" && node !== localNodeName()) {
     throw new InputError(`--node: ${node} is not this host (${localNodeName()}); run it on ${node}`);
   }
-  const { dryRun = false, safety, ...observeOpts } = opts;
-  // The run's snapshot is used only if read after the lock was taken (run-snapshot.ts).
-  let lockedAt: number | undefined;
+  const { dryRun = false, safety, lastApplied, ...observeOpts } = opts;
+  // The run's snapshot serves only if nobody held the lock since it was read (run-snapshot.ts).
+  let lock: TakenLock | undefined;
   const run = await runStage(
     {
       locked: (fn) =>
-        rt.state.withLock(`node-${node}`, () => {
-          lockedAt = rt.now();
+        rt.state.withLock(nodeLockName(node), (lease) => {
+          lock = takenLock("node", nodeLockName(node), rt.now(), lease);
           return fn();
         }),
       plan: async () => {
-        const world = await observe(rt, {
-          ...observeOpts,
-          resolveOn: [node],
-          ...(lockedAt === undefined ? {} : { startedAfter: lockedAt }),
-        });
-        const departures = await departuresDue(rt, world, node);
+        const world = await observe(rt, { ...observeOpts, resolveOn: [node], ...(lock ? { lock } : {}) });
+        const records = lastApplied ?? (() => rt.state.lastApplied.list());
+        const departures = await departuresDue(rt, world, node, records);
         const io = nodeIo(world.config, node, rt.now);
         const current = { nat: await io.nat.read(), proxy: await io.proxy.read() };
         const planned = planNodeFrom(world, node, current, rt.now(), safety);
@@ -116,16 +118,11 @@ async function departuresDue(
   rt: Runtime,
   world: { placements: VmPlacement[]; departures: Departure[] },
   node: string,
+  lastApplied: () => Promise<LastApplied[]>,
 ): Promise<Departure[]> {
   if (!world.placements.some((p) => p.node !== node && p.status === "running")) return [];
   // One listing, not one read per VM: this runs on every convergence.
-  const due = unrecordedDepartures(
-    node,
-    world.placements,
-    await rt.state.lastApplied.list(),
-    world.departures,
-    rt.now(),
-  );
+  const due = unrecordedDepartures(node, world.placements, await lastApplied(), world.departures, rt.now());
   for (const departure of due) {
     // Replaces an older departure of the same pair (from an earlier stay), as the store does.
     world.departures = [

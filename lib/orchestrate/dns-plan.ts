@@ -1,4 +1,4 @@
-import type { RunSnapshot } from "../cluster/run-snapshot.ts";
+import type { RunSnapshot, TakenLock } from "../cluster/run-snapshot.ts";
 import { computeDesired } from "../desired/compute.ts";
 import { registryRefusal } from "../dns/claims.ts";
 import { type PlannedWithdrawal, planWithdrawal } from "../dns/withdraw.ts";
@@ -45,8 +45,8 @@ export interface DnsPlanOptions {
   safety?: SafetyLimit;
   /** The run's one look at the cluster (reconcile). */
   snapshot?: RunSnapshot;
-  /** When the "dns" lock was taken (set by syncDns). */
-  startedAfter?: number;
+  /** The "dns" lock as syncDns took it. */
+  lock?: TakenLock;
 }
 
 /** Plans the names of `vmids` (all configured VMs when undefined); call inside the "dns" cluster lock. */
@@ -58,7 +58,7 @@ export async function planDnsSync(
   const world = await observe(rt, {
     ...(opts.live ? { live: opts.live } : {}),
     ...(opts.snapshot ? { snapshot: opts.snapshot } : {}),
-    ...(opts.startedAfter === undefined ? {} : { startedAfter: opts.startedAfter }),
+    ...(opts.lock === undefined ? {} : { lock: opts.lock }),
   });
   // Departures and planned moves decide the TTL (lowered during a planned move and its grace).
   const desired = computeDesired(world.config, world.placements, world.departures, rt.now(), world.moves);

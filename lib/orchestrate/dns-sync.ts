@@ -1,12 +1,14 @@
+import type { TakenLock } from "../cluster/run-snapshot.ts";
 import type { NameOutcome, PropagationReport } from "../dns/client.ts";
 import { DnsAllMastersFailed } from "../dns/errors.ts";
 import { describePropagation } from "../dns/propagation.ts";
 import { messageOf } from "../errors.ts";
 import { type Change, renderChange } from "../plan/types.ts";
-import { recordHeld } from "../state/index.ts";
+import { DNS_LOCK, recordHeld } from "../state/index.ts";
 import { type DnsPlanned, type DnsPlanOptions, planDnsSync } from "./dns-plan.ts";
 import { withdrawNames } from "./dns-withdraw.ts";
 import { runStage } from "./pipeline.ts";
+import { takenLock } from "./run-view.ts";
 import type { Runtime } from "./runtime.ts";
 
 // Points the names of some VMs at the nodes that host them now, and withdraws
@@ -54,20 +56,16 @@ export async function syncDns(
   opts: DnsSyncOptions = {},
 ): Promise<DnsSyncResult> {
   const { dryRun = false, failed, ...planOpts } = opts;
-  // The run's snapshot is used only if read after the lock was taken (run-snapshot.ts).
-  let lockedAt: number | undefined;
+  // The run's snapshot serves only if nobody held the lock since it was read (run-snapshot.ts).
+  let lock: TakenLock | undefined;
   const run = await runStage(
     {
       locked: (fn) =>
-        rt.state.withClusterLock("dns", () => {
-          lockedAt = rt.now();
+        rt.state.withClusterLock(DNS_LOCK, (lease) => {
+          lock = takenLock("cluster", DNS_LOCK, rt.now(), lease);
           return fn();
         }),
-      plan: () =>
-        planDnsSync(rt, vmids, {
-          ...planOpts,
-          ...(lockedAt === undefined ? {} : { startedAfter: lockedAt }),
-        }),
+      plan: () => planDnsSync(rt, vmids, { ...planOpts, ...(lock ? { lock } : {}) }),
       apply: (p) => applyDnsPlan(rt, p, opts),
       ...(failed ? { failed } : {}),
     },

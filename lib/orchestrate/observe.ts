@@ -9,7 +9,7 @@ import {
 } from "../cluster/index.ts";
 import { canonicalIPv6 } from "../cluster/ip.ts";
 import { withLiveStatus } from "../cluster/live.ts";
-import type { RunSnapshot } from "../cluster/run-snapshot.ts";
+import type { RunSnapshot, TakenLock } from "../cluster/run-snapshot.ts";
 import { forbiddenVmAddresses } from "../config/addresses.ts";
 import { formatProblem } from "../config/normalize.ts";
 import { mergeNotes } from "../config/notes.ts";
@@ -52,8 +52,8 @@ export interface ObserveOptions {
   live?: readonly number[];
   /** The run's one look at the cluster (reconcile): asked instead of the API. */
   snapshot?: RunSnapshot;
-  /** When the caller's lock was taken: a run snapshot read before it is read again (run-snapshot.ts). */
-  startedAfter?: number;
+  /** The lock the caller took: a run snapshot older than what its earlier holders saw is read again (run-snapshot.ts). */
+  lock?: TakenLock;
 }
 
 const loggedNotes = new WeakMap<Runtime, Set<string>>();
@@ -110,7 +110,7 @@ async function withNotes(
 
 export async function observe(rt: Runtime, opts: ObserveOptions = {}): Promise<World> {
   const run = opts.snapshot;
-  const when = opts.startedAfter === undefined ? {} : { startedAfter: opts.startedAfter };
+  const when = opts.lock === undefined ? {} : { lock: opts.lock };
   const read = run ? await run.get(when) : await getSnapshot(rt.proxmox);
   const snapshot = await withLiveStatus(rt.proxmox, read, opts.live ?? [], warnVia(rt.log));
   // Notes are guest config: the run's snapshot reads each guest's once.

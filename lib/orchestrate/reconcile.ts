@@ -1,4 +1,4 @@
-import { RunSnapshot } from "../cluster/run-snapshot.ts";
+import type { RunSnapshot } from "../cluster/run-snapshot.ts";
 import type { Departure } from "../desired/compute.ts";
 import { graceEndsAt, moveEndsAt, type PlannedMove } from "../desired/ttl.ts";
 import { messageOf } from "../errors.ts";
@@ -11,6 +11,7 @@ import { confirmAgreement } from "./grace-agreement.ts";
 import { observe, type World } from "./observe.ts";
 import { dnsWork, nodeWork, withdrawWork } from "./pending.ts";
 import { runStage } from "./pipeline.ts";
+import { RunRecords, runSnapshot } from "./run-view.ts";
 import type { Runtime } from "./runtime.ts";
 import type { SwitchReport } from "./switch.ts";
 import { vmsToSwitch } from "./switch-due.ts";
@@ -99,8 +100,9 @@ export interface ReconcileOptions {
 export async function reconcile(rt: Runtime, opts: ReconcileOptions = {}): Promise<ReconcileReport> {
   // Passed to every stage; runStage (pipeline.ts) is where a dry run stops before applying.
   const mode = { dryRun: opts.dryRun ?? false };
-  // One look at the cluster for the whole run; a step under a lock taken after it reads again (run-snapshot.ts).
-  const snapshot = new RunSnapshot(rt.proxmox, { now: rt.now });
+  // One look at the cluster for the whole run; a step under a lock someone held since reads again (run-view.ts).
+  const snapshot = runSnapshot(rt);
+  const records = new RunRecords(rt);
   const safety = opts.force ? undefined : rt.config.safety;
   const report: ReconcileReport = {
     node: rt.self,
@@ -151,10 +153,12 @@ export async function reconcile(rt: Runtime, opts: ReconcileOptions = {}): Promi
     {
       plan: async () => ({
         changes: [],
-        vmids: vmsToSwitch(rt.self, hereNow, await rt.state.lastApplied.list()),
+        vmids: vmsToSwitch(rt.self, hereNow, await records.lastApplied()),
       }),
       apply: ({ vmids }) =>
         step(`switch VMs ${vmids.join(", ")}`, async () => {
+          // The switch writes their records: the steps after it list them again.
+          if (vmids.length > 0) records.forget();
           const r = await switchArrivals(rt, vmids, snapshot);
           report.switched.push(...r.switched);
           report.busy.push(...r.busy);
@@ -175,7 +179,12 @@ export async function reconcile(rt: Runtime, opts: ReconcileOptions = {}): Promi
     mode,
   );
   await step("converge", async () => {
-    report.local = await convergeNode(rt, rt.self, { ...mode, snapshot, ...(safety ? { safety } : {}) });
+    report.local = await convergeNode(rt, rt.self, {
+      ...mode,
+      snapshot,
+      lastApplied: () => records.lastApplied(),
+      ...(safety ? { safety } : {}),
+    });
     if (report.local.unsafe) report.unsafe.push(report.local.unsafe);
   });
   // Names point here only while this node's forwards are in place; withdrawing
@@ -199,7 +208,7 @@ export async function reconcile(rt: Runtime, opts: ReconcileOptions = {}): Promi
     });
     if (report.dns.unsafe) report.unsafe.push(report.dns.unsafe);
   });
-  await runStage({ plan: () => planPrune(rt, world), apply: (p) => prune(rt, p, step) }, mode);
+  await runStage({ plan: () => planPrune(rt, world, records), apply: (p) => prune(rt, p, step) }, mode);
   await listPending(rt, report);
   return report;
 }
@@ -212,11 +221,11 @@ interface PrunePlan {
   moveOver: (m: PlannedMove) => boolean;
 }
 
-async function planPrune(rt: Runtime, world: World): Promise<PrunePlan> {
+async function planPrune(rt: Runtime, world: World, records: RunRecords): Promise<PrunePlan> {
   // A departure whose VM was not switched anywhere yet (its last-applied record
   // still names the old node) is kept: dropping it would make the old node
   // record it again with a fresh grace period, forever.
-  const lastByVmid = new Map((await rt.state.lastApplied.list()).map((r) => [r.vmid, r.node]));
+  const lastByVmid = new Map((await records.lastApplied()).map((r) => [r.vmid, r.node]));
   const { config, departures, moves } = world;
   const now = rt.now();
   return {

@@ -1,5 +1,5 @@
 import { closeSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync } from "node:fs";
-import { open, rename, unlink } from "node:fs/promises";
+import { open, rename, unlink, writeFile } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { uniqueToken } from "./token.ts";
 
@@ -65,6 +65,22 @@ export async function writeFileAtomic(
     throw err;
   }
   await syncDir(dirname(path));
+}
+
+/**
+ * Replaces `path` atomically (temp file, rename) without fsync: for hints
+ * that a power cut may lose, never for state (lock stamps, lock claims).
+ */
+export async function writeFileReplacing(path: string, data: string): Promise<void> {
+  const temp = tempPathFor(path);
+  try {
+    // No mode: stateDir's lock dir is 0700, and pmxcfs imposes its own.
+    await writeFile(temp, data, { flag: "wx" });
+    await rename(temp, path);
+  } catch (err) {
+    await unlink(temp).catch(() => {});
+    throw err;
+  }
 }
 
 /** Makes a rename/unlink in `dir` durable; best effort (pmxcfs and some filesystems refuse a directory fsync). */

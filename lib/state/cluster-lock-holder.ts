@@ -1,7 +1,7 @@
-import { mkdir, readFile, rmdir, stat, unlink } from "node:fs/promises";
+import { mkdir, readFile, rename, rm, rmdir, stat, unlink } from "node:fs/promises";
 import { errnoCode } from "../errors.ts";
 import { writeFileAtomic } from "./atomic-write.ts";
-import { deadOnThisHost, type Holder, parseHolder } from "./holder.ts";
+import { deadOnThisHost, type Holder, newToken, parseHolder } from "./holder.ts";
 import { parseJsonObject } from "./read.ts";
 
 // Who holds a cluster lock, recorded BESIDE the lock directory
@@ -15,6 +15,11 @@ import { parseJsonObject } from "./read.ts";
 // its holder last set it (at creation and at each renewal): a waiter trusts a
 // record only while the directory still has that mtime, which another
 // holder's directory (created after the 120 s expiry) never has.
+
+/** pmxcfs expires a cluster lock this long after it was taken or last renewed. */
+export const PMXCFS_LOCK_EXPIRY_MS = 120_000;
+/** Keeps our names apart from Proxmox's own locks in the shared priv/lock. */
+export const NAME_PREFIX = "pvemigrate-dns-";
 
 export interface ClusterHolder extends Holder {
   /** mtime (ms) of the lock directory when the holder took or last renewed it. */
@@ -116,5 +121,28 @@ export async function takeGuard(guard: string, staleMs: number): Promise<boolean
     const guardMtime = await mtimeOf(guard);
     if (guardMtime !== undefined && Date.now() - guardMtime > staleMs) await rmdir(guard).catch(() => {});
     return false;
+  }
+}
+
+/**
+ * Emulated expiry: removes the stale lock directory last seen with mtime
+ * `judgedMtime`. Two waiters may judge it stale at once; a `.takeover` guard
+ * lets only one of them re-check and remove it, so the other cannot delete
+ * the fresh lock the first one takes right after.
+ */
+export async function takeOver(lockDir: string, judgedMtime: number, staleMs: number): Promise<boolean> {
+  const guard = `${lockDir}.takeover`;
+  if (!(await takeGuard(guard, staleMs))) return false;
+  try {
+    const now = await mtimeOf(lockDir);
+    if (now === judgedMtime && Date.now() - now > staleMs) {
+      // Rename first: a half-deleted directory must never look like a held lock.
+      const aside = `${lockDir}.stale-${newToken()}`;
+      await rename(lockDir, aside);
+      await rm(aside, { recursive: true, force: true });
+    }
+    return true;
+  } finally {
+    await rmdir(guard).catch(() => {});
   }
 }

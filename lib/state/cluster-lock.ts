@@ -1,29 +1,33 @@
-import { mkdir, readdir, rename, rm, rmdir, statfs, unlink, utimes } from "node:fs/promises";
+import { mkdir, rmdir, statfs, unlink, utimes } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { errnoCode, messageOf, PeerError } from "../errors.ts";
+import { breakOwnerlessLock, dropClaim, writeClaim } from "./cluster-lock-claim.ts";
 import {
   breakDeadLock,
   type ClusterHolder,
   heldByTheDead,
   holderPath,
   look,
-  mtimeOf,
+  NAME_PREFIX,
+  PMXCFS_LOCK_EXPIRY_MS,
   readHolder,
-  takeGuard,
+  takeOver,
   writeHolder,
 } from "./cluster-lock-holder.ts";
 import { crashPoint } from "./crash-point.ts";
-import { currentHolder, describeHolder, newToken } from "./holder.ts";
+import { currentHolder, describeHolder, type Holder } from "./holder.ts";
 import {
   Backoff,
   checkLockName,
   DEFAULT_LOCK_TIMEOUT_MS,
+  isStampedLock,
   type LockLease,
   LockLostError,
   type LockOptions,
   LockTimeoutError,
   type WithLock,
 } from "./lock-common.ts";
+import { type LockStamp, readStamp, stampReleased, stampTaken } from "./lock-stamp.ts";
 
 // A cluster-wide lock the way Proxmox takes its own (PVE::Cluster::cfs_lock):
 // `mkdir <pveRoot>/priv/lock/<name>`; pmxcfs replicates the mkdir through
@@ -44,10 +48,10 @@ import {
 // logs "lost lock" when its utime update fails (pve-ha-manager
 // src/PVE/HA/Env/PVE2.pm get_pve_lock).
 
-export const PMXCFS_LOCK_EXPIRY_MS = 120_000;
 const FUSE_SUPER_MAGIC = 0x65735546;
-/** Keeps our names apart from Proxmox's own locks in the shared priv/lock. */
-const NAME_PREFIX = "pvemigrate-dns-";
+
+export { PMXCFS_LOCK_EXPIRY_MS } from "./cluster-lock-holder.ts";
+export { breakDeadClusterLocks } from "./cluster-lock-sweep.ts";
 
 export interface ClusterLockOptions {
   /** Whether pveRoot is a real pmxcfs mount; detected (FUSE) when unset. */
@@ -74,54 +78,40 @@ export function clusterLocks(pveRoot: string, options: ClusterLockOptions = {}):
     fn: (lease: LockLease) => Promise<T>,
     opts: LockOptions = {},
   ): Promise<T> => {
-    checkLockName(name);
-    const lockDir = join(pveRoot, "priv", "lock", `${NAME_PREFIX}${name}`);
+    const lockDir = clusterLockDir(pveRoot, name);
     const timeoutMs = opts.timeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS;
     const real = await isPmxcfs();
     const holder = await acquire(lockDir, real, staleMs, timeoutMs, warn);
+    let stamp: { previous: LockStamp | undefined; gen: number } | undefined;
+    try {
+      if (isStampedLock("cluster", name)) stamp = await stampTaken(lockDir);
+    } catch (err) {
+      await release(lockDir, holder, warn);
+      throw new PeerError(
+        `cluster lock ${lockDir}: cannot stamp it taken (${errnoCode(err) ?? messageOf(err)})`,
+      );
+    }
     crashPoint(`cluster lock ${name}: taken`);
     const renewal = renewEvery(lockDir, holder, renewEveryMs, warn);
     try {
-      return await fn({ signal: renewal.lost.signal });
+      return await fn({ signal: renewal.lost.signal, previous: stamp?.previous });
     } finally {
       renewal.stop();
       await renewal.idle();
       // Still ours after a failed renewal (no quorum): released if pmxcfs lets us, else it expires.
-      await release(lockDir, holder, renewal.lost.signal.aborted ? () => {} : warn);
+      await release(lockDir, holder, renewal.lost.signal.aborted ? () => {} : warn, stamp?.gen);
     }
   };
 }
 
-/**
- * Breaks our cluster locks whose holder was a process of this host that is
- * gone (a SIGKILLed worker). A waiter of this host breaks such a lock at once
- * anyway, but a waiter on another node cannot judge a pid of ours and would
- * wait for pmxcfs's 120 s expiry: so the timer's reconcile sweeps them on the
- * dead holder's own node. Returns the names it freed.
- */
-export async function breakDeadClusterLocks(
-  pveRoot: string,
-  options: Pick<ClusterLockOptions, "staleMs" | "warn"> = {},
-): Promise<string[]> {
-  const warn = options.warn ?? ((m: string) => process.stderr.write(`pvemigrate-dns: ${m}\n`));
-  const parent = join(pveRoot, "priv", "lock");
-  const names = await readdir(parent).catch(() => [] as string[]);
-  const freed: string[] = [];
-  for (const entry of names) {
-    // Lock directories only: not the .holder records or .takeover guards beside them.
-    if (!entry.startsWith(NAME_PREFIX) || entry.includes(".")) continue;
-    const lockDir = join(parent, entry);
-    const seen = await look(lockDir);
-    if (!seen || !heldByTheDead(seen)) continue;
-    // Without quorum pmxcfs refuses the rmdir: it stays until quorum returns.
-    await breakDeadLock(lockDir, seen, options.staleMs ?? PMXCFS_LOCK_EXPIRY_MS).catch(() => false);
-    if ((await look(lockDir))?.holder?.token === seen.holder?.token) continue;
-    warn(
-      `cluster lock ${lockDir}: broke the lock of ${describeHolder(seen.holder)}, a process of this host that is gone`,
-    );
-    freed.push(entry.slice(NAME_PREFIX.length));
-  }
-  return freed;
+function clusterLockDir(pveRoot: string, name: string): string {
+  checkLockName(name);
+  return join(pveRoot, "priv", "lock", `${NAME_PREFIX}${name}`);
+}
+
+/** The "released since" stamp of the cluster lock `name` now (lock-stamp.ts). */
+export function clusterLockStamp(pveRoot: string, name: string): Promise<LockStamp | undefined> {
+  return readStamp(clusterLockDir(pveRoot, name));
 }
 
 const RENEW_FAILURE: Record<string, string> = {
@@ -196,12 +186,25 @@ async function acquire(
   const deadline = Date.now() + timeoutMs;
   const backoff = new Backoff(5, 250);
   for (;;) {
-    if (await makeLockDir(lockDir, pmxcfs)) return await recordHolder(lockDir);
+    const me = currentHolder();
+    // Claimed before the mkdir (cluster-lock-claim.ts): killed before the holder record, we stay judgeable.
+    const claim = await claimLock(lockDir, pmxcfs, me);
+    try {
+      if (await makeLockDir(lockDir)) return await recordHolder(lockDir, me);
+    } finally {
+      await dropClaim(claim);
+    }
     const seen = await look(lockDir);
     if (seen === undefined) continue; // released meanwhile
     if (heldByTheDead(seen) && (await breakDeadLock(lockDir, seen, staleMs))) {
       warn(
         `cluster lock ${lockDir}: broke the lock of ${describeHolder(seen.holder)}, a process of this host that is gone`,
+      );
+      continue;
+    }
+    if (await breakOwnerlessLock(lockDir, seen, staleMs)) {
+      warn(
+        `cluster lock ${lockDir}: broke a lock without a holder record, whose creator (a process of this host) is gone`,
       );
       continue;
     }
@@ -219,9 +222,9 @@ async function acquire(
 }
 
 /** Records us as the holder of the lock we just created; without a record we give the lock back. */
-async function recordHolder(lockDir: string): Promise<ClusterHolder> {
+async function recordHolder(lockDir: string, me: Holder): Promise<ClusterHolder> {
   try {
-    return await writeHolder(lockDir, currentHolder());
+    return await writeHolder(lockDir, me);
   } catch (err) {
     await rmdir(lockDir).catch(() => {});
     throw new PeerError(
@@ -231,18 +234,16 @@ async function recordHolder(lockDir: string): Promise<ClusterHolder> {
 }
 
 /**
- * mkdir the lock; false when it exists. A missing priv/lock is created first,
- * as PVE::Cluster cfs_lock does (`mkdir $lockdir`; pmxcfs always has priv/).
+ * Writes our claim beside the lock (cluster-lock-claim.ts). A missing
+ * priv/lock is created first, as PVE::Cluster cfs_lock does (`mkdir
+ * $lockdir`; pmxcfs always has priv/). Returns the claim's path.
  */
-async function makeLockDir(lockDir: string, pmxcfs: boolean): Promise<boolean> {
+async function claimLock(lockDir: string, pmxcfs: boolean, me: Holder): Promise<string> {
   for (let attempt = 0; ; attempt++) {
     try {
-      await mkdir(lockDir);
-      return true;
+      return await writeClaim(lockDir, me);
     } catch (err) {
-      const code = errnoCode(err);
-      if (code === "EEXIST") return false;
-      if (code === "ENOENT" && attempt === 0) {
+      if (errnoCode(err) === "ENOENT" && attempt === 0) {
         await mkdir(dirname(lockDir), { recursive: !pmxcfs }).catch((e: unknown) => {
           if (errnoCode(e) !== "EEXIST") throw lockDirError(lockDir, e);
         });
@@ -253,36 +254,29 @@ async function makeLockDir(lockDir: string, pmxcfs: boolean): Promise<boolean> {
   }
 }
 
+/** mkdir the lock; false when it exists. */
+async function makeLockDir(lockDir: string): Promise<boolean> {
+  try {
+    await mkdir(lockDir);
+    return true;
+  } catch (err) {
+    if (errnoCode(err) === "EEXIST") return false;
+    throw lockDirError(lockDir, err);
+  }
+}
+
 function lockDirError(lockDir: string, err: unknown): PeerError {
   return new PeerError(
     `cluster lock ${lockDir}: mkdir failed (${errnoCode(err) ?? String(err)}); is pmxcfs read-only (no quorum) or not mounted?`,
   );
 }
 
-/**
- * Emulated expiry: removes the stale lock directory last seen with mtime
- * `judgedMtime`. Two waiters may judge it stale at once; a `.takeover` guard
- * lets only one of them re-check and remove it, so the other cannot delete
- * the fresh lock the first one takes right after.
- */
-async function takeOver(lockDir: string, judgedMtime: number, staleMs: number): Promise<boolean> {
-  const guard = `${lockDir}.takeover`;
-  if (!(await takeGuard(guard, staleMs))) return false;
-  try {
-    const now = await mtimeOf(lockDir);
-    if (now === judgedMtime && Date.now() - now > staleMs) {
-      // Rename first: a half-deleted directory must never look like a held lock.
-      const aside = `${lockDir}.stale-${newToken()}`;
-      await rename(lockDir, aside);
-      await rm(aside, { recursive: true, force: true });
-    }
-    return true;
-  } finally {
-    await rmdir(guard).catch(() => {});
-  }
-}
-
-async function release(lockDir: string, holder: ClusterHolder, warn: (m: string) => void): Promise<void> {
+async function release(
+  lockDir: string,
+  holder: ClusterHolder,
+  warn: (m: string) => void,
+  gen?: number,
+): Promise<void> {
   const seen = await readHolder(lockDir);
   if (seen?.token !== holder.token) {
     warn(
@@ -290,6 +284,8 @@ async function release(lockDir: string, holder: ClusterHolder, warn: (m: string)
     );
     return;
   }
+  // Released before the lock goes: a crash in between leaves "released", which our work was.
+  if (gen !== undefined) await stampReleased(lockDir, gen).catch(() => {});
   await unlink(holderPath(lockDir)).catch(() => {});
   await rmdir(lockDir).catch((err: unknown) => {
     if (errnoCode(err) !== "ENOENT")

@@ -2,14 +2,15 @@ import { join } from "node:path";
 import type { Config } from "../config/types.ts";
 import { messageOf } from "../errors.ts";
 import { ClaimedNamesStore } from "./claimed-names.ts";
-import { breakDeadClusterLocks, clusterLocks } from "./cluster-lock.ts";
+import { breakDeadClusterLocks, clusterLockStamp, clusterLocks } from "./cluster-lock.ts";
 import { Journal } from "./journal.ts";
 import type { JournalItem, JournalKind } from "./journal-item.ts";
 import { type DrainResult, drain, drainAll, type Located } from "./journal-run.ts";
 import { LastAppliedStore } from "./last-applied.ts";
 import { localLockDir, openLocalJournal } from "./local-journal.ts";
-import { localLocks } from "./local-lock.ts";
+import { localLockStamp, localLocks } from "./local-lock.ts";
 import { type LockOptions, vmLockName, type WithLock } from "./lock-common.ts";
+import type { LockStamp } from "./lock-stamp.ts";
 
 // The orchestrator's one entry point to durable state: the two journals, the
 // last-applied records and the locks, laid out under stateDir and pveRoot.
@@ -35,8 +36,10 @@ export { drain, drainAll, journaled, keepPending, runRecorded } from "./journal-
 export type { LastApplied, LastAppliedInput, SetResult } from "./last-applied.ts";
 export { LastAppliedStore } from "./last-applied.ts";
 export { localLocks } from "./local-lock.ts";
-export type { LockOptions, WithLock } from "./lock-common.ts";
-export { LockTimeoutError, vmLockName } from "./lock-common.ts";
+export type { LockLease, LockOptions, WithLock } from "./lock-common.ts";
+export { DNS_LOCK, LockTimeoutError, nodeLockName, vmLockName } from "./lock-common.ts";
+export type { LockStamp } from "./lock-stamp.ts";
+export { unheldSince } from "./lock-stamp.ts";
 
 export interface StateOptions {
   now?: () => number;
@@ -61,6 +64,8 @@ export interface State {
   withVmLock<T>(vmid: number, fn: () => Promise<T>, opts?: LockOptions): Promise<T>;
   /** A lock across the cluster (mkdir in pmxcfs priv/lock; expires after 120 s unless renewed, which it is). */
   withClusterLock: WithLock;
+  /** A lock's "released since" stamp now (lock-stamp.ts): `withLock`'s (node) or `withClusterLock`'s (cluster). */
+  lockStamp(scope: "node" | "cluster", name: string): Promise<LockStamp | undefined>;
   /** Frees our cluster locks held by dead processes of this host (see breakDeadClusterLocks); their names. */
   breakDeadClusterLocks(): Promise<string[]>;
   /**
@@ -117,6 +122,10 @@ export function openState(config: Pick<Config, "stateDir" | "pveRoot">, opts: St
         warn,
         ...(opts.clusterLockStaleMs === undefined ? {} : { staleMs: opts.clusterLockStaleMs }),
       }),
+    lockStamp: (scope, name) =>
+      scope === "node"
+        ? localLockStamp(localLockDir(config.stateDir), name)
+        : clusterLockStamp(config.pveRoot, name),
     withVmLock: (vmid, fn, lockOpts) => withLock(vmLockName(vmid), fn, lockOpts),
     async recordPending(kind, payload) {
       try {

@@ -7,12 +7,14 @@ import {
   Backoff,
   checkLockName,
   DEFAULT_LOCK_TIMEOUT_MS,
+  isStampedLock,
   type LockLease,
   type LockOptions,
   LockTimeoutError,
-  STEADY_LEASE,
+  steadyLease,
   type WithLock,
 } from "./lock-common.ts";
+import { type LockStamp, readStamp, stampReleased, stampTaken } from "./lock-stamp.ts";
 import { makeDirs, makeDirsSync } from "./make-dirs.ts";
 
 // An exclusive lock between processes on this node, in stateDir/locks.
@@ -48,7 +50,7 @@ export function localLocks(dir: string, options: LocalLockOptions = {}): WithLoc
     opts: LockOptions = {},
   ): Promise<T> => {
     checkLockName(name);
-    const path = join(dir, `${name}.lock`);
+    const path = localLockPath(dir, name);
     await makeDirs(dir, { mode: 0o700 });
     const timeoutMs = opts.timeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS;
     const deadline = Date.now() + timeoutMs;
@@ -60,9 +62,18 @@ export function localLocks(dir: string, options: LocalLockOptions = {}): WithLoc
       if (Date.now() >= deadline) throw new LockTimeoutError(`${name} (${path})`, busy.holder, timeoutMs);
       await backoff.wait(deadline);
     }
+    let stamp: { previous: LockStamp | undefined; gen: number } | undefined;
     try {
-      return await fn(STEADY_LEASE);
+      if (isStampedLock("node", name)) stamp = await stampTaken(path);
+    } catch (err) {
+      release(path, me, warn);
+      throw err;
+    }
+    try {
+      return await fn(steadyLease(stamp?.previous));
     } finally {
+      // Released before the lock goes: a crash in between leaves "released", which our work was.
+      if (stamp && holds(path, me)) await stampReleased(path, stamp.gen).catch(() => {});
       release(path, me, warn);
     }
   };
@@ -76,7 +87,10 @@ export function withLocalLockSync<T>(
   opts: LockOptions & LocalLockOptions = {},
 ): T {
   checkLockName(name);
-  const path = join(dir, `${name}.lock`);
+  // The hookscript's locks (journal items) keep no stamp; a stamped lock is taken by localLocks only.
+  if (isStampedLock("node", name))
+    throw new Error(`withLocalLockSync: ${name} keeps a "released since" stamp`);
+  const path = localLockPath(dir, name);
   makeDirsSync(dir, { mode: 0o700 });
   const timeoutMs = opts.timeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS;
   const deadline = Date.now() + timeoutMs;
@@ -106,6 +120,14 @@ function tryTake(path: string, me: Holder): Seen | undefined {
     if (isStale(seen) && breakStale(path, seen)) continue;
     return seen;
   }
+}
+
+const localLockPath = (dir: string, name: string) => join(dir, `${name}.lock`);
+
+/** The "released since" stamp of the local lock `name` now (lock-stamp.ts). */
+export function localLockStamp(dir: string, name: string): Promise<LockStamp | undefined> {
+  checkLockName(name);
+  return readStamp(localLockPath(dir, name));
 }
 
 interface Seen {
@@ -173,6 +195,15 @@ function breakStale(path: string, judged: Seen): boolean {
     return true;
   } finally {
     unlinkQuietly(guardPath);
+  }
+}
+
+/** Whether `holder` still holds the lock at `path`. */
+function holds(path: string, holder: Holder): boolean {
+  try {
+    return look(path)?.holder?.token === holder.token;
+  } catch {
+    return false;
   }
 }
 

@@ -1,5 +1,6 @@
 import { InputError, PeerError } from "../errors.ts";
 import { describeHolder, type Holder } from "./holder.ts";
+import type { LockStamp } from "./lock-stamp.ts";
 
 // What the local (stateDir) and cluster (pmxcfs) locks share: the calling
 // convention, name rules, the wait between attempts and the timeout error.
@@ -16,6 +17,11 @@ export interface LockOptions {
  */
 export interface LockLease {
   readonly signal: AbortSignal;
+  /**
+   * How the previous holder left the lock (its "released since" stamp,
+   * lock-stamp.ts), read right after we took it; undefined when unknown.
+   */
+  readonly previous?: LockStamp | undefined;
 }
 
 /** Runs fn while holding the lock `name`; the lock is released however fn ends. */
@@ -37,6 +43,17 @@ export const STEADY_LEASE: LockLease = {
     return steadySignal;
   },
 };
+
+/** A steady lease that also says how the previous holder left the lock (lock-stamp.ts). */
+export function steadyLease(previous: LockStamp | undefined): LockLease {
+  if (previous === undefined) return STEADY_LEASE;
+  return {
+    get signal() {
+      return STEADY_LEASE.signal;
+    },
+    previous,
+  };
+}
 
 /** The lock was lost while held: its renewal failed, or someone else holds it now. */
 export class LockLostError extends PeerError {
@@ -78,6 +95,24 @@ export function checkLockName(name: string): void {
 export function vmLockName(vmid: number): string {
   if (!Number.isInteger(vmid) || vmid <= 0) throw new InputError(`vmid ${vmid}: not a positive integer`);
   return `vm-${vmid}`;
+}
+
+/** The local lock one node's convergence runs under (a hook's worker and the timer never interleave). */
+export function nodeLockName(node: string): string {
+  return `node-${node}`;
+}
+
+/** The cluster lock every DNS write of the orchestrator holds. */
+export const DNS_LOCK = "dns";
+
+/**
+ * The locks whose takers act on a view of the cluster a run may have read
+ * before taking them: they keep a "released since" stamp (lock-stamp.ts), so
+ * the run knows whether it must read again. Decided by name, here, so that
+ * no taker of these locks can forget to stamp.
+ */
+export function isStampedLock(scope: "node" | "cluster", name: string): boolean {
+  return scope === "node" ? name.startsWith("node-") : name === DNS_LOCK;
 }
 
 /**

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { RunSnapshot } from "../../lib/cluster/run-snapshot.ts";
+import { RunSnapshot, type TakenLock } from "../../lib/cluster/run-snapshot.ts";
 import { type SimCluster, startSimCluster } from "../../lib/sim/cluster.ts";
+import type { LockStamp } from "../../lib/state/lock-stamp.ts";
 import { simClient } from "./helpers.ts";
 
 // One look at the cluster per run (lib/cluster/run-snapshot.ts): the steps of
@@ -18,6 +19,13 @@ beforeAll(async () => {
   });
 });
 afterAll(() => sim?.stop());
+
+/** The "dns" lock as a step took it at `at`, finding `previous` (LockLease.previous). */
+const taken = (at: number, previous: LockStamp | undefined): TakenLock => ({
+  key: "cluster:dns",
+  at,
+  previous,
+});
 
 /** Requests the sim answered since `from` that read the whole cluster (/cluster/resources). */
 const resourceReads = (from: number) =>
@@ -47,15 +55,63 @@ describe("a run's snapshot", () => {
     sim.moveVm(102, "pve3");
     clock = 2000; // the step took its lock now: a writer may have acted in between
     const from = sim.requests.length;
-    const locked = await run.get({ startedAfter: 2000 });
+    const locked = await run.get({ lock: taken(2000, undefined) });
     expect(resourceReads(from)).toBe(1);
     expect(locked.vms.find((v) => v.vmid === 102)?.node).toBe("pve3");
     expect(first.vms.find((v) => v.vmid === 102)?.node).toBe("pve2");
     // A lock taken before this read began is satisfied by it.
-    expect(await run.get({ startedAfter: 1500 })).toBe(locked);
+    expect(await run.get({ lock: taken(1500, undefined) })).toBe(locked);
     expect(await run.get()).toBe(locked);
     expect(run.reads).toBe(2);
     sim.moveVm(102, "pve2");
+  });
+
+  it("serves a step whose lock nobody held since the stamps read before it: one read for the run", async () => {
+    let clock = 1000;
+    const stamps = new Map<string, LockStamp | undefined>([["cluster:dns", { gen: 7, released: true }]]);
+    const run = new RunSnapshot(simClient([sim.url]), {
+      now: () => clock,
+      marks: async () => new Map(stamps),
+    });
+    const first = await run.get();
+    clock = 2000;
+    // The step took the lock after the read began, and found it as the read's stamps left it.
+    expect(await run.get({ lock: taken(2000, { gen: 7, released: true }) })).toBe(first);
+    expect(run.reads).toBe(1);
+  });
+
+  it("is read again for a step whose lock someone took and released since the stamps were read", async () => {
+    let clock = 1000;
+    const stamps = new Map<string, LockStamp | undefined>([["cluster:dns", { gen: 7, released: true }]]);
+    const run = new RunSnapshot(simClient([sim.url]), {
+      now: () => clock,
+      marks: async () => new Map(stamps),
+    });
+    const first = await run.get();
+    // A hook's worker on another node switched VM 102 under the lock meanwhile (generation 8).
+    sim.moveVm(102, "pve3");
+    clock = 2000;
+    const locked = await run.get({ lock: taken(2000, { gen: 8, released: true }) });
+    expect(locked).not.toBe(first);
+    expect(locked.vms.find((v) => v.vmid === 102)?.node).toBe("pve3");
+    sim.moveVm(102, "pve2");
+  });
+
+  it.each([
+    ["the lock was held when the stamps were read", { gen: 7, released: false }, { gen: 7, released: false }],
+    ["its holder died holding it", { gen: 7, released: true }, { gen: 8, released: false }],
+    ["the stamp was unknown before the read", undefined, { gen: 7, released: true }],
+    ["the stamp is unknown on taking the lock", { gen: 7, released: true }, undefined],
+  ])("is read again when %s", async (_why, before, found) => {
+    let clock = 1000;
+    const run = new RunSnapshot(simClient([sim.url]), {
+      now: () => clock,
+      marks: async () => new Map([["cluster:dns", before]]),
+    });
+    const first = await run.get();
+    clock = 2000;
+    expect(await run.get({ lock: taken(2000, found) })).not.toBe(first);
+    expect(run.reads).toBe(2);
   });
 
   it("is not kept when its read failed: the next step asks the API again", async () => {
@@ -92,7 +148,7 @@ describe("a run's snapshot", () => {
     expect(await run.descriptions([101])).toEqual(new Map([[101, "dns: [a.example.org]"]]));
     expect(notesReads(from)).toBe(1);
     clock = 2000;
-    await run.descriptions([101], { startedAfter: 2000 });
+    await run.descriptions([101], { lock: taken(2000, undefined) });
     expect(notesReads(from)).toBe(2);
   });
 

@@ -1,5 +1,6 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import type { NameWrite } from "../../lib/dns/changes.ts";
+import { syncDns } from "../../lib/orchestrate/dns-sync.ts";
 import { reconcile } from "../../lib/orchestrate/reconcile.ts";
 import type { Runtime } from "../../lib/orchestrate/runtime.ts";
 import { dig } from "../support/named.ts";
@@ -48,7 +49,9 @@ describe.skipIf(missing({ bins: ["named", "dig", "tsig-keygen"] }))(
           );
         },
       });
-      for (const node of ["pve1", "pve2"]) expect((await reconcile(h.runtime(node))).errors).toEqual([]);
+      // pve3 too: its first run ever finds no lock stamps (unknown), so its steps read the cluster again.
+      for (const node of ["pve1", "pve2", "pve3"])
+        expect((await reconcile(h.runtime(node))).errors).toEqual([]);
     }, 60_000);
     afterAll(async () => h?.stop());
 
@@ -80,6 +83,55 @@ describe.skipIf(missing({ bins: ["named", "dig", "tsig-keygen"] }))(
       expect(eight.writeRounds).toBe(1);
       // The same cluster reads whatever the count: nothing per guest.
       expect(eight.requests).toBe(two.requests);
+    }, 60_000);
+
+    it("a steady run reads the cluster once: 2 API requests for its own look, the convergence and the DNS step", async () => {
+      // The run before settled everything; this one finds nothing to do.
+      expect((await reconcile(h.runtime("pve3"))).errors).toEqual([]);
+      const rt = h.runtime("pve3");
+      const before = rt.proxmox.stats.requests;
+      const from = h.sim.requests.length;
+      const listings = vi.spyOn(rt.state.lastApplied, "list");
+      const r = await reconcile(rt);
+      expect(r.errors).toEqual([]);
+      expect(r.switched).toEqual([]);
+      // The last-applied records too: listed once (it was three times, two files per guest each).
+      expect(listings).toHaveBeenCalledTimes(1);
+      // GET /cluster/status and GET /cluster/resources, once.
+      expect(rt.proxmox.stats.requests - before).toBe(2);
+      expect(h.sim.requests.slice(from).map((q) => q.path)).toEqual([
+        "/api2/json/cluster/status",
+        "/api2/json/cluster/resources",
+      ]);
+    }, 60_000);
+
+    it("a steady run whose DNS lock a hook's worker held after its read reads again, and leaves the worker's names alone", async () => {
+      const rt = h.runtime("pve3");
+      const state = rt.state;
+      let worked = false;
+      Object.defineProperty(rt, "state", {
+        value: {
+          ...state,
+          withClusterLock: async (name: string, fn: never, opts?: never) => {
+            if (name === "dns" && !worked) {
+              worked = true;
+              // After pve3's run read the cluster: VM 201 went live to pve1, whose worker moved its names there.
+              h.sim.moveVm(201, "pve1");
+              expect((await syncDns(h.runtime("pve1"), [201])).problems).toEqual([]);
+            }
+            return state.withClusterLock(name, fn, opts);
+          },
+        },
+      });
+      const before = rt.proxmox.stats.requests;
+      const r = await reconcile(rt);
+      expect(worked).toBe(true);
+      expect(r.errors).toEqual([]);
+      // The run's own read served its convergence; the DNS step read the cluster again.
+      expect(rt.proxmox.stats.requests - before).toBe(4);
+      // Not written back to pve3 from the run's older view.
+      expect(r.dns?.outcomes.find((o) => o.name === "g201.example.org")?.status).toBe("unchanged");
+      expect(await dig(h.primary.port, "g201.example.org", "A")).toEqual(["203.0.113.10"]);
     }, 60_000);
   },
 );
