@@ -371,4 +371,13 @@ describe.skipIf(missing({ bins: ["named", "tsig-keygen", "dig"] }))("dns CLI com
     expect(r.code).toBe(ExitCode.invalid);
     expect(await dig(primary.port, "legacy.example.org", "A")).toEqual(["192.0.2.7"]);
   });
+
+  it("dns delete --dry-run on the command line says what it would delete and leaves the name", async () => {
+    const cfg = await configWith([primary.port], "delete-dry.yaml");
+    await dnsSet(await loadConfig(cfg), { fqdn: "kept.example.org", addresses: ["192.0.2.51"] });
+    const r = await cli(["--config", cfg, "dns", "delete", "kept.example.org", "--dry-run"]);
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toBe(`kept.example.org: would be deleted at 127.0.0.1:${primary.port}; nothing sent\n`);
+    expect(await dig(primary.port, "kept.example.org", "A")).toEqual(["192.0.2.51"]);
+  });
 });
