@@ -7,6 +7,7 @@ import { run } from "../lib/process/run.ts";
 import { type Harness, startHarness, workerPids } from "./e2e/harness.ts";
 import { dig } from "./support/named.ts";
 import { missingNode18, NODE18 } from "./support/node18.ts";
+import { until as untilHolds } from "./support/until.ts";
 
 // Proxmox VE 8 (Debian 12) ships Node.js 18: the BUILT bundles' smoke tests
 // under the oldest Node they promise (package.json engines), by absolute path,
@@ -125,17 +126,9 @@ describe.skipIf(missingNode18(["named", "dig", "tsig-keygen"]))("the bundles und
   }
 });
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Polls `check` for up to 20 s; the failure names `what` and shows `context()` (the workers' logs). */
-async function until(what: string, check: () => Promise<boolean>, context = () => ""): Promise<void> {
-  const deadline = Date.now() + 20_000;
-  while (Date.now() < deadline) {
-    if (await check()) return;
-    await sleep(150);
-  }
-  throw new Error(`timed out after 20 s waiting for ${what}\n${context()}`);
-}
+/** Polls every 150 ms for up to 20 s; the failure names `what` and shows `context()` (the workers' logs). */
+const until = (what: string, check: () => Promise<boolean>, context?: () => string) =>
+  untilHolds(what, check, { pollMs: 150, ...(context ? { context } : {}) });
 
 function workerLogs(h: Harness): string {
   return readdirSync(join(h.dir, "state"))

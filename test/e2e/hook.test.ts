@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { STRICT_CHECK_MS } from "../../lib/orchestrate/hook.ts";
 import { dig, freePort } from "../support/named.ts";
 import { missing } from "../support/requirements.ts";
+import { sleep, until as untilHolds } from "../support/until.ts";
 import { type Harness, startHarness, workerPids } from "./harness.ts";
 
 // The BUILT hookscript bundle run the way Proxmox runs it: `<script> <vmid>
@@ -330,17 +331,8 @@ describe.skipIf(missing({ bins: ["named", "dig", "tsig-keygen"] }))(
   },
 );
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Polls `check` until it holds or the deadline passes (then fails naming `what`). */
-async function until(what: string, check: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await check()) return;
-    await sleep(150);
-  }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-}
+/** Polls as the worker's own steps are paced: every 150 ms. */
+const until = (what: string, check: () => Promise<boolean>) => untilHolds(what, check, { pollMs: 150 });
 
 /** Spawns without a shell and collects output; the sim answers from this process, so never block it. */
 function runProcess(file: string, args: string[], env: Record<string, string>): Promise<HookRun> {
