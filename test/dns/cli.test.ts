@@ -11,6 +11,7 @@ import { run } from "../../lib/process/run.ts";
 import {
   type DnsDaemon,
   dig,
+  digAnswer,
   freePort,
   generateTsigKey,
   startNamedPrimary,
@@ -110,18 +111,7 @@ describe.skipIf(missing({ bins: ["named", "tsig-keygen", "dig"] }))("dns CLI com
       outcome: { name: "web.example.org", status: "updated" },
     });
     expect(await dig(primary.port, "web.example.org", "AAAA")).toEqual(["2001:db8::10"]);
-    const { stdout } = await run([
-      "dig",
-      "+norec",
-      "+noall",
-      "+answer",
-      "-p",
-      String(primary.port),
-      "@127.0.0.1",
-      "web.example.org",
-      "A",
-    ]);
-    expect(stdout).toMatch(/\s120\s+IN\s+A\s+192\.0\.2\.10/);
+    expect(await digAnswer(primary.port, "web.example.org", "A")).toMatch(/\s120\s+IN\s+A\s+192\.0\.2\.10/);
   });
 
   it("dns set --json: result as JSON, never the secret; --ttl and --expect honoured", async () => {
@@ -162,18 +152,7 @@ describe.skipIf(missing({ bins: ["named", "tsig-keygen", "dig"] }))("dns CLI com
     ]);
     expect(moved).toMatchObject({ code: 0, err: "" });
     expect(moved.out).toMatch(/api\.example\.org: set to 192\.0\.2\.21, accepted by 127\.0\.0\.1:\d+/);
-    const { stdout } = await run([
-      "dig",
-      "+norec",
-      "+noall",
-      "+answer",
-      "-p",
-      String(primary.port),
-      "@127.0.0.1",
-      "api.example.org",
-      "A",
-    ]);
-    expect(stdout).toMatch(/\s30\s+IN\s+A\s+192\.0\.2\.21/);
+    expect(await digAnswer(primary.port, "api.example.org", "A")).toMatch(/\s30\s+IN\s+A\s+192\.0\.2\.21/);
   });
 
   it("a stale --expect changes nothing and exits 1 naming what the name holds", async () => {
