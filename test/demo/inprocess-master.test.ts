@@ -2,7 +2,11 @@ import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { TsigAlgorithm } from "../../lib/config/types.ts";
-import { type InProcessMaster, startInProcessMaster } from "../../lib/demo/inprocess-master.ts";
+import {
+  type InProcessMaster,
+  type InProcessMasterSpec,
+  startInProcessMaster,
+} from "../../lib/demo/inprocess-master.ts";
 import { runDemo } from "../../lib/demo/scenario.ts";
 import { answerQuery, createZone, type Zone } from "../../lib/demo/zone.ts";
 import { applyUpdate } from "../../lib/demo/zone-update.ts";
@@ -55,6 +59,21 @@ function values(zone: Zone, name: string, type: "A" | "AAAA" | "TXT"): string[] 
     .filter((v): v is string => v !== undefined)
     .sort();
 }
+
+/** The zone's in-process master on loopback, signing with `key`. */
+const masterWith = (key: TsigKeyFixture, zone: Pick<InProcessMasterSpec, "nameserver" | "records"> = {}) =>
+  startInProcessMaster({
+    zone: ZONE,
+    keyName: key.name,
+    algorithm: key.algorithm,
+    secret: key.secret,
+    ...zone,
+  });
+/** A name made by hand before we came: not ours. */
+const LEGACY = {
+  nameserver: "ns1",
+  records: [{ name: "legacy.example.org", type: "A" as const, value: "192.0.2.7" }],
+};
 
 describe("in-process master core (pure)", () => {
   const base = createZone({
@@ -189,14 +208,7 @@ describe("in-process master on loopback, driven by the real DnsClient", () => {
     });
 
   beforeAll(async () => {
-    server = await startInProcessMaster({
-      zone: ZONE,
-      keyName: key.name,
-      algorithm: key.algorithm,
-      secret: key.secret,
-      nameserver: "ns1",
-      records: [{ name: "legacy.example.org", type: "A", value: "192.0.2.7" }],
-    });
+    server = await masterWith(key, LEGACY);
   });
   afterAll(async () => {
     await server?.stop();
@@ -357,14 +369,7 @@ describe.skipIf(missing({ bins: ["dig"] }))(
       createDnsClient({ dns: dnsConfig([master(server.port)], key), tsigSecret: secretOf(key) });
 
     beforeAll(async () => {
-      server = await startInProcessMaster({
-        zone: ZONE,
-        keyName: key.name,
-        algorithm: key.algorithm,
-        secret: key.secret,
-        nameserver: "ns1",
-        records: [{ name: "legacy.example.org", type: "A", value: "192.0.2.7" }],
-      });
+      server = await masterWith(key, LEGACY);
     });
     afterAll(async () => {
       await server?.stop();
@@ -382,12 +387,7 @@ describe.skipIf(missing({ bins: ["nsupdate", "dig"] }))(
     const y = `${key.algorithm}:${key.name}:${key.secret}`;
 
     beforeAll(async () => {
-      server = await startInProcessMaster({
-        zone: ZONE,
-        keyName: key.name,
-        algorithm: key.algorithm,
-        secret: key.secret,
-      });
+      server = await masterWith(key);
     });
     afterAll(async () => {
       await server?.stop();
