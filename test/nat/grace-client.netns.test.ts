@@ -4,9 +4,9 @@ import { createNatBackend, type NatBackend } from "../../lib/nat/backend.ts";
 import { ROUTING_BASE } from "../../lib/nat/policy.ts";
 import { renderPlan } from "../../lib/plan/types.ts";
 import { netnsExec } from "../../lib/process/run.ts";
-import { probe, type World } from "../support/netns.ts";
+import type { World } from "../support/netns.ts";
 import { missing } from "../support/requirements.ts";
-import { converge, nodeDesired, startNatWorld } from "./nat-world.ts";
+import { converge, fromClient, nodeDesired, startNatWorld } from "./nat-world.ts";
 
 // nat.graceMode policy-routing with real nft and real policy routing: vm1
 // moved from node a to node b. Node a grace-forwards to it over the mesh
@@ -36,8 +36,8 @@ describe.skipIf(missing({ root: true, bins: ["nft", "ip"] }))(
       return nodeDesired(world, node, forwards, { peers, arrivals });
     }
 
-    const client = (host: string, kind: "tcp" | "udp" = "tcp", port = kind === "tcp" ? 2222 : 51820) =>
-      probe(world, world.client.ns, { kind, host, port, payload: "hi", timeoutMs: 2000 });
+    const client = (host: string, kind: "tcp" | "udp" = "tcp") =>
+      fromClient(world, host, "hi", { kind, timeoutMs: 2000 });
 
     beforeAll(async () => {
       ({ world, natA, natB } = await startNatWorld(

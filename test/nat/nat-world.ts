@@ -3,7 +3,14 @@ import type { NodeDesired, NodeForward } from "../../lib/desired/types.ts";
 import { createNatBackend, type NatBackend } from "../../lib/nat/backend.ts";
 import { renderPlan } from "../../lib/plan/types.ts";
 import { netnsExec } from "../../lib/process/run.ts";
-import { createWorld, startServer, type World, type WorldOptions } from "../support/netns.ts";
+import {
+  createWorld,
+  type ProbeResult,
+  probe,
+  startServer,
+  type World,
+  type WorldOptions,
+} from "../support/netns.ts";
 
 // The set-up the nftables tests in network namespaces share: a world of
 // nodes a and b (test/support/netns.ts), an nft backend on each, and in
@@ -57,4 +64,22 @@ export async function converge(backend: NatBackend, desired: NodeDesired): Promi
   const plan = backend.plan(desired, await backend.read(), Date.now());
   await backend.apply(plan);
   return renderPlan(plan);
+}
+
+/** The client's probe of `host`: by default the ssh forward (tcp/2222), with `kind: "udp"` the wg one (udp/51820). */
+export function fromClient(
+  world: World,
+  host: string,
+  payload: string,
+  opts: { kind?: "tcp" | "udp"; port?: number; timeoutMs?: number } = {},
+): Promise<ProbeResult> {
+  const kind = opts.kind ?? "tcp";
+  const port = opts.port ?? (kind === "tcp" ? 2222 : 51820);
+  return probe(world, world.client.ns, {
+    kind,
+    host,
+    port,
+    payload,
+    ...(opts.timeoutMs ? { timeoutMs: opts.timeoutMs } : {}),
+  });
 }

@@ -4,7 +4,7 @@ import type { NatBackend } from "../../lib/nat/backend.ts";
 import { renderPlan } from "../../lib/plan/types.ts";
 import { probe, startServer, type World } from "../support/netns.ts";
 import { missing } from "../support/requirements.ts";
-import { converge, nodeDesired, startNatWorld } from "./nat-world.ts";
+import { converge, fromClient, nodeDesired, startNatWorld } from "./nat-world.ts";
 
 // Real nft in real network namespaces: a client, node a and node b on one
 // "internet" bridge, a private mesh between the nodes, VM vm1 behind node a.
@@ -39,26 +39,14 @@ describe.skipIf(missing({ root: true, bins: ["nft", "ip"] }))(
 
     it("forwards TCP and UDP on node a's public IP to the VM, which sees the client's address", async () => {
       const a = world.nodes.a!;
-      expect(
-        await probe(world, world.client.ns, { kind: "tcp", host: a.publicIp, port: 2222, payload: "x" }),
-      ).toMatchObject({ ok: false });
+      expect(await fromClient(world, a.publicIp, "x")).toMatchObject({ ok: false });
       const changes = await converge(natA, nodeDesired(world, "a", [ssh, wg]));
       expect(changes).toContain("+ tcp/2222 -> 10.10.1.101:22 (vm 101)");
       expect(changes).toContain("+ udp/51820 -> 10.10.1.101:5353 (vm 101)");
 
-      const tcp = await probe(world, world.client.ns, {
-        kind: "tcp",
-        host: a.publicIp,
-        port: 2222,
-        payload: "hello",
-      });
+      const tcp = await fromClient(world, a.publicIp, "hello");
       expect(tcp).toEqual({ ok: true, data: `vm1 hello ${world.client.ip}` });
-      const udp = await probe(world, world.client.ns, {
-        kind: "udp",
-        host: a.publicIp,
-        port: 51820,
-        payload: "ping",
-      });
+      const udp = await fromClient(world, a.publicIp, "ping", { kind: "udp" });
       expect(udp).toEqual({ ok: true, data: `vm1 ping ${world.client.ip}` });
     });
 
@@ -114,31 +102,16 @@ describe.skipIf(missing({ root: true, bins: ["nft", "ip"] }))(
       expect(changes).toContain("- udp/51820 -> 10.10.1.101:5353");
 
       // The new node forwards with the client's address kept.
-      const viaB = await probe(world, world.client.ns, {
-        kind: "tcp",
-        host: b.publicIp,
-        port: 2222,
-        payload: "b",
-      });
+      const viaB = await fromClient(world, b.publicIp, "b");
       expect(viaB).toEqual({ ok: true, data: `vm1 b ${world.client.ip}` });
       // The old node still answers, through the mesh, masqueraded so replies come back through it.
-      const viaA = await probe(world, world.client.ns, {
-        kind: "tcp",
-        host: a.publicIp,
-        port: 2222,
-        payload: "a",
-      });
+      const viaA = await fromClient(world, a.publicIp, "a");
       expect(viaA).toEqual({ ok: true, data: `vm1 a ${a.meshIp}` });
 
       // nft expires the element by itself (generous bound: the grace period is 4 s).
       let refused = false;
       for (let i = 0; i < 40 && !refused; i++) {
-        const r = await probe(world, world.client.ns, {
-          kind: "tcp",
-          host: a.publicIp,
-          port: 2222,
-          payload: "late",
-        });
+        const r = await fromClient(world, a.publicIp, "late");
         refused = !r.ok;
         if (!refused) await new Promise((res) => setTimeout(res, 500));
       }
@@ -157,16 +130,12 @@ describe.skipIf(missing({ root: true, bins: ["nft", "ip"] }))(
       const a = world.nodes.a!;
       const graceUntil = Date.now() + 600_000;
       await converge(natA, nodeDesired(world, "a", [{ ...ssh, graceUntil }]));
-      expect(
-        (await probe(world, world.client.ns, { kind: "tcp", host: a.publicIp, port: 2222, payload: "g" })).ok,
-      ).toBe(true);
+      expect((await fromClient(world, a.publicIp, "g")).ok).toBe(true);
       const later = graceUntil + 1;
       const plan = natA.plan(nodeDesired(world, "a", [{ ...ssh, graceUntil }]), await natA.read(), later);
       expect(renderPlan(plan)).toEqual(["- tcp/2222 -> 10.10.1.101:22 [grace, 0s left]"]);
       await natA.apply(plan);
-      expect(
-        (await probe(world, world.client.ns, { kind: "tcp", host: a.publicIp, port: 2222, payload: "g" })).ok,
-      ).toBe(false);
+      expect((await fromClient(world, a.publicIp, "g")).ok).toBe(false);
       expect(await world.sh(a.ns, ["nft", "list", "table", "inet", "admin"])).toContain("192.0.2.7");
     });
   },
