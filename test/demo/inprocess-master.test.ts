@@ -21,7 +21,7 @@ import { ExitCode, exitCodeOf } from "../../lib/errors.ts";
 import { run } from "../../lib/process/run.ts";
 import { safeWriteCases } from "../dns/cases.ts";
 import { dnsConfig, master, OWNER, secretOf, ZONE } from "../dns/fixtures.ts";
-import type { TsigKeyFixture } from "../support/named.ts";
+import { dig, type TsigKeyFixture } from "../support/named.ts";
 import { missing } from "../support/requirements.ts";
 
 // The demo's in-process master: its pure core (zone + RFC 2136 apply) is
@@ -425,17 +425,7 @@ describe.skipIf(missing({ bins: ["nsupdate", "dig"] }))(
       ]);
       expect(r.code).not.toBe(0);
       expect(r.stdout + r.stderr).toMatch(/YXDOMAIN/);
-      const d = await run([
-        "dig",
-        "+norec",
-        "+short",
-        "-p",
-        String(server.port),
-        "@127.0.0.1",
-        "ns.example.org",
-        "A",
-      ]);
-      expect(d.stdout.trim()).toBe("192.0.2.44");
+      expect(await dig(server.port, "ns.example.org", "A")).toEqual(["192.0.2.44"]);
     });
 
     it("nsupdate with a wrong secret is refused with a TSIG error", async () => {
@@ -445,17 +435,7 @@ describe.skipIf(missing({ bins: ["nsupdate", "dig"] }))(
       );
       expect(r.code).not.toBe(0);
       expect(r.stdout + r.stderr).toMatch(/NOTAUTH|BADSIG|tsig/i);
-      const d = await run([
-        "dig",
-        "+norec",
-        "+short",
-        "-p",
-        String(server.port),
-        "@127.0.0.1",
-        "wrong.example.org",
-        "A",
-      ]);
-      expect(d.stdout.trim()).toBe("");
+      expect(await dig(server.port, "wrong.example.org", "A")).toEqual([]);
     });
   },
 );
