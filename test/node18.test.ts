@@ -1,12 +1,14 @@
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MIN_NODE } from "../lib/node-version.ts";
 import { run } from "../lib/process/run.ts";
 import { type Harness, startHarness, workerPids } from "./e2e/harness.ts";
+import { type HookRun, runHookProcess } from "./support/hook-process.ts";
 import { dig } from "./support/named.ts";
 import { missingNode18, NODE18 } from "./support/node18.ts";
+import { until as untilHolds } from "./support/until.ts";
 
 // Proxmox VE 8 (Debian 12) ships Node.js 18: the BUILT bundles' smoke tests
 // under the oldest Node they promise (package.json engines), by absolute path,
@@ -98,44 +100,17 @@ describe.skipIf(missingNode18(["named", "dig", "tsig-keygen"]))("the bundles und
   });
 
   /** The hookscript as Proxmox runs it, config and node from the environment; its worker inherits Node 18. */
-  function hook(
-    node: string,
-    args: string[],
-  ): Promise<{ code: number | null; stdout: string; stderr: string }> {
-    const env: NodeJS.ProcessEnv = {
-      ...process.env,
+  function hook(node: string, args: string[]): Promise<HookRun> {
+    return runHookProcess(NODE18, [h.hookscript, ...args], {
       PVEMIGRATE_DNS_CONFIG: h.configFile,
       PVEMIGRATE_DNS_NODE: node,
-    };
-    delete env.PVE_MIGRATED_FROM;
-    return new Promise((resolve, reject) => {
-      const child = spawn(NODE18, [h.hookscript, ...args], { env, stdio: ["ignore", "pipe", "pipe"] });
-      let stdout = "";
-      let stderr = "";
-      child.stdout.on("data", (d: Buffer) => {
-        stdout += d.toString();
-      });
-      child.stderr.on("data", (d: Buffer) => {
-        stderr += d.toString();
-      });
-      child.on("error", reject);
-      // "close": Proxmox reads the hook's output until EOF.
-      child.on("close", (code) => resolve({ code, stdout, stderr }));
     });
   }
 });
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Polls `check` for up to 20 s; the failure names `what` and shows `context()` (the workers' logs). */
-async function until(what: string, check: () => Promise<boolean>, context = () => ""): Promise<void> {
-  const deadline = Date.now() + 20_000;
-  while (Date.now() < deadline) {
-    if (await check()) return;
-    await sleep(150);
-  }
-  throw new Error(`timed out after 20 s waiting for ${what}\n${context()}`);
-}
+/** Polls every 150 ms for up to 20 s; the failure names `what` and shows `context()` (the workers' logs). */
+const until = (what: string, check: () => Promise<boolean>, context?: () => string) =>
+  untilHolds(what, check, { pollMs: 150, ...(context ? { context } : {}) });
 
 function workerLogs(h: Harness): string {
   return readdirSync(join(h.dir, "state"))

@@ -1,9 +1,14 @@
+import type { Command } from "commander";
+import type { LoadedConfig } from "../../lib/config/load.ts";
 import { DnsAllMastersFailed } from "../../lib/dns/errors.ts";
 import { ExitCode, exitCodeOf, messageOf } from "../../lib/errors.ts";
-import { printEnvelope } from "./common.ts";
+import { type GlobalOptions, printEnvelope } from "./common.ts";
 
 // How a `dns` subcommand prints: its result as text or in the JSON envelope,
-// its error likewise, and the exit code.
+// its error likewise, and the exit code; and the wiring the subcommands on
+// one name (show, adopt, delete) share.
+
+export const CONFIG_OPTION = "config file (default: $PVEMIGRATE_DNS_CONFIG or /etc/pve/pvemigrate-dns.yaml)";
 
 export interface Output {
   out: (text: string) => void;
@@ -55,4 +60,40 @@ export async function runCommand<R extends { ok: boolean; exitCode: ExitCode; wa
     }
     process.exitCode = code;
   }
+}
+
+/** A `dns` subcommand on one name: its argument, --dry-run when it has one, --config and --json. */
+interface NameCommand<R> {
+  name: string;
+  description: string;
+  argument: [name: string, description: string];
+  /** The --dry-run help text; without it the command has no --dry-run. */
+  dryRun?: string;
+  run: (loaded: LoadedConfig, fqdn: string, opts: { dryRun: boolean }) => Promise<R>;
+  format: (r: R) => string;
+}
+
+export function nameCommand<R extends { ok: boolean; exitCode: ExitCode; warning?: string }>(
+  dns: Command,
+  io: Output,
+  load: (path?: string) => Promise<LoadedConfig>,
+  spec: NameCommand<R>,
+): void {
+  const cmd = dns
+    .command(spec.name)
+    .description(spec.description)
+    .argument(...spec.argument);
+  if (spec.dryRun !== undefined) cmd.option("--dry-run", spec.dryRun);
+  cmd
+    .option("--config <file>", CONFIG_OPTION)
+    .option("--json", "machine-readable output")
+    .action(async (fqdn: string, _opts, command: Command) => {
+      const opts = command.optsWithGlobals<GlobalOptions & { dryRun?: boolean }>();
+      await runCommand(
+        opts.json,
+        io,
+        async () => spec.run(await load(opts.config), fqdn, { dryRun: opts.dryRun === true }),
+        spec.format,
+      );
+    });
 }

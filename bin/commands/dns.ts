@@ -17,7 +17,7 @@ import {
   type MasterView,
   serverViews,
 } from "./dns-format.ts";
-import { type Output, runCommand, stdio } from "./dns-run.ts";
+import { CONFIG_OPTION, nameCommand, type Output, runCommand, stdio } from "./dns-run.ts";
 import { type ClientFactory, clientFor, dnsSet, outcomeExit } from "./dns-set.ts";
 
 // `dns set|show|delete`. The command functions take the loaded config and
@@ -115,7 +115,6 @@ export function registerDnsCommands(
   const dns = program
     .command("dns")
     .description("read and write DNS names at the master candidates (RFC 2136 + TSIG)");
-  const configOption = "config file (default: $PVEMIGRATE_DNS_CONFIG or /etc/pve/pvemigrate-dns.yaml)";
 
   dns
     .command("set")
@@ -127,7 +126,7 @@ export function registerDnsCommands(
     .option("--ttl <seconds>", "TTL (default: dns.ttl)")
     .option("--expect <old>", 'the address(es) it holds now (repeatable); "none" = must not exist', collect)
     .option("--dry-run", "read the name and say what would happen; send nothing")
-    .option("--config <file>", configOption)
+    .option("--config <file>", CONFIG_OPTION)
     .option("--json", "machine-readable output")
     .action(async (fqdn: string, addresses: string[], _opts, cmd: Command) => {
       const opts = cmd.optsWithGlobals<
@@ -152,63 +151,31 @@ export function registerDnsCommands(
       );
     });
 
-  dns
-    .command("show")
-    .description("the name's A/AAAA/TXT and the zone serial at every master candidate, side by side")
-    .argument("<fqdn>", "name inside dns.zone")
-    .option("--config <file>", configOption)
-    .option("--json", "machine-readable output")
-    .action(async (fqdn: string, _opts, cmd: Command) => {
-      const opts = cmd.optsWithGlobals<GlobalOptions>();
-      // show prints its table even when some masters failed: the failures are rows.
-      await runCommand(
-        opts.json,
-        { out: io.out, err: io.out },
-        async () => dnsShow(await load(opts.config), fqdn, factory),
-        formatShow,
-      );
-    });
+  // show prints its table even when some masters failed: the failures are rows.
+  nameCommand(dns, { out: io.out, err: io.out }, load, {
+    name: "show",
+    description: "the name's A/AAAA/TXT and the zone serial at every master candidate, side by side",
+    argument: ["<fqdn>", "name inside dns.zone"],
+    run: (loaded, fqdn) => dnsShow(loaded, fqdn, factory),
+    format: formatShow,
+  });
 
-  dns
-    .command("adopt")
-    .description(
+  nameCommand(dns, io, load, {
+    name: "adopt",
+    description:
       "show a name the config gives to a VM, then add our ownership TXT naming that VM (A/AAAA and the rest untouched)",
-    )
-    .argument("<name>", "name inside dns.zone a VM claims (config file, or Notes the policy allows)")
-    .option("--dry-run", "show the name and what would be added; send nothing")
-    .option("--config <file>", configOption)
-    .option("--json", "machine-readable output")
-    .action(async (fqdn: string, _opts, cmd: Command) => {
-      const opts = cmd.optsWithGlobals<GlobalOptions & { dryRun?: boolean }>();
-      await runCommand(
-        opts.json,
-        io,
-        async () =>
-          dnsAdopt(
-            await load(opts.config),
-            fqdn,
-            (l, n) => dnsShow(l, n, factory),
-            { dryRun: opts.dryRun === true },
-            factory,
-          ),
-        formatAdopt,
-      );
-    });
+    argument: ["<name>", "name inside dns.zone a VM claims (config file, or Notes the policy allows)"],
+    dryRun: "show the name and what would be added; send nothing",
+    run: (loaded, fqdn, opts) => dnsAdopt(loaded, fqdn, (l, n) => dnsShow(l, n, factory), opts, factory),
+    format: formatAdopt,
+  });
 
-  dns
-    .command("delete")
-    .description("remove every record of FQDN, only if it carries our ownership TXT")
-    .argument("<fqdn>", "name inside dns.zone")
-    .option("--dry-run", "read the name and say what would happen; send nothing")
-    .option("--config <file>", configOption)
-    .option("--json", "machine-readable output")
-    .action(async (fqdn: string, _opts, cmd: Command) => {
-      const opts = cmd.optsWithGlobals<GlobalOptions & { dryRun?: boolean }>();
-      await runCommand(
-        opts.json,
-        io,
-        async () => dnsDelete(await load(opts.config), fqdn, factory, { dryRun: opts.dryRun === true }),
-        formatDelete,
-      );
-    });
+  nameCommand(dns, io, load, {
+    name: "delete",
+    description: "remove every record of FQDN, only if it carries our ownership TXT",
+    argument: ["<fqdn>", "name inside dns.zone"],
+    dryRun: "read the name and say what would happen; send nothing",
+    run: (loaded, fqdn, opts) => dnsDelete(loaded, fqdn, factory, opts),
+    format: formatDelete,
+  });
 }

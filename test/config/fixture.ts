@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { stringify } from "yaml";
 import { ConfigError, loadConfig } from "../../lib/config/load.ts";
 import { formatProblem } from "../../lib/config/normalize.ts";
+import type { Config } from "../../lib/config/types.ts";
 
 // A valid base config in a temp dir (with its secret files, mode 600), which
 // each test breaks in one way. The secret values are distinctive strings so a
@@ -69,6 +70,23 @@ export function makeFixture(): Fixture {
     cleanup: () => rmSync(dir, { recursive: true, force: true }),
   };
 }
+
+/** The config of baseDoc() changed by `mutate`, loaded as the CLI loads it. */
+export async function configOf(fx: Fixture, mutate: (doc: Doc) => void): Promise<Config> {
+  const doc = baseDoc();
+  mutate(doc);
+  return (await loadConfig(fx.write(doc))).config;
+}
+
+/** A Notes policy of the kind an admin grants tenants: their own suffix and port range, a few of each. */
+export const NOTES_POLICY = {
+  enabled: true,
+  dnsSuffixes: ["tenants.example.org"],
+  ports: ["tcp/20000-20999", "udp/20000-20999"],
+  maxNames: 6,
+  maxForwards: 4,
+  ip: "agent",
+};
 
 /** Loads baseDoc() changed by `mutate`; its problems as "path: message" lines (none when valid). */
 export async function problemsOf(fx: Fixture, mutate: (doc: Doc) => void): Promise<string[]> {

@@ -1,8 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { loadConfig } from "../../lib/config/load.ts";
 import { mergeNotes, NOTES_MAX_BYTES, NOTES_MAX_PROBLEMS } from "../../lib/config/notes.ts";
 import type { Config } from "../../lib/config/types.ts";
-import { baseDoc, type Doc, type Fixture, makeFixture } from "./fixture.ts";
+import { configOf, type Doc, type Fixture, makeFixture, NOTES_POLICY as POLICY } from "./fixture.ts";
 
 // The notes policy's names, ports and limits, as a tenant (VM.Config.Options)
 // tries to reach beyond them: a block outside them is refused whole, and the
@@ -10,19 +9,7 @@ import { baseDoc, type Doc, type Fixture, makeFixture } from "./fixture.ts";
 
 let fx: Fixture;
 let on: Config;
-const POLICY = {
-  enabled: true,
-  dnsSuffixes: ["tenants.example.org"],
-  ports: ["tcp/20000-20999", "udp/20000-20999"],
-  maxNames: 6,
-  maxForwards: 4,
-  ip: "agent",
-};
-const load = async (mutate: (d: Doc) => void) => {
-  const doc = baseDoc();
-  mutate(doc);
-  return (await loadConfig(fx.write(doc))).config;
-};
+const load = (mutate: (d: Doc) => void) => configOf(fx, mutate);
 beforeAll(async () => {
   fx = makeFixture();
   on = await load((d) => (d.notes = POLICY));

@@ -1,8 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { loadConfig } from "../../lib/config/load.ts";
 import { extractNotesBlock, mergeNotes } from "../../lib/config/notes.ts";
 import type { Config } from "../../lib/config/types.ts";
-import { baseDoc, type Doc, type Fixture, makeFixture } from "./fixture.ts";
+import { configOf, type Doc, type Fixture, makeFixture, NOTES_POLICY as POLICY } from "./fixture.ts";
 
 // A VM's Notes are written by its tenant (VM.Config.Options), not by root:
 // each test plays a tenant asking for something, first with Notes off (the
@@ -11,19 +10,7 @@ import { baseDoc, type Doc, type Fixture, makeFixture } from "./fixture.ts";
 let fx: Fixture;
 let off: Config;
 let on: Config;
-const POLICY = {
-  enabled: true,
-  dnsSuffixes: ["tenants.example.org"],
-  ports: ["tcp/20000-20999", "udp/20000-20999"],
-  maxNames: 6,
-  maxForwards: 4,
-  ip: "agent",
-};
-const load = async (mutate: (d: Doc) => void) => {
-  const doc = baseDoc();
-  mutate(doc);
-  return (await loadConfig(fx.write(doc))).config;
-};
+const load = (mutate: (d: Doc) => void) => configOf(fx, mutate);
 beforeAll(async () => {
   fx = makeFixture();
   off = await load(() => {});

@@ -2,7 +2,11 @@ import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { TsigAlgorithm } from "../../lib/config/types.ts";
-import { type InProcessMaster, startInProcessMaster } from "../../lib/demo/inprocess-master.ts";
+import {
+  type InProcessMaster,
+  type InProcessMasterSpec,
+  startInProcessMaster,
+} from "../../lib/demo/inprocess-master.ts";
 import { runDemo } from "../../lib/demo/scenario.ts";
 import { answerQuery, createZone, type Zone } from "../../lib/demo/zone.ts";
 import { applyUpdate } from "../../lib/demo/zone-update.ts";
@@ -17,7 +21,7 @@ import { ExitCode, exitCodeOf } from "../../lib/errors.ts";
 import { run } from "../../lib/process/run.ts";
 import { safeWriteCases } from "../dns/cases.ts";
 import { dnsConfig, master, OWNER, secretOf, ZONE } from "../dns/fixtures.ts";
-import type { TsigKeyFixture } from "../support/named.ts";
+import { dig, type TsigKeyFixture } from "../support/named.ts";
 import { missing } from "../support/requirements.ts";
 
 // The demo's in-process master: its pure core (zone + RFC 2136 apply) is
@@ -55,6 +59,21 @@ function values(zone: Zone, name: string, type: "A" | "AAAA" | "TXT"): string[] 
     .filter((v): v is string => v !== undefined)
     .sort();
 }
+
+/** The zone's in-process master on loopback, signing with `key`. */
+const masterWith = (key: TsigKeyFixture, zone: Pick<InProcessMasterSpec, "nameserver" | "records"> = {}) =>
+  startInProcessMaster({
+    zone: ZONE,
+    keyName: key.name,
+    algorithm: key.algorithm,
+    secret: key.secret,
+    ...zone,
+  });
+/** A name made by hand before we came: not ours. */
+const LEGACY = {
+  nameserver: "ns1",
+  records: [{ name: "legacy.example.org", type: "A" as const, value: "192.0.2.7" }],
+};
 
 describe("in-process master core (pure)", () => {
   const base = createZone({
@@ -189,14 +208,7 @@ describe("in-process master on loopback, driven by the real DnsClient", () => {
     });
 
   beforeAll(async () => {
-    server = await startInProcessMaster({
-      zone: ZONE,
-      keyName: key.name,
-      algorithm: key.algorithm,
-      secret: key.secret,
-      nameserver: "ns1",
-      records: [{ name: "legacy.example.org", type: "A", value: "192.0.2.7" }],
-    });
+    server = await masterWith(key, LEGACY);
   });
   afterAll(async () => {
     await server?.stop();
@@ -357,14 +369,7 @@ describe.skipIf(missing({ bins: ["dig"] }))(
       createDnsClient({ dns: dnsConfig([master(server.port)], key), tsigSecret: secretOf(key) });
 
     beforeAll(async () => {
-      server = await startInProcessMaster({
-        zone: ZONE,
-        keyName: key.name,
-        algorithm: key.algorithm,
-        secret: key.secret,
-        nameserver: "ns1",
-        records: [{ name: "legacy.example.org", type: "A", value: "192.0.2.7" }],
-      });
+      server = await masterWith(key, LEGACY);
     });
     afterAll(async () => {
       await server?.stop();
@@ -382,12 +387,7 @@ describe.skipIf(missing({ bins: ["nsupdate", "dig"] }))(
     const y = `${key.algorithm}:${key.name}:${key.secret}`;
 
     beforeAll(async () => {
-      server = await startInProcessMaster({
-        zone: ZONE,
-        keyName: key.name,
-        algorithm: key.algorithm,
-        secret: key.secret,
-      });
+      server = await masterWith(key);
     });
     afterAll(async () => {
       await server?.stop();
@@ -425,17 +425,7 @@ describe.skipIf(missing({ bins: ["nsupdate", "dig"] }))(
       ]);
       expect(r.code).not.toBe(0);
       expect(r.stdout + r.stderr).toMatch(/YXDOMAIN/);
-      const d = await run([
-        "dig",
-        "+norec",
-        "+short",
-        "-p",
-        String(server.port),
-        "@127.0.0.1",
-        "ns.example.org",
-        "A",
-      ]);
-      expect(d.stdout.trim()).toBe("192.0.2.44");
+      expect(await dig(server.port, "ns.example.org", "A")).toEqual(["192.0.2.44"]);
     });
 
     it("nsupdate with a wrong secret is refused with a TSIG error", async () => {
@@ -445,17 +435,7 @@ describe.skipIf(missing({ bins: ["nsupdate", "dig"] }))(
       );
       expect(r.code).not.toBe(0);
       expect(r.stdout + r.stderr).toMatch(/NOTAUTH|BADSIG|tsig/i);
-      const d = await run([
-        "dig",
-        "+norec",
-        "+short",
-        "-p",
-        String(server.port),
-        "@127.0.0.1",
-        "wrong.example.org",
-        "A",
-      ]);
-      expect(d.stdout.trim()).toBe("");
+      expect(await dig(server.port, "wrong.example.org", "A")).toEqual([]);
     });
   },
 );

@@ -1,8 +1,7 @@
-import { chmod, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { stringify } from "yaml";
 import { adoptSections, planAdopt } from "../../lib/dns/adopt.ts";
 import { ownershipTxt } from "../../lib/dns/ownership.ts";
 import type { NameRecords } from "../../lib/dns/types.ts";
@@ -15,6 +14,7 @@ import {
   startNamedPrimary,
   type TsigKeyFixture,
 } from "../support/named.ts";
+import { writeNamedConfig, writeNamedSecrets } from "../support/named-config.ts";
 import { missing } from "../support/requirements.ts";
 
 // `dns adopt NAME`: a name made by hand becomes ours by one added TXT naming
@@ -97,29 +97,15 @@ describe.skipIf(missing({ bins: ["named", "tsig-keygen", "dig"] }))("dns adopt a
         `taken IN TXT "${ownershipTxt(OWNER, 101)}"`,
       ],
     });
-    await writeFile(join(dir, "tsig"), `${key.secret}\n`);
-    await writeFile(join(dir, "token"), "token-value\n");
-    await chmod(join(dir, "tsig"), 0o600);
-    await chmod(join(dir, "token"), 0o600);
-    config = join(dir, "cluster.yaml");
-    await writeFile(
-      config,
-      stringify({
-        proxmox: { endpoints: ["https://127.0.0.1:8006"], tokenId: "root@pam!t", tokenSecretFile: "token" },
-        nodes: { pve1: { publicIPv4: "203.0.113.10", privateIP: "10.10.0.1", publicInterface: "eno1" } },
-        dns: {
-          zone: "example.org",
-          masters: [`127.0.0.1:${primary.port}`],
-          tsig: { name: key.name, algorithm: key.algorithm, secretFile: "tsig" },
-          ttl: 120,
-          ownerId: OWNER,
-        },
-        vms: {
-          101: { ip: "10.10.1.101", dns: ["taken.example.org"] },
-          102: { ip: "10.10.1.102", dns: ["legacy.example.org"] },
-        },
-      }),
-    );
+    writeNamedSecrets(dir, key);
+    config = writeNamedConfig(join(dir, "cluster.yaml"), key, {
+      ports: [primary.port],
+      dns: { ttl: 120, ownerId: OWNER },
+      vms: {
+        101: { ip: "10.10.1.101", dns: ["taken.example.org"] },
+        102: { ip: "10.10.1.102", dns: ["legacy.example.org"] },
+      },
+    });
   });
 
   afterAll(async () => {

@@ -3,8 +3,7 @@ import type { DnsClient } from "../../lib/dns/client.ts";
 import { createDnsClient } from "../../lib/dns/client.ts";
 import { DnsAllMastersFailed, DnsRejected } from "../../lib/dns/errors.ts";
 import { ExitCode, exitCodeOf } from "../../lib/errors.ts";
-import { run } from "../../lib/process/run.ts";
-import { dig, type TsigKeyFixture } from "../support/named.ts";
+import { dig, digAnswer, type TsigKeyFixture, ttlsAt } from "../support/named.ts";
 import { dnsConfig, OWNER, secretOf } from "./fixtures.ts";
 
 // Safe-write cases every master implementation must pass (BIND and Knot).
@@ -94,20 +93,9 @@ export function safeWriteCases(ctx: CaseContext): void {
     applied(r.outcomes[0]?.status);
     expect(await dig(ctx.port(), "move.example.org", "A")).toEqual(["198.51.100.20"]);
     expect(await dig(ctx.port(), "move.example.org", "AAAA")).toEqual(["2001:db8::20"]);
-    const { stdout } = await import("../../lib/process/run.ts").then((m) =>
-      m.run([
-        "dig",
-        "+norec",
-        "+noall",
-        "+answer",
-        "-p",
-        String(ctx.port()),
-        "@127.0.0.1",
-        "move.example.org",
-        "A",
-      ]),
+    expect(await digAnswer(ctx.port(), "move.example.org", "A")).toMatch(
+      /move\.example\.org\.\s+60\s+IN\s+A\s+198\.51\.100\.20/,
     );
-    expect(stdout).toMatch(/move\.example\.org\.\s+60\s+IN\s+A\s+198\.51\.100\.20/);
   });
 
   it("a stale expectation gets NXRRSET and changes nothing", async () => {
@@ -271,14 +259,5 @@ export function safeWriteCases(ctx: CaseContext): void {
 
 /** The TTLs of a name's A and TXT records as the master serves them (dig, not our client). */
 async function answerTtls(port: number, name: string): Promise<Record<"A" | "TXT", number[]>> {
-  const out: Record<"A" | "TXT", number[]> = { A: [], TXT: [] };
-  for (const type of ["A", "TXT"] as const) {
-    const args = ["+norec", "+noall", "+answer", "-p", String(port), "@127.0.0.1", name, type];
-    const { stdout } = await run(["dig", ...args]);
-    for (const line of stdout.split("\n")) {
-      const m = /^\S+\s+(\d+)\s+IN\s+(\S+)\s/.exec(line);
-      if (m?.[2] === type) out[type].push(Number(m[1]));
-    }
-  }
-  return out;
+  return { A: await ttlsAt(port, name, "A"), TXT: await ttlsAt(port, name, "TXT") };
 }

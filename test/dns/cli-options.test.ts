@@ -1,8 +1,7 @@
-import { chmod, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { stringify } from "yaml";
 import { dnsDelete, dnsSet, dnsShow } from "../../bin/commands/dns.ts";
 import { formatDelete, formatSet, formatShow } from "../../bin/commands/dns-format.ts";
 import { loadConfig } from "../../lib/config/load.ts";
@@ -15,6 +14,7 @@ import {
   startNamedPrimary,
   type TsigKeyFixture,
 } from "../support/named.ts";
+import { writeNamedConfig, writeNamedSecrets } from "../support/named-config.ts";
 import { missing } from "../support/requirements.ts";
 
 // `dns set` / `dns delete` --dry-run, the --expect none message, the warning
@@ -31,32 +31,17 @@ describe.skipIf(missing({ bins: ["named", "tsig-keygen", "dig"] }))(
     let other: DnsDaemon;
 
     async function config(ports: number[], vms: Record<string, unknown> = {}): Promise<string> {
-      const file = join(dir, `c${ports.join("-")}-${Object.keys(vms).join("-")}.yaml`);
-      await writeFile(
-        file,
-        stringify({
-          proxmox: { endpoints: ["https://127.0.0.1:8006"], tokenId: "root@pam!t", tokenSecretFile: "token" },
-          nodes: { pve1: { publicIPv4: "203.0.113.10", privateIP: "10.10.0.1", publicInterface: "eno1" } },
-          dns: {
-            zone: "example.org",
-            masters: ports.map((p) => `127.0.0.1:${p}`),
-            tsig: { name: key.name, algorithm: key.algorithm, secretFile: "tsig" },
-            ownerId: "cli-test",
-            propagation: { allow: ["127.0.0.0/8"] },
-          },
-          vms,
-        }),
-      );
-      return file;
+      return writeNamedConfig(join(dir, `c${ports.join("-")}-${Object.keys(vms).join("-")}.yaml`), key, {
+        ports,
+        dns: { ownerId: "cli-test", propagation: { allow: ["127.0.0.0/8"] } },
+        vms,
+      });
     }
 
     beforeAll(async () => {
       dir = await mkdtemp(join(tmpdir(), `pvemigrate-dns-cli-opts-${process.pid}-`));
       key = await generateTsigKey("cli-key");
-      await writeFile(join(dir, "tsig"), `${key.secret}\n`);
-      await writeFile(join(dir, "token"), "t\n");
-      await chmod(join(dir, "tsig"), 0o600);
-      await chmod(join(dir, "token"), 0o600);
+      writeNamedSecrets(dir, key);
       primary = await startNamedPrimary({ zone: "example.org", keys: [key] });
       other = await startNamedPrimary({ zone: "example.org", keys: [key] });
     });

@@ -3,7 +3,6 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Command } from "commander";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
-import { stringify } from "yaml";
 import { dnsDelete, dnsSet, dnsShow, registerDnsCommands } from "../../bin/commands/dns.ts";
 import { formatShow } from "../../bin/commands/dns-format.ts";
 import { loadConfig } from "../../lib/config/load.ts";
@@ -12,12 +11,14 @@ import { run } from "../../lib/process/run.ts";
 import {
   type DnsDaemon,
   dig,
+  digAnswer,
   freePort,
   generateTsigKey,
   startNamedPrimary,
   startNamedSecondary,
   type TsigKeyFixture,
 } from "../support/named.ts";
+import { writeNamedConfig } from "../support/named-config.ts";
 import { missing } from "../support/requirements.ts";
 import { closedPort, type FakeServer, silentUdp } from "./fake-servers.ts";
 
@@ -33,31 +34,12 @@ describe.skipIf(missing({ bins: ["named", "tsig-keygen", "dig"] }))("dns CLI com
   let silent: FakeServer;
 
   /** Writes a config whose masters are the given ports; returns its path. */
-  async function configWith(
-    ports: number[],
-    name: string,
-    extra: Record<string, unknown> = {},
-  ): Promise<string> {
-    const file = join(dir, name);
-    const doc = {
-      proxmox: {
-        endpoints: ["https://127.0.0.1:8006"],
-        tokenId: "root@pam!pvemigrate",
-        tokenSecretFile: "token",
-      },
-      nodes: { pve1: { publicIPv4: "203.0.113.10", privateIP: "10.10.0.1", publicInterface: "eno1" } },
-      dns: {
-        zone: "example.org",
-        masters: ports.map((p) => `127.0.0.1:${p}`),
-        tsig: { name: key.name, algorithm: key.algorithm, secretFile: "pvemigrate.tsig" },
-        ttl: 120,
-        ownerId: "cli-test",
-        ...extra,
-      },
-      vms: {},
-    };
-    await writeFile(file, stringify(doc));
-    return file;
+  function configWith(ports: number[], name: string, extra: Record<string, unknown> = {}): string {
+    return writeNamedConfig(join(dir, name), key, {
+      ports,
+      tsigFile: "pvemigrate.tsig",
+      dns: { ttl: 120, ownerId: "cli-test", ...extra },
+    });
   }
 
   beforeAll(async () => {
@@ -118,7 +100,7 @@ describe.skipIf(missing({ bins: ["named", "tsig-keygen", "dig"] }))("dns CLI com
   }
 
   it("dns set creates the name, with the TTL from config, and says which master accepted", async () => {
-    const cfg = await configWith([primary.port], "one.yaml");
+    const cfg = configWith([primary.port], "one.yaml");
     const r = await dnsSet(await loadConfig(cfg), {
       fqdn: "Web.Example.org.",
       addresses: ["192.0.2.10", "2001:db8::10"],
@@ -129,22 +111,11 @@ describe.skipIf(missing({ bins: ["named", "tsig-keygen", "dig"] }))("dns CLI com
       outcome: { name: "web.example.org", status: "updated" },
     });
     expect(await dig(primary.port, "web.example.org", "AAAA")).toEqual(["2001:db8::10"]);
-    const { stdout } = await run([
-      "dig",
-      "+norec",
-      "+noall",
-      "+answer",
-      "-p",
-      String(primary.port),
-      "@127.0.0.1",
-      "web.example.org",
-      "A",
-    ]);
-    expect(stdout).toMatch(/\s120\s+IN\s+A\s+192\.0\.2\.10/);
+    expect(await digAnswer(primary.port, "web.example.org", "A")).toMatch(/\s120\s+IN\s+A\s+192\.0\.2\.10/);
   });
 
   it("dns set --json: result as JSON, never the secret; --ttl and --expect honoured", async () => {
-    const cfg = await configWith([primary.port], "json.yaml");
+    const cfg = configWith([primary.port], "json.yaml");
     const created = await cli([
       "--config",
       cfg,
@@ -181,22 +152,11 @@ describe.skipIf(missing({ bins: ["named", "tsig-keygen", "dig"] }))("dns CLI com
     ]);
     expect(moved).toMatchObject({ code: 0, err: "" });
     expect(moved.out).toMatch(/api\.example\.org: set to 192\.0\.2\.21, accepted by 127\.0\.0\.1:\d+/);
-    const { stdout } = await run([
-      "dig",
-      "+norec",
-      "+noall",
-      "+answer",
-      "-p",
-      String(primary.port),
-      "@127.0.0.1",
-      "api.example.org",
-      "A",
-    ]);
-    expect(stdout).toMatch(/\s30\s+IN\s+A\s+192\.0\.2\.21/);
+    expect(await digAnswer(primary.port, "api.example.org", "A")).toMatch(/\s30\s+IN\s+A\s+192\.0\.2\.21/);
   });
 
   it("a stale --expect changes nothing and exits 1 naming what the name holds", async () => {
-    const cfg = await configWith([primary.port], "stale.yaml");
+    const cfg = configWith([primary.port], "stale.yaml");
     await cli(["--config", cfg, "dns", "set", "cas.example.org", "192.0.2.30"]);
     const r = await cli([
       "--config",
@@ -216,7 +176,7 @@ describe.skipIf(missing({ bins: ["named", "tsig-keygen", "dig"] }))("dns CLI com
   });
 
   it("a name created by someone else is refused, exit 1, untouched", async () => {
-    const cfg = await configWith([primary.port], "legacy.yaml");
+    const cfg = configWith([primary.port], "legacy.yaml");
     const r = await cli(["--config", cfg, "dns", "set", "legacy.example.org", "192.0.2.1"]);
     expect(r.code).toBe(ExitCode.invalid);
     expect(r.err).toMatch(/without our ownership TXT/);
@@ -224,7 +184,7 @@ describe.skipIf(missing({ bins: ["named", "tsig-keygen", "dig"] }))("dns CLI com
   });
 
   it("bad arguments: one line naming the argument, exit 1, no packet sent", async () => {
-    const cfg = await configWith([silent.port], "bad.yaml");
+    const cfg = configWith([silent.port], "bad.yaml");
     const cases: Array<[string[], RegExp]> = [
       [["x.example.org", "192.0.2.256"], /^ADDRESS: "192\.0\.2\.256" is not an IPv4 or IPv6 address\n$/],
       [["x.example.com", "192.0.2.1"], /^FQDN: "x\.example\.com" is not inside the zone example\.org\n$/],
@@ -244,7 +204,7 @@ describe.skipIf(missing({ bins: ["named", "tsig-keygen", "dig"] }))("dns CLI com
   });
 
   it("an IPv4-mapped address (::ffff:a.b.c.d) is refused, never written as AAAA over the A record", async () => {
-    const cfg = await configWith([silent.port], "mapped.yaml");
+    const cfg = configWith([silent.port], "mapped.yaml");
     for (const args of [
       ["legacy.example.org", "::ffff:192.0.2.8"],
       ["legacy.example.org", "0:0:0:0:0:ffff:c000:208"],
@@ -260,7 +220,7 @@ describe.skipIf(missing({ bins: ["named", "tsig-keygen", "dig"] }))("dns CLI com
   });
 
   it("more addresses than one DNS message holds: one line naming ADDRESS, exit 1, no packet sent", async () => {
-    const cfg = await configWith([silent.port], "many.yaml");
+    const cfg = configWith([silent.port], "many.yaml");
     const many = Array.from({ length: 6000 }, (_, i) => `10.${i >> 8}.${i & 255}.1`);
     for (const expectArgs of [[], ["--expect", "none"]]) {
       const r = await cli(["--config", cfg, "dns", "set", "many.example.org", ...many, ...expectArgs]);
@@ -295,7 +255,7 @@ describe.skipIf(missing({ bins: ["named", "tsig-keygen", "dig"] }))("dns CLI com
 
   it("all masters down: exit 2, one line per master, the silent one named as maybe applied, nothing written (text and JSON)", async () => {
     const closed = await closedPort();
-    const cfg = await configWith([silent.port, closed], "down.yaml", { totalTimeoutMs: 1200 });
+    const cfg = configWith([silent.port, closed], "down.yaml", { totalTimeoutMs: 1200 });
     const r = await cli(["--config", cfg, "dns", "set", "down.example.org", "192.0.2.1", "--expect", "none"]);
     expect(r.code).toBe(ExitCode.peer);
     const lines = r.err.trimEnd().split("\n");
@@ -338,7 +298,7 @@ describe.skipIf(missing({ bins: ["named", "tsig-keygen", "dig"] }))("dns CLI com
 
   it("dns show: every candidate side by side, a dead one as an error row (exit 2)", async () => {
     const closed = await closedPort();
-    const cfg = await configWith([primary.port, secondary.port, closed], "show.yaml");
+    const cfg = configWith([primary.port, secondary.port, closed], "show.yaml");
     await dnsSet(await loadConfig(cfg), { fqdn: "shown.example.org", addresses: ["192.0.2.44"] });
     // The secondary follows by NOTIFY + IXFR; wait until it has the name (bounded).
     for (let i = 0; i < 50 && (await dig(secondary.port, "shown.example.org", "A")).length === 0; i++) {
@@ -360,7 +320,7 @@ describe.skipIf(missing({ bins: ["named", "tsig-keygen", "dig"] }))("dns CLI com
   });
 
   it("dns delete removes an owned name and refuses someone else's", async () => {
-    const cfg = await configWith([primary.port], "delete.yaml");
+    const cfg = configWith([primary.port], "delete.yaml");
     await dnsSet(await loadConfig(cfg), { fqdn: "del.example.org", addresses: ["192.0.2.50"] });
     expect(await dnsDelete(await loadConfig(cfg), "del.example.org")).toMatchObject({
       ok: true,
@@ -370,5 +330,14 @@ describe.skipIf(missing({ bins: ["named", "tsig-keygen", "dig"] }))("dns CLI com
     const r = await cli(["--config", cfg, "dns", "delete", "legacy.example.org"]);
     expect(r.code).toBe(ExitCode.invalid);
     expect(await dig(primary.port, "legacy.example.org", "A")).toEqual(["192.0.2.7"]);
+  });
+
+  it("dns delete --dry-run on the command line says what it would delete and leaves the name", async () => {
+    const cfg = configWith([primary.port], "delete-dry.yaml");
+    await dnsSet(await loadConfig(cfg), { fqdn: "kept.example.org", addresses: ["192.0.2.51"] });
+    const r = await cli(["--config", cfg, "dns", "delete", "kept.example.org", "--dry-run"]);
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toBe(`kept.example.org: would be deleted at 127.0.0.1:${primary.port}; nothing sent\n`);
+    expect(await dig(primary.port, "kept.example.org", "A")).toEqual(["192.0.2.51"]);
   });
 });

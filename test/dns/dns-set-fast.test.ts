@@ -3,8 +3,8 @@ import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { stringify } from "yaml";
 import { type DnsDaemon, dig, generateTsigKey, startNamedPrimary } from "../support/named.ts";
+import { writeNamedConfig, writeNamedSecrets } from "../support/named-config.ts";
 import { missing } from "../support/requirements.ts";
 
 // The CLI's `dns set` fast path (issue 16, floor 2): with the config in the
@@ -38,22 +38,11 @@ describe.skipIf(missing({ root: true, bins: ["named", "tsig-keygen", "dig"] }))(
     copyFileSync(full(), fast());
     const key = await generateTsigKey("fast-key");
     primary = await startNamedPrimary({ zone: "example.org", keys: [key] });
-    writeFileSync(join(dir, "tsig"), `${key.secret}\n`, { mode: 0o600 });
-    writeFileSync(join(dir, "token"), "t\n", { mode: 0o600 });
-    config = join(dir, "c.yaml");
-    writeFileSync(
-      config,
-      stringify({
-        proxmox: { endpoints: ["https://127.0.0.1:8006"], tokenId: "root@pam!t", tokenSecretFile: "token" },
-        nodes: { pve1: { publicIPv4: "203.0.113.10", privateIP: "10.10.0.1", publicInterface: "eno1" } },
-        dns: {
-          zone: "example.org",
-          masters: [`127.0.0.1:${primary.port}`],
-          tsig: { name: key.name, algorithm: key.algorithm, secretFile: "tsig" },
-        },
-        vms: { 101: { ip: "10.10.1.101", dns: ["managed.example.org"] } },
-      }),
-    );
+    writeNamedSecrets(dir, key);
+    config = writeNamedConfig(join(dir, "c.yaml"), key, {
+      ports: [primary.port],
+      vms: { 101: { ip: "10.10.1.101", dns: ["managed.example.org"] } },
+    });
     writeFileSync(
       join(dir, "probe.mjs"),
       `import { writeFileSync } from "node:fs";\nprocess.on("exit", () => writeFileSync(${JSON.stringify(probe())}, process.moduleLoadList.filter((m) => m.startsWith("NativeModule ")).map((m) => m.slice(13)).join("\\n")));\n`,

@@ -1,5 +1,3 @@
-import { writeFileSync } from "node:fs";
-import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { createProxmoxClient } from "../../lib/cluster/client.ts";
 import { loadConfig } from "../../lib/config/load.ts";
@@ -14,8 +12,8 @@ import {
   rolePrivileges,
 } from "../../lib/doctor/privileges.ts";
 import { SIM_ALL_PRIVILEGES, SimAccess } from "../../lib/sim/access.ts";
-import { type SimCluster, startSimCluster } from "../../lib/sim/cluster.ts";
-import { baseDoc, type Fixture, makeFixture } from "../config/fixture.ts";
+import type { SimCluster } from "../../lib/sim/cluster.ts";
+import { type SimFixture, startSimFixture } from "../support/sim-fixture.ts";
 
 // doctor probes each privilege the token needs: PVE 8 reads the guest agent
 // with VM.Monitor, PVE 9 with VM.GuestAgent.Audit (qemu-server
@@ -66,7 +64,7 @@ describe("privilege needs (pure)", () => {
 });
 
 describe("doctor's privilege probe against the simulated API", () => {
-  let fx: Fixture;
+  let world: SimFixture;
   let sim: SimCluster;
   let config: Config;
   const probe = () =>
@@ -75,24 +73,15 @@ describe("doctor's privilege probe against the simulated API", () => {
       config,
     );
   beforeAll(async () => {
-    fx = makeFixture();
-    sim = await startSimCluster({
-      nodes: ["pve1", "pve2"],
-      vms: [
-        { vmid: 101, node: "pve1" },
-        { vmid: 102, node: "pve2" },
-      ],
-    });
-    writeFileSync(join(fx.dir, "sim-token"), `${sim.tokenSecret}\n`, { mode: 0o600 });
-    const doc = baseDoc();
-    doc.proxmox = { endpoints: [sim.url], tokenId: sim.tokenId, tokenSecretFile: "sim-token" };
-    doc.vms["101"].ip = "agent";
-    config = (await loadConfig(fx.write(doc))).config;
+    world = await startSimFixture([
+      { vmid: 101, node: "pve1" },
+      { vmid: 102, node: "pve2" },
+    ]);
+    sim = world.sim;
+    world.doc.vms["101"].ip = "agent";
+    config = (await loadConfig(world.fx.write(world.doc))).config;
   });
-  afterAll(async () => {
-    await sim?.stop();
-    fx?.cleanup();
-  });
+  afterAll(async () => world?.stop());
   afterEach(() => {
     sim.state.access = new SimAccess();
   });

@@ -3,7 +3,7 @@ import { computeDesired } from "../../lib/desired/compute.ts";
 import { convergeNode } from "../../lib/orchestrate/converge.ts";
 import { observe } from "../../lib/orchestrate/observe.ts";
 import { switchVm } from "../../lib/orchestrate/switch.ts";
-import type { SimInterface } from "../../lib/sim/state.ts";
+import { eth0 as eth0With } from "../support/agent.ts";
 import { missing } from "../support/requirements.ts";
 import { type Harness, startHarness } from "./harness.ts";
 
@@ -12,15 +12,8 @@ import { type Harness, startHarness } from "./harness.ts";
 // a node's public IPv6 or another VM's ip6 is refused. The AAAA does not
 // depend on discovery (no flapping while the agent is slow).
 
-const eth0 = (...addresses: string[]): SimInterface[] => [
-  {
-    name: "eth0",
-    "ip-addresses": [
-      { "ip-address": "10.10.1.103", "ip-address-type": "ipv4", prefix: 16 },
-      ...addresses.map((a) => ({ "ip-address": a, "ip-address-type": "ipv6" as const, prefix: 64 })),
-    ],
-  },
-];
+/** VM 103's eth0: its IPv4 and these IPv6 addresses. */
+const eth0 = (...ip6: string[]) => eth0With("10.10.1.103", ...ip6);
 
 describe.skipIf(missing({ bins: ["named", "tsig-keygen"] }))("guest-reported IPv6", () => {
   let h: Harness;

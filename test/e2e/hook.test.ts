@@ -1,11 +1,12 @@
-import { spawn } from "node:child_process";
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { type AddressInfo, createServer, type Socket } from "node:net";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { STRICT_CHECK_MS } from "../../lib/orchestrate/hook.ts";
+import { type HookRun, runHookProcess } from "../support/hook-process.ts";
 import { dig, freePort } from "../support/named.ts";
 import { missing } from "../support/requirements.ts";
+import { sleep, until as untilHolds } from "../support/until.ts";
 import { type Harness, startHarness, workerPids } from "./harness.ts";
 
 // The BUILT hookscript bundle run the way Proxmox runs it: `<script> <vmid>
@@ -18,13 +19,6 @@ import { type Harness, startHarness, workerPids } from "./harness.ts";
 // returns, and the suite runs its files in parallel on small, loaded CI machines where a plain
 // hook run has taken over 3 s. Speed is measured in bench/hook-startup.ts, not asserted here.
 const HOOK_BOUND_MS = 15_000;
-
-interface HookRun {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-  ms: number;
-}
 
 const timings: Array<{ what: string; ms: number }> = [];
 
@@ -72,7 +66,7 @@ describe.skipIf(missing({ bins: ["named", "dig", "tsig-keygen"] }))(
       args: string[],
       opts: { config?: string; env?: Record<string, string>; boundMs?: number } = {},
     ): Promise<HookRun> {
-      const r = await runProcess(h.hookscript, args, {
+      const r = await runHookProcess(h.hookscript, args, {
         PVEMIGRATE_DNS_CONFIG: opts.config ?? h.configFile,
         PVEMIGRATE_DNS_NODE: node,
         ...opts.env,
@@ -330,45 +324,8 @@ describe.skipIf(missing({ bins: ["named", "dig", "tsig-keygen"] }))(
   },
 );
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Polls `check` until it holds or the deadline passes (then fails naming `what`). */
-async function until(what: string, check: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await check()) return;
-    await sleep(150);
-  }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-}
-
-/** Spawns without a shell and collects output; the sim answers from this process, so never block it. */
-function runProcess(file: string, args: string[], env: Record<string, string>): Promise<HookRun> {
-  const clean = { ...process.env };
-  for (const k of ["PVE_MIGRATED_FROM", "PVEMIGRATE_DNS_CONFIG", "PVEMIGRATE_DNS_NODE"]) delete clean[k];
-  return new Promise((resolve, reject) => {
-    const t0 = performance.now();
-    const child = spawn(file, args, { env: { ...clean, ...env }, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d: Buffer) => {
-      stdout += d.toString();
-    });
-    child.stderr.on("data", (d: Buffer) => {
-      stderr += d.toString();
-    });
-    const kill = setTimeout(() => child.kill("SIGKILL"), 30_000);
-    child.on("error", (err) => {
-      clearTimeout(kill);
-      reject(err);
-    });
-    // "close", not "exit": Proxmox reads the hook's output until EOF.
-    child.on("close", (code) => {
-      clearTimeout(kill);
-      resolve({ code, stdout, stderr, ms: performance.now() - t0 });
-    });
-  });
-}
+/** Polls as the worker's own steps are paced: every 150 ms. */
+const until = (what: string, check: () => Promise<boolean>) => untilHolds(what, check, { pollMs: 150 });
 
 /** A TCP listener on loopback that accepts and never answers. */
 async function hungServer(): Promise<{ url: string; connections(): number; stop(): Promise<void> }> {

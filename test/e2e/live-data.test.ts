@@ -12,6 +12,7 @@ import { runHookWorker } from "../../lib/orchestrate/worker.ts";
 import type { SimHookEvent } from "../../lib/sim/state.ts";
 import { dig } from "../support/named.ts";
 import { missing } from "../support/requirements.ts";
+import { until } from "../support/until.ts";
 import { type Harness, startHarness } from "./harness.ts";
 
 // Decisions about the one VM being switched or stopped come from live data
@@ -21,15 +22,6 @@ import { type Harness, startHarness } from "./harness.ts";
 // runs) with its worker started in-process too, so tests can order them.
 
 const A = (h: Harness, name: string) => dig(h.primary.port, name, "A");
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until(what: string, check: () => Promise<boolean> | boolean, ms = 20_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await sleep(50);
-  }
-}
 
 describe.skipIf(missing({ bins: ["named", "dig", "tsig-keygen"] }))("live data for the one VM", () => {
   let h: Harness;

@@ -2,7 +2,7 @@ import type { ChildProcessWithoutNullStreams } from "node:child_process";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { haproxyCommand } from "../../lib/proxy/admin-socket.ts";
-import type { SimInterface } from "../../lib/sim/state.ts";
+import { eth0 } from "../support/agent.ts";
 import { dig } from "../support/named.ts";
 import { probe, waitForOutput } from "../support/netns.ts";
 import { missing } from "../support/requirements.ts";
@@ -28,10 +28,6 @@ const APP = "app.tenants.example.org";
 const NOTES_OFF =
   "vms.101 (Notes): Notes are off (notes.enabled is false in the config file); the VM's Notes block is ignored";
 const FORGED = "pvemigrate-dns[pve1]: FORGED dns mail.example.org -> 203.0.113.66";
-
-const eth0 = (address: string): SimInterface[] => [
-  { name: "eth0", "ip-addresses": [{ "ip-address": address, "ip-address-type": "ipv4", prefix: 16 }] },
-];
 
 describe.skipIf(
   missing({ root: true, bins: ["named", "dig", "tsig-keygen", "nft", "haproxy", "ip", "openssl"] }),

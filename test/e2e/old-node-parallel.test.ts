@@ -6,6 +6,7 @@ import { createRuntime } from "../../lib/orchestrate/runtime.ts";
 import { type SwitchReport, switchVm } from "../../lib/orchestrate/switch.ts";
 import { dig } from "../support/named.ts";
 import { missing } from "../support/requirements.ts";
+import { until } from "../support/until.ts";
 import { type Harness, startHarness } from "./harness.ts";
 
 // A switch's old-node step (`apply --local` there, over ssh: up to its 120 s
@@ -13,16 +14,6 @@ import { type Harness, startHarness } from "./harness.ts";
 // its own journal item (issue 16 floor 4). Proved by order, not by time: the
 // old node's step is HELD (remote.command is a wrapper that waits for the test
 // to let it go) and the name must already answer the new node meanwhile.
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until(what: string, check: () => Promise<boolean> | boolean, ms = 20_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await sleep(50);
-  }
-}
 
 describe.skipIf(missing({ bins: ["named", "dig", "tsig-keygen"] }))("the old node's step beside DNS", () => {
   let h: Harness;

@@ -3,8 +3,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { preflight, runMigration } from "../../lib/orchestrate/migrate.ts";
 import { reconcile } from "../../lib/orchestrate/reconcile.ts";
-import { run } from "../../lib/process/run.ts";
-import { dig } from "../support/named.ts";
+import { dig, ttlsAt } from "../support/named.ts";
 import { missing } from "../support/requirements.ts";
 import { type Harness, startHarness } from "./harness.ts";
 
@@ -21,14 +20,7 @@ const ttl = { normal: 40, move: 5, propagation: 10, grace: 20 };
 const GRACE_MS = (ttl.normal + ttl.propagation) * 1000;
 
 /** The TTL of the name's A records, as the master serves them (dig, not our client). */
-async function ttlAt(port: number, name: string): Promise<number[]> {
-  const args = ["+norec", "+noall", "+answer", "-p", String(port), "@127.0.0.1", name, "A"];
-  const { stdout } = await run(["dig", ...args]);
-  return stdout.split("\n").flatMap((line) => {
-    const m = /^\S+\s+(\d+)\s+IN\s+A\s/.exec(line);
-    return m ? [Number(m[1])] : [];
-  });
-}
+const ttlAt = (port: number, name: string) => ttlsAt(port, name, "A");
 
 describe.skipIf(missing({ bins: ["named", "dig", "tsig-keygen"] }))(
   "TTL choreography of a planned migrate",

@@ -1,23 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { observe } from "../../lib/orchestrate/observe.ts";
-import type { SimInterface } from "../../lib/sim/state.ts";
+import { eth0 } from "../support/agent.ts";
 import { missing } from "../support/requirements.ts";
 import { type Harness, startHarness } from "./harness.ts";
 
 // Addresses a guest reports (agent, leases) come from inside the VM: a guest
 // must not be able to point its public forwards at a node's own address or at
 // another VM.
-
-const eth0 = (...addresses: string[]): SimInterface[] => [
-  {
-    name: "eth0",
-    "ip-addresses": addresses.map((a) => ({
-      "ip-address": a,
-      "ip-address-type": "ipv4" as const,
-      prefix: 16,
-    })),
-  },
-];
 
 describe.skipIf(missing({ bins: ["named", "tsig-keygen"] }))("guest-reported addresses", () => {
   let h: Harness;

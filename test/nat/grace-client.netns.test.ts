@@ -4,8 +4,9 @@ import { createNatBackend, type NatBackend } from "../../lib/nat/backend.ts";
 import { ROUTING_BASE } from "../../lib/nat/policy.ts";
 import { renderPlan } from "../../lib/plan/types.ts";
 import { netnsExec } from "../../lib/process/run.ts";
-import { createWorld, probe, startServer, type World } from "../support/netns.ts";
+import type { World } from "../support/netns.ts";
 import { missing } from "../support/requirements.ts";
+import { converge, fromClient, nodeDesired, startNatWorld } from "./nat-world.ts";
 
 // nat.graceMode policy-routing with real nft and real policy routing: vm1
 // moved from node a to node b. Node a grace-forwards to it over the mesh
@@ -30,42 +31,19 @@ describe.skipIf(missing({ root: true, bins: ["nft", "ip"] }))(
     const wg: NodeForward = { vmid: 101, proto: "udp", publicPort: 51820, target: vmIp, targetPort: 5353 };
 
     function desiredFor(node: "a" | "b", forwards: NodeForward[], arrivals: NodeDesired["arrivals"] = []) {
-      const n = world.nodes[node]!;
       const other = node === "a" ? world.nodes.b! : world.nodes.a!;
       const peers: PeerRoute[] = [{ node: other.name, index: node === "a" ? 2 : 1, privateIP: other.meshIp }];
-      return {
-        node,
-        publicInterface: n.publicIf,
-        publicIPv4: n.publicIp,
-        publicIPv6: n.publicIp6!,
-        privateIP: n.meshIp,
-        vmNetwork: world.vmNetwork,
-        vmNetwork6: world.vmNetwork6!,
-        forwards,
-        routes: [],
-        peers,
-        arrivals,
-      } satisfies NodeDesired;
+      return nodeDesired(world, node, forwards, { peers, arrivals });
     }
 
-    async function converge(backend: NatBackend, desired: NodeDesired): Promise<string[]> {
-      const plan = backend.plan(desired, await backend.read(), Date.now());
-      await backend.apply(plan);
-      return renderPlan(plan);
-    }
-
-    const client = (host: string, kind: "tcp" | "udp" = "tcp", port = kind === "tcp" ? 2222 : 51820) =>
-      probe(world, world.client.ns, { kind, host, port, payload: "hi", timeoutMs: 2000 });
+    const client = (host: string, kind: "tcp" | "udp" = "tcp") =>
+      fromClient(world, host, "hi", { kind, timeoutMs: 2000 });
 
     beforeAll(async () => {
-      world = await createWorld({ ipv6: true, vms: [{ name: "vm1", node: "a", ip: vmIp, ip6: vmIp6 }] });
-      natA = createNatBackend({ nat, exec: netnsExec(world.nodes.a!.ns) });
-      natB = createNatBackend({ nat, exec: netnsExec(world.nodes.b!.ns) });
-      const vm = world.vms.vm1!.ns;
-      for (const v6 of [false, true]) {
-        await startServer(world, vm, { kind: "tcp", port: 22, label: "vm1", v6 });
-        await startServer(world, vm, { kind: "udp", port: 5353, label: "vm1", v6 });
-      }
+      ({ world, natA, natB } = await startNatWorld(
+        { ipv6: true, vms: [{ name: "vm1", node: "a", ip: vmIp, ip6: vmIp6 }] },
+        nat,
+      ));
     });
     afterAll(async () => {
       await world?.destroy();

@@ -1,10 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { NodeDesired, NodeForward } from "../../lib/desired/types.ts";
-import { createNatBackend, type NatBackend } from "../../lib/nat/backend.ts";
+import type { NatBackend } from "../../lib/nat/backend.ts";
 import { renderPlan } from "../../lib/plan/types.ts";
-import { netnsExec } from "../../lib/process/run.ts";
-import { createWorld, type ProbeSpec, probe, startServer, type World } from "../support/netns.ts";
+import { type ProbeSpec, probe, type World } from "../support/netns.ts";
 import { missing } from "../support/requirements.ts";
+import { converge, nodeDesired, startNatWorld } from "./nat-world.ts";
 
 // Real nft in network namespaces that carry IPv6 too: an IPv6 client reaches
 // the VMs' TCP and UDP forwards through the node's public IPv6 (table ip6),
@@ -16,21 +15,6 @@ import { missing } from "../support/requirements.ts";
 //   vm3 10.10.2.103 fd10:10:2::103 on node b
 
 const nat = { backend: "nftables" as const, table: "pvemigrate" };
-
-function desiredFor(world: World, node: string, forwards: NodeForward[]): NodeDesired {
-  const n = world.nodes[node]!;
-  return {
-    node,
-    publicInterface: n.publicIf,
-    publicIPv4: n.publicIp,
-    publicIPv6: n.publicIp6!,
-    privateIP: n.meshIp,
-    vmNetwork: world.vmNetwork,
-    vmNetwork6: world.vmNetwork6!,
-    forwards,
-    routes: [],
-  };
-}
 
 const fwd = (vmid: number, proto: "tcp" | "udp", publicPort: number, vm: string, targetPort: number) => ({
   vmid,
@@ -55,29 +39,22 @@ describe.skipIf(missing({ root: true, bins: ["nft", "ip"] }))(
     const onB = [fwd(103, "tcp", 2224, "vm3", 22)];
 
     beforeAll(async () => {
-      world = await createWorld({
-        ipv6: true,
-        vms: [
-          { name: "vm1", node: "a", ip: "10.10.1.101", ip6: "fd10:10:1::101" },
-          { name: "vm2", node: "a", ip: "10.10.1.102", ip6: "fd10:10:1::102" },
-          { name: "vm3", node: "b", ip: "10.10.2.103", ip6: "fd10:10:2::103" },
-        ],
-      });
-      natA = createNatBackend({ nat, exec: netnsExec(world.nodes.a!.ns) });
-      natB = createNatBackend({ nat, exec: netnsExec(world.nodes.b!.ns) });
-      for (const vm of ["vm1", "vm2", "vm3"]) {
-        const ns = world.vms[vm]!.ns;
-        for (const v6 of [false, true]) {
-          await startServer(world, ns, { kind: "tcp", port: 22, label: vm, v6 });
-          await startServer(world, ns, { kind: "udp", port: 5353, label: vm, v6 });
-        }
-      }
+      ({ world, natA, natB } = await startNatWorld(
+        {
+          ipv6: true,
+          vms: [
+            { name: "vm1", node: "a", ip: "10.10.1.101", ip6: "fd10:10:1::101" },
+            { name: "vm2", node: "a", ip: "10.10.1.102", ip6: "fd10:10:1::102" },
+            { name: "vm3", node: "b", ip: "10.10.2.103", ip6: "fd10:10:2::103" },
+          ],
+        },
+        nat,
+      ));
       for (const [backend, node, forwards] of [
         [natA, "a", onA],
         [natB, "b", onB],
       ] as const) {
-        const d = desiredFor(world, node, [...forwards]);
-        await backend.apply(backend.plan(d, await backend.read(), Date.now()));
+        await converge(backend, nodeDesired(world, node, [...forwards]));
       }
     });
     afterAll(async () => {
@@ -110,7 +87,7 @@ describe.skipIf(missing({ root: true, bins: ["nft", "ip"] }))(
     });
 
     it("reads both tables back: re-applying the same desired state changes nothing", async () => {
-      const plan = natA.plan(desiredFor(world, "a", onA), await natA.read(), Date.now());
+      const plan = natA.plan(nodeDesired(world, "a", onA), await natA.read(), Date.now());
       expect(renderPlan(plan)).toEqual([]);
       expect(plan.script).toBeNull();
     });
@@ -146,7 +123,7 @@ describe.skipIf(missing({ root: true, bins: ["nft", "ip"] }))(
 
     it("a node that loses its public IPv6 drops the ip6 table; IPv4 stays", async () => {
       const b = world.nodes.b!;
-      const { publicIPv6: _, ...v4only } = desiredFor(world, "b", onB);
+      const { publicIPv6: _, ...v4only } = nodeDesired(world, "b", onB);
       const plan = natB.plan(v4only, await natB.read(), Date.now());
       expect(renderPlan(plan)).toContain("- table ip6 pvemigrate (the node has no publicIPv6)");
       await natB.apply(plan);

@@ -8,6 +8,7 @@ import { parseDefaultGateway, parseRules, planRouting, ROUTING_BASE } from "../.
 import { layoutLines, renderNftScript, tableLayout } from "../../lib/nat/render.ts";
 import { natSpec } from "../../lib/nat/spec.ts";
 import { renderPlan } from "../../lib/plan/types.ts";
+import { pve1Desired } from "../support/node-desired.ts";
 import { LISTED_IP_POLICY, LISTED_IP6 } from "./nft-listings.ts";
 
 // IPv6 forwards (a second table, `table ip6`), the client-keeping grace mode
@@ -37,19 +38,13 @@ const wgGrace: NodeForward = {
 
 // The same input the captured listings were rendered from.
 function dual(forwards: NodeForward[] = [smtp, ssh, wgGrace]): NodeDesired {
-  return {
-    node: "pve1",
-    publicInterface: "eno1",
-    publicIPv4: "203.0.113.10",
+  return pve1Desired({
     publicIPv6: "2001:db8:0::10",
-    privateIP: "10.10.0.1",
-    vmNetwork: "10.10.0.0/16",
     vmNetwork6: "fd10:10::/48",
     forwards,
-    routes: [],
     peers: [{ node: "pve2", index: 2, privateIP: "10.99.0.2" }],
     arrivals: [{ vmid: 103, from: "pve2", ip: "10.10.1.103" }],
-  };
+  });
 }
 
 // pve2's rule and route in place, as the read-back gives them.

@@ -8,20 +8,11 @@ import { planNat } from "../../lib/nat/plan.ts";
 import { layoutLines, renderNftScript, tableLayout } from "../../lib/nat/render.ts";
 import { natSpec } from "../../lib/nat/spec.ts";
 import { renderPlan } from "../../lib/plan/types.ts";
+import { pve1Desired } from "../support/node-desired.ts";
 
 const NOW = 1_800_000_000_000;
 
-function node(forwards: NodeForward[]): NodeDesired {
-  return {
-    node: "pve1",
-    publicInterface: "eno1",
-    publicIPv4: "203.0.113.10",
-    privateIP: "10.10.0.1",
-    vmNetwork: "10.10.0.0/16",
-    forwards,
-    routes: [],
-  };
-}
+const node = (forwards: NodeForward[]): NodeDesired => pve1Desired({ forwards });
 const ssh: NodeForward = { vmid: 101, proto: "tcp", publicPort: 2222, target: "10.10.1.101", targetPort: 22 };
 const smtp: NodeForward = { vmid: 101, proto: "tcp", publicPort: 25, target: "10.10.1.101", targetPort: 25 };
 const wg: NodeForward = {

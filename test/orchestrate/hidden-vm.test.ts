@@ -1,4 +1,4 @@
-import { readFileSync, writeFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { missingConfiguredVms, missingVmWarning } from "../../lib/cluster/visibility.ts";
@@ -6,8 +6,9 @@ import { loadConfig } from "../../lib/config/load.ts";
 import { convergeNode } from "../../lib/orchestrate/converge.ts";
 import { createRuntime, type Runtime } from "../../lib/orchestrate/runtime.ts";
 import { haproxyMapPath } from "../../lib/proxy/haproxy-config.ts";
-import { type SimCluster, startSimCluster } from "../../lib/sim/cluster.ts";
-import { baseDoc, type Fixture, makeFixture } from "../config/fixture.ts";
+import type { SimCluster } from "../../lib/sim/cluster.ts";
+import type { Fixture } from "../config/fixture.ts";
+import { type SimFixture, startSimFixture } from "../support/sim-fixture.ts";
 
 // /cluster/resources silently leaves out a guest the API token may not audit
 // (pve-manager PVE/API2/Cluster.pm `resources`: `next if !$rpcenv->check(...
@@ -32,22 +33,18 @@ describe("missingConfiguredVms (pure)", () => {
 });
 
 describe("a configured VM the token cannot see", () => {
+  let world: SimFixture;
   let fx: Fixture;
   let sim: SimCluster;
   let rt: Runtime;
   const logs: string[] = [];
   beforeAll(async () => {
-    fx = makeFixture();
-    sim = await startSimCluster({
-      nodes: ["pve1", "pve2"],
-      vms: [
-        { vmid: 101, node: "pve1" },
-        { vmid: 102, node: "pve1" },
-      ],
-    });
-    writeFileSync(join(fx.dir, "sim-token"), `${sim.tokenSecret}\n`, { mode: 0o600 });
-    const doc = baseDoc();
-    doc.proxmox = { endpoints: [sim.url], tokenId: sim.tokenId, tokenSecretFile: "sim-token" };
+    world = await startSimFixture([
+      { vmid: 101, node: "pve1" },
+      { vmid: 102, node: "pve1" },
+    ]);
+    ({ fx, sim } = world);
+    const doc = world.doc;
     doc.vms["102"].sni = ["shop.example.org"];
     Object.assign(doc, {
       nat: { backend: "none" },
@@ -59,10 +56,7 @@ describe("a configured VM the token cannot see", () => {
     });
     rt = createRuntime(await loadConfig(fx.write(doc)), { node: "pve1", log: (l) => logs.push(l) });
   });
-  afterAll(async () => {
-    await sim?.stop();
-    fx?.cleanup();
-  });
+  afterAll(async () => world?.stop());
 
   const sniMap = () => readFileSync(haproxyMapPath(join(fx.dir, "maps"), "sni"), "utf8");
 

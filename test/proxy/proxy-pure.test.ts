@@ -14,6 +14,7 @@ import { renderHaproxyConfig } from "../../lib/proxy/haproxy-config.ts";
 import { nginxMapFormat, renderNginxConfig } from "../../lib/proxy/nginx.ts";
 import { type ProxyCurrent, planProxy } from "../../lib/proxy/plan.ts";
 import { routeSpec } from "../../lib/proxy/routes.ts";
+import { pve1Desired } from "../support/node-desired.ts";
 import { missing } from "../support/requirements.ts";
 
 const NOW = 1_800_000_000_000;
@@ -24,17 +25,7 @@ const route = (kind: "sni" | "http", name: string, target: string, port: number,
   target,
   targetPort: port,
 });
-function node(routes: NodeRoute[]): NodeDesired {
-  return {
-    node: "pve1",
-    publicInterface: "eno1",
-    publicIPv4: "203.0.113.10",
-    privateIP: "10.10.0.1",
-    vmNetwork: "10.10.0.0/16",
-    forwards: [],
-    routes,
-  };
-}
+const node = (routes: NodeRoute[]): NodeDesired => pve1Desired({ routes });
 const web = route("sni", "webmail.example.org", "10.10.1.101", 443);
 const webHttp = route("http", "webmail.example.org", "10.10.1.101", 80);
 const shop = route("sni", "shop.example.org", "10.10.1.102", 8443, 102);

@@ -172,6 +172,30 @@ export async function dig(port: number, name: string, type: string, host = "127.
     .sort();
 }
 
+/** dig's answer section (`name TTL IN TYPE rdata` lines): what +short hides, the TTL above all. */
+export async function digAnswer(port: number, name: string, type: string): Promise<string> {
+  const { stdout } = await run([
+    "dig",
+    "+norec",
+    "+noall",
+    "+answer",
+    "-p",
+    String(port),
+    "@127.0.0.1",
+    name,
+    type,
+  ]);
+  return stdout;
+}
+
+/** The TTLs of the name's `type` records as the server serves them (dig, not our client). */
+export async function ttlsAt(port: number, name: string, type: string): Promise<number[]> {
+  return (await digAnswer(port, name, type)).split("\n").flatMap((line) => {
+    const m = /^\S+\s+(\d+)\s+IN\s+(\S+)\s/.exec(line);
+    return m?.[2] === type ? [Number(m[1])] : [];
+  });
+}
+
 /** Waits until the daemon answers authoritatively for the zone, or fails with its log. */
 export async function waitForZone(
   s: Spawned,
