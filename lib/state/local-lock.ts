@@ -52,16 +52,9 @@ export function localLocks(dir: string, options: LocalLockOptions = {}): WithLoc
     checkLockName(name);
     const path = localLockPath(dir, name);
     await makeDirs(dir, { mode: 0o700 });
-    const timeoutMs = opts.timeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS;
-    const deadline = Date.now() + timeoutMs;
-    const backoff = new Backoff();
-    const me = currentHolder();
-    for (;;) {
-      const busy = tryTake(path, me);
-      if (!busy) break;
-      if (Date.now() >= deadline) throw new LockTimeoutError(`${name} (${path})`, busy.holder, timeoutMs);
-      await backoff.wait(deadline);
-    }
+    const take = attempt(name, path, opts);
+    while (!take.now()) await take.backoff.wait(take.deadline);
+    const me = take.me;
     let stamp: { previous: LockStamp | undefined; gen: number } | undefined;
     try {
       if (isStampedLock("node", name)) stamp = await stampTaken(path);
@@ -92,21 +85,35 @@ export function withLocalLockSync<T>(
     throw new Error(`withLocalLockSync: ${name} keeps a "released since" stamp`);
   const path = localLockPath(dir, name);
   makeDirsSync(dir, { mode: 0o700 });
-  const timeoutMs = opts.timeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS;
-  const deadline = Date.now() + timeoutMs;
-  const backoff = new Backoff();
-  const me = currentHolder();
-  for (;;) {
-    const busy = tryTake(path, me);
-    if (!busy) break;
-    if (Date.now() >= deadline) throw new LockTimeoutError(`${name} (${path})`, busy.holder, timeoutMs);
-    backoff.waitSync(deadline);
-  }
+  const take = attempt(name, path, opts);
+  while (!take.now()) take.backoff.waitSync(take.deadline);
   try {
     return fn();
   } finally {
-    release(path, me, opts.warn ?? defaultWarn);
+    release(path, take.me, opts.warn ?? defaultWarn);
   }
+}
+
+/**
+ * The take loop's state, shared by the async and the synchronous lock:
+ * `now()` is one attempt (true once taken; throws when the deadline passed),
+ * the caller waits `backoff` between attempts its own way.
+ */
+function attempt(name: string, path: string, opts: LockOptions) {
+  const timeoutMs = opts.timeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS;
+  const deadline = Date.now() + timeoutMs;
+  const me = currentHolder();
+  return {
+    me,
+    deadline,
+    backoff: new Backoff(),
+    now(): boolean {
+      const busy = tryTake(path, me);
+      if (!busy) return true;
+      if (Date.now() >= deadline) throw new LockTimeoutError(`${name} (${path})`, busy.holder, timeoutMs);
+      return false;
+    },
+  };
 }
 
 const defaultWarn = (m: string) => process.stderr.write(`pvemigrate-dns: ${m}\n`);
