@@ -80,7 +80,7 @@ await build({
   entryPoints: [join(root, "hooks", "hookscript.ts")],
   outfile: join(outdir, HOOKSCRIPT),
   format: "cjs",
-  plugins: [zodEnglishOnly, builtinsViaRequireExcept(["fs", "path"])],
+  plugins: [zodEnglishOnly, builtinsViaRequireExcept(["fs", "path"], { functions: true })],
   // The one import.meta in its modules is createRequire(import.meta.url)
   // (lib/state/journal-item.ts), which takes a path as well: no URL to build at every start.
   define: { "import.meta.url": "__filename" },

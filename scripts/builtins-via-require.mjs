@@ -28,6 +28,35 @@ function lazyStandIn(id) {
   return `let real; const load = () => (real ??= require(${JSON.stringify(id)}));\n${getters}`;
 }
 
+/**
+ * The same as an ES module of one small function per export, for the
+ * hookscript: esbuild links named imports of an ES module directly and drops
+ * the exports nobody imports, so the bundle keeps only the wrappers it calls
+ * (hostname, spawn, createRequire, realpath, stat: test/build.test.ts), and
+ * nothing is copied at start-up. The CommonJS stand-in above made esbuild's
+ * __toESM copy a getter per export of the whole module for every importing
+ * file (13 copies, ~400 properties, in each hookscript start).
+ * A value, or a constructor (capitalised: `new` through a wrapper would break
+ * instanceof), is read when the bundle starts, and only when some file imports
+ * it (pure: otherwise dropped); that loads its built-in then, as a static import would.
+ */
+function lazyFunctionStandIn(id) {
+  const real = requireHere(id);
+  const names = Object.keys(real).filter((n) => n !== "default" && n !== "__esModule");
+  const exports = names.map((n) =>
+    typeof real[n] === "function" && !/^[A-Z]/.test(n)
+      ? `export function ${n}(...args) { return load().${n}(...args); }`
+      : `export const ${n} = /* @__PURE__ */ pick(${JSON.stringify(n)});`,
+  );
+  return [
+    `let real;`,
+    `const load = () => (real ??= require(${JSON.stringify(id)}));`,
+    `const pick = (name) => load()[name];`,
+    `export default /* @__PURE__ */ load();`,
+    ...exports,
+  ].join("\n");
+}
+
 const NAMESPACE = "builtin-via-require";
 
 /**
@@ -35,8 +64,9 @@ const NAMESPACE = "builtin-via-require";
  * CommonJS bundle (the hookscript's: node:fs and node:path, which every Node
  * start has loaded already, and which each phase uses: a stand-in would only
  * add a getter per export, copied once more by esbuild's __toESM).
+ * `functions`: ES module stand-ins of one wrapper per function (lazyFunctionStandIn).
  */
-export function builtinsViaRequireExcept(eager = []) {
+export function builtinsViaRequireExcept(eager = [], { functions = false } = {}) {
   const plain = new Set(eager.flatMap((id) => [id, `node:${id}`]));
   return {
     name: "builtins-via-require",
@@ -49,7 +79,7 @@ export function builtinsViaRequireExcept(eager = []) {
         return { path: args.path, namespace: NAMESPACE };
       });
       b.onLoad({ filter: /.*/, namespace: NAMESPACE }, (args) => ({
-        contents: lazyStandIn(args.path),
+        contents: functions ? lazyFunctionStandIn(args.path) : lazyStandIn(args.path),
         loader: "js",
       }));
     },

@@ -64,3 +64,40 @@ describe("single-file bundles", () => {
     expect(completion).toBe(printed(["completion", "bash"]));
   });
 });
+
+describe("the hookscript's lazy built-ins (scripts/builtins-via-require.mjs, functions: true)", () => {
+  it("keep a wrapper only for each function the code imports, load the built-in at the first call, and copy nothing at start-up", async () => {
+    const { build } = await import("esbuild");
+    // @ts-expect-error: a plain .mjs build script, without types
+    const { builtinsViaRequireExcept } = await import("../scripts/builtins-via-require.mjs");
+    const entry = join(out, "lazy-entry.ts");
+    writeFileSync(
+      entry,
+      [
+        'import { spawnSync } from "node:child_process";',
+        'const loaded = () => process.moduleLoadList.includes("NativeModule child_process");',
+        "const before = loaded();",
+        'const echoed = spawnSync("echo", ["hi"], { encoding: "utf8" }).stdout.trim();',
+        "console.log(JSON.stringify({ before, echoed, after: loaded() }));",
+      ].join("\n"),
+    );
+    const file = join(out, "lazy.cjs");
+    await build({
+      entryPoints: [entry],
+      outfile: file,
+      bundle: true,
+      platform: "node",
+      format: "cjs",
+      logLevel: "silent",
+      plugins: [builtinsViaRequireExcept(["fs", "path"], { functions: true })],
+    });
+    const text = readFileSync(file, "utf8");
+    // No getter per export copied by esbuild's __toESM; no wrapper for what nobody imports.
+    expect(text).not.toContain("__toESM");
+    expect(text).toContain("function spawnSync(");
+    expect(text).not.toContain("execFile");
+    const r = spawnSync(process.execPath, [file], { encoding: "utf8" });
+    expect(r.status, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toEqual({ before: false, echoed: "hi", after: true });
+  });
+});
