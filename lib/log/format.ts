@@ -9,6 +9,7 @@
 // A message with several lines (DnsAllMastersFailed lists one master per line)
 // becomes several log lines, each with its own prefix: nothing reaches the
 // reader as an unprefixed line, so no text can pass itself off as one of ours.
+import { isoUtc } from "../iso-utc.ts";
 
 /** Syslog levels this tool uses (sd-daemon's SD_ERR .. SD_DEBUG). */
 export const LEVELS = { error: 3, warning: 4, notice: 5, info: 6, debug: 7 } as const;
@@ -53,10 +54,7 @@ const WORD: Record<LogLevel, string> = {
 export function formatLines(level: LogLevel, message: string, f: LineFormat): string {
   const lines = message.split(/\r?\n/);
   if (lines.length > 1 && lines.at(-1) === "") lines.pop();
-  const prefix =
-    f.target === "journal"
-      ? `<${LEVELS[level]}>`
-      : `${new Date(f.now).toISOString()} ${f.tag}: ${WORD[level]}`;
+  const prefix = f.target === "journal" ? `<${LEVELS[level]}>` : `${isoUtc(f.now)} ${f.tag}: ${WORD[level]}`;
   return lines.map((l) => `${prefix}${visible(l)}\n`).join("");
 }
 

@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import { isoUtc } from "../iso-utc.ts";
 import { localNodeName } from "../node-name.ts";
 import { parseJsonObject } from "./read.ts";
 import { uniqueToken } from "./token.ts";
@@ -68,7 +69,7 @@ export function currentHolder(now: number = Date.now()): Holder {
     token: newToken(),
     node: localNodeName(),
     pid: process.pid,
-    since: new Date(now).toISOString(),
+    since: isoUtc(now),
   };
   const boot = bootId();
   if (boot) holder.bootId = boot;

@@ -1,5 +1,6 @@
 import { createRequire } from "node:module";
 import { InputError } from "../errors.ts";
+import { isoUtc } from "../iso-utc.ts";
 import { parseJson } from "./read.ts";
 
 // The record of one piece of pending work, as stored (one JSON file per item)
@@ -47,7 +48,7 @@ export function replacementItem<P>(
   rev: string,
   nowMs: number,
 ): JournalItem<P> {
-  const now = new Date(nowMs).toISOString();
+  const now = isoUtc(nowMs);
   return {
     id: entry.id,
     kind: entry.kind,
