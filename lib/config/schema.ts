@@ -99,6 +99,14 @@ const dns = z.strictObject({
     .regex(/^[A-Za-z0-9._-]{1,63}$/, "must be 1-63 letters, digits, '.', '_', '-'")
     .default("pvemigrate-dns"),
   deleteOnStop: z.boolean().default(false),
+  // A steady run reuses its last read of the names while the zone's SOA serial is unchanged;
+  // a zone file edited and reloaded without a serial bump is read again after this long.
+  fullReadMinutes: z
+    .number()
+    .int()
+    .min(0, "must be at least 0")
+    .max(1440, "must be at most 1440")
+    .default(10),
   // Default: 30, or dns.ttl when that is lower (normalize.ts).
   moveTtl: z.number().int().min(1, "must be at least 1").max(86_400, "must be at most 86400").optional(),
   propagation: propagation.default({

@@ -109,6 +109,12 @@ export interface DnsConfig {
   ownerId: string;
   /** Withdraw a VM's names on a real stop (default: keep them). */
   deleteOnStop: boolean;
+  /**
+   * Names are read in full at least this often (minutes; 0: every run). In between, a run whose
+   * zone serial is unchanged at the same master reuses the last read (lib/dns/read-reuse.ts).
+   * The schema always sets it (default 10); absent in hand-built configs means the default.
+   */
+  fullReadMinutes?: number;
   /** TTL of a VM's names while a planned move (`migrate`) is under way, until its grace period ends. */
   moveTtl: number;
   /** Which servers a switch reads its names back from (absent: the master candidates only). */

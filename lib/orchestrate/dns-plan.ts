@@ -3,10 +3,11 @@ import { computeDesired } from "../desired/compute.ts";
 import { registryRefusal } from "../dns/claims.ts";
 import { type PlannedWithdrawal, planWithdrawal } from "../dns/withdraw.ts";
 import { messageOf } from "../errors.ts";
-import { type DnsPlan, type DnsWant, type NameRead, planDns } from "../plan/dns.ts";
+import { type DnsPlan, type DnsWant, planDns } from "../plan/dns.ts";
 import { type SafetyLimit, safetyVerdict } from "../plan/safety.ts";
 import type { Change } from "../plan/types.ts";
 import type { ClaimRegistry } from "../state/index.ts";
+import { readPlannedNames } from "./dns-read-names.ts";
 import { dueNow } from "./dns-withdraw.ts";
 import type { Withdrawal } from "./name-claims.ts";
 import { claimOf } from "./name-claims.ts";
@@ -47,6 +48,8 @@ export interface DnsPlanOptions {
   snapshot?: RunSnapshot;
   /** The "dns" lock as syncDns took it. */
   lock?: TakenLock;
+  /** Reuse the last run's reads while the zone's serial is unchanged (dns-read-names.ts); records this run's. */
+  reuseReads?: boolean;
 }
 
 /** Plans the names of `vmids` (all configured VMs when undefined); call inside the "dns" cluster lock. */
@@ -74,9 +77,10 @@ export async function planDnsSync(
       refused.push(`${d.name}: not written for VM ${d.vmid} (Notes): it ${refusal}`);
       return [];
     });
-  const read = await readNames(
+  const read = await readPlannedNames(
     rt,
     allowed.map((d) => d.name),
+    opts.reuseReads === true,
   );
   const writes = planDns(allowed, read, { ownerId: world.config.dns.ownerId, zone: world.config.dns.zone });
   const only = opts.withdraw === "unclaimed" ? undefined : opts.withdraw;
@@ -122,29 +126,4 @@ export async function planDnsSync(
 function removal(w: PlannedWithdrawal, note: string): Change {
   const before = w.status === "send" ? [...w.seen.a, ...w.seen.aaaa].join(",") : "";
   return { op: "remove", backend: "dns", vmid: w.vmid, key: w.name, ...(before ? { before } : {}), note };
-}
-
-/** How many names are read at the master at once: one round trip each, DNS_READ_CONCURRENCY in flight. */
-export const DNS_READ_CONCURRENCY = 64;
-
-/** Each name read once at the masters, many in flight (a sequential read was one round trip per name). */
-async function readNames(rt: Runtime, names: readonly string[]): Promise<Map<string, NameRead>> {
-  const out = new Map<string, NameRead>();
-  let next = 0;
-  let failed = false;
-  const worker = async () => {
-    // After one read failed (the masters down) the plan fails: no more reads are started.
-    while (next < names.length && !failed) {
-      const name = names[next++]!;
-      try {
-        out.set(name, await rt.dns.query(name));
-      } catch (err) {
-        failed = true;
-        throw err;
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(DNS_READ_CONCURRENCY, names.length) }, worker));
-  // In the order asked (planDns lists changes in the desired state's order anyway).
-  return new Map(names.flatMap((n) => (out.has(n) ? [[n, out.get(n)!] as const] : [])));
 }

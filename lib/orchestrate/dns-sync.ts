@@ -65,7 +65,13 @@ export async function syncDns(
           lock = takenLock("cluster", DNS_LOCK, rt.now(), lease);
           return fn();
         }),
-      plan: () => planDnsSync(rt, vmids, { ...planOpts, ...(lock ? { lock } : {}) }),
+      // A real run reuses (and records) the last reads while the zone's serial is unchanged; a dry run reads.
+      plan: () =>
+        planDnsSync(rt, vmids, {
+          ...planOpts,
+          ...(lock ? { lock } : {}),
+          reuseReads: planOpts.reuseReads ?? !dryRun,
+        }),
       apply: (p) => applyDnsPlan(rt, p, opts),
       ...(failed ? { failed } : {}),
     },
