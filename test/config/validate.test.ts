@@ -27,6 +27,7 @@ describe("config loading", () => {
     expect(config.vms["101"]?.nodes).toEqual(["pve1", "pve2"]);
     expect(config.dns.ttl).toBe(60);
     expect(config.dns.timeoutMs).toBe(700);
+    expect(config.dns.fullReadMinutes).toBe(10);
     expect(config.graceSeconds).toBe(120);
     expect(config.nat.table).toBe("pvemigrate");
     expect(config.nodes.pve1?.sshHost).toBe("10.10.0.1");
@@ -154,6 +155,16 @@ describe("field validation names the exact field", () => {
     ["duration", (d) => (d.graceSeconds = "two minutes"), 'graceSeconds: "two minutes" is not a duration'],
     ["timeout duration", (d) => (d.dns.timeoutMs = -5), "dns.timeoutMs: -5 is not a non-negative duration"],
     ["ttl", (d) => (d.dns.ttl = 0), "dns.ttl: must be at least 1"],
+    [
+      "full read bound below 0",
+      (d) => (d.dns.fullReadMinutes = -1),
+      "dns.fullReadMinutes: must be at least 0",
+    ],
+    [
+      "full read bound over a day",
+      (d) => (d.dns.fullReadMinutes = 1441),
+      "dns.fullReadMinutes: must be at most 1440",
+    ],
     ["DNS attempt too short", (d) => (d.dns.timeoutMs = 10), "dns.timeoutMs: 10 is less than 50ms"],
     [
       "API connect too short",

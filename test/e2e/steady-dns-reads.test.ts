@@ -21,25 +21,28 @@ const PVE1 = "203.0.113.10";
 const MIN = 60_000;
 
 /** A runtime of pve1 whose SOA and name reads are counted. */
-function counted(h: Harness): { rt: Runtime; soa: () => number; names: () => number } {
+function counted(h: Harness): { rt: Runtime; soa: () => number; names: () => number; order: string[] } {
   const rt = h.runtime("pve1");
   const dns = rt.dns;
   let soa = 0;
   let names = 0;
+  const order: string[] = [];
   Object.defineProperty(rt, "dns", {
     value: {
       ...dns,
       querySoa: (...args: Parameters<typeof dns.querySoa>) => {
         soa++;
+        order.push("SOA");
         return dns.querySoa(...args);
       },
       query: (...args: Parameters<typeof dns.query>) => {
         names++;
+        order.push("name");
         return dns.query(...args);
       },
     },
   });
-  return { rt, soa: () => soa, names: () => names };
+  return { rt, soa: () => soa, names: () => names, order };
 }
 
 describe.skipIf(missing({ bins: ["named", "dig", "tsig-keygen"] }))(
@@ -54,7 +57,7 @@ describe.skipIf(missing({ bins: ["named", "dig", "tsig-keygen"] }))(
       const c = counted(h);
       const r = await reconcile(c.rt);
       expect(r.errors).toEqual([]);
-      return { soa: c.soa(), names: c.names(), outcomes: r.dns?.outcomes ?? [] };
+      return { soa: c.soa(), names: c.names(), order: c.order, outcomes: r.dns?.outcomes ?? [] };
     };
 
     beforeAll(async () => {
