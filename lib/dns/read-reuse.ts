@@ -65,8 +65,9 @@ export function namesToRead(
 /**
  * The record to keep after this run's reads, or undefined when none may be
  * kept: every fresh read must come from the master whose serial was read
- * before them (a failover in between read another server). Reused answers
- * keep their record's `readAt`, so the bound still runs from the full read.
+ * before them (a failover in between read another server). When reused, the
+ * earlier record's names are kept with the fresh ones, and its `readAt`, so
+ * the bound still runs from the full read.
  */
 export function nextRecord(
   soa: SerialNow | undefined,
@@ -76,7 +77,8 @@ export function nextRecord(
   earlier: ZoneReads | undefined,
 ): ZoneReads | undefined {
   if (soa === undefined) return undefined;
-  const names = new Map<string, NameState>();
+  // Reused: every name of the earlier record still holds (another step may have asked for fewer names).
+  const names = new Map<string, NameState>(verdict.reuse && earlier ? earlier.names : []);
   if (verdict.reuse) for (const [name, state] of verdict.answers) names.set(name, state);
   for (const [name, { master, ...state }] of fresh) {
     if (master !== soa.master) return undefined;

@@ -65,12 +65,12 @@ export async function syncDns(
           lock = takenLock("cluster", DNS_LOCK, rt.now(), lease);
           return fn();
         }),
-      // A real run reuses (and records) the last reads while the zone's serial is unchanged; a dry run reads.
+      // Reuse of the last reads (reconcile's steady step asks for it): a real run only; a dry run reads.
       plan: () =>
         planDnsSync(rt, vmids, {
           ...planOpts,
           ...(lock ? { lock } : {}),
-          reuseReads: planOpts.reuseReads ?? !dryRun,
+          reuseReads: planOpts.reuseReads === true && !dryRun,
         }),
       apply: (p) => applyDnsPlan(rt, p, opts),
       ...(failed ? { failed } : {}),

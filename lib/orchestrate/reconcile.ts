@@ -200,6 +200,9 @@ export async function reconcile(rt: Runtime, opts: ReconcileOptions = {}): Promi
       ...mode,
       withdraw: "unclaimed",
       snapshot,
+      // Steady runs: the names read while the zone's serial stays the same are not read again (a switch's
+      // own names change, so its read is never reused: it would only add an SOA round trip to the switch).
+      reuseReads: true,
       ...(safety ? { safety } : {}),
       // Journaled, so the drift is finished by whichever run reaches a master first.
       failed: async () => {

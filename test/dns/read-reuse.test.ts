@@ -73,6 +73,9 @@ describe("nextRecord", () => {
     expect(next?.readAt).toBe(record.readAt);
     expect(next?.serial).toBe(7);
     expect([...(next?.names.keys() ?? [])]).toEqual(wanted);
+    // A step that asked for fewer names keeps the record's others (still true at the same serial).
+    const fewer = namesToRead(["new.example.org"], record, soa, at(5), 10 * MIN);
+    expect([...(nextRecord(soa, fewer, fresh, at(5), record)?.names.keys() ?? [])]).toEqual(wanted);
     expect(next?.names.get("new.example.org")).toEqual(state("192.0.2.3"));
   });
 
