@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { readFile, unlink } from "node:fs/promises";
 import { isIPv6 } from "node:net";
 import { join } from "node:path";
@@ -75,7 +76,17 @@ export class LastAppliedStore {
       ...(await vmidsIn(this.#opts.localDir)),
       ...(await vmidsIn(this.#opts.clusterDir)),
     ]);
-    const records = await Promise.all([...vmids].sort((a, b) => a - b).map((vmid) => this.get(vmid)));
+    // Read synchronously: thousands of small files (two per VM) cost far more
+    // as promises through the thread pool (~2x at 10,000 guests, issue 16)
+    // than as plain reads, and nothing else runs while a run lists them.
+    const records = [...vmids]
+      .sort((a, b) => a - b)
+      .map((vmid) =>
+        newer(
+          this.#readSync(this.#opts.localDir, vmid, false),
+          this.#readSync(this.#opts.clusterDir, vmid, true),
+        ),
+      );
     return records.filter((r): r is LastApplied => r !== undefined);
   }
 
@@ -120,15 +131,34 @@ export class LastAppliedStore {
   /** One copy; with `tolerant`, an unreadable copy (pmxcfs trouble) is reported and skipped, not fatal. */
   async #read(dir: string, vmid: number, tolerant: boolean): Promise<LastApplied | undefined> {
     const path = join(dir, `${vmid}.json`);
-    let text: string;
+    return this.#parse(
+      path,
+      vmid,
+      await readFile(path, "utf8").catch((err) => this.#unreadable(path, err, tolerant)),
+    );
+  }
+
+  #readSync(dir: string, vmid: number, tolerant: boolean): LastApplied | undefined {
+    const path = join(dir, `${vmid}.json`);
+    let text: string | undefined;
     try {
-      text = await readFile(path, "utf8");
+      text = readFileSync(path, "utf8");
     } catch (err) {
-      if (errnoCode(err) === "ENOENT") return undefined;
-      if (!tolerant) throw err;
-      this.#warn(`last-applied ${path}: unreadable (${messageOf(err)}), using the local copy`);
-      return undefined;
+      text = this.#unreadable(path, err, tolerant);
     }
+    return this.#parse(path, vmid, text);
+  }
+
+  /** A copy that cannot be read: none when missing; reported and skipped when `tolerant`, else fatal. */
+  #unreadable(path: string, err: unknown, tolerant: boolean): undefined {
+    if (errnoCode(err) === "ENOENT") return undefined;
+    if (!tolerant) throw err;
+    this.#warn(`last-applied ${path}: unreadable (${messageOf(err)}), using the local copy`);
+    return undefined;
+  }
+
+  #parse(path: string, vmid: number, text: string | undefined): LastApplied | undefined {
+    if (text === undefined) return undefined;
     const record = parseLastApplied(text);
     // A damaged copy is ignored (the other copy or the next switch replaces it), not fatal.
     if (!record || record.vmid !== vmid) this.#warn(`last-applied ${path}: not a valid record, ignored`);
