@@ -1,5 +1,6 @@
 import { DnsAllMastersFailed } from "../dns/errors.ts";
 import type { SoaRecord } from "../dns/masters.ts";
+import { isOwned } from "../dns/ownership.ts";
 import { namesToRead, nextRecord, type SerialNow } from "../dns/read-reuse.ts";
 import { messageOf } from "../errors.ts";
 import { warnVia } from "../log/logger.ts";
@@ -43,7 +44,11 @@ export async function readPlannedNames(
   const out = new Map<string, NameRead>();
   for (const name of names) {
     const known = verdict.answers.get(name);
-    const read = known && soa ? { ...known, master: soa.master } : fresh.get(name);
+    // Ownership is judged again on the recorded TXT: dns.ownerId may have changed since that read.
+    const read =
+      known && soa
+        ? { ...known, owned: isOwned(known.txt, rt.config.dns.ownerId), master: soa.master }
+        : fresh.get(name);
     if (read) out.set(name, read);
   }
   return out;

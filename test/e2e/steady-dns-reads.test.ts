@@ -129,5 +129,15 @@ describe.skipIf(missing({ bins: ["named", "dig", "tsig-keygen"] }))(
       await writeFile(recordFile, (await readFile(recordFile, "utf8")).replace(PVE1, "192.0.2.97"));
       expect(await run()).toMatchObject({ names: NAMES.length });
     }, 30_000);
+
+    it("a changed dns.ownerId is judged on the recorded TXT, as a full read judges it: nothing is ours now", async () => {
+      expect(await run()).toMatchObject({ names: 0 });
+      const c = counted(h);
+      const dns = { ...c.rt.config.dns, ownerId: "another-owner" };
+      const r = await reconcile({ ...c.rt, config: { ...c.rt.config, dns } });
+      expect(c.names()).toBe(0); // the serial is unchanged: the recorded reads are used
+      expect(r.dns?.outcomes.map((o) => [o.name, o.status])).toEqual(NAMES.map((n) => [n, "not-owned"]));
+      expect(await dig(h.primary.port, "g201.example.org", "A")).toEqual([PVE1]);
+    }, 30_000);
   },
 );
