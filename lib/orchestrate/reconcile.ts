@@ -235,7 +235,7 @@ async function planPrune(rt: Runtime, world: World, records: RunRecords): Promis
     changes: [],
     cutoff: now - config.graceSeconds * 1000,
     // Grace can outlast graceSeconds: a planned move's old TTL, servers not yet agreeing.
-    keepDeparture: (d) => lastByVmid.get(d.vmid) === d.node || graceEndsAt(config, d, moves) > now,
+    keepDeparture: (d) => lastByVmid.get(d.vmid) === d.node || graceEndsAt(config, d, moves, now) > now,
     // A move whose lowered TTL is over: the DNS step already restored the TTL.
     moveOver: (m) => moveEndsAt(config, m, departures, moves) <= now,
   };
