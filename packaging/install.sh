@@ -241,12 +241,14 @@ fi
 # A new link renamed over the old file or link: $bin never goes missing.
 mkdir -p "$destdir$(dirname "$bin")"
 tmp=$(temp_for "$destdir$bin")
+rm -f "$tmp" # a leftover of an interrupted run with the same pid
 ln -s "$cli_link" "$tmp"
 mv -f "$tmp" "$destdir$bin"
 say "installed $bin -> $cli"
 put "$dist/hookscript.cjs" "$snippets_dir/$hook_file" 755 "$node" starts_as_hook
 # Then the name guests use, renamed over the copy (or link) an earlier version left.
 tmp=$(temp_for "$destdir$snippets_dir/$hook_name")
+rm -f "$tmp" # a leftover of an interrupted run with the same pid
 ln -s "$hook_file" "$tmp"
 mv -fT "$tmp" "$destdir$snippets_dir/$hook_name"
 say "installed $snippets_dir/$hook_name -> $hook_file"
