@@ -63,7 +63,10 @@ export async function readStamp(lock: string): Promise<LockStamp | undefined> {
  */
 export async function stampTaken(lock: string): Promise<{ previous: LockStamp | undefined; gen: number }> {
   const previous = await readStamp(lock);
-  const gen = (previous?.gen ?? 0) + 1;
+  // After a stamp that is missing or unreadable, a fresh random generation:
+  // counting again from 1 could meet, a few holders later, the generation a
+  // run marked before the stamp was lost, and pass for "nobody held it".
+  const gen = previous ? previous.gen + 1 : 1 + Math.floor(Math.random() * 2 ** 40);
   await writeStamp(lock, { gen, released: false });
   return { previous, gen };
 }
