@@ -79,7 +79,8 @@ export class RunSnapshot {
 
   /** Whether `entry` may serve a step holding `lock` (see the top of this file). */
   async #serves(entry: Entry, lock: TakenLock | undefined): Promise<boolean> {
-    if (lock === undefined || entry.startedAt >= lock.at) return true;
+    // Strictly later: a read in the same millisecond as the take may have begun before it.
+    if (lock === undefined || entry.startedAt > lock.at) return true;
     return unheldSince((await entry.marks).get(lock.key), lock.previous);
   }
 
