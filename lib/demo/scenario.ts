@@ -235,6 +235,9 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
     sim.recoverVm(104, "pve3");
     // The LRM starts it after a moment: its post-start hook's worker switches it.
     await waitFor(() => sim.state.vm(104).status === "running");
+    // pvestatd's next broadcast (every 10 s on a real node) shows it running in
+    // /cluster/resources; the demo does not wait the 10 s, nor leaves it to chance.
+    sim.tickRrd();
     await hooksDone();
     const last = await rt("pve3").state.lastApplied.get(104);
     out(`   VM 104 switched to ${last?.node ?? "?"} by its post-start hook's worker`);
