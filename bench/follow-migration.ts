@@ -46,7 +46,7 @@ function runHookscript(h: Harness, config: string, e: SimHookEvent): void {
   Object.assign(env, {
     PVEMIGRATE_DNS_CONFIG: config,
     PVEMIGRATE_DNS_NODE: e.node,
-    PVEMIGRATE_DNS_HOOK_SOCKET: "none",
+    PVEMIGRATE_DNS_HOOK_FIFO: "none",
     ...(e.migratedFrom ? { PVE_MIGRATED_FROM: e.migratedFrom } : {}),
   });
   spawn(h.hookscript, [String(e.vmid), e.phase], { env, stdio: "ignore" }).on("error", (err) => {

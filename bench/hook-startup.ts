@@ -99,7 +99,7 @@ export async function benchHookStartup(iterations = ITERATIONS): Promise<HookSta
         PVEMIGRATE_DNS_CONFIG: join(dir, config),
         PVEMIGRATE_DNS_NODE: "pve1",
         PVEMIGRATE_DNS_CACHE_DIR: join(dir, "cache"),
-        PVEMIGRATE_DNS_HOOK_SOCKET: fifoPath,
+        PVEMIGRATE_DNS_HOOK_FIFO: fifoPath,
         PVE_MIGRATED_FROM: "",
       });
     const timed = async (argv: string[], e: NodeJS.ProcessEnv) => {

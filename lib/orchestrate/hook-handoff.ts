@@ -28,9 +28,9 @@ import type { HookWork } from "./pending.ts";
 /** The FIFO the hook service is woken through: ListenFIFO= of pvemigrate-dns-hook.socket. */
 export const HOOK_FIFO = "/run/pvemigrate-dns/hook.fifo";
 
-/** $PVEMIGRATE_DNS_HOOK_SOCKET moves it (tests, benchmarks); "" or "none" turns the service off. */
-export function hookSocketPath(env: NodeJS.ProcessEnv): string | undefined {
-  const path = env.PVEMIGRATE_DNS_HOOK_SOCKET ?? HOOK_FIFO;
+/** $PVEMIGRATE_DNS_HOOK_FIFO moves it (tests, benchmarks); "" or "none" turns the service off. */
+export function hookFifoPath(env: NodeJS.ProcessEnv): string | undefined {
+  const path = env.PVEMIGRATE_DNS_HOOK_FIFO ?? HOOK_FIFO;
   return path === "" || path === "none" ? undefined : path;
 }
 
@@ -100,7 +100,7 @@ export async function spawnDetachedWorker(
 /** The hook service when its FIFO has a reader, else a detached worker running `cli()` (asked only then). */
 export function handOffTo(cli: () => string[], env: NodeJS.ProcessEnv) {
   return async (ctx: HookContext, vmid: number, phase: HookWork["phase"]): Promise<void> => {
-    const fifo = hookSocketPath(env);
+    const fifo = hookFifoPath(env);
     if (fifo && pokeHookService(fifo, vmid, phase)) return;
     await spawnDetachedWorker(ctx, cli(), vmid, phase);
   };

@@ -83,7 +83,7 @@ describe.skipIf(missing({ root: true, bins: ["mkfifo"] }))("hookscript fast path
       PVEMIGRATE_DNS_CONFIG: join(dir, "c.yaml"),
       PVEMIGRATE_DNS_NODE: "pve1",
       PVEMIGRATE_DNS_CACHE_DIR: join(dir, "cache"),
-      PVEMIGRATE_DNS_HOOK_SOCKET: fifoPath(),
+      PVEMIGRATE_DNS_HOOK_FIFO: fifoPath(),
       PVEMIGRATE_DNS_CLI: cli,
       PVE_MIGRATED_FROM: "",
     };
@@ -259,7 +259,7 @@ describe.skipIf(missing({ root: true, bins: ["mkfifo"] }))("hookscript fast path
       const path = setUp(join(dir, `absent-${vmid}`));
       // worker.log even on a host with a journal (lib/log/worker-output.ts journalAvailable).
       const r = runHook([String(vmid), "post-stop"], {
-        PVEMIGRATE_DNS_HOOK_SOCKET: path,
+        PVEMIGRATE_DNS_HOOK_FIFO: path,
         PVEMIGRATE_DNS_WORKER_LOG: "file",
       });
       expect(r.status, r.stderr).toBe(0);
