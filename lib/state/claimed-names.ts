@@ -4,6 +4,7 @@ import { z } from "zod";
 import type { ClaimRecord } from "../dns/claims.ts";
 import { errnoCode } from "../errors.ts";
 import { writeFileAtomic } from "./atomic-write.ts";
+import { warnOnStderr } from "./warn.ts";
 
 // The registry of guest names this tool wrote: name -> the VM it was written
 // for and where that claim came from (file or Notes). It is how a name whose
@@ -41,7 +42,7 @@ const fileSchema = z.object({ v: z.literal(FORMAT_VERSION), names: z.record(z.st
 export class ClaimedNamesStore {
   constructor(
     readonly file: string,
-    private readonly warn: (m: string) => void = (m) => process.stderr.write(`pvemigrate-dns: ${m}\n`),
+    private readonly warn: (m: string) => void = warnOnStderr,
   ) {}
 
   /** The registry; undefined when there is none yet (or it is unreadable: then nothing is withdrawn). */

@@ -9,6 +9,7 @@ import {
   PMXCFS_LOCK_EXPIRY_MS,
 } from "./cluster-lock-holder.ts";
 import { describeHolder } from "./holder.ts";
+import { warnOnStderr } from "./warn.ts";
 
 // The timer's sweep of our cluster locks on the node whose process left them:
 // only this host can judge its own pids, so a lock left by a dead process of
@@ -30,7 +31,7 @@ export interface SweepOptions {
  * dead holder's own node. Returns the names it freed.
  */
 export async function breakDeadClusterLocks(pveRoot: string, options: SweepOptions = {}): Promise<string[]> {
-  const warn = options.warn ?? ((m: string) => process.stderr.write(`pvemigrate-dns: ${m}\n`));
+  const warn = options.warn ?? warnOnStderr;
   const staleMs = options.staleMs ?? PMXCFS_LOCK_EXPIRY_MS;
   const parent = join(pveRoot, "priv", "lock");
   const names = await readdir(parent).catch(() => [] as string[]);

@@ -28,6 +28,7 @@ import {
   type WithLock,
 } from "./lock-common.ts";
 import { type LockStamp, readStamp, stampReleased, stampTaken } from "./lock-stamp.ts";
+import { warnOnStderr } from "./warn.ts";
 
 // A cluster-wide lock the way Proxmox takes its own (PVE::Cluster::cfs_lock):
 // `mkdir <pveRoot>/priv/lock/<name>`; pmxcfs replicates the mkdir through
@@ -66,7 +67,7 @@ export interface ClusterLockOptions {
 export function clusterLocks(pveRoot: string, options: ClusterLockOptions = {}): WithLock {
   const staleMs = options.staleMs ?? PMXCFS_LOCK_EXPIRY_MS;
   const renewEveryMs = options.renewEveryMs ?? Math.floor(staleMs / 4);
-  const warn = options.warn ?? ((m: string) => process.stderr.write(`pvemigrate-dns: ${m}\n`));
+  const warn = options.warn ?? warnOnStderr;
   let pmxcfs: Promise<boolean> | undefined;
   const isPmxcfs = () => {
     pmxcfs ??= options.pmxcfs !== undefined ? Promise.resolve(options.pmxcfs) : detectFuse(pveRoot);

@@ -10,6 +10,8 @@
 // this one starts (`apply --local` on another node) never inherit it. Unset
 // (every real run), a step costs one comparison.
 
+import { warnOnStderr } from "./warn.ts";
+
 export const CRASH_AFTER_ENV = "PVEMIGRATE_DNS_CRASH_AFTER";
 
 let remaining: number | undefined | null = null;
@@ -31,6 +33,6 @@ export function crashPoint(step: string): void {
   remaining = left - 1;
   if (remaining > 0) return;
   // Said first (synchronously), so the test knows where the process died.
-  process.stderr.write(`pvemigrate-dns: crash point: SIGKILL after ${step}\n`);
+  warnOnStderr(`crash point: SIGKILL after ${step}`);
   process.kill(process.pid, "SIGKILL");
 }

@@ -2,6 +2,7 @@ import { isIPv4, isIPv6 } from "node:net";
 import { z } from "zod";
 import type { Departure } from "../desired/compute.ts";
 import { VmRecordFiles } from "./vm-records.ts";
+import { warnOnStderr } from "./warn.ts";
 
 // Which VM left which node when: the old node grace-forwards to it until
 // its grace ends (lib/desired/ttl.ts graceEndsAt). Kept in pmxcfs (one
@@ -36,10 +37,7 @@ const departureSchema = z
 export class DepartureStore {
   readonly #files: VmRecordFiles<Departure>;
 
-  constructor(
-    dir: string,
-    warn: (m: string) => void = (m) => process.stderr.write(`pvemigrate-dns: ${m}\n`),
-  ) {
+  constructor(dir: string, warn: (m: string) => void = warnOnStderr) {
     this.#files = new VmRecordFiles("departures", dir, departureSchema, warn);
   }
 

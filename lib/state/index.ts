@@ -11,6 +11,7 @@ import { localLockDir, openLocalJournal } from "./local-journal.ts";
 import { localLockStamp, localLocks } from "./local-lock.ts";
 import { type LockOptions, vmLockName, type WithLock } from "./lock-common.ts";
 import type { LockStamp } from "./lock-stamp.ts";
+import { warnOnStderr } from "./warn.ts";
 
 // The orchestrator's one entry point to durable state: the two journals, the
 // last-applied records and the locks, laid out under stateDir and pveRoot.
@@ -92,7 +93,7 @@ export interface State {
 }
 
 export function openState(config: Pick<Config, "stateDir" | "pveRoot">, opts: StateOptions = {}): State {
-  const warn = opts.warn ?? ((m: string) => process.stderr.write(`pvemigrate-dns: ${m}\n`));
+  const warn = opts.warn ?? warnOnStderr;
   const common = { warn, ...(opts.now ? { now: opts.now } : {}) };
   const withLock = localLocks(localLockDir(config.stateDir), { warn });
   const withClusterLock = clusterLocks(config.pveRoot, {

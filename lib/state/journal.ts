@@ -22,6 +22,7 @@ import {
 import type { WithLock } from "./lock-common.ts";
 import { makeDirs } from "./make-dirs.ts";
 import { listDir } from "./read.ts";
+import { warnOnStderr } from "./warn.ts";
 
 // The journal of pending work: one JSON file per item in one directory
 // (stateDir/journal on the node, <pveRoot>/pvemigrate-dns/journal in pmxcfs
@@ -65,7 +66,7 @@ export class Journal {
     this.#lockName = opts.lockName ?? "journal";
     this.#fileMode = opts.fileMode;
     this.#now = opts.now ?? Date.now;
-    this.#warn = opts.warn ?? ((m) => process.stderr.write(`pvemigrate-dns: ${m}\n`));
+    this.#warn = opts.warn ?? warnOnStderr;
   }
 
   /**

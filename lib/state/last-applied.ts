@@ -6,6 +6,7 @@ import { errnoCode, InputError, messageOf } from "../errors.ts";
 import { writeFileAtomic } from "./atomic-write.ts";
 import { makeDirs } from "./make-dirs.ts";
 import { listDir, parseJsonObject } from "./read.ts";
+import { warnOnStderr } from "./warn.ts";
 
 // What was last applied for each VM: the node it was switched to and the
 // addresses involved. The orchestrator reads it to know where a VM came from
@@ -58,7 +59,7 @@ export class LastAppliedStore {
   constructor(opts: LastAppliedOptions) {
     this.#opts = opts;
     this.#now = opts.now ?? Date.now;
-    this.#warn = opts.warn ?? ((m) => process.stderr.write(`pvemigrate-dns: ${m}\n`));
+    this.#warn = opts.warn ?? warnOnStderr;
   }
 
   async get(vmid: number): Promise<LastApplied | undefined> {

@@ -16,6 +16,7 @@ import {
 } from "./journal-item.ts";
 import { localLocks, withLocalLockSync } from "./local-lock.ts";
 import { makeDirsSync } from "./make-dirs.ts";
+import { warnOnStderr } from "./warn.ts";
 
 // This node's journal alone, as openState (index.ts) lays it out: the
 // hookscript's fast path records its work here without loading the rest of the
@@ -26,11 +27,9 @@ export interface LocalJournalOptions {
   now?: () => number;
 }
 
-const defaultWarn = (m: string) => process.stderr.write(`pvemigrate-dns: ${m}\n`);
-
 /** stateDir/journal, written under the local lock "journal" in stateDir/locks. */
 export function openLocalJournal(stateDir: string, opts: LocalJournalOptions = {}): Journal {
-  const warn = opts.warn ?? defaultWarn;
+  const warn = opts.warn ?? warnOnStderr;
   return new Journal({
     dir: join(stateDir, "journal"),
     lock: localLocks(join(stateDir, "locks"), { warn }),
@@ -57,7 +56,7 @@ export function recordLocalSync<P>(
   payloadFor: (old: JournalItem<P> | undefined) => P,
   opts: LocalJournalOptions = {},
 ): JournalItem<P> {
-  const warn = opts.warn ?? defaultWarn;
+  const warn = opts.warn ?? warnOnStderr;
   const now = opts.now ?? Date.now;
   const dir = join(stateDir, "journal");
   const fileName = fileNameFor(id);

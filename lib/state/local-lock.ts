@@ -16,6 +16,7 @@ import {
 } from "./lock-common.ts";
 import { type LockStamp, readStamp, stampReleased, stampTaken } from "./lock-stamp.ts";
 import { makeDirs, makeDirsSync } from "./make-dirs.ts";
+import { warnOnStderr } from "./warn.ts";
 
 // An exclusive lock between processes on this node, in stateDir/locks.
 // Node has no flock(2), so: a lock file created atomically with its holder
@@ -43,7 +44,7 @@ export interface LocalLockOptions {
 }
 
 export function localLocks(dir: string, options: LocalLockOptions = {}): WithLock {
-  const warn = options.warn ?? defaultWarn;
+  const warn = options.warn ?? warnOnStderr;
   return async <T>(
     name: string,
     fn: (lease: LockLease) => Promise<T>,
@@ -90,7 +91,7 @@ export function withLocalLockSync<T>(
   try {
     return fn();
   } finally {
-    release(path, take.me, opts.warn ?? defaultWarn);
+    release(path, take.me, opts.warn ?? warnOnStderr);
   }
 }
 
@@ -115,8 +116,6 @@ function attempt(name: string, path: string, opts: LockOptions) {
     },
   };
 }
-
-const defaultWarn = (m: string) => process.stderr.write(`pvemigrate-dns: ${m}\n`);
 
 /** One attempt: undefined once `me` holds the lock, else who holds it (a stale holder is broken first). */
 function tryTake(path: string, me: Holder): Seen | undefined {

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import type { PlannedMove } from "../desired/ttl.ts";
 import { VmRecordFiles } from "./vm-records.ts";
+import { warnOnStderr } from "./warn.ts";
 
 // Planned moves (`migrate`): "VM X's names are served with moveTtl since T,
 // for its move from node A". Kept in pmxcfs next to the departures, so every
@@ -22,10 +23,7 @@ const moveSchema = z.object({
 export class MoveStore {
   readonly #files: VmRecordFiles<PlannedMove>;
 
-  constructor(
-    dir: string,
-    warn: (m: string) => void = (m) => process.stderr.write(`pvemigrate-dns: ${m}\n`),
-  ) {
+  constructor(dir: string, warn: (m: string) => void = warnOnStderr) {
     this.#files = new VmRecordFiles("moves", dir, moveSchema, warn);
   }
 
