@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { access, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 
 // The demo's DNS master: a real BIND `named` on 127.0.0.1 (a high port)
 // when it is installed, so the demo's updates are the real thing. Without it,
@@ -112,7 +113,7 @@ zone "${spec.zone}" {
       await stop();
       throw new Error(`named did not start: ${log.trim().split("\n").slice(-3).join(" | ")}`);
     }
-    await new Promise((r) => setTimeout(r, 50));
+    await sleep(50);
   }
   return { kind: "named", host: "127.0.0.1", port, stop };
 }

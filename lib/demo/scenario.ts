@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { stringify } from "yaml";
 import { loadConfig } from "../config/load.ts";
 import { computeDesired } from "../desired/compute.ts";
@@ -40,7 +41,7 @@ export interface DemoOptions {
 
 async function waitFor(check: () => boolean, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  while (!check() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  while (!check() && Date.now() < deadline) await sleep(50);
 }
 
 async function canUseNetns(): Promise<boolean> {
@@ -216,8 +217,8 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
     const t0 = Date.now();
     const progress = (line: string) => out(`   [${((Date.now() - t0) / 1000).toFixed(1)}s] ${line}`);
     // The demo shows the TTL choreography but does not sit out the old TTL.
-    const sleep = async (ms: number) => progress(`(the demo skips the ${ms / 1000} s wait)`);
-    const summary = await runMigration(rt("pve1"), plan, progress, { sleep });
+    const skipWait = async (ms: number) => progress(`(the demo skips the ${ms / 1000} s wait)`);
+    const summary = await runMigration(rt("pve1"), plan, progress, { sleep: skipWait });
     await hooksDone();
     out(
       `   migrated in ${summary.taskSeconds?.toFixed(1)}s; public face switched ${summary.switchSeconds?.toFixed(2)}s after the task ended`,

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from "node:timers/promises";
 import type { DnsMaster } from "../config/types.ts";
 import { DnsAllMastersFailed, type MasterFailure, masterLabel } from "./errors.ts";
 
@@ -112,5 +113,3 @@ export function backoffMs(
 ): number {
   return Math.min(Math.round((1 + random) * minBackoff * 2 ** retries), maxBackoff);
 }
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));

@@ -1,4 +1,5 @@
 import { randomInt } from "node:crypto";
+import { setTimeout as sleep } from "node:timers/promises";
 import type { DnsMaster } from "../config/types.ts";
 import { messageOf } from "../errors.ts";
 import { answersOf, type MasterSession, queryRequest } from "./masters.ts";
@@ -178,7 +179,7 @@ export function createPropagationChecker(session: MasterSession, reader: NameRea
         const elapsedMs = Date.now() - start;
         // Unreachable servers are reported, not waited for: only a server that answers something else is.
         if (report.lagging.length === 0 || elapsedMs + interval > waitMs) return { ...report, elapsedMs };
-        await new Promise((r) => setTimeout(r, interval));
+        await sleep(interval);
       }
     },
   };

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from "node:timers/promises";
 import { type GuestType, getSnapshot, type MigrateProgress, migrate } from "../cluster/index.ts";
 import { masterLabel } from "../config/values.ts";
 import { collisionsOnNode, computeDesired, type DesiredState } from "../desired/compute.ts";
@@ -281,5 +282,3 @@ async function lowerAndWait(
   }
   return move;
 }
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));

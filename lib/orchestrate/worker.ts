@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from "node:timers/promises";
 import type { SnapshotVm } from "../cluster/index.ts";
 import { getSnapshot } from "../cluster/index.ts";
 import { configNode, getLiveStatus } from "../cluster/live.ts";
@@ -70,8 +71,6 @@ async function guestNow(rt: Runtime, vmid: number): Promise<GuestNow | undefined
     migrating: live?.lock === "migrate" || haMigrating,
   };
 }
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** How often the worker looks for the config's arrival here: its half of the "names follow" delay. */
 export const MIGRATION_POLL_MS = 25;

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from "node:timers/promises";
 import { InputError, PeerError } from "../errors.ts";
 import { describeHolder, type Holder } from "./holder.ts";
 import type { LockStamp } from "./lock-stamp.ts";
@@ -136,7 +137,7 @@ export class Backoff {
   }
   async wait(deadline: number): Promise<void> {
     const ms = this.next(deadline);
-    await new Promise((resolve) => setTimeout(resolve, ms));
+    await sleep(ms);
   }
   /** wait() for synchronous callers (the hookscript's journal write): blocks this thread. */
   waitSync(deadline: number): void {
