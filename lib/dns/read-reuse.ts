@@ -1,3 +1,4 @@
+import type { DnsConfig } from "../config/types.ts";
 import type { NameState } from "./changes.ts";
 
 // PURE: which names a steady run must read at the master, and which can take
@@ -7,16 +8,21 @@ import type { NameState } from "./changes.ts";
 // while the serial at the same master is the one read just BEFORE the last
 // run's reads, no name of the zone can hold anything else than it read then.
 // An admin may still edit a zone file and reload it without a bump: a full
-// read is due at least every `fullReadMs` whatever the serial says. Anything
-// unexpected (no record, another zone or master, another serial, an old
-// record) means reading everything, so this is an optimisation only: the plan
-// is the one a full read of an unchanged zone would give.
+// read is due at least every `fullReadMs` whatever the serial says. The TSIG
+// key is part of what was read: a server with views chosen by key (BIND
+// `match-clients { key ...; }`) answers each key from its own copy of the
+// zone, whose serial may happen to match. Anything unexpected (no record,
+// another zone, master or key, another serial, an old record) means reading
+// everything, so this is an optimisation only: the plan is the one a full read
+// of an unchanged zone would give.
 
 /** What a run read of a zone's names at one master, and the serial read before those reads. */
 export interface ZoneReads {
   zone: string;
   /** The master label the SOA and every name read came from. */
   master: string;
+  /** The TSIG key the reads were signed with (keyLabel: name and algorithm, never the secret). */
+  key: string;
   serial: number;
   /** When the full read this record stems from started (ms); the bound runs from here. */
   readAt: number;
@@ -27,8 +33,14 @@ export interface ZoneReads {
 export interface SerialNow {
   zone: string;
   master: string;
+  /** keyLabel of the key this run signs with. */
+  key: string;
   serial: number;
 }
+
+/** Which key signs the reads: its name (a DNS name: case and a final dot do not matter) and algorithm. */
+export const keyLabel = (tsig: Pick<DnsConfig["tsig"], "name" | "algorithm">): string =>
+  `${tsig.name.toLowerCase().replace(/\.$/, "")} (${tsig.algorithm})`;
 
 export type ReuseVerdict =
   | { reuse: true; answers: ReadonlyMap<string, NameState>; toRead: string[] }
@@ -48,6 +60,8 @@ export function namesToRead(
   if (record.zone !== soa.zone) return { ...all, why: `the record is of zone ${record.zone}` };
   if (record.master !== soa.master)
     return { ...all, why: `read at ${record.master}, ${soa.master} answers now` };
+  if (record.key !== soa.key)
+    return { ...all, why: `read with key ${record.key}, signed with ${soa.key} now` };
   if (record.serial !== soa.serial) return { ...all, why: `serial ${record.serial} is now ${soa.serial}` };
   const age = now - record.readAt;
   // A clock that went back says nothing about how old the record is.
@@ -85,5 +99,5 @@ export function nextRecord(
     names.set(name, state);
   }
   const readAt = verdict.reuse && earlier ? earlier.readAt : now;
-  return { zone: soa.zone, master: soa.master, serial: soa.serial, readAt, names };
+  return { zone: soa.zone, master: soa.master, key: soa.key, serial: soa.serial, readAt, names };
 }

@@ -1,7 +1,7 @@
 import { DnsAllMastersFailed } from "../dns/errors.ts";
 import type { SoaRecord } from "../dns/masters.ts";
 import { isOwned } from "../dns/ownership.ts";
-import { namesToRead, nextRecord, type SerialNow } from "../dns/read-reuse.ts";
+import { keyLabel, namesToRead, nextRecord, type SerialNow } from "../dns/read-reuse.ts";
 import { messageOf } from "../errors.ts";
 import { warnVia } from "../log/logger.ts";
 import type { NameRead } from "../plan/dns.ts";
@@ -11,9 +11,10 @@ import type { Runtime } from "./runtime.ts";
 // Reading the planned names at the masters. A read of 10,000 names is 30,000
 // signed queries, most of a steady reconcile's time; so, with `reuse`, the
 // zone's SOA serial is read first, and while it is the one read before the
-// last run's reads (same master, within dns.fullReadMinutes) the names that
-// run read take its answers (lib/dns/read-reuse.ts decides, purely); the
-// others are read. Every failure of this shortcut falls back to reading all.
+// last run's reads (same master and TSIG key, within dns.fullReadMinutes) the
+// names that run read take its answers (lib/dns/read-reuse.ts decides,
+// purely); the others are read. Every failure of this shortcut falls back to
+// reading all.
 
 /** How many names are read at the master at once: one round trip each, DNS_READ_CONCURRENCY in flight. */
 export const DNS_READ_CONCURRENCY = 64;
@@ -58,7 +59,8 @@ export async function readPlannedNames(
 async function serialNow(rt: Runtime): Promise<SerialNow | undefined> {
   try {
     const soa: SoaRecord = await rt.dns.querySoa();
-    return { zone: soa.zone, master: soa.master, serial: soa.serial };
+    // rt.dns signs with config.dns.tsig (runtime.ts): the key its reads are made with.
+    return { zone: soa.zone, master: soa.master, key: keyLabel(rt.config.dns.tsig), serial: soa.serial };
   } catch (err) {
     // Every master down: the name reads would wait out the same failover again, and fail the same way.
     if (err instanceof DnsAllMastersFailed) throw err;

@@ -14,6 +14,8 @@ import { parseJson } from "./read.ts";
 // stateDir/dns-reads.json: node-local (each node reads at its own time), one
 // file replaced atomically. A file that is missing, cut short, foreign or
 // whose digest does not match its names is no record: the run reads in full.
+// Version 2 added the TSIG key the names were read with; a version 1 record
+// (written before) is no record either, and not worth a warning.
 
 export const ZONE_READS_FILE = "dns-reads.json";
 /** Some 150 bytes a name: room for 100,000 names; a larger record is not kept (a full read each run). */
@@ -31,15 +33,21 @@ const entry = z.tuple([
 ]);
 type Entry = z.infer<typeof entry>;
 
+const FORMAT_VERSION = 2;
+
 const fileSchema = z.strictObject({
-  version: z.literal(1),
+  version: z.literal(FORMAT_VERSION),
   zone: z.string(),
   master: z.string(),
+  key: z.string(),
   serial: z.number().int().min(0),
   readAt: z.number().int().min(0),
   digest: z.string(),
   names: z.array(entry),
 });
+
+const isVersion1 = (value: unknown) =>
+  typeof value === "object" && value !== null && "version" in value && value.version === 1;
 
 const digestOf = (names: readonly Entry[]) =>
   createHash("sha256").update(JSON.stringify(names)).digest("hex");
@@ -67,6 +75,7 @@ export class ZoneReadStore {
     }
     const json = parseJson(text);
     if (!json.ok) return this.#unusable(json.problem);
+    if (isVersion1(json.value)) return undefined;
     const parsed = fileSchema.safeParse(json.value);
     if (!parsed.success) return this.#unusable("not a record of this version");
     const f = parsed.data;
@@ -74,7 +83,7 @@ export class ZoneReadStore {
     const names = new Map<string, NameState>();
     for (const [name, exists, a, aaaa, txt, owned, ttl] of f.names)
       names.set(name, { exists, a, aaaa, txt, owned, ...(ttl === null ? {} : { ttl }) });
-    return { zone: f.zone, master: f.master, serial: f.serial, readAt: f.readAt, names };
+    return { zone: f.zone, master: f.master, key: f.key, serial: f.serial, readAt: f.readAt, names };
   }
 
   async write(record: ZoneReads): Promise<void> {
@@ -87,8 +96,17 @@ export class ZoneReadStore {
       s.owned,
       s.ttl ?? null,
     ]);
-    const { zone, master, serial, readAt } = record;
-    const body = { version: 1, zone, master, serial, readAt, digest: digestOf(names), names };
+    const { zone, master, key, serial, readAt } = record;
+    const body = {
+      version: FORMAT_VERSION,
+      zone,
+      master,
+      key,
+      serial,
+      readAt,
+      digest: digestOf(names),
+      names,
+    };
     await makeDirs(this.#dir);
     await writeFileAtomic(this.#path, JSON.stringify(body), { mode: 0o600, maxBytes: MAX_ZONE_READS_BYTES });
   }

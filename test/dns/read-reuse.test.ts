@@ -1,6 +1,12 @@
 import { describe, expect, it } from "vitest";
 import type { NameState } from "../../lib/dns/changes.ts";
-import { namesToRead, nextRecord, type SerialNow, type ZoneReads } from "../../lib/dns/read-reuse.ts";
+import {
+  keyLabel,
+  namesToRead,
+  nextRecord,
+  type SerialNow,
+  type ZoneReads,
+} from "../../lib/dns/read-reuse.ts";
 
 // Which names a steady run reads, given the last run's record, the serial read
 // now, the time and the full-read bound (lib/dns/read-reuse.ts).
@@ -14,9 +20,12 @@ const state = (a: string): NameState => ({
   ttl: 60,
 });
 const MIN = 60_000;
+const KEY_A = keyLabel({ name: "view-a.", algorithm: "hmac-sha256" });
+const KEY_B = keyLabel({ name: "view-b.", algorithm: "hmac-sha256" });
 const record: ZoneReads = {
   zone: "example.org",
   master: "127.0.0.1:5300",
+  key: KEY_A,
   serial: 7,
   readAt: 1_000 * MIN,
   names: new Map([
@@ -24,7 +33,7 @@ const record: ZoneReads = {
     ["b.example.org", state("192.0.2.2")],
   ]),
 };
-const soa: SerialNow = { zone: "example.org", master: "127.0.0.1:5300", serial: 7 };
+const soa: SerialNow = { zone: "example.org", master: "127.0.0.1:5300", key: KEY_A, serial: 7 };
 const wanted = ["a.example.org", "b.example.org", "new.example.org"];
 const at = (minutes: number) => record.readAt + minutes * MIN;
 
@@ -39,6 +48,15 @@ describe("namesToRead", () => {
       { ...soa, master: "127.0.0.2:5300" },
       at(1),
       "read at 127.0.0.1:5300",
+    ],
+    // BIND views matched by key: view B's zone may carry the same serial as view A's, with other names.
+    ["another TSIG key (another view)", record, { ...soa, key: KEY_B }, at(1), "read with key view-a"],
+    [
+      "the same key name with another algorithm",
+      record,
+      { ...soa, key: keyLabel({ name: "view-a.", algorithm: "hmac-sha512" }) },
+      at(1),
+      "signed with view-a (hmac-sha512) now",
     ],
     ["a bumped serial", record, { ...soa, serial: 8 }, at(1), "serial 7 is now 8"],
     ["a serial gone back", record, { ...soa, serial: 6 }, at(1), "serial 7 is now 6"],
@@ -64,6 +82,21 @@ describe("namesToRead", () => {
   });
 });
 
+describe("keyLabel", () => {
+  it("names the key by its name (case and final dot aside) and algorithm, and takes no secret", () => {
+    expect(keyLabel({ name: "View-A.", algorithm: "hmac-sha256" })).toBe(KEY_A);
+    expect(keyLabel({ name: "view-a", algorithm: "hmac-sha256" })).toBe(KEY_A);
+    expect(KEY_A).not.toBe(KEY_B);
+    // Handed the whole tsig config, the label still holds only name and algorithm.
+    const tsig = {
+      name: "view-a",
+      algorithm: "hmac-sha256" as const,
+      secretFile: "/etc/pvemigrate-dns/tsig.key",
+    };
+    expect(keyLabel(tsig)).toBe("view-a (hmac-sha256)");
+  });
+});
+
 describe("nextRecord", () => {
   const fresh = new Map([["new.example.org", { ...state("192.0.2.3"), master: soa.master }]]);
 
@@ -77,6 +110,13 @@ describe("nextRecord", () => {
     const fewer = namesToRead(["new.example.org"], record, soa, at(5), 10 * MIN);
     expect([...(nextRecord(soa, fewer, fresh, at(5), record)?.names.keys() ?? [])]).toEqual(wanted);
     expect(next?.names.get("new.example.org")).toEqual(state("192.0.2.3"));
+  });
+
+  it("records the key the serial and names were read with, so the next run can tell another key", () => {
+    const v = namesToRead(wanted, record, { ...soa, key: KEY_B }, at(5), 10 * MIN);
+    const next = nextRecord({ ...soa, key: KEY_B }, v, fresh, at(5), record);
+    expect(next?.key).toBe(KEY_B);
+    expect(namesToRead(wanted, next, soa, at(6), 10 * MIN).reuse).toBe(false);
   });
 
   it("starts the bound again after a full read", () => {

@@ -139,5 +139,22 @@ describe.skipIf(missing({ bins: ["named", "dig", "tsig-keygen"] }))(
       expect(r.dns?.outcomes.map((o) => [o.name, o.status])).toEqual(NAMES.map((n) => [n, "not-owned"]));
       expect(await dig(h.primary.port, "g201.example.org", "A")).toEqual([PVE1]);
     }, 30_000);
+
+    it("reads made with one TSIG key are not reused for another (BIND views chosen by key): everything is read", async () => {
+      expect(await run()).toMatchObject({ names: 0 });
+      // Only the key's name in the config changes: the client, made from the first config,
+      // still signs with the key BIND knows, so the run succeeds; its reads count as another key's.
+      const withKey = (name: string) => {
+        const c = counted(h);
+        const dns = { ...c.rt.config.dns, tsig: { ...c.rt.config.dns.tsig, name } };
+        return { c, rt: { ...c.rt, config: { ...c.rt.config, dns } } };
+      };
+      const other = withKey("another-view-key");
+      expect((await reconcile(other.rt)).errors).toEqual([]);
+      expect(other.c.names()).toBe(NAMES.length);
+      // Back to the first key: the record is of the other one now, so everything is read again.
+      expect(await run()).toMatchObject({ soa: 1, names: NAMES.length });
+      expect(await run()).toMatchObject({ names: 0 });
+    }, 30_000);
   },
 );
