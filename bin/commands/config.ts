@@ -1,9 +1,8 @@
 import type { Command } from "commander";
-import { stringify } from "yaml";
 import type { ExampleTable } from "../../lib/cli-docs/examples.ts";
 import { ConfigError, type LoadedConfig } from "../../lib/config/load.ts";
 import { formatProblem } from "../../lib/config/normalize.ts";
-import { printableConfig } from "../../lib/config/printable.ts";
+import { printableConfig, printableYaml } from "../../lib/config/printable.ts";
 import { ExitCode } from "../../lib/errors.ts";
 import { type GlobalOptions, printEnvelope } from "./common.ts";
 
@@ -24,7 +23,7 @@ export function registerConfigCommands(
         const printable = printableConfig(loaded);
         if (opts.json) printEnvelope({ data: { config: printable }, exitCode: ExitCode.ok });
         else {
-          process.stdout.write(stringify(JSON.parse(JSON.stringify(printable))));
+          process.stdout.write(printableYaml(printable));
           const { nodes, vms } = loaded.config;
           process.stderr.write(
             `config ok: ${Object.keys(nodes).length} nodes, ${Object.keys(vms).length} VMs (${loaded.config.source})\n`,
