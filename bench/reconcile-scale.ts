@@ -9,7 +9,8 @@
 // run: the per-guest time at 200 guests; linear growth keeps the ratio ~1x.
 // Then what users run: the shipped bundle (scripts/build.mjs into the temp
 // dir) as a whole `pvemigrate-dns reconcile` process, once after an edit of
-// the file (no config cache) and once steady (cache valid), with its peak RSS;
+// the file (no config cache) and once steady (cache valid), with its peak RSS,
+// and `config check` of the same file (YAML output) after an edit and cached;
 // the child above runs under tsx, whose loader thread and untranspiled
 // sources cost tens of MiB the bundle does not (printed as "where RSS goes").
 //   node --import tsx bench/reconcile-scale.ts          (needs named, tsig-keygen)
@@ -85,29 +86,28 @@ async function runChild(args: string[], env: NodeJS.ProcessEnv): Promise<ScaleSa
   return JSON.parse(r.stdout.trim().split("\n").at(-1) ?? "{}") as ScaleSample;
 }
 
-/** The shipped CLI's steady `reconcile` of pve1 as a whole process: after an edit (no cache), then steady. */
+/**
+ * The shipped CLI as a whole process: `reconcile` of pve1 after an edit (no
+ * cache), then steady; `config check` (YAML output) after an edit and with the cache valid.
+ */
 async function bundleRuns(dist: string, file: string, env: NodeJS.ProcessEnv, cacheDir: string) {
-  const reconcile = async () => {
+  const cli = async (args: string[]) => {
     const r = await run(
-      [
-        "--import",
-        REPORT_MAX_RSS,
-        join(dist, "pvemigrate-dns.mjs"),
-        "--config",
-        file,
-        "reconcile",
-        "--node",
-        "pve1",
-      ],
+      ["--import", REPORT_MAX_RSS, join(dist, "pvemigrate-dns.mjs"), "--config", file, ...args],
       env,
     );
-    if (r.code !== 0) throw new Error(`bundle reconcile exited ${r.code}: ${r.stderr.trim().slice(-2000)}`);
+    if (r.code !== 0) throw new Error(`bundle ${args[0]} exited ${r.code}: ${r.stderr.trim().slice(-2000)}`);
     return r;
   };
+  const reconcile = () => cli(["reconcile", "--node", "pve1"]);
+  const check = () => cli(["config", "check"]);
   await rm(cacheDir, { recursive: true, force: true });
   const edited = await reconcile();
   const steady = await reconcile();
-  return { edited, steady };
+  await rm(cacheDir, { recursive: true, force: true });
+  const checkEdited = await check();
+  const checkCached = await check();
+  return { edited, steady, checkEdited, checkCached };
 }
 
 /** Peak RSS of an empty Node process, and of one with tsx's loader registered (what the child starts from). */
@@ -260,6 +260,10 @@ async function main(): Promise<void> {
         `          shipped CLI, whole \`reconcile\` process: steady ${ms(bundle.steady.ms)}, peak RSS ${mib(bundle.steady.peakRssMiB)}; ` +
           `after an edit ${ms(bundle.edited.ms)}, peak RSS ${mib(bundle.edited.peakRssMiB)}`,
       );
+      console.log(
+        `          shipped CLI, \`config check\`: after an edit peak RSS ${mib(bundle.checkEdited.peakRssMiB)}, ` +
+          `cache valid ${mib(bundle.checkCached.peakRssMiB)}`,
+      );
     }
     const last = runs.at(-1)!;
     const grow = (a: number | undefined, b: number | undefined) =>
@@ -273,11 +277,12 @@ async function main(): Promise<void> {
     if (last.sample.guests >= 10_000) {
       const met = (x: number | undefined, floor: number) =>
         x !== undefined && x < floor ? "met" : "NOT MET";
-      const { steady, edited } = last.bundle;
+      const { steady, edited, checkEdited } = last.bundle;
       console.log(
         `floor: steady reconcile of 10,000 guests under ${FLOOR_RECONCILE_MS} ms: ${met(last.sample.reconcileMs, FLOOR_RECONCILE_MS)} ` +
           `(shipped CLI, whole process: ${met(steady.ms, FLOOR_RECONCILE_MS)}); ` +
-          `peak RSS under ${FLOOR_RSS_MIB} MiB (shipped CLI): steady ${met(steady.peakRssMiB, FLOOR_RSS_MIB)}, after an edit ${met(edited.peakRssMiB, FLOOR_RSS_MIB)} ` +
+          `peak RSS under ${FLOOR_RSS_MIB} MiB (shipped CLI): steady ${met(steady.peakRssMiB, FLOOR_RSS_MIB)}, after an edit ${met(edited.peakRssMiB, FLOOR_RSS_MIB)}, ` +
+          `\`config check\` after an edit ${met(checkEdited.peakRssMiB, FLOOR_RSS_MIB)} ` +
           `(bench child under tsx: ${met(last.sample.peakRssMiB, FLOOR_RSS_MIB)})`,
       );
     }
