@@ -10,7 +10,6 @@ import { configPath } from "./path.ts";
 import { configSchema, parseVmLeniently, type RawVm, vmSchema } from "./schema.ts";
 import { loadSecrets, type Secrets } from "./secrets.ts";
 import type { Config, Problem } from "./types.ts";
-import { parseYamlLinear } from "./yaml.ts";
 
 export interface LoadedConfig {
   config: Config;
@@ -43,7 +42,9 @@ export const MAX_CONFIG_BYTES = 1024 * 1024;
  * linear time, yaml.ts); for JSON a linear scan does (keys.ts); "__proto__"
  * is refused in both.
  */
-export function parseConfigText(text: string, file: string): unknown {
+export async function parseConfigText(text: string, file: string): Promise<unknown> {
+  // The YAML parsers load only when a file is parsed: a run with the cache valid never needs them.
+  const { parseYamlLinear } = await import("./yaml.ts");
   let raw: unknown;
   try {
     raw = file.endsWith(".json") ? JSON.parse(text) : parseYamlLinear(text);
@@ -115,7 +116,7 @@ export async function loadConfig(flagPath?: string): Promise<LoadedConfig> {
   // normalized config validated from these same bytes (cache.ts), no parse.
   const cached = await readConfigCache(file, text);
   if (cached) return withSecrets(cached, file);
-  const raw = parseConfigText(text, file);
+  const raw = await parseConfigText(text, file);
   const { config, problems } = validateConfig(raw, file);
   // Secret files are checked even when other fields are wrong: all problems at once.
   const secretProblems: Problem[] = [];

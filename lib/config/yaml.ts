@@ -1,4 +1,5 @@
 import { isScalar, parse, parseDocument, visit } from "yaml";
+import { parseYamlFast, REFUSED } from "./yaml-fast.ts";
 
 // The config file's YAML parse, linear in the number of keys. The `yaml`
 // package refuses a key given twice in one map (uniqueKeys, on by default),
@@ -14,6 +15,10 @@ import { isScalar, parse, parseDocument, visit } from "yaml";
 // the package's own, word for word, with its line and column, and a file the
 // package accepts is accepted. A false alarm of the pass costs time, never a
 // different answer.
+//
+// Before all that, most files take the lean path of yaml-fast.ts (js-yaml,
+// for the memory of a 10,000-guest file), which leaves everything it does not
+// read exactly as `yaml` does to the parse here.
 
 /** Whether some map of the document has two keys `yaml`'s uniqueKeys would call equal (or NaN twice: a false alarm). */
 function mayHaveDuplicateKey(doc: ReturnType<typeof parseDocument>): boolean {
@@ -38,6 +43,8 @@ function mayHaveDuplicateKey(doc: ReturnType<typeof parseDocument>): boolean {
 
 /** Like `yaml`'s parse(text): the same value, the same first error thrown, the same warnings; linear in keys. */
 export function parseYamlLinear(text: string): unknown {
+  const fast = parseYamlFast(text);
+  if (fast !== REFUSED) return fast;
   const doc = parseDocument(text, { uniqueKeys: false });
   if (doc.errors.length === 0 && doc.warnings.length === 0 && !mayHaveDuplicateKey(doc)) return doc.toJS();
   return parse(text);

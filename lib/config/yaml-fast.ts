@@ -1,0 +1,102 @@
+import {
+  CORE_SCHEMA,
+  constructFromEvents,
+  defineMappingTag,
+  EVENT_ALIAS,
+  EVENT_DOCUMENT,
+  EVENT_MAPPING,
+  type Event,
+  parseEvents,
+} from "js-yaml";
+
+// The config's everyday YAML parse, lean: `js-yaml` builds plain values from a
+// flat list of events (~100 MiB peak RSS and 0.3 s for a 1 MiB file of 10,000
+// guests), where the `yaml` package holds a syntax tree and a node tree of the
+// whole file at once (~250 MiB and 1.7 s: issue 16's memory floor).
+//
+// `yaml` stays the reference (yaml.ts): this path takes only documents on which
+// the two give the same value, and returns REFUSED for anything else, which
+// yaml.ts then parses with `yaml` as before (its value, or its error word for
+// word). So a bad file still gets yaml's message with its line and column, and
+// the differences between the two parsers never reach a config:
+// - explicit tags (`!!float 1` is 1 here, "1" with a warning there; `!foo`),
+//   anchors and aliases (`yaml` bounds alias expansion; refused here rather
+//   than shared), and directives (`%YAML 1.1` makes `yes` true in `yaml`);
+// - keys other than strings, numbers and booleans (`yaml` writes a null key as
+//   "", a collection key as its YAML text, with a warning), and two keys with
+//   the same text, which includes `1` and `'1'` (`yaml` keeps the last one);
+// - a document whose root is not a mapping (a config is one; a root block
+//   scalar with an indentation indicator is indented otherwise there);
+// - an empty stream, more than one document, a `...` marker at a line's
+//   start, and lines over 1024 characters (where `yaml` refuses long keys).
+// Numbers, booleans, nulls and strings of the core schema are the same in both
+// (test/config/yaml-fast.test.ts compares them form by form).
+
+/** What parseYamlFast returns for a document it leaves to the `yaml` package. */
+export const REFUSED: unique symbol = Symbol("left to the yaml package");
+
+/**
+ * A mapping as an object, like `yaml`'s toJS: the key's String() as the
+ * property, own and enumerable (so "__proto__" is a key, found and refused by
+ * keys.ts, never the prototype). A key of another type is refused.
+ */
+const plainMap = defineMappingTag<Record<string, unknown>>("tag:yaml.org,2002:map", {
+  create: () => ({}),
+  addPair: (map, key, value) => {
+    if (typeof key !== "string" && typeof key !== "number" && typeof key !== "boolean")
+      return "only strings, numbers and booleans as keys on this path";
+    Object.defineProperty(map, String(key), { value, writable: true, enumerable: true, configurable: true });
+    return "";
+  },
+  has: (map, key) => Object.hasOwn(map, String(key)),
+  keys: (map) => Object.keys(map),
+  get: (map, key) => map[String(key)],
+  identify: () => false,
+});
+
+const schema = CORE_SCHEMA.withTags(plainMap);
+
+/** Whether some event names a tag, an anchor or an alias, or the document has directives. */
+function decoratedNode(events: readonly Event[]): boolean {
+  for (const e of events) {
+    if (e.type === EVENT_ALIAS) return true;
+    if (e.type === EVENT_DOCUMENT) {
+      if (e.directives.length > 0) return true;
+    } else if ("tagStart" in e && (e.tagStart >= 0 || e.anchorStart >= 0)) return true;
+  }
+  return false;
+}
+
+/** The longest implicit key `yaml` takes (the YAML spec's limit), and so a bound on lines taken here. */
+const MAX_IMPLICIT_KEY = 1024;
+
+/**
+ * Text `yaml` reads otherwise: a `...` document end marker at a line's start
+ * (`yaml` counts what precedes it as a document of its own), or a line long
+ * enough to hold an implicit key over 1024 characters (an error in `yaml`).
+ */
+function outsideTheLeanPath(text: string): boolean {
+  if (/^\.\.\./m.test(text)) return true;
+  for (let start = 0; start < text.length; ) {
+    const end = text.indexOf("\n", start);
+    const next = end < 0 ? text.length : end;
+    if (next - start > MAX_IMPLICIT_KEY) return true;
+    start = next + 1;
+  }
+  return false;
+}
+
+/** The document's value, or REFUSED when the `yaml` package must decide (see above). */
+export function parseYamlFast(text: string): unknown {
+  if (outsideTheLeanPath(text)) return REFUSED;
+  try {
+    const events = parseEvents(text, {});
+    const documents = events.reduce((n, e) => (e.type === EVENT_DOCUMENT ? n + 1 : n), 0);
+    // A config is a mapping; a scalar at the root is read differently (a root `|2` block scalar's indentation).
+    if (documents !== 1 || events[1]?.type !== EVENT_MAPPING || decoratedNode(events)) return REFUSED;
+    const values = constructFromEvents(events, { source: text, schema, maxAliases: 0 });
+    return values.length === 1 ? values[0] : REFUSED;
+  } catch {
+    return REFUSED;
+  }
+}
