@@ -1,8 +1,10 @@
 import { createSocket } from "node:dgram";
+import { lookup as dnsLookup, type LookupOneOptions } from "node:dns";
 import { connect } from "node:net";
 import type { DnsMaster } from "../config/types.ts";
 import { isIPv6Text } from "../config/values.ts";
 import { UDP_MAX } from "./wire/constants.ts";
+import { isIPv4 } from "./wire/ipv4.ts";
 import { peekHeader } from "./wire/response.ts";
 
 // One request/response exchange with one server: UDP first, TCP when the
@@ -42,11 +44,35 @@ function timeout(ms: number, proto: string, sent: boolean): ExchangeResult {
   return { ok: false, kind: "timeout", detail: `no answer within ${ms} ms (${proto})`, sent };
 }
 
+type LookupCallback = (err: NodeJS.ErrnoException | null, address: string, family: number) => void;
+
+/**
+ * The UDP socket's name lookup (its bind to the wildcard address and its
+ * connect to the master): a literal address is its own answer, as in
+ * dns.lookup, which answers literals the same way without asking anyone;
+ * only a host name goes to dns.lookup. Why: dgram's default lookup loads
+ * node:dns, and node:dns reads resolv.conf and nsswitch.conf when it loads,
+ * ~1 ms of every `dns set` (issue 16, floor 2). dgram asks for family 4 on a
+ * udp4 socket and 6 on a udp6 one (created for a master with a ":" only);
+ * it passes the family as a number (lib/internal/dgram.js lookup4/lookup6),
+ * where @types/node declares dns.lookup's options object.
+ */
+export function literalLookup(
+  address: string,
+  options: LookupOneOptions | number,
+  callback: LookupCallback,
+): void {
+  const family = typeof options === "number" ? options : options.family === 6 ? 6 : 4;
+  const literal = family === 6 ? address.includes(":") : isIPv4(address);
+  if (literal) process.nextTick(callback, null, address, family);
+  else dnsLookup(address, { family }, callback);
+}
+
 function udpExchange(master: DnsMaster, query: Buffer, deadline: number): Promise<ExchangeResult> {
   const id = query.readUInt16BE(0);
   const budget = Math.max(0, deadline - Date.now());
   return new Promise((resolve) => {
-    const sock = createSocket(isIPv6Text(master.host) ? "udp6" : "udp4");
+    const sock = createSocket({ type: isIPv6Text(master.host) ? "udp6" : "udp4", lookup: literalLookup });
     let done = false;
     let sent = false;
     const finish = (r: ExchangeResult) => {

@@ -1,7 +1,7 @@
 import { createSocket } from "node:dgram";
 import { createServer, type Server, type Socket } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
-import { exchange } from "../../lib/dns/transport.ts";
+import { exchange, literalLookup } from "../../lib/dns/transport.ts";
 import { encodeHeader } from "../../lib/dns/wire/rr.ts";
 import { encodeQuery } from "../../lib/dns/wire/update.ts";
 import { freePort } from "../support/named.ts";
@@ -101,5 +101,34 @@ describe("transport", () => {
       forceTcp: true,
     });
     expect(ct).toMatchObject({ ok: false, kind: "refused", detail: "connection refused (tcp)" });
+  });
+
+  it("the UDP socket's lookup answers literal addresses itself, as dns.lookup does, and resolves a host name", async () => {
+    const look = (address: string, family: number) =>
+      new Promise<{ address: string; family: number }>((resolve, reject) =>
+        literalLookup(address, family, (err, a, f) =>
+          err ? reject(err) : resolve({ address: a, family: f }),
+        ),
+      );
+    expect(await look("192.0.2.53", 4)).toEqual({ address: "192.0.2.53", family: 4 });
+    expect(await look("0.0.0.0", 4)).toEqual({ address: "0.0.0.0", family: 4 });
+    expect(await look("2001:db8::53", 6)).toEqual({ address: "2001:db8::53", family: 6 });
+    expect(await look("::", 6)).toEqual({ address: "::", family: 6 });
+    expect(await look("localhost", 4)).toEqual({ address: "127.0.0.1", family: 4 });
+  });
+
+  it("exchanges with a master given by host name (localhost) over UDP", async () => {
+    const port = await freePort();
+    const server = createSocket("udp4");
+    await new Promise<void>((r) => server.bind(port, "127.0.0.1", r));
+    cleanups.push(() => void server.close());
+    server.on("message", (msg, rinfo) =>
+      server.send(reply(msg.readUInt16BE(0), 0, 9), rinfo.port, rinfo.address),
+    );
+    const r = await exchange({ host: "localhost", port }, encodeQuery(778, "a.example.org", "A"), {
+      deadline: Date.now() + 2000,
+    });
+    expect(r.ok && r.via).toBe("udp");
+    expect(r.ok && r.reply.readUInt16BE(6)).toBe(9);
   });
 });

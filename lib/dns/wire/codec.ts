@@ -1,5 +1,5 @@
-import { isIPv4 } from "node:net";
 import { isIPv6Text } from "../../config/values.ts";
+import { isIPv4 } from "./ipv4.ts";
 import { ipv6FromBytes, ipv6ToBytes } from "./ipv6.ts";
 
 // The few pieces of DNS wire format the project reads and writes: names
