@@ -1,9 +1,9 @@
-import { readFile } from "node:fs/promises";
+import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
-import { readConfigCache } from "../lib/config/cache.ts";
+import { readConfigCacheSync } from "../lib/config/cache.ts";
 import type { LoadedConfig } from "../lib/config/load.ts";
 import { configPath } from "../lib/config/path.ts";
-import { loadSecrets } from "../lib/config/secrets.ts";
+import { loadSecretsSync } from "../lib/config/secrets.ts";
 import { formatSet } from "./commands/dns-format.ts";
 import { runCommand, stdio } from "./commands/dns-run.ts";
 import { dnsSet } from "./commands/dns-set.ts";
@@ -102,13 +102,22 @@ export function parseFastDnsSet(argv: readonly string[]): FastDnsSetArgs | undef
   };
 }
 
-/** The config as the full load would give it, from the cache and the secret files; undefined when only the full load can say. */
-async function loadCached(flagPath: string | undefined): Promise<LoadedConfig | undefined> {
+/**
+ * The config as the full load would give it, from the cache and the secret
+ * files; undefined when only the full load can say. Synchronous reads of a
+ * few small files: no thread pool to start (4 threads), no fs/promises to load.
+ */
+function loadCached(flagPath: string | undefined): LoadedConfig | undefined {
   const file = resolve(configPath(flagPath));
-  const text = await readFile(file, "utf8").catch(() => undefined);
-  const config = text === undefined ? undefined : await readConfigCache(file, text);
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch {
+    return undefined;
+  }
+  const config = readConfigCacheSync(file, text);
   if (!config) return undefined;
-  const { secrets, problems } = await loadSecrets(config);
+  const { secrets, problems } = loadSecretsSync(config);
   return secrets && problems.length === 0 ? { config, secrets } : undefined;
 }
 
@@ -116,7 +125,7 @@ async function loadCached(flagPath: string | undefined): Promise<LoadedConfig | 
 export async function runDnsSetFast(argv: readonly string[]): Promise<boolean> {
   const args = parseFastDnsSet(argv.slice(2));
   if (!args) return false;
-  const loaded = await loadCached(args.config);
+  const loaded = loadCached(args.config);
   if (!loaded) return false;
   await runCommand(
     args.json,

@@ -1,13 +1,8 @@
 import type { LoadedConfig } from "../../lib/config/load.ts";
 import { normalizeName } from "../../lib/dns/changes.ts";
-import {
-  createDnsClient,
-  type DeleteResult,
-  type DnsClient,
-  type DnsClientOptions,
-  type NameOutcome,
-} from "../../lib/dns/client.ts";
+import type { DeleteResult, DnsClientOptions, NameOutcome } from "../../lib/dns/client.ts";
 import { managedBy, previewSet } from "../../lib/dns/preview.ts";
+import { createSetClient, type SetClient } from "../../lib/dns/set-client.ts";
 import { ExitCode, InputError } from "../../lib/errors.ts";
 import { checkFitsOneMessage, parseAddresses, parseExpect, parseTtl } from "./dns-args.ts";
 import type { DnsSetResult } from "./dns-format.ts";
@@ -16,9 +11,11 @@ import type { DnsSetResult } from "./dns-format.ts";
 // registers it with them): the CLI's fast path (bin/dns-set-fast.ts) bundles
 // this module into the launcher, so it must import nothing of the cluster
 // client, observe, config validation or commander (zod, yaml, undici), which
-// `dns adopt` needs (issue 16, floor 2; test/dns/dns-set-fast.test.ts).
+// `dns adopt` needs, nor the DNS client's other jobs (lib/dns/set-client.ts)
+// (issue 16, floor 2; test/dns/dns-set-fast.test.ts).
 
-export type ClientFactory = (opts: DnsClientOptions) => DnsClient;
+/** What builds the DNS client `dns set` uses; tests pass fakes, other commands the whole client. */
+export type SetClientFactory = (opts: DnsClientOptions) => SetClient;
 
 export interface DnsSetArgs {
   fqdn: string;
@@ -30,10 +27,6 @@ export interface DnsSetArgs {
   dryRun?: boolean;
 }
 
-export function clientFor(loaded: LoadedConfig, factory: ClientFactory = createDnsClient): DnsClient {
-  return factory({ dns: loaded.config.dns, tsigSecret: loaded.secrets.tsig });
-}
-
 export function outcomeExit(o: NameOutcome | DeleteResult): ExitCode {
   return o.status === "stale" || o.status === "not-owned" || o.status === "refused"
     ? ExitCode.invalid
@@ -43,7 +36,7 @@ export function outcomeExit(o: NameOutcome | DeleteResult): ExitCode {
 export async function dnsSet(
   loaded: LoadedConfig,
   args: DnsSetArgs,
-  factory?: ClientFactory,
+  factory: SetClientFactory = createSetClient,
 ): Promise<DnsSetResult> {
   // All argument checks before any packet is sent.
   const zone = loaded.config.dns.zone;
@@ -53,7 +46,7 @@ export async function dnsSet(
   const ttl = parseTtl(args.ttl);
   const expect = parseExpect(args.expect);
   checkFitsOneMessage(loaded, name, desired, expect, ttl ?? loaded.config.dns.ttl);
-  const client = clientFor(loaded, factory);
+  const client = factory({ dns: loaded.config.dns, tsigSecret: loaded.secrets.tsig });
   let vm = managedBy(name, loaded.config.vms);
   const putBack = () => (vm ? { warning: `${vm}: the next reconcile will put it back` } : {});
   if (args.dryRun) {

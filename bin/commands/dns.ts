@@ -1,7 +1,12 @@
 import type { Command } from "commander";
 import type { LoadedConfig } from "../../lib/config/load.ts";
 import { normalizeName } from "../../lib/dns/changes.ts";
-import type { DeleteResult } from "../../lib/dns/client.ts";
+import {
+  createDnsClient,
+  type DeleteResult,
+  type DnsClient,
+  type DnsClientOptions,
+} from "../../lib/dns/client.ts";
 import { divergence } from "../../lib/dns/divergence.ts";
 import { DnsAllMastersFailed, masterLabel } from "../../lib/dns/errors.ts";
 import { managedBy, previewDelete } from "../../lib/dns/preview.ts";
@@ -18,14 +23,20 @@ import {
   serverViews,
 } from "./dns-format.ts";
 import { CONFIG_OPTION, nameCommand, type Output, runCommand, stdio } from "./dns-run.ts";
-import { type ClientFactory, clientFor, dnsSet, outcomeExit } from "./dns-set.ts";
+import { dnsSet, outcomeExit } from "./dns-set.ts";
 
 // `dns set|show|delete`. The command functions take the loaded config and
 // plain arguments and return plain result objects (tested directly); the
 // register function only parses argv, prints text or JSON and sets the exit
 // code. Nothing printed here can contain the TSIG secret: results never hold it.
 
-export { type ClientFactory, type DnsSetArgs, dnsSet } from "./dns-set.ts";
+export { type DnsSetArgs, dnsSet } from "./dns-set.ts";
+
+export type ClientFactory = (opts: DnsClientOptions) => DnsClient;
+
+export function clientFor(loaded: LoadedConfig, factory: ClientFactory = createDnsClient): DnsClient {
+  return factory({ dns: loaded.config.dns, tsigSecret: loaded.secrets.tsig });
+}
 
 /** The name's records at every master candidate, asked in parallel, side by side. */
 export async function dnsShow(

@@ -1,10 +1,12 @@
-import { readFile, stat } from "node:fs/promises";
+import { readFileSync, statSync } from "node:fs";
 import { Secret } from "./secret.ts";
 import type { Config, Problem } from "./types.ts";
 
 // Secrets live in files referenced by path. Under /etc/pve/priv pmxcfs itself
 // enforces root-only access (and has no chmod), so modes are checked only
-// elsewhere. Errors name the file, never its content.
+// elsewhere. Errors name the file, never its content. Read synchronously: two
+// small files, and the CLI's `dns set` fast path (bin/dns-set-fast.ts) then
+// starts neither libuv's thread pool nor node:fs/promises (issue 16, floor 2).
 
 export interface Secrets {
   token: Secret;
@@ -15,14 +17,9 @@ function underPmxcfsPriv(file: string, pveRoot: string): boolean {
   return file.startsWith("/etc/pve/priv/") || file.startsWith(`${pveRoot.replace(/\/$/, "")}/priv/`);
 }
 
-async function readSecret(
-  file: string,
-  field: string,
-  pveRoot: string,
-  problems: Problem[],
-): Promise<Secret | undefined> {
+function readSecret(file: string, field: string, pveRoot: string, problems: Problem[]): Secret | undefined {
   try {
-    const st = await stat(file);
+    const st = statSync(file);
     if (!st.isFile()) {
       problems.push({ path: field, message: `${file} is not a regular file` });
       return undefined;
@@ -35,7 +32,7 @@ async function readSecret(
       });
       return undefined;
     }
-    const value = (await readFile(file, "utf8")).trim();
+    const value = readFileSync(file, "utf8").trim();
     if (value === "") {
       problems.push({ path: field, message: `${file} is empty` });
       return undefined;
@@ -64,19 +61,18 @@ export function tsigSecretValue(content: string): string {
 }
 
 export async function loadSecrets(config: Config): Promise<{ secrets?: Secrets; problems: Problem[] }> {
+  return loadSecretsSync(config);
+}
+
+export function loadSecretsSync(config: Config): { secrets?: Secrets; problems: Problem[] } {
   const problems: Problem[] = [];
-  const token = await readSecret(
+  const token = readSecret(
     config.proxmox.tokenSecretFile,
     "proxmox.tokenSecretFile",
     config.pveRoot,
     problems,
   );
-  const tsigRaw = await readSecret(
-    config.dns.tsig.secretFile,
-    "dns.tsig.secretFile",
-    config.pveRoot,
-    problems,
-  );
+  const tsigRaw = readSecret(config.dns.tsig.secretFile, "dns.tsig.secretFile", config.pveRoot, problems);
   let tsig: Secret | undefined;
   if (tsigRaw) {
     const value = tsigSecretValue(tsigRaw.reveal());
