@@ -8,8 +8,14 @@ import { runDnsSetFast } from "./dns-set-fast.ts";
 // `dns set` runs from the config cache without it (bin/dns-set-fast.ts); every
 // other command line loads it. scripts/build.mjs bundles bin/program.ts on its
 // own (dist/pvemigrate-dns-full.mjs) and points this dynamic import at it.
+// This file is bundled as CommonJS (dist/pvemigrate-dns.cjs; the .mjs name
+// is a link to it): no top-level await, and a rejection ends the process with
+// its stack and exit code 1, as a rejected top-level await would.
 
-if (!(await runDnsSetFast(process.argv))) {
+async function main(argv: string[]): Promise<void> {
+  if (await runDnsSetFast(argv)) return;
   const { runCli } = await import("./program.ts");
-  await runCli(process.argv);
+  await runCli(argv);
 }
+
+void main(process.argv);

@@ -26,11 +26,13 @@ dist=${DIST:-$here/../dist}
 destdir=${DESTDIR:-}
 
 bin=/usr/local/bin/pvemigrate-dns
-# The CLI file itself; $bin is a relative symlink to it. Node takes a file for
-# ESM by its .mjs name (the link's target: node runs the real path), while an
-# extensionless file is CommonJS before Node 20.19 (Proxmox VE 8's 18.x).
-cli=/usr/local/lib/pvemigrate-dns/pvemigrate-dns.mjs
-cli_link=../lib/pvemigrate-dns/pvemigrate-dns.mjs
+# The CLI file itself, a small CommonJS launcher; $bin is a relative symlink to
+# it. Node runs the real path of a linked script and picks the module format by
+# its name: .cjs spares every start the ESM loader (scripts/build.mjs).
+cli=/usr/local/lib/pvemigrate-dns/pvemigrate-dns.cjs
+cli_link=../lib/pvemigrate-dns/pvemigrate-dns.cjs
+# The name the hookscript looks for the CLI by (hooks/full-cli.ts): a link to $cli.
+cli_name=/usr/local/lib/pvemigrate-dns/pvemigrate-dns.mjs
 # The full CLI, which $cli (a small launcher: `dns set` runs without it) imports
 # from its own directory for every other command.
 cli_full=/usr/local/lib/pvemigrate-dns/pvemigrate-dns-full.mjs
@@ -179,7 +181,7 @@ guests_using_hook() {
 if [ "$mode" = uninstall ]; then
   if live_systemd; then systemctl disable --now "$timer" "$hook_socket" "$hook_service" 2>/dev/null || true; fi
   rm -f "$destdir$unit_dir/timers.target.wants/$timer" "$destdir$unit_dir/sockets.target.wants/$hook_socket"
-  for f in "$bin" "$cli" "$cli_full" "$unit_dir/$service" "$unit_dir/$timer" "$unit_dir/$hook_socket" "$unit_dir/$hook_service" \
+  for f in "$bin" "$cli_name" "$cli" "$cli_full" "$unit_dir/$service" "$unit_dir/$timer" "$unit_dir/$hook_socket" "$unit_dir/$hook_service" \
     "$cron_file" "$logrotate_file"; do
     if [ -e "$destdir$f" ] || [ -L "$destdir$f" ]; then
       rm -f "$destdir$f"
@@ -214,13 +216,13 @@ if [ "$mode" = uninstall ]; then
   exit 0
 fi
 
-for f in pvemigrate-dns.mjs pvemigrate-dns-full.mjs hookscript.cjs; do
+for f in pvemigrate-dns.cjs pvemigrate-dns-full.mjs hookscript.cjs; do
   if [ ! -f "$dist/$f" ]; then
     echo "install.sh: $dist/$f is missing: build the bundles first (npm ci, or npm run build), or set DIST" >&2
     exit 1
   fi
 done
-for f in pvemigrate-dns.mjs hookscript.cjs; do
+for f in pvemigrate-dns.cjs hookscript.cjs; do
   IFS= read -r first <"$dist/$f" || true
   case $first in
     '#!'*) ;;
@@ -234,10 +236,16 @@ find_node
 had_full=no
 [ -e "$destdir$cli_full" ] && had_full=yes
 put "$dist/pvemigrate-dns-full.mjs" "$cli_full" 644
-if ! (put "$dist/pvemigrate-dns.mjs" "$cli" 755 "$node" starts_as_cli); then
+if ! (put "$dist/pvemigrate-dns.cjs" "$cli" 755 "$node" starts_as_cli); then
   [ "$had_full" = yes ] || rm -f "$destdir$cli_full"
   exit 1
 fi
+# Renamed over the file (the ES module launcher) or link an earlier version left.
+tmp=$(temp_for "$destdir$cli_name")
+rm -f "$tmp" # a leftover of an interrupted run with the same pid
+ln -s "${cli##*/}" "$tmp"
+mv -fT "$tmp" "$destdir$cli_name"
+say "installed $cli_name -> ${cli##*/}"
 # A new link renamed over the old file or link: $bin never goes missing.
 mkdir -p "$destdir$(dirname "$bin")"
 tmp=$(temp_for "$destdir$bin")

@@ -2,7 +2,7 @@
 // (dist/) so a Proxmox node needs no node_modules, and the hook cold-starts
 // fast: it delays VM start and live migration.
 import { execFileSync } from "node:child_process";
-import { chmodSync, writeFileSync } from "node:fs";
+import { chmodSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
@@ -11,13 +11,14 @@ import { builtinsViaRequire, builtinsViaRequireExcept } from "./builtins-via-req
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const FULL_CLI = "pvemigrate-dns-full";
 const outdir = process.argv[2] ?? join(root, "dist");
-const entries = {
-  "pvemigrate-dns": join(root, "bin", "pvemigrate-dns.ts"),
-  // The full CLI, loaded by the launcher above for every command line its `dns set`
-  // fast path does not take (bin/pvemigrate-dns.ts): not run on its own, so not executable.
-  [FULL_CLI]: join(root, "bin", "program.ts"),
-};
-const executable = ["pvemigrate-dns"];
+const LAUNCHER_ENTRY = join(root, "bin", "pvemigrate-dns.ts");
+// The launcher is CommonJS, for the hookscript's reason below (the ESM loader
+// costs ~6 ms CPU at every start; issue 16, floor 2: `dns set` runs from it).
+// pvemigrate-dns.mjs, the name the README, the packages and the hook run, is a
+// relative symlink to it: Node runs the real path of its main script, so the
+// .cjs extension picks the CommonJS loader.
+const LAUNCHER = "pvemigrate-dns.cjs";
+const LAUNCHER_NAME = "pvemigrate-dns.mjs";
 const HOOKSCRIPT = "hookscript.cjs";
 
 // The launcher's `await import("./program.ts")` becomes an import of the full
@@ -28,7 +29,7 @@ const fullCliApart = {
   name: "full-cli-apart",
   setup(b) {
     b.onResolve({ filter: /^\.\/program\.ts$/ }, (args) =>
-      args.kind === "dynamic-import" && args.importer === entries["pvemigrate-dns"]
+      args.kind === "dynamic-import" && args.importer === LAUNCHER_ENTRY
         ? { path: `./${FULL_CLI}.mjs`, external: true }
         : undefined,
     );
@@ -87,31 +88,47 @@ await build({
 });
 chmodSync(join(outdir, HOOKSCRIPT), 0o755);
 
+// The launcher: `dns set` from the config cache (bin/dns-set-fast.ts), the
+// full CLI below for everything else. Built-ins as in the hookscript, plus
+// node:util eager (loaded by every Node start; Secret's inspect.custom is a
+// property of util.inspect, which a function stand-in would not carry).
 await build({
   ...common,
-  entryPoints: entries,
+  entryPoints: [LAUNCHER_ENTRY],
+  outfile: join(outdir, LAUNCHER),
+  format: "cjs",
+  plugins: [fullCliApart, builtinsViaRequireExcept(["fs", "path", "util"], { functions: true })],
+});
+chmodSync(join(outdir, LAUNCHER), 0o755);
+rmSync(join(outdir, LAUNCHER_NAME), { force: true });
+symlinkSync(LAUNCHER, join(outdir, LAUNCHER_NAME));
+
+// The full CLI, loaded by the launcher above for every command line its `dns set`
+// fast path does not take (bin/pvemigrate-dns.ts): not run on its own, so not executable.
+await build({
+  ...common,
+  entryPoints: { [FULL_CLI]: join(root, "bin", "program.ts") },
   outdir,
   outExtension: { ".js": ".mjs" },
   format: "esm",
-  plugins: [fullCliApart, zodEnglishOnly, builtinsViaRequire],
+  plugins: [zodEnglishOnly, builtinsViaRequire],
   // Some dependencies are CommonJS and call require() for node built-ins.
   banner: {
     js: "import { createRequire as __pvmCreateRequire } from 'node:module'; const require = __pvmCreateRequire(import.meta.url);",
   },
 });
-for (const name of Object.keys(entries))
-  chmodSync(join(outdir, `${name}.mjs`), executable.includes(name) ? 0o755 : 0o644);
+chmodSync(join(outdir, `${FULL_CLI}.mjs`), 0o644);
 // The man page and the bash completion, printed by the CLI bundle from its own
 // command definitions (hidden commands `man`, `completion bash`); packages install both.
 for (const [file, args] of [
   ["pvemigrate-dns.1", ["man"]],
   ["pvemigrate-dns.bash-completion", ["completion", "bash"]],
 ]) {
-  const text = execFileSync(process.execPath, [join(outdir, "pvemigrate-dns.mjs"), ...args], {
+  const text = execFileSync(process.execPath, [join(outdir, LAUNCHER_NAME), ...args], {
     encoding: "utf8",
   });
   writeFileSync(join(outdir, file), text);
 }
 console.error(
-  `built ${[...Object.keys(entries).map((n) => `${n}.mjs`), HOOKSCRIPT].map((f) => `${outdir}/${f}`).join(", ")}`,
+  `built ${[LAUNCHER, `${LAUNCHER_NAME} (-> ${LAUNCHER})`, `${FULL_CLI}.mjs`, HOOKSCRIPT].map((f) => `${outdir}/${f}`).join(", ")}`,
 );

@@ -22,12 +22,12 @@ export interface DebEntry {
 export const DEB_NODE = "/usr/bin/node";
 
 export const DEB_FILES: readonly DebEntry[] = [
-  // Run through the /usr/bin link (DEB_SYMLINKS): Node.js takes a file for an ES module by its .mjs
-  // name (it resolves the link first), which an extensionless file lacks before Node 20.19.
+  // The CLI's launcher, run through the /usr/bin link (DEB_SYMLINKS): CommonJS, so .cjs (Node
+  // resolves the link and picks the module format by the real name; scripts/build.mjs says why).
   {
     from: "dist",
-    source: "pvemigrate-dns.mjs",
-    target: "/usr/share/pvemigrate-dns/pvemigrate-dns.mjs",
+    source: "pvemigrate-dns.cjs",
+    target: "/usr/share/pvemigrate-dns/pvemigrate-dns.cjs",
     mode: 0o755,
     transform: "shebang",
   },
@@ -102,7 +102,9 @@ export const DEB_FILES: readonly DebEntry[] = [
 
 /** Symbolic links: relative, as Debian policy 10.5 wants within one top-level directory. */
 export const DEB_SYMLINKS: readonly { target: string; link: string }[] = [
-  { target: "/usr/bin/pvemigrate-dns", link: "../share/pvemigrate-dns/pvemigrate-dns.mjs" },
+  { target: "/usr/bin/pvemigrate-dns", link: "../share/pvemigrate-dns/pvemigrate-dns.cjs" },
+  // The name the hookscript looks for the CLI by (hooks/full-cli.ts), as in dist/ and install.sh.
+  { target: "/usr/share/pvemigrate-dns/pvemigrate-dns.mjs", link: "pvemigrate-dns.cjs" },
 ];
 
 /** The maintainer scripts in packaging/deb/, shipped in DEBIAN/ with mode 755. */

@@ -126,7 +126,7 @@ describe.skipIf(skip)("the .deb as built", () => {
     ].map((d) => `drwxr-xr-x ${d}`);
     const files = [
       "-rw-r--r-- ./etc/logrotate.d/pvemigrate-dns",
-      "lrwxrwxrwx ./usr/bin/pvemigrate-dns -> ../share/pvemigrate-dns/pvemigrate-dns.mjs",
+      "lrwxrwxrwx ./usr/bin/pvemigrate-dns -> ../share/pvemigrate-dns/pvemigrate-dns.cjs",
       "-rw-r--r-- ./usr/lib/systemd/system/pvemigrate-dns-reconcile.service",
       "-rw-r--r-- ./usr/lib/systemd/system/pvemigrate-dns-reconcile.timer",
       "-rw-r--r-- ./usr/lib/systemd/system/pvemigrate-dns-hook.socket",
@@ -136,7 +136,8 @@ describe.skipIf(skip)("the .deb as built", () => {
       "-rw-r--r-- ./usr/share/doc/pvemigrate-dns/copyright",
       "-rw-r--r-- ./usr/share/man/man1/pvemigrate-dns.1.gz",
       "-rwxr-xr-x ./usr/share/pvemigrate-dns/hookscript.cjs",
-      "-rwxr-xr-x ./usr/share/pvemigrate-dns/pvemigrate-dns.mjs",
+      "-rwxr-xr-x ./usr/share/pvemigrate-dns/pvemigrate-dns.cjs",
+      "lrwxrwxrwx ./usr/share/pvemigrate-dns/pvemigrate-dns.mjs -> pvemigrate-dns.cjs",
       "-rw-r--r-- ./usr/share/pvemigrate-dns/pvemigrate-dns-full.mjs",
     ];
     expect(rows.map((c) => `${c[0]} ${c.slice(5).join(" ")}`).sort()).toEqual([...dirs, ...files].sort());
@@ -177,8 +178,8 @@ describe.skipIf(skip)("the .deb as built", () => {
     });
     expect(sums.status, sums.stdout + sums.stderr).toBe(0);
     expect(
-      readFileSync(join(x, "usr/share/pvemigrate-dns/pvemigrate-dns.mjs")).equals(
-        debBundle(join(dist, "pvemigrate-dns.mjs")),
+      readFileSync(join(x, "usr/share/pvemigrate-dns/pvemigrate-dns.cjs")).equals(
+        debBundle(join(dist, "pvemigrate-dns.cjs")),
       ),
     ).toBe(true);
     expect(
@@ -186,9 +187,11 @@ describe.skipIf(skip)("the .deb as built", () => {
         readFileSync(join(dist, "pvemigrate-dns-full.mjs")),
       ),
     ).toBe(true);
+    // The CommonJS launcher (scripts/build.mjs), and the .mjs name the hookscript looks for linking to it.
     expect(readlinkSync(join(x, "usr/bin/pvemigrate-dns"))).toBe(
-      "../share/pvemigrate-dns/pvemigrate-dns.mjs",
+      "../share/pvemigrate-dns/pvemigrate-dns.cjs",
     );
+    expect(readlinkSync(join(x, "usr/share/pvemigrate-dns/pvemigrate-dns.mjs"))).toBe("pvemigrate-dns.cjs");
     expect(
       readFileSync(join(x, "usr/share/pvemigrate-dns/hookscript.cjs")).equals(
         debBundle(join(dist, "hookscript.cjs")),
@@ -279,7 +282,7 @@ describe.skipIf(skip)("the .deb as built", () => {
     const partial = join(work, "partial-dist");
     mkdirSync(partial);
     for (const f of [
-      "pvemigrate-dns.mjs",
+      "pvemigrate-dns.cjs",
       "pvemigrate-dns-full.mjs",
       "hookscript.cjs",
       "pvemigrate-dns.bash-completion",

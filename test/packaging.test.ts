@@ -33,7 +33,9 @@ const installer = join(root, "packaging", "install.sh");
 const pkg = JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as { version: string };
 
 const BIN = "usr/local/bin/pvemigrate-dns";
-const CLI = "usr/local/lib/pvemigrate-dns/pvemigrate-dns.mjs";
+// The launcher (CommonJS: scripts/build.mjs), and the name the hookscript looks for the CLI by, a link to it.
+const CLI = "usr/local/lib/pvemigrate-dns/pvemigrate-dns.cjs";
+const CLI_NAME = "usr/local/lib/pvemigrate-dns/pvemigrate-dns.mjs";
 // The launcher above imports it for every command but a cached `dns set`.
 const CLI_FULL = "usr/local/lib/pvemigrate-dns/pvemigrate-dns-full.mjs";
 // The name guests use: a link to HOOK_FILE, the CommonJS bundle (Node picks the format by the real path).
@@ -52,6 +54,7 @@ const PVE_PATH = "PATH=/sbin:/bin:/usr/sbin:/usr/bin";
 const INSTALLED = [
   BIN,
   CLI,
+  CLI_NAME,
   CLI_FULL,
   SERVICE,
   TIMER,
@@ -139,7 +142,8 @@ describe("packaging/install.sh with DESTDIR", () => {
     expect(r.code, r.stderr).toBe(0);
     expect(tree(d)).toEqual(INSTALLED_ENABLED);
     // A relative link: right below DESTDIR and on the node alike.
-    expect(readlinkSync(join(d, BIN))).toBe("../lib/pvemigrate-dns/pvemigrate-dns.mjs");
+    expect(readlinkSync(join(d, BIN))).toBe("../lib/pvemigrate-dns/pvemigrate-dns.cjs");
+    expect(readlinkSync(join(d, CLI_NAME))).toBe("pvemigrate-dns.cjs");
     expect(mode(join(d, BIN))).toBe(0o755);
     expect(mode(join(d, HOOK))).toBe(0o755);
     // Relative, in the snippets directory itself: what Proxmox runs (check_hookscript's -f and -x follow it).
@@ -152,7 +156,7 @@ describe("packaging/install.sh with DESTDIR", () => {
     expect(mode(join(d, TIMER))).toBe(0o644);
     expect(mode(join(d, LOGROTATE))).toBe(0o644);
     const node = realpathSync(process.execPath);
-    expect(sameBundle(join(d, BIN), join(dist, "pvemigrate-dns.mjs"), node)).toBe(true);
+    expect(sameBundle(join(d, BIN), join(dist, "pvemigrate-dns.cjs"), node)).toBe(true);
     expect(hookIsBuilt(d)).toBe(true);
     // Enabled the way systemctl enable does it: a symlink to the unit's real (non-DESTDIR) path.
     expect(linked(join(d, WANTS))).toBe(true);
@@ -233,7 +237,7 @@ describe("packaging/install.sh with DESTDIR", () => {
     const d = freshDestdir();
     const noDist = install(d, [], { DIST: join(work, "no-such-dist") });
     expect(noDist.code).toBe(1);
-    expect(noDist.stderr).toContain("pvemigrate-dns.mjs is missing: build the bundles first");
+    expect(noDist.stderr).toContain("pvemigrate-dns.cjs is missing: build the bundles first");
     const bad = install(d, ["--frobnicate"]);
     expect(bad.code).toBe(1);
     expect(bad.stderr).toContain('unknown argument "--frobnicate"');

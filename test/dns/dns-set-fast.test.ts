@@ -1,7 +1,17 @@
 import { spawnSync } from "node:child_process";
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  copyFileSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { pathToFileURL } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type DnsDaemon, dig, generateTsigKey, startNamedPrimary } from "../support/named.ts";
 import { writeNamedConfig, writeNamedSecrets } from "../support/named-config.ts";
@@ -14,6 +24,9 @@ import { missing } from "../support/requirements.ts";
 // alone, without the full bundle next to it: had it needed the full CLI, the
 // import would fail. "full" runs the complete build with an empty cache dir
 // of its own (a miss: the full CLI loads the config, and fills that dir).
+// The launcher is CommonJS (dist/pvemigrate-dns.cjs; pvemigrate-dns.mjs, the
+// name everything runs, links to it): Node's ESM loader costs ~6 ms at every
+// start, so the tests below also prove it never loads on the fast path.
 
 const root = join(import.meta.dirname, "..", "..");
 // (child_process does load: Node's dgram bind() loads cluster, which loads it.)
@@ -35,7 +48,8 @@ describe.skipIf(missing({ root: true, bins: ["named", "tsig-keygen", "dig"] }))(
     });
     expect(build.status, build.stderr).toBe(0);
     mkdirSync(join(dir, "fast"));
-    copyFileSync(full(), fast());
+    copyFileSync(join(dir, "dist", "pvemigrate-dns.cjs"), join(dir, "fast", "pvemigrate-dns.cjs"));
+    symlinkSync("pvemigrate-dns.cjs", fast());
     const key = await generateTsigKey("fast-key");
     primary = await startNamedPrimary({ zone: "example.org", keys: [key] });
     writeNamedSecrets(dir, key);
@@ -47,17 +61,24 @@ describe.skipIf(missing({ root: true, bins: ["named", "tsig-keygen", "dig"] }))(
       join(dir, "probe.mjs"),
       `import { writeFileSync } from "node:fs";\nprocess.on("exit", () => writeFileSync(${JSON.stringify(probe())}, process.moduleLoadList.filter((m) => m.startsWith("NativeModule ")).map((m) => m.slice(13)).join("\\n")));\n`,
     );
+    // The same as CommonJS (--require): an ES module probe would load the ESM loader itself.
+    writeFileSync(
+      join(dir, "probe.cjs"),
+      `process.on("exit", () => require("node:fs").writeFileSync(${JSON.stringify(probe())}, JSON.stringify({ main: process.mainModule?.filename, modules: process.moduleLoadList })));\n`,
+    );
   }, 120_000);
   afterAll(async () => {
     await primary?.stop();
     if (dir && !process.env.KEEP) rmSync(dir, { recursive: true, force: true });
   });
 
-  const cli = (which: "fast" | "full", args: string[], probed = false) => {
+  const cli = (which: "fast" | "full", args: string[], probed: false | "mjs" | "cjs" = false) => {
     const cache = which === "fast" ? join(dir, "cache") : join(dir, `miss-${misses++}`);
+    const preload =
+      probed === "cjs" ? ["--require", join(dir, "probe.cjs")] : ["--import", join(dir, "probe.mjs")];
     const r = spawnSync(
       process.execPath,
-      [...(probed ? ["--import", join(dir, "probe.mjs")] : []), which === "fast" ? fast() : full(), ...args],
+      [...(probed ? preload : []), which === "fast" ? fast() : full(), ...args],
       {
         env: { ...process.env, PVEMIGRATE_DNS_CACHE_DIR: cache, PVEMIGRATE_DNS_CONFIG: config },
         encoding: "utf8",
@@ -80,7 +101,7 @@ describe.skipIf(missing({ root: true, bins: ["named", "tsig-keygen", "dig"] }))(
       },
     );
     expect(fill.status, fill.stderr).toBe(0);
-    const r = cli("fast", ["dns", "set", "fast.example.org", "192.0.2.2", "--expect", "none"], true);
+    const r = cli("fast", ["dns", "set", "fast.example.org", "192.0.2.2", "--expect", "none"], "mjs");
     expect(r, r.stderr).toMatchObject({ code: 0, stderr: "" });
     const mods = readFileSync(probe(), "utf8").split("\n");
     expect(mods).toContain("dgram");
@@ -92,7 +113,7 @@ describe.skipIf(missing({ root: true, bins: ["named", "tsig-keygen", "dig"] }))(
     // dns-packet's EDNS option table and p-retry's non-Error check: in no bundle of ours at all.
     for (const marker of ["CLIENT_SUBNET", "Non-error was thrown"])
       expect(text, marker).not.toContain(marker);
-    const r = cli("fast", ["dns", "set", "lean.example.org", "192.0.2.3", "--expect", "none"], true);
+    const r = cli("fast", ["dns", "set", "lean.example.org", "192.0.2.3", "--expect", "none"], "mjs");
     expect(r, r.stderr).toMatchObject({ code: 0, stderr: "" });
     const mods = readFileSync(probe(), "utf8").split("\n");
     expect(mods).toContain("crypto");
@@ -129,6 +150,56 @@ describe.skipIf(missing({ root: true, bins: ["named", "tsig-keygen", "dig"] }))(
     });
     // 16 whole processes (each case through both paths): more than the default 30 s on a busy CI machine.
   }, 120_000);
+
+  it("the shipped launcher runs as CommonJS: pvemigrate-dns.mjs links to the .cjs, and dns set loads no ESM loader, node:dns or node:fs/promises", () => {
+    expect(readlinkSync(full())).toBe("pvemigrate-dns.cjs");
+    const r = cli("fast", ["dns", "set", "cjs.example.org", "192.0.2.9", "--expect", "none"], "cjs");
+    expect(r, r.stderr).toMatchObject({ code: 0, stderr: "" });
+    const seen = JSON.parse(readFileSync(probe(), "utf8")) as { main?: string; modules: string[] };
+    // process.mainModule is set only when the CommonJS loader runs the main script.
+    expect(seen.main).toBe(join(dir, "fast", "pvemigrate-dns.cjs"));
+    expect(seen.modules).not.toContain("NativeModule internal/modules/esm/loader");
+    // A literal master needs no resolver (lib/dns/transport.ts literalLookup), the files are read
+    // synchronously, and node:net comes only with dgram (its bind loads cluster, which loads it).
+    expect(seen.modules).not.toContain("NativeModule dns");
+    expect(seen.modules).not.toContain("NativeModule fs/promises");
+    const beforeDgram = seen.modules.slice(0, seen.modules.indexOf("NativeModule dgram"));
+    expect(beforeDgram).not.toContain("NativeModule net");
+  });
+
+  it("hands --help, --version and every other command to the full CLI: the same output and exit code as the full bundle run on its own", () => {
+    const bundle = join(dir, "dist", "pvemigrate-dns-full.mjs");
+    for (const args of [
+      ["--help"],
+      ["--version"],
+      ["config", "check"],
+      ["config", "check", "--config", join(dir, "absent.yaml")],
+    ]) {
+      const env = {
+        ...process.env,
+        PVEMIGRATE_DNS_CACHE_DIR: join(dir, "cache"),
+        PVEMIGRATE_DNS_CONFIG: config,
+      };
+      const viaLauncher = spawnSync(process.execPath, [full(), ...args], { env, encoding: "utf8" });
+      const alone = spawnSync(
+        process.execPath,
+        [
+          "--input-type=module",
+          "-e",
+          `const { runCli } = await import(${JSON.stringify(pathToFileURL(bundle).href)}); await runCli(process.argv);`,
+          full(),
+          ...args,
+        ],
+        { env, encoding: "utf8" },
+      );
+      const strip = (t: string) => t.replace(/^\d{4}-\d\d-\d\dT[\d:.]+Z /gm, "");
+      expect(
+        { code: viaLauncher.status, stdout: viaLauncher.stdout, stderr: strip(viaLauncher.stderr) },
+        args.join(" "),
+      ).toEqual({ code: alone.status, stdout: alone.stdout, stderr: strip(alone.stderr) });
+      expect(viaLauncher.stdout + viaLauncher.stderr, args.join(" ")).not.toBe("");
+    }
+  });
 
   it("writes through the fast path: compare-and-swap against what the name holds", async () => {
     expect(cli("fast", ["dns", "set", "cas.example.org", "192.0.2.7", "--expect", "none"]).code).toBe(0);
