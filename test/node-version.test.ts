@@ -106,9 +106,11 @@ describe("the bundles on a Node.js older than the minimum", () => {
   it("the bundles link on any Node: no static import but node:module's createRequire", () => {
     // A static `import { statfs } from "node:fs/promises"` fails to link on Node < 18.15,
     // before the gate's first line runs; only the banner's import may stay static.
-    // The hookscript is CommonJS (scripts/build.mjs): no import at all, nothing to link.
+    // The hookscript and the CLI's launcher are CommonJS (scripts/build.mjs): no import at all,
+    // nothing to link; the full CLI the launcher imports is an ES module.
     for (const [bundle, allowed] of [
-      ["pvemigrate-dns.mjs", ["node:module"]],
+      ["pvemigrate-dns-full.mjs", ["node:module"]],
+      ["pvemigrate-dns.mjs", []],
       ["hookscript.cjs", []],
     ] as const) {
       const text = readFileSync(join(dir, bundle), "utf8");
