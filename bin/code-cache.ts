@@ -1,0 +1,82 @@
+import { readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { Script } from "node:vm";
+import { CONFIG_CACHE_DIR } from "../lib/config/cache.ts";
+import { makeDirsSync } from "../lib/state/make-dirs.ts";
+
+// Runs the CLI's `dns set` fast path from V8's code cache (issue 16, floor 2).
+// Most of what `dns set` costs beyond Node's own start is V8 compiling its
+// functions the first time each runs (~5 ms); Node 22 caches that itself
+// (module.enableCompileCache), Node 18/20 do not. So the launcher embeds the
+// fast path's bundle as a string (scripts/build.mjs) and compiles it here with
+// the bytecode V8 produced for it after an earlier run, kept next to the
+// config cache (lib/config/cache.ts): root only, in a root-owned directory no
+// one else can write to, since bytecode is code. An entry is named by the
+// bundle's SHA-256 (an upgrade never meets an old entry); V8 itself refuses
+// data from another V8 version, other flags or another source length, and a
+// refused, missing or untrusted entry only means a normal compile, after
+// which save() writes a fresh one.
+
+export interface CachedModule {
+  exports: unknown;
+  /** Writes the entry when there was no usable one (call after the run: it holds what ran compiled). */
+  save(): void;
+}
+
+const usable = () => process.getuid?.() === 0;
+
+/** The entry's bytes when root wrote it where only root can write; undefined otherwise. */
+function trustedEntry(file: string, dir: string): Buffer | undefined {
+  try {
+    const st = statSync(file);
+    const dirSt = statSync(dir);
+    if (st.uid !== 0 || dirSt.uid !== 0 || (st.mode & 0o022) !== 0 || (dirSt.mode & 0o022) !== 0)
+      return undefined;
+    return readFileSync(file);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Evaluates `source`, a CommonJS bundle, as the module `filename` with
+ * `require` (the launcher's), compiled from the code cache when there is a
+ * usable entry for `hash`.
+ */
+export function runWithCodeCache(
+  source: string,
+  hash: string,
+  filename: string,
+  require: NodeJS.Require,
+  dir = CONFIG_CACHE_DIR,
+): CachedModule {
+  const file = join(dir, `code-${hash}.bin`);
+  const cachedData = usable() ? trustedEntry(file, dir) : undefined;
+  const script = new Script(`(function (exports, require, module, __filename, __dirname) {${source}\n})`, {
+    filename,
+    ...(cachedData ? { cachedData } : {}),
+  });
+  const module = { exports: {} as unknown };
+  const evaluate = script.runInThisContext() as (
+    exports: unknown,
+    require: NodeJS.Require,
+    module: { exports: unknown },
+    filename: string,
+    dirname: string,
+  ) => void;
+  evaluate(module.exports, require, module, filename, dirname(filename));
+  const fresh = cachedData === undefined || script.cachedDataRejected === true;
+  return {
+    exports: module.exports,
+    save() {
+      if (!fresh || !usable()) return;
+      // Best effort: without an entry the next run only compiles again.
+      try {
+        makeDirsSync(dir, { mode: 0o700 });
+        const temp = `${file}.${process.pid}.tmp`;
+        writeFileSync(temp, script.createCachedData(), { mode: 0o600 });
+        renameSync(temp, file);
+      } catch {}
+    },
+  };
+}
