@@ -6,7 +6,8 @@
 // A file is a benchmark unless it is this runner, a helper entry point that
 // a benchmark bundles (`*-entry.ts`) or a module benchmarks share (`*-common.ts`). Exit code: 1 when any benchmark failed.
 import { spawn } from "node:child_process";
-import { readdirSync } from "node:fs";
+import { mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { basename, dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -22,9 +23,18 @@ export function benchmarkFiles(dir = here, filters: string[] = []): string[] {
     .map((f) => join(dir, f));
 }
 
+// Every config load writes a config cache, by default in /run/pvemigrate-dns.
+// A benchmark that does not choose its own place (PVEMIGRATE_DNS_CACHE_DIR)
+// gets a temp dir, removed when it ends: benchmarks leave nothing behind.
 function runOne(file: string): Promise<number> {
+  const cacheDir = mkdtempSync(join(tmpdir(), "pvemigrate-bench-cache-"));
+  const env = { ...process.env, PVEMIGRATE_DNS_CACHE_DIR: process.env.PVEMIGRATE_DNS_CACHE_DIR || cacheDir };
+  return runChild(file, env).finally(() => rmSync(cacheDir, { recursive: true, force: true }));
+}
+
+function runChild(file: string, env: NodeJS.ProcessEnv): Promise<number> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ["--import", "tsx", file], { stdio: "inherit" });
+    const child = spawn(process.execPath, ["--import", "tsx", file], { stdio: "inherit", env });
     child.on("error", (err) => {
       process.stderr.write(`bench ${basename(file)}: ${err.message}\n`);
       resolve(1);
