@@ -14,17 +14,22 @@
 //     service's own work is not timed.
 //   - strict pre-start (informational): handed to the CLI bundle, which asks the
 //     (simulated) API: a second Node start, on purpose, off the default path
+//   - pre-start and post-start with a 10,000-guest config (lib/sim/scale.ts, the
+//     file reconcile-scale measures): the hook reads only the cache's header
+//     (its view: hook-view.ts) and compares the text, so it should cost about
+//     what the 2-guest config costs; printed with the difference to it
 // The config cache lives in a temp dir (PVEMIGRATE_DNS_CACHE_DIR), removed at the end.
 // Run: node --import tsx bench/hook-startup.ts   (BENCH_ITERATIONS=20 by default)
 import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { closeSync, constants, existsSync, openSync, readdirSync, readSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { loadavg, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { stringify } from "yaml";
 import { startSimCluster } from "../lib/sim/cluster.ts";
+import { scaleVmsYaml } from "../lib/sim/scale.ts";
 import {
   benchEnv,
   ENV_NOTE,
@@ -40,14 +45,31 @@ const ITERATIONS = Number(process.env.BENCH_ITERATIONS ?? 20);
 /** Issue 16, floor 1. */
 const FLOOR_MS = 10;
 
-const CASES = ["pre-start", "post-start", "pre-stop", "post-stop", "strict pre-start"] as const;
+/** Guests in the big config. */
+const MANY = 10_000;
+const CASES = [
+  "pre-start",
+  "post-start",
+  "pre-stop",
+  "post-stop",
+  "strict pre-start",
+  "pre-start, 10,000 guests",
+  "post-start, 10,000 guests",
+] as const;
 type Case = (typeof CASES)[number];
+/** The big config's cases, each with the 2-guest case it is compared to. */
+const SAME_AT_SMALL: Partial<Record<Case, Case>> = {
+  "pre-start, 10,000 guests": "pre-start",
+  "post-start, 10,000 guests": "post-start",
+};
 
 export interface HookStartupResult {
   iterations: number;
   baselineMs: number;
   /** Median wall time and median paired difference to the baseline, per case. */
   cases: Record<Case, { ms: number; overMs: number }>;
+  /** Big config cases: median paired difference to the same phase with the 2-guest config. */
+  overSmallMs: Partial<Record<Case, number>>;
   pokes: number;
 }
 
@@ -94,6 +116,12 @@ export async function benchHookStartup(iterations = ITERATIONS): Promise<HookSta
     });
     await writeFile(join(dir, "plain.yaml"), stringify(doc(false)));
     await writeFile(join(dir, "strict.yaml"), stringify(doc(true)));
+    // The same head, its own state dir, and 10,000 guests (VM 101 among them) in flow style.
+    const { vms: _, ...head } = doc(false);
+    await writeFile(
+      join(dir, "many.yaml"),
+      stringify({ ...head, stateDir: join(dir, "state-many", "{node}") }) + scaleVmsYaml(MANY, "example.org"),
+    );
     const env = (config: string) =>
       benchEnv({
         PVEMIGRATE_DNS_CONFIG: join(dir, config),
@@ -114,8 +142,9 @@ export async function benchHookStartup(iterations = ITERATIONS): Promise<HookSta
     // The first run misses the cache, hands the phase to the CLI bundle, which fills it.
     await phase("pre-start")();
     await phase("pre-start", "strict.yaml")();
-    if (readdirSync(join(dir, "cache")).filter((f) => f.endsWith(".json")).length !== 2)
-      throw new Error("the full load did not leave both configs in the cache");
+    await phase("pre-start", "many.yaml")();
+    if (readdirSync(join(dir, "cache")).filter((f) => f.endsWith(".json")).length !== 3)
+      throw new Error("the full load did not leave the three configs in the cache");
     const samples = await pairedRounds(iterations, {
       baseline: () => timed([process.execPath, "-e", "0"], benchEnv()),
       "pre-start": phase("pre-start"),
@@ -123,6 +152,8 @@ export async function benchHookStartup(iterations = ITERATIONS): Promise<HookSta
       "pre-stop": phase("pre-stop"),
       "post-stop": phase("post-stop"),
       "strict pre-start": phase("pre-start", "strict.yaml"),
+      "pre-start, 10,000 guests": phase("pre-start", "many.yaml"),
+      "post-start, 10,000 guests": phase("post-start", "many.yaml"),
     });
     if (existsSync(join(dir, "state", "pve1", "worker.log")))
       throw new Error("a detached worker was started: the hand-off did not reach the FIFO");
@@ -130,7 +161,12 @@ export async function benchHookStartup(iterations = ITERATIONS): Promise<HookSta
     const cases = Object.fromEntries(
       CASES.map((c) => [c, { ms: median(samples[c]), overMs: pairedDelta(samples[c], samples.baseline) }]),
     ) as HookStartupResult["cases"];
-    return { iterations, baselineMs: median(samples.baseline), cases, pokes };
+    const overSmallMs: HookStartupResult["overSmallMs"] = {};
+    for (const c of CASES) {
+      const small = SAME_AT_SMALL[c];
+      if (small) overSmallMs[c] = pairedDelta(samples[c], samples[small]);
+    }
+    return { iterations, baselineMs: median(samples.baseline), cases, overSmallMs, pokes };
   } finally {
     closeSync(fifo);
     await sim.stop();
@@ -155,23 +191,32 @@ function wakeUps(fd: number): number {
   return text.split("\n").filter(Boolean).length;
 }
 
+const signed = (ms: number) => `${ms < 0 ? "-" : "+"}${Math.abs(ms).toFixed(1)}`;
+
 /** Prints the figures; returns whether every phase met the floor. */
 export function printHookStartup(r: HookStartupResult): boolean {
   console.log(
     `hookscript start-up: whole processes until output closed, ${r.iterations} paired rounds, medians`,
   );
+  console.log(
+    `  uptime load: ${loadavg()
+      .map((l) => l.toFixed(2))
+      .join(" ")} (1/5/15 min)`,
+  );
   console.log(`  ${machineLine()}; ${ENV_NOTE}`);
-  console.log(`  ${"baseline: node -e 0".padEnd(34)} ${r.baselineMs.toFixed(1).padStart(7)} ms`);
+  console.log(`  ${"baseline: node -e 0".padEnd(42)} ${r.baselineMs.toFixed(1).padStart(7)} ms`);
   let ok = true;
   for (const c of CASES) {
     const { ms, overMs } = r.cases[c];
     const floored = c !== "strict pre-start";
     const pass = overMs <= FLOOR_MS;
     if (floored) ok &&= pass;
+    const small = SAME_AT_SMALL[c];
+    const vsSmall = small ? `; ${signed(r.overSmallMs[c] ?? 0)} ms vs ${small} with 2 guests` : "";
     console.log(
-      `  ${`hookscript 101 ${c}`.padEnd(34)} ${ms.toFixed(1).padStart(7)} ms  +${overMs.toFixed(1)} ms (${(ms / r.baselineMs).toFixed(2)}x)` +
+      `  ${`hookscript 101 ${c}`.padEnd(42)} ${ms.toFixed(1).padStart(7)} ms  ${signed(overMs)} ms (${(ms / r.baselineMs).toFixed(2)}x)` +
         (floored
-          ? `  floor +${FLOOR_MS} ms: ${pass ? "PASS" : "FAIL"}`
+          ? `  floor +${FLOOR_MS} ms: ${pass ? "PASS" : "FAIL"}${vsSmall}`
           : "  (informational: hands off to the CLI)"),
     );
   }

@@ -14,8 +14,8 @@
 // bundle). Everything else runs in the CLI bundle (`pvemigrate-dns hook ...`).
 // First: on a too-old Node.js, log and exit 0 before any other module runs.
 import "./check-node.ts";
-import { readFileSync } from "node:fs";
-import { readConfigCacheSync } from "../lib/config/cache.ts";
+import { closeSync, openSync } from "node:fs";
+import { readHookViewSync } from "../lib/config/cache.ts";
 import { configPath } from "../lib/config/path.ts";
 import { errnoCode } from "../lib/errors.ts";
 import { runHookWith } from "../lib/orchestrate/hook-core.ts";
@@ -34,19 +34,24 @@ const theCli = () => {
 // The bundle is CommonJS (no top-level await): scripts/build.mjs.
 void runHookWith(process.argv.slice(2), {
   env,
-  // Synchronous reads of two small local files: no thread pool, no fs/promises.
+  // Synchronous reads: no thread pool, no fs/promises. The file and the cache's
+  // header and text, compared a chunk at a time: never the normalized config behind them.
   async loadConfig() {
     const file = configPath(undefined, env);
-    let text: string;
+    let fd: number;
     try {
-      text = readFileSync(file, "utf8");
+      fd = openSync(file, "r");
     } catch (err) {
       // Said here, as the full load would say it: no second Node start to learn the file is missing.
       if (errnoCode(err) === "ENOENT") throw new Error(`${file} does not exist`);
       return undefined;
     }
-    const config = readConfigCacheSync(file, text);
-    return config ? { config } : undefined;
+    try {
+      const view = readHookViewSync(file, fd);
+      return view ? { view } : undefined;
+    } finally {
+      closeSync(fd);
+    }
   },
   async delegate(args) {
     const found = theCli();

@@ -1,6 +1,6 @@
 import { forNode } from "../config/for-node.ts";
+import { type HookView, hookViewForNode, viewListsVm } from "../config/hook-view.ts";
 import type { LoadedConfig } from "../config/load.ts";
-import type { FastConfig } from "../config/load-fast.ts";
 import type { Config } from "../config/types.ts";
 import { InputError, messageOf } from "../errors.ts";
 import { runChainedHookscript } from "../hookscripts/chain.ts";
@@ -32,15 +32,24 @@ export const WORKER_PHASE = "__worker";
 export interface HookContext {
   /** The full load with secrets; absent when the validated config came from the cache. */
   loaded?: LoadedConfig;
-  /** The config with this node's paths ({node} replaced). */
-  config: Config;
+  /** The whole config with this node's paths; only the CLI has it (the hookscript reads just the view). */
+  config?: Config;
+  /** What the phases act on, with this node's paths ({node} replaced). */
+  view: HookView;
   self: string;
+}
+
+/** The config as a phase gets it: the hook's view, and the whole config where it was loaded. */
+export interface HookConfig {
+  view: HookView;
+  config?: Config;
+  loaded?: LoadedConfig;
 }
 
 export interface HookDeps {
   env: NodeJS.ProcessEnv;
   /** The config, or undefined when only the full load can tell (the cache missed). */
-  loadConfig(): Promise<FastConfig | undefined>;
+  loadConfig(): Promise<HookConfig | undefined>;
   /** Runs the whole hook in the full implementation; returns its exit code. */
   delegate?(args: string[]): Promise<number>;
   /** Strict pre-start's collision check; without it, a strict pre-start is delegated. */
@@ -89,11 +98,15 @@ export async function runHookWith(args: string[], deps: HookDeps): Promise<numbe
     const fast = await deps.loadConfig();
     if (!fast) return await delegate();
     // Before the chained script runs: the full implementation runs it itself.
-    if (phase === "pre-start" && fast.config.strict && !deps.strictPreStart) return await delegate();
+    if (phase === "pre-start" && fast.view.strict && !deps.strictPreStart) return await delegate();
     const self = localNodeName(deps.env);
-    if (!fast.config.nodes[self]) throw new InputError(`node "${self}" is not in the config's nodes`);
-    const config = forNode(fast.config, self);
-    ctx = { ...(fast.loaded ? { loaded: fast.loaded } : {}), config, self };
+    if (!fast.view.nodes.includes(self)) throw new InputError(`node "${self}" is not in the config's nodes`);
+    ctx = {
+      ...(fast.loaded ? { loaded: fast.loaded } : {}),
+      ...(fast.config ? { config: forNode(fast.config, self) } : {}),
+      view: hookViewForNode(fast.view, self),
+      self,
+    };
   } catch (err) {
     // A broken config must not keep VMs from starting; reconcile reports it too.
     say(`hook ${phase} VM ${vmid}: ${messageOf(err).split("\n").join("; ")}; doing nothing`, "warning");
@@ -101,7 +114,7 @@ export async function runHookWith(args: string[], deps: HookDeps): Promise<numbe
     return (await runChainedHookscript(vmid, phase, { pveRoot: "/etc/pve", env: deps.env, say })) ?? 0;
   }
   const chainedRefusal = await runChainedHookscript(vmid, phase, {
-    pveRoot: ctx.config.pveRoot,
+    pveRoot: ctx.view.pveRoot,
     env: deps.env,
     say,
   });
@@ -109,13 +122,13 @@ export async function runHookWith(args: string[], deps: HookDeps): Promise<numbe
   // A VM the file does not list may still be configured by its Notes block,
   // which only the API shows: its post-start/post-stop go to the worker, which
   // decides with the merged config (and does nothing for an unmanaged VM).
-  const inFile = Boolean(ctx.config.vms[String(vmid)]);
+  const inFile = viewListsVm(ctx.view, vmid);
   if (!inFile && phase !== "post-start" && phase !== "post-stop") return 0;
   const migratedFrom = deps.env.PVE_MIGRATED_FROM || undefined;
   // Synchronous (local-journal.ts): durable before the hook exits, without a thread pool.
   const record = (phase: HookWork["phase"], payloadFor: (earlier: HookWork | undefined) => HookWork) =>
     recordLocalSync(
-      ctx.config.stateDir,
+      ctx.view.stateDir,
       hookWork,
       hookWork.idOf({ vmid, phase }),
       (old) =>
@@ -130,7 +143,7 @@ export async function runHookWith(args: string[], deps: HookDeps): Promise<numbe
           // Remember the source now: post-start may run without the variable on some versions.
           record("post-start", () => ({ vmid, phase: "post-start", migratedFrom }));
         }
-        if (!ctx.config.strict || !deps.strictPreStart) return 0;
+        if (!ctx.view.strict || !deps.strictPreStart) return 0;
         return await deps.strictPreStart(ctx, vmid);
       case "post-start":
       case "post-stop": {

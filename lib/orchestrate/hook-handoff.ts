@@ -72,13 +72,13 @@ export async function spawnDetachedWorker(
     import("node:child_process"),
     import("../log/worker-output.ts"),
   ]);
-  makeDirsSync(ctx.config.stateDir, { mode: 0o700 });
+  makeDirsSync(ctx.view.stateDir, { mode: 0o700 });
   const launch = workerLaunch(
     {
       argv: [process.execPath, ...cli, String(vmid), WORKER_PHASE, phase],
       env: { ...process.env, PVEMIGRATE_DNS_NODE: ctx.self },
     },
-    { journal: journalAvailable(process.env), logFile: join(ctx.config.stateDir, "worker.log") },
+    { journal: journalAvailable(process.env), logFile: join(ctx.view.stateDir, "worker.log") },
   );
   let fd: number | "ignore" = "ignore";
   if (launch.logFile) {

@@ -1,3 +1,4 @@
+import { hookViewOf } from "../config/hook-view.ts";
 import { loadConfigFast } from "../config/load-fast.ts";
 import { messageOf } from "../errors.ts";
 import { type HookContext, type HookDeps, runHookWith, say, WORKER_PHASE } from "./hook-core.ts";
@@ -30,7 +31,10 @@ export async function runHook(args: string[], opts: HookEnv): Promise<number> {
     : handOffTo(() => cli, opts.env);
   const deps: HookDeps = {
     env: opts.env,
-    loadConfig: () => loadConfigFast(),
+    async loadConfig() {
+      const fast = await loadConfigFast();
+      return { ...fast, view: hookViewOf(fast.config) };
+    },
     strictPreStart,
     worker: (vmid, phase) => runWorker(vmid, phase, opts.env),
     handOff,
@@ -100,17 +104,20 @@ function within<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
 
 async function strictPreStart(rt: HookContext, vmid: number): Promise<number> {
   try {
+    // runHook's loadConfig always loads it whole; the hookscript delegates strict pre-start here.
+    const config = rt.config;
+    if (!config) throw new Error("the config was not loaded whole");
     const [{ createProxmoxClient, getSnapshot }, { collisionsOnNode }, { loadSecrets }] = await Promise.all([
       import("../cluster/index.ts"),
       import("../desired/compute.ts"),
       import("../config/secrets.ts"),
     ]);
-    const secrets = rt.loaded?.secrets ?? (await loadSecrets(rt.config)).secrets;
+    const secrets = rt.loaded?.secrets ?? (await loadSecrets(config)).secrets;
     if (!secrets) throw new Error("the secret files cannot be read (run pvemigrate-dns config check)");
-    const proxmox = createProxmoxClient({ proxmox: rt.config.proxmox, tokenSecret: secrets.token });
+    const proxmox = createProxmoxClient({ proxmox: config.proxmox, tokenSecret: secrets.token });
     const snapshot = await within(getSnapshot(proxmox), STRICT_CHECK_MS, "the Proxmox API");
     const placements = snapshot.vms.map((v) => ({ vmid: v.vmid, node: v.node, status: v.status }));
-    const collisions = collisionsOnNode(rt.config, vmid, rt.self, placements);
+    const collisions = collisionsOnNode(config, vmid, rt.self, placements);
     if (collisions.length) {
       say(`refusing to start VM ${vmid} on ${rt.self} (strict): ${collisions.join("; ")}`, "error");
       return 1;
