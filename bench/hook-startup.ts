@@ -18,7 +18,9 @@
 //     file reconcile-scale measures): the hook reads only the cache's header
 //     (its view: hook-view.ts) and compares the text, so it should cost about
 //     what the 2-guest config costs; printed with the difference to it
-// The config cache lives in a temp dir (PVEMIGRATE_DNS_CACHE_DIR), removed at the end.
+// Every phase runs with the hookscript's V8 code cache, as installed (--warm-code-cache).
+// The config cache and the code cache live in a temp dir (PVEMIGRATE_DNS_CACHE_DIR,
+// PVEMIGRATE_DNS_CODE_CACHE_DIR), removed at the end.
 // Run: node --import tsx bench/hook-startup.ts   (BENCH_ITERATIONS=20 by default)
 import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -128,6 +130,7 @@ export async function benchHookStartup(iterations = ITERATIONS): Promise<HookSta
         PVEMIGRATE_DNS_NODE: "pve1",
         PVEMIGRATE_DNS_CACHE_DIR: join(dir, "cache"),
         PVEMIGRATE_DNS_HOOK_FIFO: fifoPath,
+        PVEMIGRATE_DNS_CODE_CACHE_DIR: join(dir, "v8"),
         PVE_MIGRATED_FROM: "",
       });
     const timed = async (argv: string[], e: NodeJS.ProcessEnv) => {
@@ -139,6 +142,8 @@ export async function benchHookStartup(iterations = ITERATIONS): Promise<HookSta
       (p: string, config = "plain.yaml") =>
       () =>
         timed([process.execPath, hook, "101", p], env(config));
+    // What the installers do once: the hookscript's V8 code cache (hooks/code-cache.ts).
+    await timed([process.execPath, hook, "--warm-code-cache"], env("plain.yaml"));
     // The first run misses the cache, hands the phase to the CLI bundle, which fills it.
     await phase("pre-start")();
     await phase("pre-start", "strict.yaml")();

@@ -189,6 +189,8 @@ if [ "$mode" = uninstall ]; then
     fi
   done
   rmdir "$destdir$(dirname "$cli")" 2>/dev/null || true
+  # The hookscript's code cache: only ever a cache (hooks/code-cache.ts).
+  rm -rf "$destdir/var/cache/pvemigrate-dns"
   if live_systemd; then systemctl daemon-reload; fi
   # Never delete the hookscript: a guest that still names it could not start,
   # migrate to this node or be recovered here by HA (check_hookscript dies in
@@ -260,6 +262,16 @@ rm -f "$tmp" # a leftover of an interrupted run with the same pid
 ln -s "$hook_file" "$tmp"
 mv -fT "$tmp" "$destdir$snippets_dir/$hook_name"
 say "installed $snippets_dir/$hook_name -> $hook_file"
+# Its V8 code cache (hooks/code-cache.ts: ~3 ms less per phase), made by one
+# warm-up run; best effort, a hook without one compiles its body as before.
+# Not under DESTDIR: it is made for the node that runs the hook.
+if [ -z "$destdir" ]; then
+  if out=$(env -i PATH=$pve_path LC_ALL=C "$snippets_dir/$hook_file" --warm-code-cache </dev/null 2>&1); then
+    say "${out#pvemigrate-dns: }"
+  else
+    echo "pvemigrate-dns: warning: no code cache for the hookscript (it works, a few ms slower): $out" >&2
+  fi
+fi
 # The hook's background worker appends to <stateDir>/worker.log.
 put "$here/logrotate/pvemigrate-dns" "$logrotate_file" 644
 # The hook service, with the timer or cron alike: without it the hook starts a detached worker.

@@ -117,15 +117,31 @@ const common = {
 // pvemigrate-dns.mjs name guests use, a symlink to it (packaging/install.sh):
 // Node picks the format by the real path. Built-ins but node:fs and node:path
 // are required on first use (builtins-via-require.mjs).
-await build({
+// The body, then the loader Node runs (hooks/loader.ts), holding the body as a
+// string it compiles with the body's V8 code cache (hooks/code-cache.ts), named
+// by the body's build id. The body is one function of CommonJS's wrapper
+// arguments and the loader's handle to the cache (__pvmCodeCache).
+const body = await build({
   ...common,
   entryPoints: [join(root, "hooks", "hookscript.ts")],
-  outfile: join(outdir, HOOKSCRIPT),
+  write: false,
   format: "cjs",
   plugins: [zodEnglishOnly, builtinsViaRequireExcept(["fs", "path"], { functions: true })],
   // The one import.meta in its modules is createRequire(import.meta.url)
   // (lib/state/journal-item.ts), which takes a path as well: no URL to build at every start.
   define: { "import.meta.url": "__filename" },
+});
+const bodyText = `(function (exports, require, module, __filename, __dirname, __pvmCodeCache) {${body.outputFiles[0].text.replace(/^#!.*\n/, "")}\n})`;
+await build({
+  ...common,
+  entryPoints: [join(root, "hooks", "loader.ts")],
+  outfile: join(outdir, HOOKSCRIPT),
+  format: "cjs",
+  banner: { js: "#!/usr/bin/env node" },
+  define: {
+    HOOK_BODY: JSON.stringify(bodyText),
+    HOOK_BUILD: JSON.stringify(createHash("sha256").update(bodyText).digest("hex").slice(0, 16)),
+  },
 });
 chmodSync(join(outdir, HOOKSCRIPT), 0o755);
 

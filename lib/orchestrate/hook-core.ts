@@ -4,7 +4,7 @@ import type { LoadedConfig } from "../config/load.ts";
 import type { Config } from "../config/types.ts";
 import { InputError, messageOf } from "../errors.ts";
 import { runChainedHookscript } from "../hookscripts/chain.ts";
-import { adoptJournalStream, createLogger, warnVia, writeStderrDirect } from "../log/logger.ts";
+import { adoptJournalStream, createLogger, type Log, warnVia, writeStderrDirect } from "../log/logger.ts";
 import { localNodeName } from "../node-name.ts";
 import { recordLocalSync } from "../state/local-journal.ts";
 import { type HookWork, hookWork } from "./pending.ts";
@@ -58,11 +58,14 @@ export interface HookDeps {
   worker?(vmid: number, phase: HookWork["phase"] | undefined): Promise<number>;
   /** Hands a recorded post-start/post-stop to the worker: the hook service, else a detached worker. */
   handOff(ctx: HookContext, vmid: number, phase: HookWork["phase"]): Promise<void>;
+  /** Where the phase's lines go (default: the task log, `say`). */
+  say?: Log;
 }
 
 // Timestamped lines in the task log; `<N>`-prefixed ones when the worker's stderr is the journal.
 // Written to fd 2 directly: process.stderr on the task log's pipe would load node:net.
 export const say = createLogger({ write: writeStderrDirect });
+const sayToTaskLog = say;
 
 const VMID = /^[1-9]\d{2,8}$/;
 /** A pending post-start item younger than this was recorded by this start's pre-start. */
@@ -71,6 +74,7 @@ const EARLIER_MS = 10 * 60_000;
 /** Returns the exit code: non-zero only for bad arguments and for a strict pre-start refusal. */
 export async function runHookWith(args: string[], deps: HookDeps): Promise<number> {
   const [vmidText, phase, workerOf] = args;
+  const say = deps.say ?? sayToTaskLog;
   // Before the first line: the worker's stderr may be the journal (systemd-cat).
   if (phase === WORKER_PHASE) adoptJournalStream(deps.env);
   if (!vmidText || !VMID.test(vmidText)) {
