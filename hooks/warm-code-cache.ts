@@ -1,6 +1,17 @@
-import { mkdtempSync, readdirSync, renameSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
+import {
+  closeSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  unlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, dirname, join } from "node:path";
+import { configCacheEntry, configCacheFile, readHookViewSync } from "../lib/config/cache.ts";
 import type { HookView } from "../lib/config/hook-view.ts";
 import { createLogger } from "../lib/log/logger.ts";
 import type { HookDeps } from "../lib/orchestrate/hook-core.ts";
@@ -11,7 +22,7 @@ import type { CodeCacheHandle } from "./code-cache.ts";
 // `<hookscript> --warm-code-cache`, run by the installers (never by Proxmox,
 // whose first argument is a vmid): every phase once, against a state dir and
 // a pmxcfs root of its own that are removed afterwards, with a view of the
-// config made up here (no config file, no cache entry read), lines formatted
+// config made up here (read back through a config cache entry of its own), lines formatted
 // but not written, and the hand-off poking a FIFO that does not exist (no
 // worker started). V8 compiles a function the first time it is called, so
 // only after this does the script's code cache hold what a real phase runs.
@@ -37,9 +48,23 @@ export async function warmCodeCache(
       nodes: ["warm"],
       vmids: `,${VMID},`,
     };
+    // The config cache's way too (an entry of our own, as a full load writes one).
+    const text = "# warm-up\n";
+    writeFileSync(view.source, text);
+    const cacheDir = join(sandbox, "cache");
+    mkdirSync(cacheDir, { mode: 0o700 });
+    writeFileSync(configCacheFile(view.source, cacheDir), configCacheEntry(view.source, text, view, "{}"));
+    const viewFromCache = () => {
+      const fd = openSync(view.source, "r");
+      try {
+        return readHookViewSync(view.source, fd, cacheDir);
+      } finally {
+        closeSync(fd);
+      }
+    };
     const deps = (migratedFrom: string): HookDeps => ({
       env: { PVEMIGRATE_DNS_NODE: "warm", PVE_MIGRATED_FROM: migratedFrom },
-      loadConfig: async () => ({ view }),
+      loadConfig: async () => ({ view: viewFromCache() ?? view }),
       handOff: async (_ctx, vmid, phase) => {
         pokeHookService(join(sandbox, "no-fifo"), vmid, phase);
       },

@@ -196,6 +196,12 @@ function readHeaderLine(fd: number, size: number): { line: string; end: number }
   }
 }
 
+/** An entry's bytes: the header line (with the hook's view), the text, the normalized config as JSON. */
+export function configCacheEntry(source: string, text: string, hook: HookView, configJson: string): string {
+  const header: CacheHeader = { format: FORMAT, source, textBytes: Buffer.byteLength(text, "utf8"), hook };
+  return `${JSON.stringify(header)}\n${text}${configJson}`;
+}
+
 /** Best effort: a cache that cannot be written only costs the next hook some milliseconds. */
 export async function writeConfigCache(config: Config, text: string, dir = CONFIG_CACHE_DIR): Promise<void> {
   if (!usable()) return;
@@ -204,13 +210,9 @@ export async function writeConfigCache(config: Config, text: string, dir = CONFI
     const source = resolve(config.source);
     const file = configCacheFile(source, dir);
     const temp = `${file}.${process.pid}.tmp`;
-    const header: CacheHeader = {
-      format: FORMAT,
-      source,
-      textBytes: Buffer.byteLength(text, "utf8"),
-      hook: hookViewOf(config),
-    };
-    await writeFile(temp, `${JSON.stringify(header)}\n${text}${JSON.stringify(config)}`, { mode: 0o600 });
+    await writeFile(temp, configCacheEntry(source, text, hookViewOf(config), JSON.stringify(config)), {
+      mode: 0o600,
+    });
     await rename(temp, file);
   } catch {}
 }
