@@ -1,5 +1,6 @@
 import {
   closeSync,
+  fsyncSync,
   mkdirSync,
   mkdtempSync,
   openSync,
@@ -8,6 +9,7 @@ import {
   rmSync,
   unlinkSync,
   writeFileSync,
+  writeSync,
 } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, dirname, join } from "node:path";
@@ -16,8 +18,9 @@ import type { HookView } from "../lib/config/hook-view.ts";
 import { createLogger } from "../lib/log/logger.ts";
 import type { HookDeps } from "../lib/orchestrate/hook-core.ts";
 import { pokeHookService } from "../lib/orchestrate/hook-handoff.ts";
+import { syncDirSync } from "../lib/state/atomic-write.ts";
 import { makeDirsSync } from "../lib/state/make-dirs.ts";
-import type { CodeCacheHandle } from "./code-cache.ts";
+import { type CodeCacheHandle, sealCodeCache } from "./code-cache.ts";
 
 // `<hookscript> --warm-code-cache`, run by the installers (never by Proxmox,
 // whose first argument is a vmid): every phase once, against a state dir and
@@ -82,12 +85,21 @@ export async function warmCodeCache(
   } finally {
     rmSync(sandbox, { recursive: true, force: true });
   }
-  const data = handle.script.createCachedData();
+  const data = sealCodeCache(handle.script.createCachedData());
   const dir = dirname(handle.file);
   makeDirsSync(dir, { mode: 0o755 });
+  // On disk before the rename: after a crash V8 gets this whole cache or none
+  // (a short or empty file fails its length check and is compiled around).
   const temp = `${handle.file}.${process.pid}.tmp`;
-  writeFileSync(temp, data, { mode: 0o644 });
+  const fd = openSync(temp, "w", 0o644);
+  try {
+    for (let done = 0; done < data.length; ) done += writeSync(fd, data, done);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
   renameSync(temp, handle.file);
+  syncDirSync(dir);
   // Older builds' caches are never read again.
   for (const name of readdirSync(dir)) {
     if (/^hookscript-.*\.v8$/.test(name) && name !== basename(handle.file)) unlinkSync(join(dir, name));

@@ -104,7 +104,7 @@ describe.skipIf(missing({ root: true }))("hookscript code cache", () => {
     }
   });
 
-  it("a cache others could have written, or another build's, is not used; the phase runs all the same", () => {
+  it("a cache others could have written, another build's, or one damaged or cut short on disk is not used; the phase runs all the same", () => {
     if (readdirSync(v8dir()).length === 0) expect(run(["--warm-code-cache"]).status).toBe(0);
     const file = join(v8dir(), readdirSync(v8dir())[0]!);
     chmodSync(file, 0o666);
@@ -115,6 +115,19 @@ describe.skipIf(missing({ root: true }))("hookscript code cache", () => {
     renameSync(file, other);
     const otherBuild = run(["101", "pre-stop"]);
     expect([otherBuild.status, otherBuild.fromCache]).toEqual([0, false]);
+    renameSync(other, file);
+    // Damaged on disk (bits flipped in the bytecode V8 would deserialize): V8 itself would abort
+    // the process (SIGTRAP), so the loader must see it and compile as usual.
+    const good = readFileSync(file);
+    const bad = Buffer.from(good);
+    for (let i = Math.floor(bad.length / 4); i < bad.length / 2; i += 97) bad[i]! ^= 0x5a;
+    writeFileSync(file, bad, { mode: 0o644 });
+    const damaged = run(["101", "pre-stop"]);
+    expect([damaged.status, damaged.fromCache, damaged.stderr]).toEqual([0, false, ""]);
+    writeFileSync(file, good.subarray(0, good.length - 1000), { mode: 0o644 });
+    const cut = run(["101", "pre-stop"]);
+    expect([cut.status, cut.fromCache]).toEqual([0, false]);
+    renameSync(file, other);
     // Warming again replaces the other build's file with this one's.
     expect(run(["--warm-code-cache"]).status).toBe(0);
     expect(readdirSync(v8dir())).toEqual([file.split("/").pop()]);
