@@ -1,5 +1,7 @@
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { CONFIG_CACHE_DIR } from "../lib/config/cache.ts";
 import { runDemo } from "../lib/demo/scenario.ts";
 import { missing } from "./support/requirements.ts";
 
@@ -19,6 +21,15 @@ async function demo(netns: boolean): Promise<{ code: number; text: string }> {
   return { code, text: lines.join("\n") };
 }
 
+/** Config-cache entries in `dir` made for a demo's config file. */
+function demoEntries(dir: string): string[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir)
+    .filter((f) => f.startsWith("config-"))
+    .filter((f) => readFileSync(join(dir, f), "utf8").slice(0, 300).includes("pvemigrate-demo-"))
+    .map((f) => join(dir, f));
+}
+
 function section(text: string, title: string): string {
   const start = text.indexOf(`== ${title}`);
   const end = text.indexOf("\n-- ", start);
@@ -26,8 +37,21 @@ function section(text: string, title: string): string {
 }
 
 describe.skipIf(missing({ bins: ["named"] }))("demo", () => {
-  it("moves mail.example.org with the live migration and play.example.org with the HA recovery", async () => {
-    const { code, text } = await demo(false);
+  it("moves mail.example.org with the live migration and play.example.org with the HA recovery, its config cache in its own temp dir", async () => {
+    // As README's command runs it: no cache dir chosen. Neither this process's
+    // default nor the host's /run may get an entry for the demo's config.
+    const chosen = process.env.PVEMIGRATE_DNS_CACHE_DIR;
+    delete process.env.PVEMIGRATE_DNS_CACHE_DIR;
+    const cachesBefore = [CONFIG_CACHE_DIR, "/run/pvemigrate-dns"].flatMap(demoEntries);
+    let run: { code: number; text: string };
+    try {
+      run = await demo(false);
+    } finally {
+      expect(process.env.PVEMIGRATE_DNS_CACHE_DIR).toBeUndefined();
+      if (chosen !== undefined) process.env.PVEMIGRATE_DNS_CACHE_DIR = chosen;
+    }
+    expect([CONFIG_CACHE_DIR, "/run/pvemigrate-dns"].flatMap(demoEntries)).toEqual(cachesBefore);
+    const { code, text } = run;
     expect(code).toBe(0);
     const before = section(text, "after step 1");
     const afterMigration = section(text, "after step 2");

@@ -86,8 +86,8 @@ export function validateConfig(raw: unknown, source: string): { config?: Config;
   return { config, problems };
 }
 
-/** Reads, validates and loads secrets; throws ConfigError listing every problem. */
-export async function loadConfig(flagPath?: string): Promise<LoadedConfig> {
+/** Reads, validates and loads secrets; throws ConfigError listing every problem. `cacheDir`: where the config cache lives (the demo keeps it in its temp dir). */
+export async function loadConfig(flagPath?: string, opts: { cacheDir?: string } = {}): Promise<LoadedConfig> {
   // Absolute, so config.source still names the file when passed to another
   // node's CLI (remote --config) or a worker running in another directory.
   const file = resolve(configPath(flagPath));
@@ -114,7 +114,7 @@ export async function loadConfig(flagPath?: string): Promise<LoadedConfig> {
   const text = bytes.toString("utf8");
   // The timer's steady run, with the file unchanged since the last load: the
   // normalized config validated from these same bytes (cache.ts), no parse.
-  const cached = await readConfigCache(file, text);
+  const cached = await readConfigCache(file, text, opts.cacheDir);
   if (cached) return withSecrets(cached, file);
   const raw = await parseConfigText(text, file);
   const { config, problems } = validateConfig(raw, file);
@@ -130,7 +130,7 @@ export async function loadConfig(flagPath?: string): Promise<LoadedConfig> {
   }
   const all = [...problems, ...secretProblems];
   if (all.length || !config || !secrets) throw new ConfigError(file, all);
-  await writeConfigCache(config, text);
+  await writeConfigCache(config, text, opts.cacheDir);
   return { config, secrets };
 }
 

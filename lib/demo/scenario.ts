@@ -78,6 +78,15 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
   // detach run the CLI copied into `dir`, and one still running would write
   // into it again after the rm.
   cleanups.add(async () => killProcessesMentioning(dir));
+  // The demo's config cache stays in its temp dir, for this process (loadConfig's
+  // cacheDir below) and for the CLI processes it starts (they inherit the env).
+  const cacheDir = join(dir, "config-cache");
+  if (!process.env.PVEMIGRATE_DNS_CACHE_DIR) {
+    process.env.PVEMIGRATE_DNS_CACHE_DIR = cacheDir;
+    cleanups.add(async () => {
+      delete process.env.PVEMIGRATE_DNS_CACHE_DIR;
+    });
+  }
   const useNetns = opts.netns ?? (await canUseNetns());
   const namespaces: Record<string, string> = {};
   try {
@@ -142,7 +151,9 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
     };
     const configFile = join(dir, "cluster.yaml");
     await writeFile(configFile, stringify(doc));
-    const loaded = await loadConfig(configFile);
+    const loaded = await loadConfig(configFile, {
+      cacheDir: process.env.PVEMIGRATE_DNS_CACHE_DIR || cacheDir,
+    });
     const rt = (node: string): Runtime => createRuntime(loaded, { node, log: () => {} });
 
     const hooks = runHooksInProcess(sim, loaded, out);
