@@ -6,7 +6,11 @@ import {
   EVENT_DOCUMENT,
   EVENT_MAPPING,
   type Event,
+  floatCoreTag,
+  intCoreTag,
+  NOT_RESOLVED,
   parseEvents,
+  type ScalarTagDefinition,
 } from "js-yaml";
 
 // The config's everyday YAML parse, lean: `js-yaml` builds plain values from a
@@ -28,7 +32,11 @@ import {
 // - a document whose root is not a mapping (a config is one; a root block
 //   scalar with an indentation indicator is indented otherwise there);
 // - an empty stream, more than one document, a `...` marker at a line's
-//   start, and lines over 1024 characters (where `yaml` refuses long keys).
+//   start, and lines over 1024 characters (where `yaml` refuses long keys);
+// - a CR not followed by LF (a line break for js-yaml, not for `yaml`), and any
+//   `\U` escape (js-yaml takes `"\U00110000"` and surrogates, `yaml` refuses);
+// - a plain int or float beyond a double (`1e400`, 320 digits, a long `0x`):
+//   js-yaml keeps its text as a string, `yaml` makes it Infinity.
 // Numbers, booleans, nulls and strings of the core schema are the same in both
 // (test/config/yaml-fast.test.ts compares them form by form).
 
@@ -54,7 +62,34 @@ const plainMap = defineMappingTag<Record<string, unknown>>("tag:yaml.org,2002:ma
   identify: () => false,
 });
 
-const schema = CORE_SCHEMA.withTags(plainMap);
+/** The int and float forms of `yaml`'s core schema (.inf/.nan are numbers on both sides). */
+const CORE_INT = /^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$/;
+const CORE_FLOAT = /^[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?$/;
+
+/** Thrown (and so the document refused) where js-yaml would keep a number's text as a string. */
+class NumberBeyondADouble extends Error {}
+
+/**
+ * The core int or float tag, but a plain scalar in its form that js-yaml does
+ * not resolve (not finite: it would fall through to a string, where `yaml`
+ * gives ±Infinity) throws, which refuses the whole document.
+ */
+function numberOrRefuse(tag: ScalarTagDefinition<number>, form: RegExp): ScalarTagDefinition<number> {
+  return {
+    ...tag,
+    resolve: (source, isExplicit, tagName) => {
+      const value = tag.resolve(source, isExplicit, tagName);
+      if (value === NOT_RESOLVED && form.test(source)) throw new NumberBeyondADouble(source.slice(0, 40));
+      return value;
+    },
+  };
+}
+
+const schema = CORE_SCHEMA.withTags(
+  plainMap,
+  numberOrRefuse(intCoreTag, CORE_INT),
+  numberOrRefuse(floatCoreTag, CORE_FLOAT),
+);
 
 /** Whether some event names a tag, an anchor or an alias, or the document has directives. */
 function decoratedNode(events: readonly Event[]): boolean {
@@ -72,11 +107,14 @@ const MAX_IMPLICIT_KEY = 1024;
 
 /**
  * Text `yaml` reads otherwise: a `...` document end marker at a line's start
- * (`yaml` counts what precedes it as a document of its own), or a line long
- * enough to hold an implicit key over 1024 characters (an error in `yaml`).
+ * (`yaml` counts what precedes it as a document of its own), a CR alone (a
+ * line break for js-yaml only: a comment or a value there ends early), a `\U`
+ * escape (js-yaml takes code points over 0x10FFFF and surrogates, `yaml`
+ * refuses them), or a line long enough to hold an implicit key over 1024
+ * characters (an error in `yaml`).
  */
 function outsideTheLeanPath(text: string): boolean {
-  if (/^\.\.\./m.test(text)) return true;
+  if (/^\.\.\./m.test(text) || /\r(?!\n)/.test(text) || text.includes("\\U")) return true;
   for (let start = 0; start < text.length; ) {
     const end = text.indexOf("\n", start);
     const next = end < 0 ? text.length : end;

@@ -78,7 +78,7 @@ const SCALARS = [
 
 // Other scalar styles and collections: escapes, folding, chomping, comments, empty values.
 const DOCUMENTS = [
-  'a: "\\x41\\u00e9\\U0001F600\\t\\n\\\\\\"\\/\\ \\_\\N\\L\\P\\e\\0\\a\\b\\v\\f\\r"\n',
+  'a: "\\x41\\u00e9\\t\\n\\\\\\"\\/\\ \\_\\N\\L\\P\\e\\0\\a\\b\\v\\f\\r"\n',
   "a: 'it''s'\nb: ''\nc: \"\"\n",
   "a: |\n  one\n   two\n\n  three\n\n\nb: 1\n",
   "a: |-\n  x\n\nb: |+\n  y\n\n\nc: |2\n    z\n",
@@ -95,6 +95,8 @@ const DOCUMENTS = [
   'a: "\\u0000x"\n',
   "__proto__: {polluted: true}\n",
   "a: {__proto__: 1}\n",
+  "a: '1e400'\nb: \"1e400\"\nc: 1.7976931348623157e308\nd: 123456789012345678901234\ne: 1e400x\n",
+  "a: 1\r\nb: [2, 3]\r\n",
 ];
 
 describe("the lean YAML parse reads core-schema scalars exactly as the yaml package", () => {
@@ -149,6 +151,22 @@ describe("the lean YAML parse leaves to the yaml package what the two read diffe
     ["a document end marker first (an empty document of its own in yaml)", "...\n- a\n"],
     ["a document end marker after the document", "a: 1\n...\n"],
     ["a line over 1024 characters", `a: ${"v".repeat(1100)}\n`],
+    ["a CR alone ending a comment (a line break for js-yaml only)", "dns:\n  zone: a.org # note\r  ttl: 5\n"],
+    ["a CR alone before CRLF", "ttl: 60\r\n  zone: a.org\r\r\n"],
+    ["two CRs alone between keys", "a: b\r\rc: d"],
+    ["a CR alone inside a plain value", "a: b\rc\n"],
+    ["a float beyond a double (Infinity in yaml, a string in js-yaml)", "a: 1e400\n"],
+    ["a float just beyond a double", "a: 2e308\n"],
+    ["a negative float beyond a double", "a: -1.7976931348623159e308\n"],
+    ["a 320-digit integer", `a: ${"9".repeat(320)}\n`],
+    ["a hex integer beyond a double", `a: 0x${"f".repeat(300)}\n`],
+    ["an octal integer beyond a double", `a: 0o${"7".repeat(400)}\n`],
+    ["a key beyond a double", "1e400: x\n"],
+    ["a list item beyond a double", "a: [1, 1e999]\n"],
+    ["a \\U escape over 0x10FFFF", 'a: "\\U00110000"\n'],
+    ["a \\U escape of all ones", 'a: "\\UFFFFFFFF"\n'],
+    ["a \\U escape of a surrogate pair's text", 'a: "\\UD800DC00"\n'],
+    ["a valid \\U escape (any \\U is left to yaml)", 'a: "\\U0001F600"\n'],
   ];
   it.each(cases)("%s", (_, text) => {
     expect(parseYamlFast(text)).toBe(REFUSED);
