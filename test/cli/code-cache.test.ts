@@ -1,4 +1,16 @@
-import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  copyFileSync,
+  lstatSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  unlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -8,7 +20,8 @@ import { missing } from "../support/requirements.ts";
 
 // bin/code-cache.ts: the launcher's `dns set` fast path compiled through V8's
 // code cache. Bytecode is code, so an entry is read only where root wrote it
-// in a directory only root can write, and anything V8 refuses (damaged, from
+// in a directory only root can write (and written only there, never through
+// a link), and anything V8 refuses (damaged, from
 // another build) is compiled around and replaced, never trusted.
 
 const require = createRequire(import.meta.url);
@@ -19,7 +32,10 @@ describe.skipIf(missing({ root: true }))("code cache of the launcher's fast path
   const dir = mkdtempSync(join(tmpdir(), "pvemigrate-codecache-"));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
   const cacheDir = join(dir, "cache");
-  const entry = join(cacheDir, "code-abc.bin");
+  const entryName = `code-abc-${process.version}.bin`;
+  const entry = join(cacheDir, entryName);
+  // save()'s temporary name: predictable, so a link planted there must not be written through.
+  const temp = `${entry}.${process.pid}.tmp`;
   // Another file name each time: V8 keeps compiled scripts per isolate by source and origin, and
   // a hit there would never look at the entry (each launcher start is a fresh isolate).
   let runs = 0;
@@ -35,15 +51,15 @@ describe.skipIf(missing({ root: true }))("code cache of the launcher's fast path
 
   it("the first run writes the entry (0600, in a 0700 directory), the next uses it as it is", () => {
     run();
-    expect(readdirSync(cacheDir)).toEqual(["code-abc.bin"]);
+    expect(readdirSync(cacheDir)).toEqual([entryName]);
     expect(statSync(entry).mode & 0o777).toBe(0o600);
     expect(statSync(cacheDir).mode & 0o777).toBe(0o700);
     const first = readFileSync(entry);
-    const { mtimeMs } = statSync(entry);
+    const { ino } = statSync(entry);
     run();
-    // Not written again: V8 took the entry.
+    // Not written again (a rewrite is a new file renamed over it): V8 took the entry.
+    expect(statSync(entry).ino).toBe(ino);
     expect(readFileSync(entry).equals(first)).toBe(true);
-    expect(statSync(entry).mtimeMs).toBe(mtimeMs);
   });
 
   it("a damaged entry is refused by V8, the module still runs, and save() replaces it", () => {
@@ -54,21 +70,63 @@ describe.skipIf(missing({ root: true }))("code cache of the launcher's fast path
     expect(replaced.length).toBeGreaterThan(0);
   });
 
-  it("an entry others could have written (group/other-writable file or directory) is not read, and is replaced", () => {
+  it("an entry others could have written (group/other-writable file) is not read, and is replaced", () => {
     chmodSync(entry, 0o666);
     const before = statSync(entry).ino;
     run();
     // Not trusted: compiled without it, then written afresh (a new file, renamed over it) with the right mode.
     expect(statSync(entry).ino).not.toBe(before);
     expect(statSync(entry).mode & 0o777).toBe(0o600);
-    chmodSync(cacheDir, 0o777);
+  });
+
+  it("in a directory others can write to, the entry is neither read nor written", () => {
     const trusted = statSync(entry).ino;
-    run();
-    expect(statSync(entry).ino).not.toBe(trusted);
-    chmodSync(cacheDir, 0o700);
+    chmodSync(entry, 0o666);
+    chmodSync(cacheDir, 0o777);
+    try {
+      run();
+      expect(statSync(entry).ino).toBe(trusted);
+      expect(readdirSync(cacheDir)).toEqual([entryName]);
+    } finally {
+      chmodSync(cacheDir, 0o700);
+      chmodSync(entry, 0o600);
+    }
     // With both trusted again, the entry is used and left alone.
-    const settled = statSync(entry).ino;
     run();
-    expect(statSync(entry).ino).toBe(settled);
+    expect(statSync(entry).ino).toBe(trusted);
+  });
+
+  it("a link planted at the temporary name is never written through, in a shared or a trusted directory", () => {
+    const target = join(dir, "target");
+    writeFileSync(target, "precious\n", { mode: 0o644 });
+    rmSync(entry);
+    symlinkSync(target, temp);
+    try {
+      chmodSync(cacheDir, 0o777);
+      run();
+      chmodSync(cacheDir, 0o700);
+      expect(readFileSync(target, "utf8")).toBe("precious\n");
+      // Trusted directory, no entry: save() tries, and the exclusive create fails on the link.
+      run();
+      expect(readFileSync(target, "utf8")).toBe("precious\n");
+      expect(lstatSync(temp).isSymbolicLink()).toBe(true);
+    } finally {
+      chmodSync(cacheDir, 0o700);
+      unlinkSync(temp);
+    }
+    run();
+    expect(lstatSync(entry).isFile()).toBe(true);
+  });
+
+  it("an entry that is a link (even to a good entry of root's) is not read, and is replaced by a file", () => {
+    const elsewhere = join(dir, "good-entry.bin");
+    copyFileSync(entry, elsewhere);
+    chmodSync(elsewhere, 0o600);
+    rmSync(entry);
+    symlinkSync(elsewhere, entry);
+    run();
+    // Not read (a usable entry is never rewritten): save() renamed a file over the link.
+    expect(lstatSync(entry).isSymbolicLink()).toBe(false);
+    expect(lstatSync(entry).isFile()).toBe(true);
   });
 });
