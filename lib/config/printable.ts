@@ -71,18 +71,38 @@ const plain = (value: unknown): unknown => JSON.parse(JSON.stringify(value));
 export function printableYaml(printable: Record<string, unknown>): string {
   const parts: string[] = [];
   for (const [key, value] of Object.entries(printable)) {
-    // JSON (and so the whole text) leaves such a field out; on its own it would print `{}`.
-    if (value === undefined) continue;
-    const entries = key === "vms" && value && typeof value === "object" ? Object.entries(value) : [];
-    if (entries.length === 0) {
-      parts.push(stringify(plain({ [key]: value })));
-      continue;
+    if (key === "vms" && isPlainObject(value)) {
+      const vms = vmTexts(key, value);
+      // A non-empty map is written in block style: `vms:` on a line of its own, then the VMs.
+      if (vms.length > 0) {
+        parts.push(`${key}:\n`, ...vms);
+        continue;
+      }
     }
-    // A non-empty map is written in block style: `vms:` on a line of its own, then the VMs.
-    const head = `${key}:\n`;
-    parts.push(head);
-    for (const [id, vm] of entries) parts.push(stringify(plain({ [key]: { [id]: vm } })).slice(head.length));
+    // Any other field, or a map of no VM JSON keeps (`vms: {}`), is written whole.
+    const field = plain({ [key]: value }) as Record<string, unknown>;
+    // JSON (and so the whole text) leaves out an undefined or function field; on its own it would print `{}`.
+    if (Object.hasOwn(field, key)) parts.push(stringify(field));
   }
   // Nothing to write is `{}`, as for the whole object.
   return parts.length > 0 ? parts.join("") : stringify({});
+}
+
+/** A map of JSON's own kind (not an array, a Date, a class instance with its own toJSON). */
+const isPlainObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === "object" &&
+  value !== null &&
+  !Array.isArray(value) &&
+  [Object.prototype, null].includes(Object.getPrototypeOf(value)) &&
+  !("toJSON" in value);
+
+/** Each VM's lines as they sit under `key:` in the whole text; none for a VM JSON leaves out. */
+function vmTexts(key: string, vms: Record<string, unknown>): string[] {
+  const head = `${key}:\n`;
+  const texts: string[] = [];
+  for (const [id, vm] of Object.entries(vms)) {
+    const one = plain({ [id]: vm }) as Record<string, unknown>;
+    if (Object.hasOwn(one, id)) texts.push(stringify({ [key]: one }).slice(head.length));
+  }
+  return texts;
 }

@@ -57,4 +57,20 @@ describe("config check's YAML, written one VM at a time", () => {
     ])
       expect(printableYaml(printable)).toBe(whole(printable));
   });
+
+  const vm = { ip: "agent", dns: ["a.example.org"] };
+  const shapes: Array<[string, Record<string, unknown>]> = [
+    ["an undefined VM", { vms: { "100": undefined, "101": vm } }],
+    ["a function or symbol as a VM", { vms: { "100": vm, "101": () => vm, "102": Symbol("x") } }],
+    ["only undefined VMs", { vms: { "100": undefined } }],
+    ["a VM whose toJSON gives undefined", { vms: { "100": { toJSON: () => undefined }, "101": vm } }],
+    ["vms as an array", { vms: [vm, { ...vm, ip: "dnsmasq" }] }],
+    ["vms as an empty array", { vms: [] }],
+    ["vms as a Date", { vms: new Date(0) }],
+    ["vms with its own toJSON", { vms: { toJSON: () => ({ "100": vm }) } }],
+    ["a function as a top-level field", { source: () => "x", vms: { "100": vm } }],
+  ];
+  it.each(shapes)("writes %s as stringify of the whole object does", (_, printable) => {
+    expect(printableYaml(printable)).toBe(whole(printable));
+  });
 });
