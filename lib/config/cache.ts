@@ -210,8 +210,11 @@ export async function writeConfigCache(config: Config, text: string, dir = CONFI
     const source = resolve(config.source);
     const file = configCacheFile(source, dir);
     const temp = `${file}.${process.pid}.tmp`;
+    // "wx": created exclusively (O_EXCL), so a file or link planted at this predictable name is an
+    // error, never written through (root would otherwise overwrite the link's target).
     await writeFile(temp, configCacheEntry(source, text, hookViewOf(config), JSON.stringify(config)), {
       mode: 0o600,
+      flag: "wx",
     });
     await rename(temp, file);
   } catch {}

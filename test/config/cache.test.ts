@@ -1,6 +1,15 @@
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import {
+  lstatSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  unlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { configCacheFile, readConfigCache, writeConfigCache } from "../../lib/config/cache.ts";
 import { ConfigError, loadConfig } from "../../lib/config/load.ts";
@@ -57,6 +66,25 @@ describe.skipIf(missing({ root: true }))("config cache (root)", () => {
     writeFileSync(entry, "garbage");
     chmodSync(entry, 0o600);
     expect(await readConfigCache(file, text, dir)).toBeUndefined();
+  });
+
+  it("never writes through a link planted at the temporary file's (predictable) name", async () => {
+    const text = readFileSync(file, "utf8");
+    const entry = configCacheFile(resolve(file), dir);
+    rmSync(entry, { force: true });
+    const target = join(fx.dir, "precious");
+    writeFileSync(target, "precious\n", { mode: 0o644 });
+    const temp = `${entry}.${process.pid}.tmp`;
+    symlinkSync(target, temp);
+    try {
+      await writeConfigCache(config, text, dir);
+      expect(readFileSync(target, "utf8")).toBe("precious\n");
+      expect(lstatSync(temp).isSymbolicLink()).toBe(true);
+    } finally {
+      unlinkSync(temp);
+    }
+    await writeConfigCache(config, text, dir);
+    expect(await readConfigCache(file, text, dir)).toEqual(config);
   });
 
   it("ignores an entry an older version wrote (format 5: one JSON object holding the text)", async () => {
