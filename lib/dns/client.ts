@@ -1,17 +1,14 @@
 import type { Secret } from "../config/secret.ts";
 import type { DnsConfig, DnsMaster } from "../config/types.ts";
 import { type AdoptOptions, type AdoptResult, adoptName } from "./adopt.ts";
+import { assembleDnsParts } from "./assemble.ts";
 import { type NameWrite, normalizeName } from "./changes.ts";
-import { tsigKeyFrom } from "./key.ts";
-import { createMasterSession, type SoaRecord } from "./masters.ts";
+import type { SoaRecord } from "./masters.ts";
 import type { Expectation, PropagationReport } from "./propagation.ts";
 import { createPropagationChecker } from "./propagation-read.ts";
-import { createReader } from "./read.ts";
 import type { AddressChange, DeleteResult, NameIo, NameRecords, SetResult, WithdrawResult } from "./types.ts";
-import { createUpdateSender } from "./update-send.ts";
 import { encodeUpdate } from "./wire/update.ts";
 import { applyWithdrawal, deleteName, type PlannedWithdrawal, withdrawName } from "./withdraw.ts";
-import { createWriter } from "./write.ts";
 
 export type { SoaRecord } from "./masters.ts";
 export type { Expectation, PropagationReport } from "./propagation.ts";
@@ -65,15 +62,7 @@ export interface DnsClientOptions {
 }
 
 export function createDnsClient(opts: DnsClientOptions): DnsClient {
-  const session = createMasterSession({
-    dns: opts.dns,
-    key: tsigKeyFrom(opts.dns.tsig, opts.tsigSecret),
-    clock: opts.clock ?? Date.now,
-    ...(opts.journalHint ? { journalHint: opts.journalHint } : {}),
-  });
-  const reader = createReader(session);
-  const sender = createUpdateSender(session, reader, session.demote);
-  const writer = createWriter(session, reader, sender, opts.maxMessageBytes ?? 4096);
+  const { session, reader, sender, writer } = assembleDnsParts(opts);
   const zone = session.zone;
   const propagation = createPropagationChecker(session, reader);
 
