@@ -1,10 +1,14 @@
 import {
+  COLLECTION_STYLE_BLOCK,
   CORE_SCHEMA,
   constructFromEvents,
   defineMappingTag,
   EVENT_ALIAS,
   EVENT_DOCUMENT,
   EVENT_MAPPING,
+  EVENT_POP,
+  EVENT_SCALAR,
+  EVENT_SEQUENCE,
   type Event,
   floatCoreTag,
   intCoreTag,
@@ -36,7 +40,9 @@ import {
 // - a CR not followed by LF (a line break for js-yaml, not for `yaml`), and any
 //   `\U` escape (js-yaml takes `"\U00110000"` and surrogates, `yaml` refuses);
 // - a plain int or float beyond a double (`1e400`, 320 digits, a long `0x`):
-//   js-yaml keeps its text as a string, `yaml` makes it Infinity.
+//   js-yaml keeps its text as a string, `yaml` makes it Infinity;
+// - a mapping key after content on its line (js-yaml reads `a:\n- "x" z: 1`
+//   as a key z of the outer mapping, `yaml` refuses it).
 // Numbers, booleans, nulls and strings of the core schema are the same in both
 // (test/config/yaml-fast.test.ts compares them form by form).
 
@@ -102,6 +108,37 @@ function decoratedNode(events: readonly Event[]): boolean {
   return false;
 }
 
+/** A frame of the nesting walked in keyNotStartingALine: a mapping counts its keys and values. */
+interface Frame {
+  blockMap: boolean;
+  nodes: number;
+}
+
+/**
+ * Whether a block mapping has a key after its first that does not start its
+ * line (only spaces before it, or `? `, or its opening quote). js-yaml takes
+ * `a:\n- "x" z: 1` (a sequence item at its mapping's indentation, then more
+ * on that line) as `{a: [x], z: 1}`; `yaml` refuses it, as YAML does.
+ */
+function keyNotStartingALine(events: readonly Event[], text: string): boolean {
+  const stack: Frame[] = [];
+  for (const e of events) {
+    if (e.type === EVENT_POP) {
+      stack.pop();
+      continue;
+    }
+    const parent = stack.at(-1);
+    if (parent?.blockMap && e.type === EVENT_SCALAR && parent.nodes % 2 === 0 && parent.nodes > 0) {
+      const lineStart = text.lastIndexOf("\n", e.valueStart - 1) + 1;
+      if (!/^ *(?:\?[ \t]+)?["']?$/.test(text.slice(lineStart, e.valueStart))) return true;
+    }
+    if (parent) parent.nodes++;
+    if (e.type === EVENT_MAPPING || e.type === EVENT_SEQUENCE || e.type === EVENT_DOCUMENT)
+      stack.push({ blockMap: e.type === EVENT_MAPPING && e.style === COLLECTION_STYLE_BLOCK, nodes: 0 });
+  }
+  return false;
+}
+
 /** The longest implicit key `yaml` takes (the YAML spec's limit), and so a bound on lines taken here. */
 const MAX_IMPLICIT_KEY = 1024;
 
@@ -132,6 +169,7 @@ export function parseYamlFast(text: string): unknown {
     const documents = events.reduce((n, e) => (e.type === EVENT_DOCUMENT ? n + 1 : n), 0);
     // A config is a mapping; a scalar at the root is read differently (a root `|2` block scalar's indentation).
     if (documents !== 1 || events[1]?.type !== EVENT_MAPPING || decoratedNode(events)) return REFUSED;
+    if (keyNotStartingALine(events, text)) return REFUSED;
     const values = constructFromEvents(events, { source: text, schema, maxAliases: 0 });
     return values.length === 1 ? values[0] : REFUSED;
   } catch {

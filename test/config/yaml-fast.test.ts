@@ -97,6 +97,7 @@ const DOCUMENTS = [
   "a: {__proto__: 1}\n",
   "a: '1e400'\nb: \"1e400\"\nc: 1.7976931348623157e308\nd: 123456789012345678901234\ne: 1e400x\n",
   "a: 1\r\nb: [2, 3]\r\n",
+  "a:\n- x\n- 'y'\nb: [1]\nc:\n- {d: 1}\n- \"e\"\nf: 2\n",
 ];
 
 describe("the lean YAML parse reads core-schema scalars exactly as the yaml package", () => {
@@ -184,6 +185,14 @@ describe("the lean YAML parse leaves to the yaml package what the two read diffe
     ["a reserved indicator", "a: @b\n"],
     ["a bad escape", 'a: "\\q"\n'],
     ["a block scalar with a bad indentation indicator", "a: |0\n  x\n"],
+    [
+      "a key after a quoted sequence item on its line (a key of the outer map in js-yaml)",
+      'a:\n- "x" z: 1\n',
+    ],
+    ["a key right after a single-quoted sequence item", "a:\n- 'x'z: 1\n"],
+    ["a key after a flow sequence item", "a:\n- [x]z: 1\n"],
+    ["a key after a flow mapping item, in a nested map", "a:\n  b:\n  - {x: 1} z: 1\n"],
+    ["a key after a quoted item and a NEL", 'a:\n- "x"\u0085  b: 1\n'],
   ];
   it.each(broken)("a file yaml refuses is refused with yaml's message: %s", (_, text) => {
     const theirs = outcome(parse, text);
