@@ -33,8 +33,9 @@ import {
 // - keys other than strings, numbers and booleans (`yaml` writes a null key as
 //   "", a collection key as its YAML text, with a warning), and two keys with
 //   the same text, which includes `1` and `'1'` (`yaml` keeps the last one);
-// - a document whose root is not a mapping (a config is one; a root block
-//   scalar with an indentation indicator is indented otherwise there);
+// - a document whose root is not a mapping (a config is one), and any block
+//   scalar with an indentation indicator (`|2`: lines of only spaces in it
+//   are content for js-yaml, as the spec says, and dropped by `yaml`);
 // - an empty stream, more than one document, a `...` marker at a line's
 //   start, and lines over 1024 characters (where `yaml` refuses long keys);
 // - a CR not followed by LF (a line break for js-yaml, not for `yaml`), and any
@@ -147,11 +148,15 @@ const MAX_IMPLICIT_KEY = 1024;
  * (`yaml` counts what precedes it as a document of its own), a CR alone (a
  * line break for js-yaml only: a comment or a value there ends early), a `\U`
  * escape (js-yaml takes code points over 0x10FFFF and surrogates, `yaml`
- * refuses them), or a line long enough to hold an implicit key over 1024
- * characters (an error in `yaml`).
+ * refuses them), what may be a block scalar header with an indentation
+ * indicator (`|2`, `>-1`, `|+3` after a space or at a line's start: the two
+ * read such scalars differently; a plain `a |2` is refused too, which costs
+ * only the lean path), or a line long enough to hold an implicit key over
+ * 1024 characters (an error in `yaml`).
  */
 function outsideTheLeanPath(text: string): boolean {
   if (/^\.\.\./m.test(text) || /\r(?!\n)/.test(text) || text.includes("\\U")) return true;
+  if (/(?:^|[ \t])[|>][-+]?[1-9]/m.test(text)) return true;
   for (let start = 0; start < text.length; ) {
     const end = text.indexOf("\n", start);
     const next = end < 0 ? text.length : end;
