@@ -151,12 +151,17 @@ const MAX_IMPLICIT_KEY = 1024;
  * refuses them), what may be a block scalar header with an indentation
  * indicator (`|2`, `>-1`, `|+3` after a space or at a line's start: the two
  * read such scalars differently; a plain `a |2` is refused too, which costs
- * only the lean path), or a line long enough to hold an implicit key over
- * 1024 characters (an error in `yaml`).
+ * only the lean path), a tab in a line's indentation (an error in `yaml`,
+ * not always in js-yaml), `---` or `...` after spaces at a line's start (read
+ * as a marker by js-yaml), an escaped line break in a double-quoted scalar
+ * followed by a blank line (a space in `yaml`, nothing in js-yaml), or a line
+ * long enough to hold an implicit key over 1024 characters (an error in `yaml`).
  */
 function outsideTheLeanPath(text: string): boolean {
   if (/^\.\.\./m.test(text) || /\r(?!\n)/.test(text) || text.includes("\\U")) return true;
   if (/(?:^|[ \t])[|>][-+]?[1-9]/m.test(text)) return true;
+  // A tab in a line's indentation, a document marker after spaces, an escaped line break before a blank line.
+  if (/^ *\t|^[ \t]+(?:---|\.\.\.)|\\\r?\n[ \t]*(?:\r?\n|$)/m.test(text)) return true;
   for (let start = 0; start < text.length; ) {
     const end = text.indexOf("\n", start);
     const next = end < 0 ? text.length : end;

@@ -152,6 +152,16 @@ describe("the lean YAML parse leaves to the yaml package what the two read diffe
     ],
     ["a block scalar with an indentation indicator", "c: |2\n    z\n"],
     ["a folded block scalar with chomping and indentation indicators", "c:\n- >-1\n  z\n"],
+    ["a tab as the indentation of an explicit key's value (an error in yaml only)", "? c\n\t: 3\n"],
+    [
+      "a tab on a blank line in a plain scalar (an error in yaml only)",
+      "a: plain\n  multi\n\t\n  line\nb: 1\n",
+    ],
+    ["an indented document start marker (an error in yaml only)", "  --- \n-: 1\n"],
+    [
+      "an escaped line break before a blank line (a space in yaml, nothing in js-yaml)",
+      'c: "double\\\n \n escaped"\n',
+    ],
     ["an empty stream", ""],
     ["only a comment", "# nothing\n"],
     ["two documents", "a: 1\n---\nb: 2\n"],
