@@ -154,7 +154,8 @@ const MAX_IMPLICIT_KEY = 1024;
  * only the lean path), a tab in a line's indentation (an error in `yaml`,
  * not always in js-yaml), `---` or `...` after spaces at a line's start (read
  * as a marker by js-yaml), an escaped line break in a double-quoted scalar
- * followed by a blank line (a space in `yaml`, nothing in js-yaml), or a line
+ * followed by a blank line (a space in `yaml`, nothing in js-yaml), a byte
+ * order mark other than the text's first character, or a line
  * long enough to hold an implicit key over 1024 characters (an error in `yaml`).
  */
 function outsideTheLeanPath(text: string): boolean {
@@ -162,6 +163,8 @@ function outsideTheLeanPath(text: string): boolean {
   if (/(?:^|[ \t])[|>][-+]?[1-9]/m.test(text)) return true;
   // A tab in a line's indentation, a document marker after spaces, an escaped line break before a blank line.
   if (/^ *\t|^[ \t]+(?:---|\.\.\.)|\\\r?\n[ \t]*(?:\r?\n|$)/m.test(text)) return true;
+  // A byte order mark after the first character (`yaml` drops one at a line's start, js-yaml keeps it).
+  if (text.indexOf("\ufeff", 1) >= 0) return true;
   for (let start = 0; start < text.length; ) {
     const end = text.indexOf("\n", start);
     const next = end < 0 ? text.length : end;

@@ -97,6 +97,7 @@ const DOCUMENTS = [
   "a: {__proto__: 1}\n",
   "a: '1e400'\nb: \"1e400\"\nc: 1.7976931348623157e308\nd: 123456789012345678901234\ne: 1e400x\n",
   "a: 1\r\nb: [2, 3]\r\n",
+  "\ufeff# a byte order mark first\na: 1\n",
   "a:\n- x\n- 'y'\nb: [1]\nc:\n- {d: 1}\n- \"e\"\nf: 2\n",
 ];
 
@@ -152,6 +153,7 @@ describe("the lean YAML parse leaves to the yaml package what the two read diffe
     ],
     ["a block scalar with an indentation indicator", "c: |2\n    z\n"],
     ["a folded block scalar with chomping and indentation indicators", "c:\n- >-1\n  z\n"],
+    ["a byte order mark at a later line's start (dropped by yaml, kept by js-yaml)", "# c\n\ufeffb: 1\n"],
     ["a tab as the indentation of an explicit key's value (an error in yaml only)", "? c\n\t: 3\n"],
     [
       "a tab on a blank line in a plain scalar (an error in yaml only)",
