@@ -1,17 +1,6 @@
-import {
-  closeSync,
-  constants,
-  fstatSync,
-  lstatSync,
-  openSync,
-  readFileSync,
-  renameSync,
-  type Stats,
-  unlinkSync,
-  writeFileSync,
-} from "node:fs";
 import { dirname, join } from "node:path";
 import { Script } from "node:vm";
+import { readTrustedCodeCache, writeCodeCache } from "../lib/code-cache.ts";
 import { CONFIG_CACHE_DIR } from "../lib/config/cache.ts";
 import { makeDirsSync } from "../lib/state/make-dirs.ts";
 
@@ -21,19 +10,14 @@ import { makeDirsSync } from "../lib/state/make-dirs.ts";
 // (module.enableCompileCache), Node 18/20 do not. So the launcher embeds the
 // fast path's bundle as a string (scripts/build.mjs) and compiles it here with
 // the bytecode V8 produced for it after an earlier run, kept next to the
-// config cache (lib/config/cache.ts): root only, in a directory of root's no
-// one else can write to, since bytecode is code. The directory is checked
-// before a read and before a write (not a link, root's, no group/other write:
-// in a directory others can write to they could swap the entry or plant a
-// link at the temporary name, which root would then write through); the entry
-// is opened without following a link and checked on its descriptor, and the
-// temporary file is created exclusively (O_EXCL: any file or link already
-// there is an error, never followed). An entry is named by the bundle's
-// SHA-256 (an upgrade never meets an old entry) and the Node version (two
-// builds on one node would otherwise keep replacing each other's entry); V8
-// itself refuses data from another V8 version, other flags or another source
-// length, and a refused, missing or untrusted entry only means a normal
-// compile, after which save() writes a fresh one where the directory is trusted.
+// config cache (lib/config/cache.ts), root only. How an entry is trusted,
+// written and kept sealed against damage is lib/code-cache.ts's, shared with
+// the hookscript's cache. An entry is named by the bundle's SHA-256 (an
+// upgrade never meets an old entry) and the Node version (two builds on one
+// node would otherwise keep replacing each other's entry); V8 itself refuses
+// data from another V8 version, other flags or another source length, and a
+// refused, missing or untrusted entry only means a normal compile, after which
+// save() writes a fresh one where the directory is trusted.
 
 export interface CachedModule {
   exports: unknown;
@@ -42,55 +26,6 @@ export interface CachedModule {
 }
 
 const usable = () => process.getuid?.() === 0;
-
-/** Owned by this process's effective user (root: see usable) and not writable by group or others. */
-const ownedAndClosed = (st: Stats) => st.uid === process.geteuid?.() && (st.mode & 0o022) === 0;
-
-/** Whether `dir` is a directory itself (not a link to one) only this process's user can write to. */
-function trustedDir(dir: string): boolean {
-  try {
-    const st = lstatSync(dir);
-    return st.isDirectory() && ownedAndClosed(st);
-  } catch {
-    return false;
-  }
-}
-
-/** The entry's bytes when a regular file of root's no one else can write is there (not a link); undefined otherwise. */
-function trustedEntry(file: string, dir: string): Buffer | undefined {
-  if (!trustedDir(dir)) return undefined;
-  let fd: number | undefined;
-  try {
-    // Checked on the descriptor that is then read: nothing can be swapped in between.
-    fd = openSync(file, constants.O_RDONLY | constants.O_NOFOLLOW);
-    const st = fstatSync(fd);
-    return st.isFile() && ownedAndClosed(st) ? readFileSync(fd) : undefined;
-  } catch {
-    return undefined;
-  } finally {
-    if (fd !== undefined) closeSync(fd);
-  }
-}
-
-/** Writes `data` as `file` through a temporary file created exclusively (0600), renamed over it. */
-function writeEntry(file: string, data: Buffer): void {
-  const temp = `${file}.${process.pid}.tmp`;
-  // "wx": O_CREAT|O_EXCL, so a file or link already at the name is an error, never written through.
-  const fd = openSync(temp, "wx", 0o600);
-  try {
-    try {
-      writeFileSync(fd, data);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(temp, file);
-  } catch (err) {
-    try {
-      unlinkSync(temp);
-    } catch {}
-    throw err;
-  }
-}
 
 /**
  * Evaluates `source`, a CommonJS bundle, as the module `filename` with
@@ -105,7 +40,7 @@ export function runWithCodeCache(
   dir = CONFIG_CACHE_DIR,
 ): CachedModule {
   const file = join(dir, `code-${hash}-${process.version}.bin`);
-  const cachedData = usable() ? trustedEntry(file, dir) : undefined;
+  const cachedData = usable() ? readTrustedCodeCache(file) : undefined;
   const script = new Script(`(function (exports, require, module, __filename, __dirname) {${source}\n})`, {
     filename,
     ...(cachedData ? { cachedData } : {}),
@@ -127,7 +62,7 @@ export function runWithCodeCache(
       // Best effort: without an entry the next run only compiles again.
       try {
         makeDirsSync(dir, { mode: 0o700 });
-        if (trustedDir(dir)) writeEntry(file, script.createCachedData());
+        writeCodeCache(file, script.createCachedData(), 0o600);
       } catch {}
     },
   };

@@ -1,18 +1,16 @@
 import {
   closeSync,
-  fsyncSync,
   mkdirSync,
   mkdtempSync,
   openSync,
   readdirSync,
-  renameSync,
   rmSync,
   unlinkSync,
   writeFileSync,
-  writeSync,
 } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, dirname, join } from "node:path";
+import { writeCodeCache } from "../lib/code-cache.ts";
 import { configCacheEntry, configCacheFile, readHookViewSync } from "../lib/config/cache.ts";
 import type { HookView } from "../lib/config/hook-view.ts";
 import { createLogger } from "../lib/log/logger.ts";
@@ -20,7 +18,7 @@ import type { HookDeps } from "../lib/orchestrate/hook-core.ts";
 import { pokeHookService } from "../lib/orchestrate/hook-handoff.ts";
 import { syncDirSync } from "../lib/state/atomic-write.ts";
 import { makeDirsSync } from "../lib/state/make-dirs.ts";
-import { type CodeCacheHandle, sealCodeCache } from "./code-cache.ts";
+import type { CodeCacheHandle } from "./code-cache.ts";
 
 // `<hookscript> --warm-code-cache`, run by the installers (never by Proxmox,
 // whose first argument is a vmid): every phase once, against a state dir and
@@ -85,20 +83,15 @@ export async function warmCodeCache(
   } finally {
     rmSync(sandbox, { recursive: true, force: true });
   }
-  const data = sealCodeCache(handle.script.createCachedData());
+  const data = handle.script.createCachedData();
   const dir = dirname(handle.file);
   makeDirsSync(dir, { mode: 0o755 });
-  // On disk before the rename: after a crash V8 gets this whole cache or none
-  // (a short or empty file fails its length check and is compiled around).
-  const temp = `${handle.file}.${process.pid}.tmp`;
-  const fd = openSync(temp, "w", 0o644);
-  try {
-    for (let done = 0; done < data.length; ) done += writeSync(fd, data, done);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
+  if (!writeCodeCache(handle.file, data, 0o644)) {
+    process.stderr.write(
+      `pvemigrate-dns: --warm-code-cache: ${dir} is not a directory of root's only root can write to\n`,
+    );
+    return 1;
   }
-  renameSync(temp, handle.file);
   syncDirSync(dir);
   // Older builds' caches are never read again.
   for (const name of readdirSync(dir)) {

@@ -70,6 +70,22 @@ describe.skipIf(missing({ root: true }))("code cache of the launcher's fast path
     expect(replaced.length).toBeGreaterThan(0);
   });
 
+  it("an entry is sealed (its length, the data twice); one whose copies differ is never handed to V8, and is replaced", () => {
+    // V8 does not check its data's bytes: a flipped bit in bytecode can abort the process (lib/code-cache.ts).
+    run();
+    const good = readFileSync(entry);
+    const length = good.readUInt32LE(0);
+    expect(good.length).toBe(8 + 2 * length);
+    expect(good.subarray(8, 8 + length).equals(good.subarray(8 + length))).toBe(true);
+    const damaged = Buffer.from(good);
+    damaged[damaged.length - 100] ^= 0x01;
+    writeFileSync(entry, damaged, { mode: 0o600 });
+    const before = statSync(entry).ino;
+    run();
+    expect(statSync(entry).ino).not.toBe(before);
+    expect(readFileSync(entry).equals(damaged)).toBe(false);
+  });
+
   it("an entry others could have written (group/other-writable file) is not read, and is replaced", () => {
     chmodSync(entry, 0o666);
     const before = statSync(entry).ino;
