@@ -16,7 +16,6 @@ import type { HookView } from "../lib/config/hook-view.ts";
 import { createLogger } from "../lib/log/logger.ts";
 import type { HookDeps } from "../lib/orchestrate/hook-core.ts";
 import { pokeHookService } from "../lib/orchestrate/hook-handoff.ts";
-import { syncDirSync } from "../lib/state/atomic-write.ts";
 import { makeDirsSync } from "../lib/state/make-dirs.ts";
 import type { CodeCacheHandle } from "./code-cache.ts";
 
@@ -92,7 +91,6 @@ export async function warmCodeCache(
     );
     return 1;
   }
-  syncDirSync(dir);
   // Older builds' caches are never read again.
   for (const name of readdirSync(dir)) {
     if (/^hookscript-.*\.v8$/.test(name) && name !== basename(handle.file)) unlinkSync(join(dir, name));

@@ -1,17 +1,6 @@
-import {
-  closeSync,
-  constants,
-  fstatSync,
-  fsyncSync,
-  lstatSync,
-  openSync,
-  readFileSync,
-  renameSync,
-  type Stats,
-  unlinkSync,
-  writeSync,
-} from "node:fs";
+import { closeSync, constants, fstatSync, lstatSync, openSync, readFileSync, type Stats } from "node:fs";
 import { dirname } from "node:path";
+import { writeFileAtomicSync } from "./state/atomic-write.ts";
 
 // One way to keep and trust V8 code caches (issue 16: Node 18/20 have no
 // module compile cache), for both users: the hookscript's loader
@@ -23,8 +12,8 @@ import { dirname } from "node:path";
 // node) and not writable by group or others, and only as a regular file of
 // that user's, opened without following a link and checked on the
 // descriptor that is then read. A write goes through a temporary file created
-// exclusively (O_EXCL: a file or link planted at its predictable name is an
-// error, never written through), synced, then renamed.
+// exclusively (O_EXCL: a file or link planted at its name is an error, never
+// written through), synced, then renamed.
 //
 // V8 checks a cache's version, flags and source length, not its bytes: a
 // cache damaged on disk (one flipped bit in its bytecode) makes V8 abort the
@@ -80,29 +69,17 @@ export function readTrustedCodeCache(file: string): Buffer | undefined {
   }
 }
 
+/** Code caches are far over a state file's bound (the hookscript's ~70 KB, sealed ~140 KB); this one only stops a runaway. */
+const MAX_CODE_CACHE_BYTES = 64 * 1024 * 1024;
+
 /**
  * Writes V8's `data` sealed as `file`, in a trusted directory only (returns
- * false elsewhere): a temporary file created exclusively with `mode`, synced
- * (after a crash V8 gets this whole cache or none), renamed over `file`.
+ * false elsewhere), the way state files are written (writeFileAtomicSync: a
+ * temporary file created exclusively with `mode`, synced, renamed over
+ * `file`): after a crash V8 gets this whole cache or none.
  */
 export function writeCodeCache(file: string, data: Buffer, mode: number): boolean {
   if (!trustedCodeCacheDir(dirname(file))) return false;
-  const sealed = sealCodeCache(data);
-  const temp = `${file}.${process.pid}.tmp`;
-  const fd = openSync(temp, "wx", mode);
-  try {
-    try {
-      for (let done = 0; done < sealed.length; ) done += writeSync(fd, sealed, done);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(temp, file);
-  } catch (err) {
-    try {
-      unlinkSync(temp);
-    } catch {}
-    throw err;
-  }
+  writeFileAtomicSync(file, sealCodeCache(data), { mode, maxBytes: MAX_CODE_CACHE_BYTES });
   return true;
 }

@@ -27,8 +27,8 @@ export function tempPathFor(path: string): string {
   return join(dirname(path), `${TEMP_PREFIX}${basename(path)}.${process.pid}.${uniqueToken()}`);
 }
 
-function encodeBounded(path: string, data: string, opts: AtomicWriteOptions): Buffer {
-  const bytes = Buffer.from(data, "utf8");
+function encodeBounded(path: string, data: string | Buffer, opts: AtomicWriteOptions): Buffer {
+  const bytes = typeof data === "string" ? Buffer.from(data, "utf8") : data;
   const maxBytes = opts.maxBytes ?? MAX_STATE_FILE_BYTES;
   if (bytes.length > maxBytes) {
     throw new Error(`${path}: ${bytes.length} bytes is over the ${maxBytes}-byte state file limit`);
@@ -100,7 +100,11 @@ export async function syncDir(dir: string): Promise<void> {
  * durability: the hookscript records its journal item this way while a VM
  * start waits (no thread pool, no fs/promises to load; local files only).
  */
-export function writeFileAtomicSync(path: string, data: string, opts: AtomicWriteOptions = {}): void {
+export function writeFileAtomicSync(
+  path: string,
+  data: string | Buffer,
+  opts: AtomicWriteOptions = {},
+): void {
   const bytes = encodeBounded(path, data, opts);
   const temp = tempPathFor(path);
   const fd = openSync(temp, "wx", opts.mode);

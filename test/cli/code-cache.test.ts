@@ -14,8 +14,9 @@ import {
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it, vi } from "vitest";
 import { runWithCodeCache } from "../../bin/code-cache.ts";
+import { tempPathFor } from "../../lib/state/atomic-write.ts";
 import { missing } from "../support/requirements.ts";
 
 // bin/code-cache.ts: the launcher's `dns set` fast path compiled through V8's
@@ -23,6 +24,8 @@ import { missing } from "../support/requirements.ts";
 // in a directory only root can write (and written only there, never through
 // a link), and anything V8 refuses (damaged, from
 // another build) is compiled around and replaced, never trusted.
+
+vi.mock("../../lib/state/token.ts", () => ({ uniqueToken: () => "guessable" }));
 
 const require = createRequire(import.meta.url);
 // A module that uses its require and reports its own identity, as the embedded bundle does.
@@ -34,8 +37,8 @@ describe.skipIf(missing({ root: true }))("code cache of the launcher's fast path
   const cacheDir = join(dir, "cache");
   const entryName = `code-abc-${process.version}.bin`;
   const entry = join(cacheDir, entryName);
-  // save()'s temporary name: predictable, so a link planted there must not be written through.
-  const temp = `${entry}.${process.pid}.tmp`;
+  // save()'s temporary name, made guessable here (the token is fixed below): a link planted there must not be written through.
+  const temp = tempPathFor(entry);
   // Another file name each time: V8 keeps compiled scripts per isolate by source and origin, and
   // a hit there would never look at the entry (each launcher start is a fresh isolate).
   let runs = 0;
@@ -78,7 +81,8 @@ describe.skipIf(missing({ root: true }))("code cache of the launcher's fast path
     expect(good.length).toBe(8 + 2 * length);
     expect(good.subarray(8, 8 + length).equals(good.subarray(8 + length))).toBe(true);
     const damaged = Buffer.from(good);
-    damaged[damaged.length - 100] ^= 0x01;
+    const at = damaged.length - 100;
+    damaged.writeUInt8(damaged.readUInt8(at) ^ 0x01, at);
     writeFileSync(entry, damaged, { mode: 0o600 });
     const before = statSync(entry).ino;
     run();
