@@ -1,6 +1,6 @@
 import { closeSync, fstatSync, openSync, readFileSync, readSync, statSync } from "node:fs";
-import { rename, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
+import { writeFileAtomic } from "../state/atomic-write.ts";
 import { makeDirs } from "../state/make-dirs.ts";
 import { type HookView, hookViewOf, parseHookView } from "./hook-view.ts";
 import type { Config } from "./types.ts";
@@ -202,6 +202,9 @@ export function configCacheEntry(source: string, text: string, hook: HookView, c
   return `${JSON.stringify(header)}\n${text}${configJson}`;
 }
 
+/** An entry holds the config's text (at most 1 MiB: pmxcfs) and its normalized JSON, a few times that at most. */
+const MAX_CACHE_ENTRY_BYTES = 16 * 1024 * 1024;
+
 /** Best effort: a cache that cannot be written only costs the next hook some milliseconds. */
 export async function writeConfigCache(config: Config, text: string, dir = CONFIG_CACHE_DIR): Promise<void> {
   if (!usable()) return;
@@ -209,13 +212,8 @@ export async function writeConfigCache(config: Config, text: string, dir = CONFI
     await makeDirs(dir, { mode: 0o700 });
     const source = resolve(config.source);
     const file = configCacheFile(source, dir);
-    const temp = `${file}.${process.pid}.tmp`;
-    // "wx": created exclusively (O_EXCL), so a file or link planted at this predictable name is an
-    // error, never written through (root would otherwise overwrite the link's target).
-    await writeFile(temp, configCacheEntry(source, text, hookViewOf(config), JSON.stringify(config)), {
-      mode: 0o600,
-      flag: "wx",
-    });
-    await rename(temp, file);
+    // As state files are written: an exclusive temp file (never through a link planted at its name), renamed.
+    const entry = configCacheEntry(source, text, hookViewOf(config), JSON.stringify(config));
+    await writeFileAtomic(file, entry, { mode: 0o600, maxBytes: MAX_CACHE_ENTRY_BYTES });
   } catch {}
 }

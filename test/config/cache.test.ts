@@ -10,12 +10,16 @@ import {
 } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import { configCacheFile, readConfigCache, writeConfigCache } from "../../lib/config/cache.ts";
 import { ConfigError, loadConfig } from "../../lib/config/load.ts";
 import type { Config } from "../../lib/config/types.ts";
+import { tempPathFor } from "../../lib/state/atomic-write.ts";
 import { missing } from "../support/requirements.ts";
 import { baseDoc, type Fixture, makeFixture, TOKEN_SECRET, TSIG_SECRET } from "./fixture.ts";
+
+// Temporary names made guessable, to plant a link at one.
+vi.mock("../../lib/state/token.ts", () => ({ uniqueToken: () => "guessable" }));
 
 // The hook's config cache: valid only for the exact bytes it was made from,
 // never holding secrets, and only trusted when root wrote it.
@@ -68,13 +72,13 @@ describe.skipIf(missing({ root: true }))("config cache (root)", () => {
     expect(await readConfigCache(file, text, dir)).toBeUndefined();
   });
 
-  it("never writes through a link planted at the temporary file's (predictable) name", async () => {
+  it("never writes through a link planted at the temporary file's name (guessed: the token is fixed here)", async () => {
     const text = readFileSync(file, "utf8");
     const entry = configCacheFile(resolve(file), dir);
     rmSync(entry, { force: true });
     const target = join(fx.dir, "precious");
     writeFileSync(target, "precious\n", { mode: 0o644 });
-    const temp = `${entry}.${process.pid}.tmp`;
+    const temp = tempPathFor(entry);
     symlinkSync(target, temp);
     try {
       await writeConfigCache(config, text, dir);
