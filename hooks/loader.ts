@@ -1,3 +1,6 @@
+// First: on a Node.js older than the minimum, one line and exit 0 before any
+// built-in is loaded (check-node.ts says why; test/node-version.test.ts).
+import "./check-node.ts";
 import { Script } from "node:vm";
 import { codeCacheFile, readTrustedCodeCache } from "./code-cache.ts";
 
