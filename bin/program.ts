@@ -6,6 +6,7 @@ import { errorEnvelope } from "../lib/envelope.ts";
 import { ExitCode, exitCodeOf, messageOf } from "../lib/errors.ts";
 import { createLogger } from "../lib/log/logger.ts";
 import pkg from "../package.json" with { type: "json" };
+import { ignoreClosedStdout } from "./closed-stdout.ts";
 import {
   CONFIG_FLAGS,
   CONFIG_HELP,
@@ -84,6 +85,7 @@ export async function runCli(
   load: (path?: string) => Promise<LoadedConfig> = loadConfig,
 ): Promise<void> {
   const json = wantsJson(argv.slice(2));
+  ignoreClosedStdout();
   try {
     await buildProgram(load).parseAsync(argv);
   } catch (err) {
