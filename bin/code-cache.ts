@@ -2,6 +2,7 @@ import { dirname, join } from "node:path";
 import { Script } from "node:vm";
 import { readTrustedCodeCache, writeCodeCache } from "../lib/code-cache.ts";
 import { CONFIG_CACHE_DIR } from "../lib/config/cache.ts";
+import { runsAsRoot } from "../lib/owner-only.ts";
 import { makeDirsSync } from "../lib/state/make-dirs.ts";
 
 // Runs the CLI's `dns set` fast path from V8's code cache (issue 16, floor 2).
@@ -25,8 +26,6 @@ export interface CachedModule {
   save(): void;
 }
 
-const usable = () => process.getuid?.() === 0;
-
 /**
  * Evaluates `source`, a CommonJS bundle, as the module `filename` with
  * `require` (the launcher's), compiled from the code cache when there is a
@@ -40,7 +39,7 @@ export function runWithCodeCache(
   dir = CONFIG_CACHE_DIR,
 ): CachedModule {
   const file = join(dir, `code-${hash}-${process.version}.bin`);
-  const cachedData = usable() ? readTrustedCodeCache(file) : undefined;
+  const cachedData = runsAsRoot() ? readTrustedCodeCache(file) : undefined;
   const script = new Script(`(function (exports, require, module, __filename, __dirname) {${source}\n})`, {
     filename,
     ...(cachedData ? { cachedData } : {}),
@@ -58,7 +57,7 @@ export function runWithCodeCache(
   return {
     exports: module.exports,
     save() {
-      if (!fresh || !usable()) return;
+      if (!fresh || !runsAsRoot()) return;
       // Best effort: without an entry the next run only compiles again.
       try {
         makeDirsSync(dir, { mode: 0o700 });

@@ -34,5 +34,3 @@ export interface CodeCacheHandle {
   script: { createCachedData(): Buffer };
   file: string;
 }
-
-export { readTrustedCodeCache } from "../lib/code-cache.ts";

@@ -2,7 +2,8 @@
 // built-in is loaded (check-node.ts says why; test/node-version.test.ts).
 import "./check-node.ts";
 import { Script } from "node:vm";
-import { codeCacheFile, readTrustedCodeCache } from "./code-cache.ts";
+import { readTrustedCodeCache } from "../lib/code-cache.ts";
+import { codeCacheFile } from "./code-cache.ts";
 
 // What Node runs as the hookscript: the body (hooks/hookscript.ts, bundled
 // apart) is a string here, compiled with its V8 code cache when there is a

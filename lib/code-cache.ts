@@ -1,5 +1,6 @@
-import { closeSync, constants, fstatSync, lstatSync, openSync, readFileSync, type Stats } from "node:fs";
+import { closeSync, constants, fstatSync, lstatSync, openSync, readFileSync } from "node:fs";
 import { dirname } from "node:path";
+import { ownedAndClosed } from "./owner-only.ts";
 import { writeFileAtomicSync } from "./state/atomic-write.ts";
 
 // One way to keep and trust V8 code caches (issue 16: Node 18/20 have no
@@ -40,9 +41,6 @@ export function unsealCodeCache(file: Buffer): Buffer | undefined {
   const data = file.subarray(HEADER, HEADER + length);
   return data.equals(file.subarray(HEADER + length)) ? data : undefined;
 }
-
-/** Owned by this process's effective user and not writable by group or others. */
-const ownedAndClosed = (st: Stats) => st.uid === process.geteuid?.() && (st.mode & 0o022) === 0;
 
 /** Whether `dir` is a directory itself (not a link to one) only this process's user can write to. */
 export function trustedCodeCacheDir(dir: string): boolean {

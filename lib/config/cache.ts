@@ -1,5 +1,6 @@
 import { closeSync, fstatSync, openSync, readFileSync, readSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
+import { ownedAndClosed, runsAsRoot } from "../owner-only.ts";
 import { writeFileAtomic } from "../state/atomic-write.ts";
 import { makeDirs } from "../state/make-dirs.ts";
 import { type HookView, hookViewOf, parseHookView } from "./hook-view.ts";
@@ -58,10 +59,6 @@ function nameOf(source: string): string {
 export const configCacheFile = (source: string, dir = CONFIG_CACHE_DIR) =>
   join(dir, `config-${nameOf(resolve(source))}.json`);
 
-function usable(): boolean {
-  return process.getuid?.() === 0;
-}
-
 /** The cached normalized config for `source` whose bytes are `text`, if still valid. */
 export async function readConfigCache(
   source: string,
@@ -80,7 +77,7 @@ export function readConfigCacheSync(
   text: string,
   dir = CONFIG_CACHE_DIR,
 ): Config | undefined {
-  if (!usable()) return undefined;
+  if (!runsAsRoot()) return undefined;
   try {
     const file = configCacheFile(source, dir);
     const st = statSync(file);
@@ -108,9 +105,9 @@ export function readConfigCacheSync(
   }
 }
 
-/** Only what root wrote where only root can write counts. */
+/** Only what root wrote where only root can write counts (entries are used only as root: runsAsRoot). */
 function trusted(st: { uid: number; mode: number }, dirSt: { uid: number; mode: number }): boolean {
-  return st.uid === 0 && dirSt.uid === 0 && (st.mode & 0o022) === 0 && (dirSt.mode & 0o022) === 0;
+  return ownedAndClosed(st) && ownedAndClosed(dirSt);
 }
 
 /**
@@ -125,7 +122,7 @@ export function readHookViewSync(
   sourceFd: number,
   dir = CONFIG_CACHE_DIR,
 ): HookView | undefined {
-  if (!usable()) return undefined;
+  if (!runsAsRoot()) return undefined;
   let fd: number | undefined;
   try {
     fd = openSync(configCacheFile(source, dir), "r");
@@ -207,7 +204,7 @@ const MAX_CACHE_ENTRY_BYTES = 16 * 1024 * 1024;
 
 /** Best effort: a cache that cannot be written only costs the next hook some milliseconds. */
 export async function writeConfigCache(config: Config, text: string, dir = CONFIG_CACHE_DIR): Promise<void> {
-  if (!usable()) return;
+  if (!runsAsRoot()) return;
   try {
     await makeDirs(dir, { mode: 0o700 });
     const source = resolve(config.source);
